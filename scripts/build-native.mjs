@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Builds the native kernels with node-gyp (run by `npm ci` as the install script).
+// A failed build must not fail the install: Weft then runs on the reference backend, and the
+// reason is kept in build/native-build-error.txt so that Weft can say, once, why and how to fix it.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const errorFile = `${root}build/native-build-error.txt`;
+// npm puts its bundled node-gyp on PATH for lifecycle scripts; outside npm, fall back to npx.
+const gyp = process.env.npm_config_node_gyp
+  ? [process.execPath, [process.env.npm_config_node_gyp]]
+  : ["npx", ["--no-install", "node-gyp"]];
+const jobs = process.env.JOBS ?? "max";
+const result = spawnSync(gyp[0], [...gyp[1], "rebuild", `--jobs=${jobs}`], {
+  cwd: root,
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "pipe"],
+});
+if (result.status === 0) {
+  rmSync(errorFile, { force: true });
+  console.log("weft: native kernels built (build/Release/weft.node)");
+} else {
+  const output = `${result.stdout ?? ""}\n${result.stderr ?? ""}${result.error ? `\n${result.error}` : ""}`;
+  const tail = output.trim().split("\n").slice(-40).join("\n");
+  mkdirSync(`${root}build`, { recursive: true });
+  writeFileSync(errorFile, tail + "\n");
+  console.warn(
+    "weft: the native kernels did not build, so Weft will use the slower reference backend.\n" +
+      "      Install python3, make and g++, then run `npm run build:native`. Last lines:\n" +
+      tail.split("\n").slice(-10).map((l) => `      ${l}`).join("\n"),
+  );
+}
