@@ -1,0 +1,214 @@
+// The kernel table every backend implements. The tensor layer (src/tensor) calls nothing else, so
+// a backend is exactly this list of functions on float32 buffers.
+//
+// Note [kernel conventions]
+// - Buffers are Float32Array (Int32Array for indices); sizes and offsets count elements.
+// - Every kernel OVERWRITES its outputs unless its comment says "accumulates". Autograd sums
+//   gradients itself (axpy), so a kernel never depends on what was in its output before.
+// - Inputs are contiguous row-major unless the kernel takes strides. Strides are in elements and
+//   may be 0 (a broadcast axis) or any non-negative value (transposed and sliced views).
+// - `native` (the C++ addon) implements these with the same names and argument order; the
+//   `reference` backend (plain TypeScript) is the definition the native kernels are tested against.
+
+/** Element-wise functions of one input. The index of a name is its code in the native addon. */
+export const UNARY_OPS = [
+  "neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "sigmoid", "relu", "gelu", "square", "reciprocal",
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/** Element-wise functions of two inputs (with broadcasting). Index = native code. */
+export const BINARY_OPS = ["add", "sub", "mul", "div", "max", "min", "pow"] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/** Reductions over the middle axis of a (outer, n, inner) view. Index = native code. */
+export const REDUCE_OPS = ["sum", "max", "min"] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/**
+ * Batched GEMM: for each b < batch,
+ *   C_b = alpha * op(A_b) * op(B_b) + beta * C_b, with op(A_b) m x k and op(B_b) k x n, row-major,
+ * where X_b starts at offsetX + b * strideX. With transA, A_b is stored k x m (lda >= m), else
+ * m x k (lda >= k); likewise B. beta == 0 overwrites C without reading it.
+ */
+export interface GemmParams {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  batch: number;
+  offsetA: number;
+  offsetB: number;
+  offsetC: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+/** NCHW convolution: x (n, c, h, w), weight (oc, c, kh, kw), out (n, oc, oh, ow). */
+export interface Conv2dParams {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  oc: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/** NCHW pooling window: x (n, c, h, w) -> out (n, c, oh, ow). Padding counts as -inf (max) or is excluded (avg). */
+export interface Pool2dParams {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/** Output spatial size of a convolution or pooling window along one axis. */
+export function outputSize(size: number, kernel: number, stride: number, pad: number): number {
+  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  // ---- dense linear algebra ------------------------------------------------------------------
+  gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
+
+  // ---- element-wise ---------------------------------------------------------------------------
+  /** out[i] = f(x[xOffset + i]) for i < n. */
+  unary(op: UnaryOp, x: Float32Array, xOffset: number, out: Float32Array, n: number): void;
+  /** gx[i] = gy[i] * f'(x[i]), given x and y = f(x) (each kernel uses whichever is cheaper). */
+  unaryBackward(op: UnaryOp, x: Float32Array, y: Float32Array, gy: Float32Array, gx: Float32Array, n: number): void;
+  /**
+   * out (contiguous, `shape`) = a op b, where element i of out reads a at aOffset + sum(idx_d *
+   * aStrides[d]) and likewise b. Broadcasting is a 0 stride. shape.length <= 8.
+   */
+  binary(
+    op: BinaryOp,
+    a: Float32Array, aOffset: number, aStrides: Int32Array,
+    b: Float32Array, bOffset: number, bStrides: Int32Array,
+    out: Float32Array, shape: Int32Array,
+  ): void;
+  /** out[i] = alpha * x[i] + beta (scalar affine map; covers x*s, x+s, 1-x). */
+  affine(x: Float32Array, out: Float32Array, n: number, alpha: number, beta: number): void;
+  /** out (contiguous, `shape`) = the strided view of x. shape.length <= 8. */
+  copyStrided(x: Float32Array, xOffset: number, xStrides: Int32Array, out: Float32Array, shape: Int32Array): void;
+  /**
+   * Accumulates: dst[dstOffset + sum(idx_d * dstStrides[d])] += src[i] for every i of the
+   * contiguous `shape`. 0 strides sum over broadcast axes (the backward of broadcasting, of
+   * expand, of slicing and of transposes).
+   */
+  accumulateStrided(src: Float32Array, shape: Int32Array, dst: Float32Array, dstOffset: number, dstStrides: Int32Array): void;
+  fill(x: Float32Array, offset: number, n: number, value: number): void;
+  /** Accumulates: y[i] += alpha * x[i]. */
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void;
+  /** sum(x[i]^2), accumulated in float64. */
+  sumSquares(x: Float32Array, n: number): number;
+  /** Reports whether any of x[0..n) is NaN or infinite. */
+  hasNonFinite(x: Float32Array, n: number): boolean;
+
+  // ---- reductions -----------------------------------------------------------------------------
+  /** x viewed as (outer, n, inner): out[o, i] = reduce over j of x[o, j, i]. */
+  reduce(op: ReduceOp, x: Float32Array, out: Float32Array, outer: number, n: number, inner: number): void;
+
+  // ---- softmax family (rows x cols, over the last axis) ---------------------------------------
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  logSoftmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** gx = y * (gy - sum(gy * y)), y = softmax(x). */
+  softmaxBackward(y: Float32Array, gy: Float32Array, gx: Float32Array, rows: number, cols: number): void;
+  /** gx = gy - exp(y) * sum(gy), y = logSoftmax(x). */
+  logSoftmaxBackward(y: Float32Array, gy: Float32Array, gx: Float32Array, rows: number, cols: number): void;
+  /**
+   * Cross-entropy of logits (rows x cols) against class indices; rows whose target is negative
+   * are ignored. Writes softmax probabilities to `probs` (for the backward) and returns the SUM
+   * of the per-row losses (float64) over the rows not ignored.
+   */
+  crossEntropy(logits: Float32Array, targets: Int32Array, probs: Float32Array, rows: number, cols: number): number;
+  /** gx[r, :] = scale * (probs[r, :] - onehot(targets[r])); ignored rows get 0. */
+  crossEntropyBackward(probs: Float32Array, targets: Int32Array, gx: Float32Array, rows: number, cols: number, scale: number): void;
+
+  // ---- normalisation --------------------------------------------------------------------------
+  /** Per row of (rows, cols): out = (x - mean) * rstd * gamma + beta; saves mean and rstd (rows). gamma/beta may be null. */
+  layerNorm(
+    x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, out: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /** Writes gx, and ggamma/gbeta when not null (overwritten, summed over rows). */
+  layerNormBackward(
+    x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array, gy: Float32Array,
+    gx: Float32Array, ggamma: Float32Array | null, gbeta: Float32Array | null, rows: number, cols: number,
+  ): void;
+  /**
+   * x (n, c, hw). Training: normalises with the batch's statistics, writes them to mean/invstd
+   * (c) and updates runningMean/runningVar in place (unbiased variance, momentum as in PyTorch).
+   * Evaluation: normalises with the running statistics and leaves them alone.
+   */
+  batchNorm(
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, mean: Float32Array,
+    invstd: Float32Array, runningMean: Float32Array, runningVar: Float32Array,
+    n: number, c: number, hw: number, eps: number, momentum: number, training: boolean,
+  ): void;
+  /** Backward of batchNorm in training mode; writes gx, ggamma, gbeta. */
+  batchNormBackward(
+    x: Float32Array, gamma: Float32Array, mean: Float32Array, invstd: Float32Array, gy: Float32Array,
+    gx: Float32Array, ggamma: Float32Array, gbeta: Float32Array, n: number, c: number, hw: number,
+  ): void;
+
+  // ---- convolution and pooling ----------------------------------------------------------------
+  /** out = conv(x, weight) + bias (bias may be null). */
+  conv2d(p: Conv2dParams, x: Float32Array, weight: Float32Array, bias: Float32Array | null, out: Float32Array): void;
+  /** gx = gradient of conv2d with respect to x. */
+  conv2dBackwardInput(p: Conv2dParams, gy: Float32Array, weight: Float32Array, gx: Float32Array): void;
+  /** gw (and gb when not null) = gradients of conv2d with respect to weight and bias. */
+  conv2dBackwardWeight(p: Conv2dParams, x: Float32Array, gy: Float32Array, gw: Float32Array, gb: Float32Array | null): void;
+  /** Writes the max of each window and, in `argmax`, its flat index within the (h, w) plane. */
+  maxPool2d(p: Pool2dParams, x: Float32Array, out: Float32Array, argmax: Int32Array): void;
+  maxPool2dBackward(p: Pool2dParams, gy: Float32Array, argmax: Int32Array, gx: Float32Array): void;
+  avgPool2d(p: Pool2dParams, x: Float32Array, out: Float32Array): void;
+  avgPool2dBackward(p: Pool2dParams, gy: Float32Array, gx: Float32Array): void;
+
+  // ---- indexing -------------------------------------------------------------------------------
+  /** out[r, :] = table[index[r], :] for r < index.length; table is (tableRows, cols). Throws on an index out of range. */
+  indexSelect(table: Float32Array, tableRows: number, index: Int32Array, out: Float32Array, cols: number): void;
+  /** Accumulates: gtable[index[r], :] += g[r, :]. */
+  indexAdd(g: Float32Array, index: Int32Array, gtable: Float32Array, cols: number): void;
+  /** out[i] = 0 with probability p, else 1 / (1 - p); reproducible from (seed, i) alone. */
+  dropoutMask(out: Float32Array, n: number, p: number, seed: number): void;
+
+  // ---- fused optimizer steps (in place on param and state) -------------------------------------
+  /** PyTorch's SGD: g += wd * p; buf = momentum * buf + (1 - dampening) * g (buf = g on step 1); p -= lr * (nesterov ? g + momentum * buf : buf). momentumBuf null when momentum == 0. */
+  sgdStep(
+    param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, n: number,
+    lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean,
+  ): void;
+  /** Adam (decoupled=false: L2 added to the gradient) or AdamW (decoupled=true: p *= 1 - lr * wd). step counts from 1. */
+  adamStep(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number,
+  ): void;
+}
+
+/** Names of all kernels, used to check at load time that a backend implements the whole table. */
+export const KERNEL_NAMES = [
+  "gemm", "unary", "unaryBackward", "binary", "affine", "copyStrided", "accumulateStrided", "fill", "axpy",
+  "sumSquares", "hasNonFinite", "reduce", "softmax", "logSoftmax", "softmaxBackward", "logSoftmaxBackward",
+  "crossEntropy", "crossEntropyBackward", "layerNorm", "layerNormBackward", "batchNorm", "batchNormBackward",
+  "conv2d", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d",
+  "avgPool2dBackward", "indexSelect", "indexAdd", "dropoutMask", "sgdStep", "adamStep",
+] as const satisfies readonly (keyof Omit<Backend, "name">)[];

@@ -1,0 +1,69 @@
+// The native backend: the C++ addon (build/Release/weft.node) behind the Backend interface.
+// The addon exports each kernel under its Backend name with the same arguments, except that an
+// operation name (unary, binary, reduce) is passed as its index in UNARY_OPS / BINARY_OPS /
+// REDUCE_OPS, which saves a string conversion on every call.
+import { createRequire } from "node:module";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  BINARY_OPS, KERNEL_NAMES, REDUCE_OPS, UNARY_OPS,
+  type Backend, type BinaryOp, type ReduceOp, type UnaryOp,
+} from "../backend.js";
+
+/** What the addon exports besides the kernels. */
+export interface NativeAddon {
+  isa(): string;
+  detectedIsa(): string;
+  /** Forces a lower instruction-set variant; false when the CPU lacks it. */
+  setIsa(isa: "scalar" | "avx2fma" | "avx512"): boolean;
+}
+
+const root = fileURLToPath(new URL("../../../../", import.meta.url));
+const addonPath = `${root}build/Release/weft.node`;
+
+function codes<T extends string>(names: readonly T[]): Record<T, number> {
+  return Object.fromEntries(names.map((n, i) => [n, i])) as Record<T, number>;
+}
+const unaryCode = codes(UNARY_OPS);
+const binaryCode = codes(BINARY_OPS);
+const reduceCode = codes(REDUCE_OPS);
+
+/** Why the addon could not be loaded, or null when it loaded. */
+export let nativeLoadError: string | null = null;
+/** The addon's ISA controls, or null when it did not load. */
+export let nativeAddon: NativeAddon | null = null;
+
+function load(): Backend | null {
+  let addon: Record<string, unknown>;
+  try {
+    addon = createRequire(import.meta.url)(addonPath) as Record<string, unknown>;
+  } catch (err) {
+    const buildError = `${root}build/native-build-error.txt`;
+    const why = existsSync(buildError)
+      ? `the build failed (${readFileSync(buildError, "utf8").trim().split("\n").slice(-1)[0]})`
+      : `${(err as Error).message.split("\n")[0]}`;
+    nativeLoadError = `${why}; install python3, make and g++, then run \`npm run build:native\``;
+    return null;
+  }
+  const missing = KERNEL_NAMES.filter((k) => typeof addon[k] !== "function");
+  if (missing.length > 0) {
+    nativeLoadError = `the addon at ${addonPath} lacks kernels ${missing.join(", ")}; rebuild it with \`npm run build:native\``;
+    return null;
+  }
+  nativeAddon = addon as unknown as NativeAddon;
+  type Fn = (...args: unknown[]) => unknown;
+  const k = addon as Record<string, Fn>;
+  const table = Object.fromEntries(KERNEL_NAMES.map((name) => [name, k[name]])) as unknown as Omit<Backend, "name">;
+  const unary = k.unary!, unaryBackward = k.unaryBackward!, binary = k.binary!, reduce = k.reduce!;
+  return {
+    ...table,
+    name: "native",
+    unary: (op: UnaryOp, ...rest) => void unary(unaryCode[op], ...rest),
+    unaryBackward: (op: UnaryOp, ...rest) => void unaryBackward(unaryCode[op], ...rest),
+    binary: (op: BinaryOp, ...rest) => void binary(binaryCode[op], ...rest),
+    reduce: (op: ReduceOp, ...rest) => void reduce(reduceCode[op], ...rest),
+  };
+}
+
+/** The native backend, or null when the addon is missing (see nativeLoadError). */
+export const nativeBackend: Backend | null = load();
