@@ -6,7 +6,7 @@ import { referenceBackend } from "./reference/index.js";
 
 export type { Backend } from "./backend.js";
 export { referenceBackend } from "./reference/index.js";
-export { nativeBackend, nativeAddon } from "./native/index.js";
+export { nativeBackend, nativeAddon, nativeKernels } from "./native/index.js";
 
 function initial(): Backend {
   const wanted = process.env.WEFT_BACKEND;
