@@ -1,0 +1,90 @@
+// The backward pass: a topological order of the graph below the root, then each op's backward in
+// reverse order (micrograd's loop), with two additions that training at scale needs:
+//
+// Note [gradient-ready hooks]
+// A leaf (a parameter) may feed several ops. Its gradient is complete once every op that consumed
+// it has run its backward, so we count, for each leaf, the edges reaching it from the graph, and
+// when the count drops to zero we fold the pass's gradient into `leaf.grad` and run its hooks.
+// Data-parallel training starts all-reducing a bucket from those hooks while backward goes on.
+//
+// Note [freeing the graph]
+// Each op's backward closure holds its saved activations. Once it has run we drop the closure
+// (gradFn = null) and the op's pending gradient, so memory falls as backward proceeds. A second
+// backward through the same graph therefore sees detached tensors, as in PyTorch without
+// retain_graph.
+import { backend } from "../backend/index.js";
+import { Tensor } from "./tensor.js";
+
+export function runBackward(root: Tensor, seed: Float32Array): void {
+  if (!root.requiresGrad) {
+    throw new Error("backward: this tensor does not require a gradient (no input had requiresGrad, or it was computed under noGrad)");
+  }
+  const order = topologicalOrder(root);
+  const leafEdges = new Map<Tensor, number>();
+  for (const t of order) {
+    for (const input of t.gradFn!.inputs) {
+      if (input.requiresGrad && input.gradFn === null) leafEdges.set(input, (leafEdges.get(input) ?? 0) + 1);
+    }
+  }
+  root.pendingGrad = seed;
+  root.pendingShared = false;
+  if (root.gradFn === null) {
+    finishLeaf(root);
+    return;
+  }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!;
+    const fn = t.gradFn!;
+    const grad = t.pendingGrad;
+    t.pendingGrad = null;
+    t.gradFn = null;
+    if (grad !== null) fn.backward(grad);
+    for (const input of fn.inputs) {
+      const left = leafEdges.get(input);
+      if (left === undefined) continue;
+      if (left === 1) {
+        leafEdges.delete(input);
+        finishLeaf(input);
+      } else {
+        leafEdges.set(input, left - 1);
+      }
+    }
+  }
+}
+
+/** Ops reachable from root that need a backward, each after all of its inputs (iterative DFS). */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  if (root.gradFn === null) return order;
+  const visited = new Set<Tensor>([root]);
+  const stack: { t: Tensor; next: number }[] = [{ t: root, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const inputs = top.t.gradFn!.inputs;
+    if (top.next < inputs.length) {
+      const input = inputs[top.next++]!;
+      if (input.gradFn !== null && input.requiresGrad && !visited.has(input)) {
+        visited.add(input);
+        stack.push({ t: input, next: 0 });
+      }
+    } else {
+      order.push(top.t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/** Folds a leaf's gradient from this pass into `leaf.grad` and runs its hooks. */
+function finishLeaf(leaf: Tensor): void {
+  const g = leaf.pendingGrad;
+  leaf.pendingGrad = null;
+  if (g === null) return;
+  if (leaf.grad === null) {
+    leaf.grad = new Tensor(leaf.pendingShared ? g.slice() : g, leaf.shape);
+  } else {
+    backend().axpy(1, g, leaf.grad.data, leaf.size);
+  }
+  leaf.pendingShared = false;
+  for (const hook of leaf.gradHooks) hook(leaf);
+}

@@ -1,0 +1,13 @@
+// The tensor layer's public surface.
+export { Tensor, noGrad, isGradEnabled, type GradFn, type GradHook } from "./tensor.js";
+export { tensor, zeros, ones, full, randn, uniform, arange, type TensorOptions } from "./create.js";
+export { ShapeError, sizeOf, type Shape } from "./shape.js";
+export * from "./ops/elementwise.js";
+export * from "./ops/shape-ops.js";
+export * from "./ops/matmul.js";
+export * from "./ops/reduce.js";
+export * from "./ops/conv.js";
+export * from "./ops/softmax.js";
+export * from "./ops/norm.js";
+export * from "./ops/loss.js";
+export * from "./ops/dropout.js";

@@ -1,0 +1,209 @@
+// The Tensor: a float32 view (shape, strides, offset) of a storage buffer, plus what reverse-mode
+// autograd needs: whether it requires a gradient, the function that produced it, and its gradient.
+//
+// Views (reshape of a contiguous tensor, transpose, permute, slice, expand) share storage and cost
+// nothing; kernels that need a dense layout ask for `contiguous()`, which copies only when it must.
+// Storage is float32 today; `dtype` is kept on the tensor so bf16/fp16 storage can be added later.
+import { backend } from "../backend/index.js";
+import { contiguousStrides, formatShape, i32, sizeOf, type Shape } from "./shape.js";
+import { runBackward } from "./autograd.js";
+
+export type DType = "float32";
+
+/** How a tensor was computed: its inputs, and how to send its gradient back to them. */
+export interface GradFn {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** Receives this tensor's gradient (contiguous, this tensor's shape) and accumulates into the inputs'. */
+  backward(grad: Float32Array): void;
+}
+
+export type GradHook = (param: Tensor) => void;
+
+export class Tensor {
+  readonly dtype: DType = "float32";
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly size: number;
+  requiresGrad: boolean;
+  /** The accumulated gradient of a leaf tensor (a parameter), or null before the first backward. */
+  grad: Tensor | null = null;
+  gradFn: GradFn | null = null;
+  /** @internal The gradient flowing into this tensor during one backward pass. */
+  pendingGrad: Float32Array | null = null;
+  /** @internal True when pendingGrad is borrowed from another tensor and must be copied before accumulating into. */
+  pendingShared = false;
+  /** @internal Hooks run once this leaf's gradient is complete in a backward pass. */
+  gradHooks: GradHook[] = [];
+
+  constructor(
+    readonly data: Float32Array,
+    shape: Shape,
+    strides?: Shape,
+    readonly offset = 0,
+    requiresGrad = false,
+  ) {
+    this.shape = [...shape];
+    this.strides = strides ? [...strides] : contiguousStrides(shape);
+    this.size = sizeOf(shape);
+    this.requiresGrad = requiresGrad;
+    if (!strides && offset + this.size > data.length) {
+      throw new RangeError(`Tensor: shape ${formatShape(shape)} needs ${this.size} elements, storage has ${data.length - offset}`);
+    }
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** True when the elements lie in row-major order without gaps (size-1 axes may have any stride). */
+  isContiguous(): boolean {
+    let expected = 1;
+    for (let i = this.shape.length - 1; i >= 0; i--) {
+      const d = this.shape[i]!;
+      if (d !== 1 && this.strides[i] !== expected) return false;
+      expected *= d;
+    }
+    return true;
+  }
+
+  /** The elements in row-major order, as a buffer of exactly `size` elements (a view when possible). */
+  dense(): Float32Array {
+    if (!this.isContiguous()) return this.contiguous().data;
+    if (this.offset === 0 && this.data.length === this.size) return this.data;
+    return this.data.subarray(this.offset, this.offset + this.size);
+  }
+
+  /** This tensor if it is contiguous, else a contiguous copy (which gradients flow through). */
+  contiguous(): Tensor {
+    if (this.isContiguous()) return this;
+    const out = new Float32Array(this.size);
+    backend().copyStrided(this.data, this.offset, i32(this.strides), out, i32(this.shape));
+    // The copy's gradient is laid out exactly like this tensor's own (contiguous) gradient.
+    return fromOp("contiguous", out, this.shape, [this], (g) => accumulateGrad(this, g, false));
+  }
+
+  toArray(): number[] {
+    return Array.from(this.dense());
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new RangeError(`item: tensor of shape ${formatShape(this.shape)} has ${this.size} elements, not 1`);
+    return this.data[this.offset]!;
+  }
+
+  /** A tensor sharing this one's storage but cut off from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, this.strides, this.offset, false);
+  }
+
+  /** Reverse-mode autograd from this tensor: a scalar, or any tensor given its gradient. */
+  backward(grad?: Tensor): void {
+    let seed: Float32Array;
+    if (grad) {
+      if (grad.size !== this.size) throw new RangeError(`backward: gradient of ${grad.size} elements for a tensor of ${this.size}`);
+      seed = grad.dense().slice();
+    } else {
+      if (this.size !== 1) throw new RangeError(`backward: call it on a scalar (got shape ${formatShape(this.shape)}) or pass a gradient`);
+      seed = new Float32Array([1]);
+    }
+    runBackward(this, seed);
+  }
+
+  /** Runs `hook` each time this leaf's gradient is complete during backward (DDP starts communication here). */
+  onGradReady(hook: GradHook): () => void {
+    this.gradHooks.push(hook);
+    return () => {
+      this.gradHooks = this.gradHooks.filter((h) => h !== hook);
+    };
+  }
+
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)}${this.gradFn ? `, grad_fn=${this.gradFn.name}` : ""})`;
+  }
+}
+
+// ---- autograd plumbing used by every op ------------------------------------------------------
+
+let gradDisabled = 0;
+
+/** Runs `fn` without recording operations for autograd (evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  gradDisabled++;
+  try {
+    return fn();
+  } finally {
+    gradDisabled--;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradDisabled === 0;
+}
+
+/**
+ * Wraps an op's freshly computed output. When grad mode is on and an input requires a gradient,
+ * the output records `backward` (which must call accumulateGrad for each input that needs it).
+ */
+export function fromOp(
+  name: string,
+  data: Float32Array,
+  shape: Shape,
+  inputs: readonly Tensor[],
+  backward: (grad: Float32Array) => void,
+): Tensor {
+  const out = new Tensor(data, shape);
+  if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { name, inputs, backward };
+  }
+  return out;
+}
+
+/**
+ * A view of `base` sharing its storage, at (shape, strides, offset) of the storage. For the
+ * backward, `logicalStrides` / `logicalOffset` place the view in the base's own contiguous
+ * gradient: view element idx is base gradient element logicalOffset + sum(idx * logicalStrides).
+ * `identity` says the view covers the base in the same order (reshape), so the gradient is shared.
+ */
+export function viewOf(
+  base: Tensor, name: string, shape: Shape, strides: Shape, offset: number,
+  logicalStrides: Shape, logicalOffset: number, identity = false,
+): Tensor {
+  const out = new Tensor(base.data, shape, strides, offset);
+  if (gradDisabled === 0 && base.requiresGrad) {
+    out.requiresGrad = true;
+    const ls = i32(logicalStrides);
+    const sh = i32(shape);
+    out.gradFn = {
+      name,
+      inputs: [base],
+      backward: (g) => {
+        if (identity) return accumulateGrad(base, g, false);
+        const gBase = new Float32Array(base.size);
+        backend().accumulateStrided(g, sh, gBase, logicalOffset, ls);
+        accumulateGrad(base, gBase, true);
+      },
+    };
+  }
+  return out;
+}
+
+/**
+ * Adds `grad` (contiguous, t's shape) to t's pending gradient. With `owned`, the caller hands the
+ * buffer over and t may keep it; otherwise t borrows it and copies before ever writing to it.
+ */
+export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): void {
+  if (!t.requiresGrad) return;
+  if (t.pendingGrad === null) {
+    t.pendingGrad = grad;
+    t.pendingShared = !owned;
+    return;
+  }
+  if (t.pendingShared) {
+    t.pendingGrad = t.pendingGrad.slice();
+    t.pendingShared = false;
+  }
+  backend().axpy(1, grad, t.pendingGrad, t.size);
+}
