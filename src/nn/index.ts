@@ -1,0 +1,13 @@
+export { Module } from "./module.js";
+export { manualSeed, initRng } from "./init.js";
+export { Linear } from "./linear.js";
+export { Conv1d, Conv2d, type ConvOptions } from "./conv.js";
+export { MaxPool2d, AvgPool2d } from "./pool.js";
+export { ReLU, GELU, Tanh, Flatten } from "./activation.js";
+export { Sequential } from "./sequential.js";
+export { LayerNorm, BatchNorm } from "./norm.js";
+export { Embedding } from "./embedding.js";
+export { Dropout } from "./dropout.js";
+export { CausalSelfAttention, causalMask } from "./attention.js";
+export { TransformerBlock } from "./transformer.js";
+export { LSTM } from "./lstm.js";
