@@ -19,7 +19,7 @@ std::vector<std::pair<const char*, Binding>>& registry() {
   return entries;
 }
 
-Napi::Value Isa(const Napi::CallbackInfo& info) {
+Napi::Value ActiveIsaName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), isaName(activeIsa()));
 }
 
@@ -52,7 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // activations back in. Keep freed memory in the heap (as PyTorch users do with jemalloc).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  exports.Set("isa", Napi::Function::New(env, weft::Isa, "isa"));
+  exports.Set("isa", Napi::Function::New(env, weft::ActiveIsaName, "isa"));
   exports.Set("detectedIsa", Napi::Function::New(env, weft::DetectedIsa, "detectedIsa"));
   exports.Set("setIsa", Napi::Function::New(env, weft::SetIsa, "setIsa"));
   struct Ctx { Napi::Env env; Napi::Object exports; } ctx{env, exports};
