@@ -1,0 +1,62 @@
+// The GEMM driver (Note [gemm blocking]) and the choice of kernels for the active instruction set.
+#include "f32-gemm.h"
+
+#include <algorithm>
+
+#include "cpu.h"
+#include "scratch.h"
+
+namespace weft {
+
+const GemmKernels& activeGemmKernels() {
+  switch (activeIsa()) {
+    case Isa::Avx512: return gemmKernels__avx512();
+    case Isa::Avx2Fma: return gemmKernels__avx2fma();
+    default: return gemmKernels__scalar();
+  }
+}
+
+namespace {
+
+// C = beta * C for the degenerate products (k == 0 or alpha == 0), where A and B are not read.
+void scaleC(int m, int n, float beta, float* c, ptrdiff_t ldc) {
+  for (int i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) std::fill(row, row + n, 0.0f);
+    else if (beta != 1.0f) for (int j = 0; j < n; ++j) row[j] *= beta;
+  }
+}
+
+}  // namespace
+
+void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n, int k, float alpha, float beta,
+                 float* c, ptrdiff_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) return scaleC(m, n, beta, c, ldc);
+  const int kcMax = std::min(k, g.kc);
+  float* packedB = scratchFloats(ScratchSlot::GemmPackedB, packedSize(std::min(n, g.nc), kcMax, g.nr));
+  float* packedA = scratchFloats(ScratchSlot::GemmPackedA, packedSize(std::min(m, g.mc), kcMax, g.mr));
+  for (int jc = 0; jc < n; jc += g.nc) {
+    const int nc = std::min(g.nc, n - jc);
+    for (int pc = 0; pc < k; pc += g.kc) {
+      const int kc = std::min(g.kc, k - pc);
+      g.packB({b.data + pc * b.rowStride + jc * b.colStride, b.rowStride, b.colStride}, kc, nc, packedB);
+      // Later depth blocks add to what the first one wrote.
+      const float betaNow = pc == 0 ? beta : 1.0f;
+      for (int ic = 0; ic < m; ic += g.mc) {
+        const int mc = std::min(g.mc, m - ic);
+        g.packA({a.data + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride}, mc, kc, packedA);
+        g.macroKernel(mc, nc, kc, alpha, packedA, packedB, betaNow, c + ic * ldc + jc, ldc);
+      }
+    }
+  }
+}
+
+void weft_f32_gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* a, int lda,
+                   const float* b, int ldb, float beta, float* c, int ldc) {
+  MatrixView av = transA ? MatrixView{a, 1, lda} : MatrixView{a, lda, 1};
+  MatrixView bv = transB ? MatrixView{b, 1, ldb} : MatrixView{b, ldb, 1};
+  gemmStrided(activeGemmKernels(), av, bv, m, n, k, alpha, beta, c, ldc);
+}
+
+}  // namespace weft

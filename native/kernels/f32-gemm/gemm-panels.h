@@ -1,0 +1,104 @@
+// Packing and the macro-kernel, written once over the micro-tile shape and compiled by each ISA
+// file (-scalar/-avx2fma/-avx512.cc) with its own flags and micro-kernel (Note [gemm blocking]).
+//
+// Everything here has internal linkage on purpose: the files including it are built with
+// different -m flags, and a shared inline function would let the linker keep, say, the AVX-512
+// copy for every caller. For the same reason it uses no <algorithm> templates.
+#pragma once
+#include <cstddef>
+
+#include "f32-gemm.h"
+
+namespace weft {
+namespace {
+
+inline int minInt(int a, int b) { return a < b ? a : b; }
+
+// See GemmKernels::packA. Row-major A (colStride 1) reads each of the mr rows in order; a
+// transposed A (rowStride 1) copies mr consecutive floats per depth step.
+template <int MR>
+void packAPanels(MatrixView a, int m, int k, float* out) {
+  for (int i0 = 0; i0 < m; i0 += MR) {
+    const int rows = minInt(MR, m - i0);
+    float* panel = out + static_cast<size_t>(i0) * k;
+    if (a.colStride == 1) {
+      for (int r = 0; r < rows; ++r) {
+        const float* src = a.data + (i0 + r) * a.rowStride;
+        for (int l = 0; l < k; ++l) panel[l * MR + r] = src[l];
+      }
+      for (int r = rows; r < MR; ++r) for (int l = 0; l < k; ++l) panel[l * MR + r] = 0.0f;
+    } else {
+      for (int l = 0; l < k; ++l) {
+        const float* src = a.data + l * a.colStride + i0 * a.rowStride;
+        float* dst = panel + l * MR;
+        for (int r = 0; r < rows; ++r) dst[r] = src[r * a.rowStride];
+        for (int r = rows; r < MR; ++r) dst[r] = 0.0f;
+      }
+    }
+  }
+}
+
+// See GemmKernels::packB. Row-major B (colStride 1) copies nr consecutive floats per depth step;
+// a transposed B (rowStride 1) reads each of the nr columns in order.
+template <int NR>
+void packBPanels(MatrixView b, int k, int n, float* out) {
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    const int cols = minInt(NR, n - j0);
+    float* panel = out + static_cast<size_t>(j0) * k;
+    if (b.colStride == 1) {
+      for (int l = 0; l < k; ++l) {
+        const float* src = b.data + l * b.rowStride + j0;
+        float* dst = panel + l * NR;
+        if (cols == NR) {
+          for (int j = 0; j < NR; ++j) dst[j] = src[j];
+        } else {
+          for (int j = 0; j < cols; ++j) dst[j] = src[j];
+          for (int j = cols; j < NR; ++j) dst[j] = 0.0f;
+        }
+      }
+    } else {
+      for (int j = 0; j < cols; ++j) {
+        const float* src = b.data + (j0 + j) * b.colStride;
+        for (int l = 0; l < k; ++l) panel[l * NR + j] = src[l * b.rowStride];
+      }
+      for (int j = cols; j < NR; ++j) for (int l = 0; l < k; ++l) panel[l * NR + j] = 0.0f;
+    }
+  }
+}
+
+// A micro-kernel: c[0..MR) x [0..NR) (row stride ldc) = alpha * panelA * panelB + beta * c, where
+// the panels are k deep; beta == 0 must not read c.
+using MicroKernel = void (*)(int k, const float* panelA, const float* panelB, float* c, ptrdiff_t ldc, float alpha,
+                             float beta);
+
+// See GemmKernels::macroKernel. Column panels outermost, so one B panel (k x nr) stays in L1
+// while the A panels stream past it from L2. Edge tiles are computed whole into a small buffer
+// (the packed zeros make that safe) and only their valid part is merged into C.
+template <int MR, int NR, MicroKernel Micro>
+void macroKernel(int m, int n, int k, float alpha, const float* packedA, const float* packedB, float beta, float* c,
+                 ptrdiff_t ldc) {
+  alignas(64) float tile[MR * NR];
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    const int cols = minInt(NR, n - j0);
+    const float* panelB = packedB + static_cast<size_t>(j0) * k;
+    for (int i0 = 0; i0 < m; i0 += MR) {
+      const int rows = minInt(MR, m - i0);
+      const float* panelA = packedA + static_cast<size_t>(i0) * k;
+      float* ct = c + i0 * ldc + j0;
+      if (rows == MR && cols == NR) {
+        Micro(k, panelA, panelB, ct, ldc, alpha, beta);
+        continue;
+      }
+      Micro(k, panelA, panelB, tile, NR, alpha, 0.0f);
+      for (int r = 0; r < rows; ++r) {
+        float* dst = ct + r * ldc;
+        const float* src = tile + r * NR;
+        if (beta == 0.0f) for (int j = 0; j < cols; ++j) dst[j] = src[j];
+        else for (int j = 0; j < cols; ++j) dst[j] = src[j] + beta * dst[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace weft
