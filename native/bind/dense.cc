@@ -53,8 +53,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Object p = paramsArg(info, kName);
   const bool transA = boolProp(p, "transA"), transB = boolProp(p, "transB");
   const int64_t m = dimProp(env, p, "m", 0, kName), n = dimProp(env, p, "n", 0, kName), k = dimProp(env, p, "k", 0, kName);
-  const int64_t lda = dimProp(env, p, "lda", 1, kName), ldb = dimProp(env, p, "ldb", 1, kName);
-  const int64_t ldc = dimProp(env, p, "ldc", 1, kName), batch = dimProp(env, p, "batch", 0, kName);
+  const int64_t lda = dimProp(env, p, "lda", 0, kName), ldb = dimProp(env, p, "ldb", 0, kName);
+  const int64_t ldc = dimProp(env, p, "ldc", 0, kName), batch = dimProp(env, p, "batch", 0, kName);
   const int64_t offA = dimProp(env, p, "offsetA", 0, kName), offB = dimProp(env, p, "offsetB", 0, kName);
   const int64_t offC = dimProp(env, p, "offsetC", 0, kName), strideA = dimProp(env, p, "strideA", 0, kName);
   const int64_t strideB = dimProp(env, p, "strideB", 0, kName), strideC = dimProp(env, p, "strideC", 0, kName);

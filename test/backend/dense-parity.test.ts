@@ -135,12 +135,16 @@ test("native gemm with k = 0 or an empty batch only scales C", (t) => {
 test("native gemm rejects buffers too short for the shapes instead of reading past them", (t) => {
   const kernels = native(t);
   if (!kernels) return;
-  const { p, sizes } = gemmParams({ m: 4, n: 5, k: 6, transA: false, transB: true, batch: 2, pad: 1, alpha: 1, beta: 0 });
-  const ok = (n: number) => new Float32Array(n);
-  assert.throws(() => kernels.gemm!(p, ok(sizes[0] - 1), ok(sizes[1]), ok(sizes[2])), RangeError);
-  assert.throws(() => kernels.gemm!(p, ok(sizes[0]), ok(sizes[1] - 1), ok(sizes[2])), RangeError);
-  assert.throws(() => kernels.gemm!({ ...p, offsetC: p.offsetC + 10 }, ok(sizes[0]), ok(sizes[1]), ok(sizes[2])), RangeError);
-  assert.throws(() => kernels.gemm!({ ...p, ldb: 5 }, ok(sizes[0]), ok(sizes[1]), ok(sizes[2])), RangeError);
+  const { p } = gemmParams({ m: 4, n: 5, k: 6, transA: false, transB: true, batch: 2, pad: 1, alpha: 1, beta: 0 });
+  // The last batch entry's last row ends exactly at these lengths.
+  const needA = p.offsetA + p.strideA + 3 * p.lda + 6, needB = p.offsetB + p.strideB + 4 * p.ldb + 6;
+  const needC = p.offsetC + p.strideC + 3 * p.ldc + 5;
+  const f = (n: number) => new Float32Array(n);
+  kernels.gemm!(p, f(needA), f(needB), f(needC));
+  assert.throws(() => kernels.gemm!(p, f(needA - 1), f(needB), f(needC)), RangeError);
+  assert.throws(() => kernels.gemm!(p, f(needA), f(needB - 1), f(needC)), RangeError);
+  assert.throws(() => kernels.gemm!(p, f(needA), f(needB), f(needC - 1)), RangeError);
+  assert.throws(() => kernels.gemm!({ ...p, ldb: 5 }, f(needA), f(needB), f(needC)), RangeError);
 });
 
 // ---- convolution -------------------------------------------------------------------------------
