@@ -7,6 +7,9 @@
 //                        canonical form (see ./integrity.ts); written by the encoder, checked on load.
 //   weft.step            the optimizer step count, as a decimal integer; provided by the caller.
 //   weft.config          the run's configuration as a JSON string; provided by the caller.
+// A file has all three of the encoder's keys or none (written by another tool: it loads with the
+// structural checks only); one with some but not all is refused, so that a single damaged key
+// name cannot switch a check off.
 // Optimizer state is stored as tensors named "optim.<parameter name>.<state name>" (for Adam:
 // optim.fc1.weight.exp_avg, optim.fc1.weight.exp_avg_sq), either in the model's file or in a
 // companion file; the optimizer decides which.

@@ -69,8 +69,9 @@ export function littleEndianBytes(array: NamedArray): Uint8Array {
 /** A fresh typed array of `dtype` holding the little-endian elements in `bytes` (always copied). */
 export function arrayFromLittleEndian(dtype: SafetensorsDtype, bytes: Uint8Array): NamedArray["data"] {
   // Copying (rather than viewing the file buffer) keeps elements aligned whatever the tensor's
-  // offset in the file, and lets the file buffer be garbage-collected after loading.
-  const copy = bytes.slice();
+  // offset in the file, and lets the file buffer be garbage-collected after loading. (Not
+  // bytes.slice(): on a Buffer that is a view, not a copy.)
+  const copy = new Uint8Array(bytes);
   if (!HOST_IS_LITTLE_ENDIAN) swapBytesInPlace(copy, DTYPE_INFO[dtype].bytes);
   const count = copy.byteLength / DTYPE_INFO[dtype].bytes;
   switch (dtype) {

@@ -217,7 +217,18 @@ function checkDigests(
         `this Weft reads version ${FORMAT_VERSION}: upgrade Weft to load it`,
     );
   }
-  const rewritten = `if another tool rewrote the file on purpose, delete ${HEADER_SHA256_KEY} and ${DATA_SHA256_KEY} from its metadata`;
+  const weftKeys = [FORMAT_VERSION_KEY, DATA_SHA256_KEY, HEADER_SHA256_KEY];
+  const rewritten = `if another tool rewrote the file on purpose, delete ${weftKeys.join(", ")} from its metadata`;
+  // Weft writes all three keys or (another tool) none. Accepting a file with only some would let
+  // one damaged key name (weft.header_sha256 -> veft.header_sha256) switch its own check off.
+  const present = weftKeys.filter((key) => metadata[key] !== undefined);
+  if (present.length > 0 && present.length < weftKeys.length) {
+    const missing = weftKeys.filter((key) => metadata[key] === undefined);
+    throw refuse(
+      `its metadata has ${present.join(", ")} but not ${missing.join(", ")}; Weft writes all of them, ` +
+        `so the header is damaged: ${RESTORE} (${rewritten})`,
+    );
+  }
   const expectedHeader = metadata[HEADER_SHA256_KEY];
   if (expectedHeader !== undefined) {
     const actual = headerDigest(index, metadata);
