@@ -1,0 +1,129 @@
+// Incremental frame parser that can land payloads directly in the caller's memory.
+//
+// Headers (and small payloads) are read into a preallocated staging buffer. Once a header is
+// validated the sink is asked for a destination of exactly `payloadBytes`; while a large part of
+// that payload is still missing, nextBuffer() lends the destination itself to the socket, so the
+// kernel copies the bytes straight into, e.g., the all-reduce's SharedArrayBuffer. Because the
+// lent view ends exactly where the payload ends, a read can never spill into the next frame.
+import type { ByteConsumer } from "./byte-consumer.js";
+import { decodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
+import { FrameError } from "./errors.js";
+
+export interface FrameSink {
+  /**
+   * A place for the payload of `header`, exactly `header.payloadBytes` long, or undefined to have
+   * the reader allocate one. Called only after the header passed validation.
+   */
+  destinationFor(header: FrameHeader): Uint8Array | undefined;
+  /** A whole frame arrived; `payload` is the destination returned above (or the allocated one). */
+  onFrame(header: FrameHeader, payload: Uint8Array): void;
+}
+
+export interface FrameReaderOptions {
+  limits: FrameLimits;
+  sink: FrameSink;
+  /** Staging buffer size: the most bytes one read may take while no payload destination is lent. */
+  stagingBytes?: number;
+  /** Payload remainders at least this big are read straight into their destination. */
+  directReadMinBytes?: number;
+  /** Allocator for payloads the sink has no place for (a hook so tests can see it is never reached). */
+  allocate?: (bytes: number) => Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class FrameReader implements ByteConsumer {
+  private readonly limits: FrameLimits;
+  private readonly sink: FrameSink;
+  private readonly staging: Uint8Array;
+  private readonly directReadMinBytes: number;
+  private readonly allocate: (bytes: number) => Uint8Array;
+  /** Unparsed bytes live in staging[start, end). */
+  private start = 0;
+  private end = 0;
+  /** The frame whose payload is being received, its destination and how much of it is filled. */
+  private header: FrameHeader | undefined;
+  private dest: Uint8Array = EMPTY;
+  private filled = 0;
+  /** Whether the last nextBuffer() lent `dest` rather than staging. */
+  private lentDirect = false;
+  private failed: FrameError | undefined;
+
+  constructor(options: FrameReaderOptions) {
+    this.limits = options.limits;
+    this.sink = options.sink;
+    this.staging = new Uint8Array(Math.max(options.stagingBytes ?? 64 << 10, FRAME_HEADER_BYTES * 2));
+    this.directReadMinBytes = options.directReadMinBytes ?? 16 << 10;
+    this.allocate = options.allocate ?? ((n) => new Uint8Array(n));
+  }
+
+  nextBuffer(): Uint8Array {
+    if (this.failed) throw this.failed;
+    if (this.header && this.dest.length - this.filled >= this.directReadMinBytes) {
+      this.lentDirect = true;
+      return this.dest.subarray(this.filled);
+    }
+    this.lentDirect = false;
+    if (this.start === this.end) {
+      this.start = this.end = 0;
+    } else if (this.staging.length - this.end < FRAME_HEADER_BYTES) {
+      this.staging.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    return this.staging.subarray(this.end);
+  }
+
+  advance(n: number): void {
+    if (this.failed) throw this.failed;
+    if (this.lentDirect) {
+      this.filled += n;
+      if (this.filled === this.dest.length) this.finishFrame();
+      return;
+    }
+    this.end += n;
+    try {
+      this.parse();
+    } catch (err) {
+      this.failed = err instanceof FrameError ? err : new FrameError(String(err));
+      throw err;
+    }
+  }
+
+  private parse(): void {
+    for (;;) {
+      if (this.header) {
+        const k = Math.min(this.end - this.start, this.dest.length - this.filled);
+        if (k > 0) {
+          this.dest.set(this.staging.subarray(this.start, this.start + k), this.filled);
+          this.start += k;
+          this.filled += k;
+        }
+        if (this.filled < this.dest.length) return;
+        this.finishFrame();
+        continue;
+      }
+      if (this.end - this.start < FRAME_HEADER_BYTES) return;
+      const header = decodeHeader(this.staging, this.start, this.limits);
+      this.start += FRAME_HEADER_BYTES;
+      const dest = this.sink.destinationFor(header) ?? this.allocate(header.payloadBytes);
+      if (dest.length !== header.payloadBytes) {
+        throw new FrameError(`frame sink lent ${dest.length} bytes for a ${header.payloadBytes}-byte payload`);
+      }
+      this.header = header;
+      this.dest = dest;
+      this.filled = 0;
+      if (dest.length === 0) this.finishFrame();
+    }
+  }
+
+  private finishFrame(): void {
+    const header = this.header!;
+    const payload = this.dest;
+    this.header = undefined;
+    this.dest = EMPTY;
+    this.filled = 0;
+    this.lentDirect = false;
+    this.sink.onFrame(header, payload);
+  }
+}
