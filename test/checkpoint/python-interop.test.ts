@@ -20,7 +20,8 @@ function python(script: string, ...args: string[]): string {
 }
 
 function unavailable(): string | false {
-  const probe = spawnSync(PYTHON, ["-c", "import torch, safetensors.torch"], { encoding: "utf8", timeout: 60_000 });
+  // safetensors first: where it is missing the probe fails before paying for importing torch.
+  const probe = spawnSync(PYTHON, ["-c", "import safetensors, torch"], { encoding: "utf8", timeout: 60_000 });
   if (probe.error) return `${PYTHON} not runnable (${probe.error.message})`;
   if (probe.status !== 0) return `${PYTHON} cannot import torch and safetensors; install them to run this cross-check`;
   return false;
