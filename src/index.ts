@@ -1,8 +1,9 @@
-// Weft's public entry point.
-export * as T from "./tensor/index.js";
-export * as nn from "./nn/index.js";
-export * as optim from "./optim/index.js";
-export * as data from "./data/index.js";
-export * as checkpoint from "./checkpoint/index.js";
+// Weft's public entry point: everything a training script needs, under one flat namespace
+// (`import { Linear, Adam, tensor, DataLoader } from "weft"`).
+export * from "./tensor/index.js";
+export * from "./nn/index.js";
+export * from "./optim/index.js";
+export * from "./data/index.js";
+export * from "./checkpoint/index.js";
 export { backend, setBackend, referenceBackend, nativeBackend } from "./backend/index.js";
 export { Rng } from "./util/rng.js";
