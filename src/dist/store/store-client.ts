@@ -4,6 +4,7 @@ import { FramedConnection } from "../connection.js";
 import { StoreError, StoreTimeoutError } from "../errors.js";
 import { DEFAULT_FRAME_LIMITS, FrameType, type FrameHeader } from "../frame.js";
 import { stderrLogger, type Logger } from "../log.js";
+import { retryWhileRefused } from "../retry.js";
 import { encodeStoreRequest, StoreOp, StoreStatus } from "./protocol.js";
 
 export interface StoreClientOptions {
@@ -40,9 +41,9 @@ export class StoreClient {
   static async connect(options: StoreClientOptions): Promise<StoreClient> {
     const client = new StoreClient(options.host, options.port, options.timeoutMs ?? 30_000);
     const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        client.conn = await FramedConnection.dial(options.host, options.port, {
+    try {
+      client.conn = await retryWhileRefused(`the store at ${options.host}:${options.port}`, deadline, () =>
+        FramedConnection.dial(options.host, options.port, {
           secret: options.secret,
           limits: DEFAULT_FRAME_LIMITS,
           handshakeTimeoutMs: 5000,
@@ -51,15 +52,10 @@ export class StoreClient {
             destinationFor: () => undefined,
             onFrame: (h, payload) => client.onResponse(h, payload),
           },
-        });
-        break;
-      } catch (err) {
-        const refused = (err as Error).message.includes("ECONNREFUSED");
-        if (!refused || Date.now() > deadline) {
-          throw new StoreError(`could not reach the store at ${options.host}:${options.port}: ${(err as Error).message}`);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
-      }
+        }),
+      );
+    } catch (err) {
+      throw new StoreError((err as Error).message);
     }
     client.conn.onClose = (reason) => client.failAll(new StoreError(`store connection closed: ${reason}`));
     return client;

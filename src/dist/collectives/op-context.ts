@@ -1,0 +1,156 @@
+// What an algorithm sees of the running operation: its rank and peers, framed send and receive
+// keyed by tag, scratch memory, and failure. The engine (engine.ts) owns one OpRun per operation
+// and decides when it is complete: every posted receive delivered, every send handed to the
+// kernel (so the caller may reuse its buffer), and every peer's descriptor in
+// (Note [collective descriptors]).
+import { CollectiveMismatchError, type CollectiveError } from "../errors.js";
+import type { FrameHeader, FrameType } from "../frame.js";
+import type { Mailbox } from "../mailbox.js";
+import type { Transport } from "../transport/transport.js";
+
+export interface OpContext {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Group-wide sequence number (collectives) or per-peer message number (send/recv). */
+  readonly seq: number;
+  /** Longest segment in elements (collectives/segments.ts). */
+  readonly segmentElems: number;
+  /** Operation name and number, for messages: "all-reduce #12". */
+  readonly label: string;
+  /** Sends `data` to `peer` as frame `tag`; it must not change until the write completes. */
+  send(peer: number, tag: number, data: Float32Array, onWritten?: () => void): void;
+  /**
+   * Receives frame `tag` from `peer` into `dest` (exactly its size), then calls `onDone`.
+   * `check` may reject the frame's header first (with a better message than a length mismatch).
+   */
+  recv(peer: number, tag: number, dest: Float32Array, onDone: (header: FrameHeader) => void, check?: (header: FrameHeader) => CollectiveError | undefined): void;
+  /** A reusable float32 buffer of at least `elems` elements, private to the engine (`slot` names it). */
+  scratch(slot: string, elems: number): Float32Array;
+  /** Ends the operation with an error on this rank (the engine tells the peers). */
+  fail(err: CollectiveError): void;
+}
+
+export interface OpRunParams {
+  rank: number;
+  worldSize: number;
+  seq: number;
+  label: string;
+  segmentElems: number;
+  frameType: FrameType;
+  /** Extra header words of every frame this operation sends (p2p: user tag and count). */
+  aux: Pick<FrameHeader, "aux0" | "aux1" | "aux2">;
+  transport: Transport;
+  mailboxes: Mailbox[];
+  scratch: (slot: string, elems: number) => Float32Array;
+  /** Peers whose descriptor must arrive before the operation can complete. */
+  awaitArrivals: Set<number>;
+}
+
+export class OpRun implements OpContext {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly seq: number;
+  readonly label: string;
+  readonly segmentElems: number;
+  readonly arrivalsMissing: Set<number>;
+  /** Receives still outstanding per peer (for the timeout message). */
+  readonly waitingOn = new Map<number, number>();
+  private writesPending = 0;
+  private recvsPending = 0;
+  private started = false;
+  private settled = false;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: CollectiveError) => void;
+  readonly done: Promise<void>;
+  /** Called once when the run fails, before its promise rejects (the engine broadcasts an abort). */
+  onFail: (err: CollectiveError) => void = () => {};
+
+  constructor(private readonly p: OpRunParams) {
+    this.rank = p.rank;
+    this.worldSize = p.worldSize;
+    this.seq = p.seq;
+    this.label = p.label;
+    this.segmentElems = p.segmentElems;
+    this.arrivalsMissing = p.awaitArrivals;
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+  }
+
+  get failed(): boolean {
+    return this.settled;
+  }
+
+  send(peer: number, tag: number, data: Float32Array, onWritten?: () => void): void {
+    if (this.settled) return;
+    this.writesPending++;
+    const payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.p.transport.send(peer, { type: this.p.frameType, flags: 0, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
+      this.writesPending--;
+      if (err || this.settled) return; // a failed link is reported through onPeerLost
+      onWritten?.();
+      this.maybeFinish();
+    });
+  }
+
+  recv(peer: number, tag: number, dest: Float32Array, onDone: (header: FrameHeader) => void, check?: (header: FrameHeader) => CollectiveError | undefined): void {
+    if (this.settled) return;
+    this.recvsPending++;
+    this.waitingOn.set(peer, (this.waitingOn.get(peer) ?? 0) + 1);
+    const bytes = new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength);
+    this.p.mailboxes[peer]!.post(this.p.frameType, this.seq, tag, {
+      dest: bytes,
+      onFrame: (header, payload) => {
+        if (this.settled) return;
+        const rejected = check?.(header);
+        if (rejected) return this.fail(rejected);
+        if (payload.length !== bytes.length) {
+          return this.fail(
+            new CollectiveMismatchError(
+              `${this.label}: rank ${peer} sent ${payload.length} bytes as frame ${tag} where rank ${this.rank} expected ${bytes.length}; the ranks passed buffers of different sizes`,
+              { op: this.label, seq: this.seq, ranks: [this.rank, peer] },
+            ),
+          );
+        }
+        onDone(header);
+        this.recvsPending--;
+        const left = this.waitingOn.get(peer)! - 1;
+        if (left === 0) this.waitingOn.delete(peer);
+        else this.waitingOn.set(peer, left);
+        this.maybeFinish();
+      },
+    });
+  }
+
+  scratch(slot: string, elems: number): Float32Array {
+    return this.p.scratch(slot, elems);
+  }
+
+  /** The algorithm has issued its initial sends and receives; completion may now be detected. */
+  start(): void {
+    this.started = true;
+    this.maybeFinish();
+  }
+
+  /** A peer's descriptor arrived (and matched). */
+  arrived(peer: number): void {
+    this.arrivalsMissing.delete(peer);
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (!this.started || this.settled) return;
+    if (this.recvsPending === 0 && this.writesPending === 0 && this.arrivalsMissing.size === 0) {
+      this.settled = true;
+      this.resolveDone();
+    }
+  }
+
+  fail(err: CollectiveError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onFail(err);
+    this.rejectDone(err);
+  }
+}

@@ -1,0 +1,62 @@
+// Single-process all-reduce references, written from the documented reduction orders (not from
+// the engine's code), so tests can demand bitwise equality.
+
+/** Note [ring reduction order]: chunk c summed as ((x[c+1] + x[c+2]) + ...) + x[c]. */
+export function ringReference(inputs: Float32Array[], average: boolean): Float32Array {
+  const w = inputs.length;
+  const n = inputs[0]!.length;
+  const out = new Float32Array(n);
+  const base = Math.floor(n / w);
+  const extra = n % w;
+  for (let c = 0; c < w; c++) {
+    const start = c * base + Math.min(c, extra);
+    const len = base + (c < extra ? 1 : 0);
+    for (let i = start; i < start + len; i++) {
+      let acc = inputs[(c + 1) % w]![i]!;
+      for (let k = 2; k <= w; k++) acc = Math.fround(acc + inputs[(c + k) % w]![i]!);
+      out[i] = average ? Math.fround(acc / w) : acc;
+    }
+  }
+  return out;
+}
+
+/** Note [recursive-doubling reduction order]: fold extras into 0..e-1, then a balanced tree. */
+export function recursiveDoublingReference(inputs: Float32Array[], average: boolean): Float32Array {
+  const w = inputs.length;
+  const n = inputs[0]!.length;
+  const p = 2 ** Math.floor(Math.log2(w));
+  const v = inputs.slice(0, p).map((x) => Float32Array.from(x));
+  for (let i = 0; i < w - p; i++) for (let k = 0; k < n; k++) v[i]![k] = Math.fround(v[i]![k]! + inputs[p + i]![k]!);
+  for (let mask = 1; mask < p; mask *= 2) {
+    for (let r = 0; r < p; r++) {
+      if ((r & mask) !== 0) continue;
+      const lo = v[r]!;
+      const hi = v[r | mask]!;
+      const sum = new Float32Array(n);
+      for (let k = 0; k < n; k++) sum[k] = Math.fround(lo[k]! + hi[k]!);
+      v[r] = sum; // both partners now hold the same values
+      v[r | mask] = sum;
+    }
+  }
+  const out = v[0]!;
+  if (average) for (let k = 0; k < n; k++) out[k] = Math.fround(out[k]! / w);
+  return out;
+}
+
+/** Inputs whose sums depend on the order of addition (so the order is really tested). */
+export function orderSensitiveInputs(worldSize: number, count: number, seed = 1): Float32Array[] {
+  let s = seed >>> 0;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  return Array.from({ length: worldSize }, () => Float32Array.from({ length: count }, () => (rnd() - 0.5) * 10 ** Math.floor(rnd() * 8 - 2)));
+}
+
+export function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
