@@ -2,6 +2,7 @@
 // checks everything ./safetensors-decode.ts checks.
 
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
 import { CheckpointError } from "./checkpoint-error.js";
 import type { NamedArray } from "./named-array.js";
@@ -14,8 +15,9 @@ import { encodeSafetensors } from "./safetensors-encode.js";
  *
  * @example Save and load
  * ```ts
- * await saveCheckpoint("run/step-100.safetensors", { w: { dtype: "F32", shape: [1], data: new Float32Array([3]) } }, { "weft.step": "100" });
- * const ckpt = await loadCheckpoint("run/step-100.safetensors");
+ * const path = join(mkdtempSync(join(tmpdir(), "ckpt-")), "step-100.safetensors");
+ * await saveCheckpoint(path, { w: { dtype: "F32", shape: [1], data: new Float32Array([3]) } }, { "weft.step": "100" });
+ * const ckpt = await loadCheckpoint(path);
  * assert.equal(ckpt.metadata["weft.step"], "100");
  * ```
  */
@@ -24,7 +26,17 @@ export async function saveCheckpoint(
   tensors: Record<string, NamedArray>,
   metadata: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  const bytes = encodeSafetensors(tensors, metadata);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === "ENOENT" ? `the directory ${dirname(path)} does not exist: create it first`
+      : code === "ENOSPC" ? "the disk is full: free space or save elsewhere; the previous checkpoint is intact"
+      : `${(error as Error).message}; the previous checkpoint, if any, is intact`;
+    throw new Error(`cannot save checkpoint ${path} (${bytes.length} bytes): ${hint}`, { cause: error });
+  }
 }
 
 /** Loads and verifies a checkpoint; throws CheckpointError for a missing or damaged file. */

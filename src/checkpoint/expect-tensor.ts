@@ -17,9 +17,11 @@ const LISTED_NAMES = 8;
 /**
  * Returns the tensor `name`, or throws a CheckpointError saying what is missing or different.
  *
- * @example Restoring one parameter
+ * @example Checking a parameter before restoring it
  * ```ts
- * const w = expectTensor(ckpt, "fc1.weight", "F32", [128, 784]);
+ * const ckpt = decodeSafetensors(encodeSafetensors({ b: { dtype: "F32", shape: [2], data: new Float32Array(2) } }));
+ * assert.deepEqual(expectTensor(ckpt, "b", "F32", [2]).shape, [2]);
+ * assert.throws(() => expectTensor(ckpt, "b", "F32", [3]), /has shape \[2\], expected \[3\]/);
  * ```
  */
 export function expectTensor(

@@ -78,6 +78,12 @@ export function f16ToF32(bits: Uint16Array): Float32Array {
 /**
  * The values of a floating-point checkpoint tensor as float32 (F32 data is returned as is, not
  * copied). Integer tensors are refused: their values are not meant to become floats silently.
+ *
+ * @example
+ * ```ts
+ * const bits = f32ToBf16(new Float32Array([1.5, -2]));
+ * assert.deepEqual(toFloat32({ dtype: "BF16", shape: [2], data: bits }), new Float32Array([1.5, -2]));
+ * ```
  */
 export function toFloat32(array: NamedArray): Float32Array {
   switch (array.dtype) {

@@ -39,9 +39,11 @@ type Refuse = (problem: string, tensor?: string) => CheckpointError;
 /**
  * Decodes a safetensors file image. `source` (a path, usually) is quoted in every error message.
  *
- * @example Reading a file written by any safetensors writer
+ * @example Decoding a file image
  * ```ts
- * const { tensors, metadata } = decodeSafetensors(readFileSync("model.safetensors"), "model.safetensors");
+ * const bytes = encodeSafetensors({ n: { dtype: "I32", shape: [2], data: new Int32Array([4, 5]) } });
+ * const { tensors } = decodeSafetensors(bytes, "in-memory");
+ * assert.deepEqual(tensors.n.data, new Int32Array([4, 5]));
  * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, source = "(in-memory buffer)"): Checkpoint {

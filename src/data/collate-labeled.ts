@@ -33,6 +33,18 @@ export interface LabeledCollateOptions {
   normalize?: { mean: number; std: number };
 }
 
+/**
+ * A collate function for labeled samples of shape `sampleShape`.
+ *
+ * @example
+ * ```ts
+ * const samples = [{ x: new Float32Array([1, 2]), y: 3 }, { x: new Float32Array([4, 5]), y: 6 }];
+ * const loader = new DataLoader({ length: 2, get: (i: number) => samples[i] }, { batchSize: 2, collate: collateLabeled({ sampleShape: [2] }) });
+ * const [batch] = [...loader.batches(0)];
+ * assert.deepEqual(batch.xShape, [2, 2]);
+ * assert.deepEqual(batch.y, new Int32Array([3, 6]));
+ * ```
+ */
 export function collateLabeled(options: LabeledCollateOptions): Collate<LabeledSample, LabeledBatch> {
   const { sampleShape, augment, normalize } = options;
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);

@@ -44,11 +44,13 @@ export interface DataLoaderOptions<T, B> {
 /**
  * Batches a data set.
  *
- * @example One epoch of MNIST in shuffled batches of 64
+ * @example Batches of a five-sample data set
  * ```ts
- * const loader = new DataLoader(loadMnist().train, { batchSize: 64, shuffle: true, seed: 1, collate: collateLabeled({ sampleShape: [1, 28, 28] }) });
- * for await (const { x, xShape, y } of loader.epoch(0)) { ... }
+ * const numbers = { length: 5, get: (i: number) => i };
+ * const loader = new DataLoader(numbers, { batchSize: 2, collate: (samples: readonly number[]) => [...samples] });
+ * assert.deepEqual([...loader.batches(0)], [[0, 1], [2, 3], [4]]);
  * ```
+ * docs/data.md has the MNIST version.
  */
 export class DataLoader<T, B> {
   readonly batchSize: number;

@@ -55,6 +55,13 @@ let cached: Mnist | undefined;
 /**
  * The fixed MNIST split (Note [MNIST split]). Parsed once per process and cached; the arrays are
  * shared, so treat them as read-only.
+ *
+ * @example
+ * ```ts
+ * const { train, test } = loadMnist();
+ * assert.deepEqual([train.length, test.length], [8000, 2000]);
+ * assert.deepEqual(train.get(0).x.length, 784);
+ * ```
  */
 export function loadMnist(): Mnist {
   cached ??= buildSplit(readPackageDigits());

@@ -9,6 +9,12 @@ import type { Augment } from "./collate-labeled.js";
 /**
  * Writes `image` shifted by (dx, dy) pixels into `out` (dx > 0 moves right, dy > 0 moves down).
  * `image` holds one or more width x height planes; each plane is shifted the same way.
+ *
+ * @example
+ * ```ts
+ * const out = shiftImage(new Float32Array([1, 2, 3, 4]), 2, 2, 1, 0, new Float32Array(4));
+ * assert.deepEqual(out, new Float32Array([0, 1, 0, 3]));
+ * ```
  */
 export function shiftImage(
   image: Float32Array,
@@ -47,6 +53,14 @@ export function shiftImage(
 /**
  * Shifts a square single-plane image (side = sqrt(length), e.g. 28 for MNIST) by a random
  * (dx, dy), each uniform in [-maxShift, maxShift], into `out` (a new array if omitted).
+ *
+ * @example A single lit pixel lands within 2 pixels of where it was
+ * ```ts
+ * const image = new Float32Array(25);
+ * image[12] = 1; // centre of a 5x5 image
+ * const moved = randomShift(image, new Rng(0), 2).indexOf(1);
+ * assert.ok(Math.abs((moved % 5) - 2) <= 2 && Math.abs(Math.floor(moved / 5) - 2) <= 2);
+ * ```
  */
 export function randomShift(image: Float32Array, rng: Rng, maxShift: number, out: Float32Array = new Float32Array(image.length)): Float32Array {
   const side = Math.round(Math.sqrt(image.length));

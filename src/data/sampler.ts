@@ -17,6 +17,12 @@ export const SHUFFLE_STREAM = 0;
  * The permutation of 0..size-1 that shuffling uses for (seed, epoch): a fresh order every epoch,
  * the same on every machine and every run. A distributed sampler should slice THIS permutation, so
  * that all ranks agree on it.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(epochPermutation(10, 1, 0), epochPermutation(10, 1, 0));
+ * assert.notDeepEqual(epochPermutation(10, 1, 0), epochPermutation(10, 1, 1));
+ * ```
  */
 export function epochPermutation(size: number, seed: number, epoch: number): Int32Array {
   const order = new Int32Array(size);

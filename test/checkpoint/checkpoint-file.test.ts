@@ -91,6 +91,14 @@ test("a process killed while saving leaves a complete checkpoint under the real 
   for (const name of await readdir(sub)) assert.match(name, /^(model\.safetensors|\.model\.safetensors\.tmp-\d+-[0-9a-f]{8})$/);
 });
 
+test("saving into a missing directory says which directory to create", async () => {
+  const path = join(dir, "no-such-dir", "a.safetensors");
+  await assert.rejects(saveCheckpoint(path, model(1), {}), (error: unknown) => {
+    assert.match((error as Error).message, /^cannot save checkpoint .*a\.safetensors \(\d+ bytes\): the directory .*no-such-dir does not exist: create it first$/);
+    return true;
+  });
+});
+
 test("loading a missing file says so and names it", async () => {
   const path = join(dir, "nope.safetensors");
   await assert.rejects(loadCheckpoint(path), (error: unknown) => {
