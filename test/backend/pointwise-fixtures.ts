@@ -19,3 +19,17 @@ export function randomArray(n: number, rand: () => number, scale = 1): Float32Ar
   for (let i = 0; i < n; i++) x[i] = (2 * rand() - 1) * scale;
   return x;
 }
+
+/**
+ * Asserts |actual[i] - expected[i]| <= atol + rtol * |expected[i]| for every i (NaN must meet NaN,
+ * infinities must match exactly), naming the first element that fails.
+ */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    const ok = Number.isNaN(e) ? Number.isNaN(a) : !Number.isFinite(e) ? a === e : Math.abs(a - e) <= atol + rtol * Math.abs(e);
+    if (!ok) throw new Error(`${what}: element ${i} is ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
+  }
+}

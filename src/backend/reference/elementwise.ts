@@ -2,11 +2,19 @@
 // binary operations, strided copies and accumulations, and the small vector helpers autograd and
 // the optimizers use. Arithmetic is float64, rounded to float32 once when stored.
 import type { Backend, BinaryOp, UnaryOp } from "../backend.js";
-import { erf } from "./erf.js";
+import { erfc } from "./erf.js";
 import { forEachStrided, forEachStrided2 } from "./strided.js";
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327;
+
+/**
+ * Φ(x) = (1 + erf(x/√2)) / 2, computed as erfc(-x/√2) / 2 so that the left tail keeps its
+ * relative precision (1 + erf(z) for z << 0 would cancel to a few digits).
+ */
+function normalCdf(x: number): number {
+  return 0.5 * erfc(-x * SQRT1_2);
+}
 
 /** The unary functions, each f(x). */
 export const UNARY_FORWARD: Record<UnaryOp, (x: number) => number> = {
@@ -21,7 +29,7 @@ export const UNARY_FORWARD: Record<UnaryOp, (x: number) => number> = {
   // NaN stays NaN (a diverged activation must stay visible to hasNonFinite).
   relu: (x) => (x > 0 ? x : x <= 0 ? 0 : x),
   // Exact GELU, PyTorch's default: x · Φ(x) with Φ the standard normal CDF.
-  gelu: (x) => 0.5 * x * (1 + erf(x * SQRT1_2)),
+  gelu: (x) => x * normalCdf(x),
   square: (x) => x * x,
   reciprocal: (x) => 1 / x,
 };
@@ -39,7 +47,7 @@ export const UNARY_DERIVATIVE: Record<UnaryOp, (x: number, y: number) => number>
   // Subgradient 0 at x == 0, as PyTorch.
   relu: (x) => (x > 0 ? 1 : 0),
   // d/dx x·Φ(x) = Φ(x) + x·φ(x).
-  gelu: (x) => 0.5 * (1 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x),
+  gelu: (x) => normalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x),
   square: (x) => 2 * x,
   reciprocal: (_x, y) => -y * y,
 };

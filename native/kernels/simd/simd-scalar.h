@@ -1,0 +1,79 @@
+// The one-lane "vector" of the scalar ISA: the same vocabulary as simd-avx2fma.h over a plain
+// float, with libm for the transcendental functions (float64 erfc for the normal CDF).
+//
+// Note [one body, three ISAs]
+// Each kernel family is written once, in a *-impl.inc file, against the vocabulary defined here
+// (Vec, load, store, fma, select, vexp, map1, fold1, ...). A per-ISA file includes the matching
+// simd-<isa>.h, then the .inc INSIDE the namespace weft::<isa>, and exports a table of function
+// pointers. The namespace is not decoration: functions with the same name compiled with different
+// -m flags must not be merged by the linker, or a scalar caller could end up running AVX-512 code.
+// So .inc files define only functions and templates (no namespace-scope state), and call nothing
+// from std:: that could be instantiated once per ISA. With kLanes == 1 the same loops are the
+// scalar reference path that every machine runs.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace weft {
+namespace scalar {
+
+constexpr int kLanes = 1;
+
+struct Vec {
+  float v;
+};
+struct Mask {
+  bool m;
+};
+
+inline Vec splat(float x) { return {x}; }
+inline Vec load(const float* p) { return {*p}; }
+inline void store(float* p, Vec x) { *p = x.v; }
+// With one lane there is never a tail; these exist so that the shared loops compile.
+inline Vec loadTail(const float* p, int n, float fill) { return {n > 0 ? *p : fill}; }
+inline void storeTail(float* p, Vec x, int n) {
+  if (n > 0) *p = x.v;
+}
+
+inline Vec operator+(Vec a, Vec b) { return {a.v + b.v}; }
+inline Vec operator-(Vec a, Vec b) { return {a.v - b.v}; }
+inline Vec operator*(Vec a, Vec b) { return {a.v * b.v}; }
+inline Vec operator/(Vec a, Vec b) { return {a.v / b.v}; }
+inline Vec operator-(Vec a) { return {-a.v}; }
+inline Vec fma(Vec a, Vec b, Vec c) { return {std::fma(a.v, b.v, c.v)}; }
+inline Vec fnma(Vec a, Vec b, Vec c) { return {std::fma(-a.v, b.v, c.v)}; }
+inline Vec vsqrt(Vec a) { return {std::sqrt(a.v)}; }
+inline Vec vabs(Vec a) { return {std::fabs(a.v)}; }
+
+inline Mask operator>(Vec a, Vec b) { return {a.v > b.v}; }
+inline Mask operator<(Vec a, Vec b) { return {a.v < b.v}; }
+inline Mask operator==(Vec a, Vec b) { return {a.v == b.v}; }
+inline Mask isNan(Vec a) { return {a.v != a.v}; }
+inline bool any(Mask m) { return m.m; }
+inline Vec select(Mask m, Vec ifTrue, Vec ifFalse) { return m.m ? ifTrue : ifFalse; }
+inline Vec selectOrZero(Mask m, Vec ifTrue) { return {m.m ? ifTrue.v : 0.0f}; }
+
+inline Vec vmax(Vec a, Vec b) { return {(a.v != a.v || a.v > b.v) ? a.v : b.v}; }
+inline Vec vmin(Vec a, Vec b) { return {(a.v != a.v || a.v < b.v) ? a.v : b.v}; }
+inline Vec vrelu(Vec x) { return {x.v > 0.0f ? x.v : (x.v != x.v ? x.v : 0.0f)}; }
+
+inline float hsum(Vec a) { return a.v; }
+inline float hmax(Vec a) { return a.v; }
+inline float hmin(Vec a) { return a.v; }
+
+struct SquaresAcc {
+  double sum = 0.0;
+};
+inline void addSquares(SquaresAcc& acc, Vec x) { acc.sum += static_cast<double>(x.v) * x.v; }
+inline double total(const SquaresAcc& acc) { return acc.sum; }
+
+inline Vec vexp(Vec x) { return {std::exp(x.v)}; }
+inline Vec vlog(Vec x) { return {std::log(x.v)}; }
+inline Vec vtanh(Vec x) { return {std::tanh(x.v)}; }
+inline Vec vsigmoid(Vec x) { return {1.0f / (1.0f + std::exp(-x.v))}; }
+inline Vec vnormcdf(Vec x) { return {static_cast<float>(0.5 * std::erfc(-x.v * 0.70710678118654752))}; }
+
+#include "simd-loops.inc"
+
+}  // namespace scalar
+}  // namespace weft
