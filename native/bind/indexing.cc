@@ -4,6 +4,7 @@
 #include "bind/args.h"
 #include "bind/pointwise-args.h"
 #include "kernels/f32-index/f32-index.h"
+#include "kernels/f32-vector/f32-vector.h"
 #include "registry.h"
 
 namespace weft {
@@ -60,7 +61,8 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   requireLength(info.Env(), out, n, k, "out");
   // The seed is taken modulo 2^32, as JavaScript's `seed ^ x` does (ToInt32).
   const uint32_t seed = static_cast<uint32_t>(info[3].As<Napi::Number>().Int32Value());
-  f32DropoutMask(out.data, n, numArg(info, 2), seed);
+  const double p = numArg(info, 2);
+  f32Vector().dropoutMask(out.data, n, dropoutThreshold(p), static_cast<float>(1.0 / (1.0 - p)), seed);
   return info.Env().Undefined();
 }
 

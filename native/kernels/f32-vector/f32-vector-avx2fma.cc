@@ -8,7 +8,7 @@ namespace avx2fma {
 }  // namespace avx2fma
 
 extern const F32VectorKernels f32Vector__avx2fma = {
-    avx2fma::affine, avx2fma::fill, avx2fma::axpy, avx2fma::sumSquares, avx2fma::hasNonFinite,
+    avx2fma::affine, avx2fma::fill, avx2fma::axpy, avx2fma::sumSquares, avx2fma::hasNonFinite, avx2fma::dropoutMask,
 };
 
 }  // namespace weft

@@ -8,7 +8,7 @@ namespace avx512 {
 }  // namespace avx512
 
 extern const F32VectorKernels f32Vector__avx512 = {
-    avx512::affine, avx512::fill, avx512::axpy, avx512::sumSquares, avx512::hasNonFinite,
+    avx512::affine, avx512::fill, avx512::axpy, avx512::sumSquares, avx512::hasNonFinite, avx512::dropoutMask,
 };
 
 }  // namespace weft

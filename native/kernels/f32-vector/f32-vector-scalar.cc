@@ -8,7 +8,7 @@ namespace scalar {
 }  // namespace scalar
 
 extern const F32VectorKernels f32Vector__scalar = {
-    scalar::affine, scalar::fill, scalar::axpy, scalar::sumSquares, scalar::hasNonFinite,
+    scalar::affine, scalar::fill, scalar::axpy, scalar::sumSquares, scalar::hasNonFinite, scalar::dropoutMask,
 };
 
 }  // namespace weft

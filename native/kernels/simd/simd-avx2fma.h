@@ -60,6 +60,9 @@ inline Vec vmin(Vec a, Vec b) { return {_mm256_blendv_ps(_mm256_min_ps(a.v, b.v)
 // max(x, 0), NaN kept: maxps returns its second operand, x, when x is NaN.
 inline Vec vrelu(Vec x) { return {_mm256_max_ps(_mm256_setzero_ps(), x.v)}; }
 
+// x limited to [lo, hi], NaN kept (maxps/minps return their second operand when one is NaN).
+inline Vec clamp(Vec x, Vec lo, Vec hi) { return {_mm256_min_ps(hi.v, _mm256_max_ps(lo.v, x.v))}; }
+
 inline float hsum(Vec a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -57,6 +57,9 @@ inline Vec vmax(Vec a, Vec b) { return {_mm512_mask_blend_ps(isNan(a).m, _mm512_
 inline Vec vmin(Vec a, Vec b) { return {_mm512_mask_blend_ps(isNan(a).m, _mm512_min_ps(a.v, b.v), a.v)}; }
 inline Vec vrelu(Vec x) { return {_mm512_max_ps(_mm512_setzero_ps(), x.v)}; }
 
+// x limited to [lo, hi], NaN kept (maxps/minps return their second operand when one is NaN).
+inline Vec clamp(Vec x, Vec lo, Vec hi) { return {_mm512_min_ps(hi.v, _mm512_max_ps(lo.v, x.v))}; }
+
 inline float hsum(Vec a) { return _mm512_reduce_add_ps(a.v); }
 inline float hmax(Vec a) {
   alignas(64) float lanes[kLanes];
