@@ -19,8 +19,11 @@ export interface ConnectionOptions {
   limits: FrameLimits;
   /** The whole challenge-response must finish within this time. */
   handshakeTimeoutMs: number;
-  /** Receives the frames that follow the handshake. */
-  sink: FrameSink;
+  /**
+   * Makes the receiver of the frames that follow the handshake. Called with the connection before
+   * any byte is read, since the first frame may arrive in the same read as the end of the handshake.
+   */
+  sink: (conn: FramedConnection) => FrameSink;
   log: Logger;
 }
 
@@ -32,16 +35,18 @@ export class FramedConnection {
   onClose: (reason: string) => void = () => {};
   private closedReason: string | undefined;
   private closing = false;
+  private sink: FrameSink | undefined;
 
   private constructor(
     readonly socket: net.Socket,
     readonly remote: string,
+    private readonly log: Logger,
   ) {}
 
   /** Dials host:port, authenticates as the client and resolves once both sides are proven. */
   static dial(host: string, port: number, options: ConnectionOptions): Promise<FramedConnection> {
     let conn: FramedConnection | undefined;
-    const stages = new Stages("client", options, (bytes) => conn?.socket.write(bytes));
+    const stages = new Stages("client", options, () => conn!, (bytes) => conn?.socket.write(bytes));
     // Node asks for the first read buffer inside net.connect, so the stages exist before it.
     const socket = net.connect({
       host,
@@ -59,15 +64,17 @@ export class FramedConnection {
         },
       },
     });
-    conn = new FramedConnection(socket, `${host}:${port}`);
+    conn = new FramedConnection(socket, `${host}:${port}`, options.log);
+    conn.sink = options.sink(conn);
     return conn.authenticate(stages, options.handshakeTimeoutMs);
   }
 
   /** Authenticates an accepted socket as the server. */
   static accept(socket: net.Socket, options: ConnectionOptions): Promise<FramedConnection> {
     socket.setNoDelay(true);
-    const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`);
-    const stages = new Stages("server", options, (bytes) => socket.write(bytes));
+    const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, options.log);
+    conn.sink = options.sink(conn);
+    const stages = new Stages("server", options, () => conn, (bytes) => socket.write(bytes));
     socket.on("data", (chunk: Buffer) => {
       try {
         stages.stream.feedChunk(chunk);
@@ -112,6 +119,11 @@ export class FramedConnection {
     });
   }
 
+  /** The frame sink made for this connection. */
+  sinkOf(): FrameSink {
+    return this.sink!;
+  }
+
   /** Whether the socket is still open. */
   get open(): boolean {
     return this.closedReason === undefined && !this.closing;
@@ -139,9 +151,10 @@ export class FramedConnection {
     return ok;
   }
 
-  /** Closes on a protocol or auth error: logs it and destroys the socket. */
+  /** Closes on a protocol error (a malformed or unexpected frame): logs it and destroys the socket. */
   fail(err: unknown): void {
     const reason = err instanceof Error ? err.message : String(err);
+    if (this.closedReason === undefined && !this.closing) this.log(`closed the connection with ${this.remote}: ${reason}`);
     this.closedReason ??= reason;
     this.socket.destroy();
   }
@@ -164,9 +177,10 @@ class Stages {
   constructor(
     readonly role: AuthRole,
     options: ConnectionOptions,
+    conn: () => FramedConnection,
     write: (bytes: Buffer) => void,
   ) {
-    const reader = new FrameReader({ limits: options.limits, sink: options.sink });
+    const reader = new FrameReader({ limits: options.limits, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
     this.handshake = new Handshake(role, options.secret, write, (err) => {
       if (!err) this.stream.switchTo(reader);
       this.onDone(err);

@@ -117,17 +117,24 @@ export class CollectiveEngine implements TransportHandlers {
   }
 
   onPeerLost(peer: number, reason: string): void {
-    if (this.closed) return;
+    if (this.closed || this.broken) return;
     const cur = this.current;
-    const what = cur ? cur.run.label : "the process group";
-    this.poison(
-      new PeerLostError(`${what}: lost the connection to rank ${peer} (${reason}); check whether it crashed, then re-form the group`, {
-        op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none",
-        seq: cur ? cur.run.seq : this.nextSeq,
-        ranks: [peer],
-      }),
-      true,
+    const err = new PeerLostError(
+      `${cur ? cur.run.label : "the process group"}: lost the connection to rank ${peer} (${reason}); check whether it crashed, then re-form the group`,
+      { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [peer] },
     );
+    // A peer that finished the running operation may close its links before our own last write
+    // completions are delivered; that operation has all it needs from the peer and must not fail.
+    // The group is still unusable afterwards.
+    const needsPeer = cur !== undefined && (cur.run.waitingOn.has(peer) || cur.run.arrivalsMissing.has(peer));
+    if (cur && !needsPeer) {
+      cur.run.done.then(
+        () => this.poison(err, true),
+        () => undefined,
+      );
+      return;
+    }
+    this.poison(err, true);
   }
 
   private onFrame(peer: number, h: FrameHeader, payload: Uint8Array): void {
@@ -284,6 +291,7 @@ export class CollectiveEngine implements TransportHandlers {
       worldSize: this.worldSize,
       seq,
       label,
+      opName: display,
       segmentElems: this.options.segmentBytes / 4,
       frameType: isP2P ? FrameType.P2P : FrameType.Data,
       aux: isP2P ? { aux0: req.tag, aux1: req.buffer.length, aux2: 0 } : { aux0: 0, aux1: 0, aux2: 0 },

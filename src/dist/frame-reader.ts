@@ -47,6 +47,8 @@ export class FrameReader implements ByteConsumer {
   private filled = 0;
   /** Whether the last nextBuffer() lent `dest` rather than staging. */
   private lentDirect = false;
+  /** Whether the last frame's payload was read directly (so the next one is likely big too). */
+  private lastWasDirect = false;
   private failed: FrameError | undefined;
 
   constructor(options: FrameReaderOptions) {
@@ -66,6 +68,9 @@ export class FrameReader implements ByteConsumer {
     this.lentDirect = false;
     if (this.start === this.end) {
       this.start = this.end = 0;
+      // After a big payload, read just the next header, so that its payload (probably big too)
+      // goes straight to its destination instead of its first ~64 KiB through staging.
+      if (this.lastWasDirect && !this.header) return this.staging.subarray(0, FRAME_HEADER_BYTES);
     } else if (this.staging.length - this.end < FRAME_HEADER_BYTES) {
       this.staging.copyWithin(0, this.start, this.end);
       this.end -= this.start;
@@ -77,6 +82,7 @@ export class FrameReader implements ByteConsumer {
   advance(n: number): void {
     if (this.failed) throw this.failed;
     if (this.lentDirect) {
+      this.lastWasDirect = true;
       this.filled += n;
       if (this.filled === this.dest.length) this.finishFrame();
       return;
@@ -113,6 +119,7 @@ export class FrameReader implements ByteConsumer {
       this.header = header;
       this.dest = dest;
       this.filled = 0;
+      this.lastWasDirect = false;
       if (dest.length === 0) this.finishFrame();
     }
   }

@@ -19,9 +19,9 @@ export interface ListenerOptions {
   label: string;
 }
 
-/** What the owner provides for each accepted socket: the frame sink, then the proven connection. */
+/** What the owner provides for accepted sockets: a frame sink per connection, and what to do once it is proven. */
 export interface AcceptedConnectionSetup {
-  sink: FrameSink;
+  sink(conn: FramedConnection): FrameSink;
   onAuthenticated(conn: FramedConnection): void;
 }
 
@@ -32,11 +32,10 @@ export class AuthenticatedListener {
     readonly port: number,
   ) {}
 
-  static listen(options: ListenerOptions, setup: () => AcceptedConnectionSetup): Promise<AuthenticatedListener> {
+  static listen(options: ListenerOptions, setup: AcceptedConnectionSetup): Promise<AuthenticatedListener> {
     const server = net.createServer((socket) => {
-      const s = setup();
-      FramedConnection.accept(socket, { ...options, sink: s.sink }).then(
-        (conn) => s.onAuthenticated(conn),
+      FramedConnection.accept(socket, { ...options, sink: (conn) => setup.sink(conn) }).then(
+        (conn) => setup.onAuthenticated(conn),
         (err: Error) => options.log(`${options.label}: refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`),
       );
     });

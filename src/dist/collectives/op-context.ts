@@ -3,7 +3,7 @@
 // and decides when it is complete: every posted receive delivered, every send handed to the
 // kernel (so the caller may reuse its buffer), and every peer's descriptor in
 // (Note [collective descriptors]).
-import { CollectiveMismatchError, type CollectiveError } from "../errors.js";
+import { CollectiveMismatchError, PeerLostError, type CollectiveError } from "../errors.js";
 import type { FrameHeader, FrameType } from "../frame.js";
 import type { Mailbox } from "../mailbox.js";
 import type { Transport } from "../transport/transport.js";
@@ -17,6 +17,8 @@ export interface OpContext {
   readonly segmentElems: number;
   /** Operation name and number, for messages: "all-reduce #12". */
   readonly label: string;
+  /** Operation name alone, for error fields: "all-reduce". */
+  readonly opName: string;
   /** Sends `data` to `peer` as frame `tag`; it must not change until the write completes. */
   send(peer: number, tag: number, data: Float32Array, onWritten?: () => void): void;
   /**
@@ -35,6 +37,7 @@ export interface OpRunParams {
   worldSize: number;
   seq: number;
   label: string;
+  opName: string;
   segmentElems: number;
   frameType: FrameType;
   /** Extra header words of every frame this operation sends (p2p: user tag and count). */
@@ -51,6 +54,7 @@ export class OpRun implements OpContext {
   readonly worldSize: number;
   readonly seq: number;
   readonly label: string;
+  readonly opName: string;
   readonly segmentElems: number;
   readonly arrivalsMissing: Set<number>;
   /** Receives still outstanding per peer (for the timeout message). */
@@ -70,6 +74,7 @@ export class OpRun implements OpContext {
     this.worldSize = p.worldSize;
     this.seq = p.seq;
     this.label = p.label;
+    this.opName = p.opName;
     this.segmentElems = p.segmentElems;
     this.arrivalsMissing = p.awaitArrivals;
     this.done = new Promise((resolve, reject) => {
@@ -88,7 +93,10 @@ export class OpRun implements OpContext {
     const payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.p.transport.send(peer, { type: this.p.frameType, flags: 0, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
       this.writesPending--;
-      if (err || this.settled) return; // a failed link is reported through onPeerLost
+      if (this.settled) return;
+      if (err) {
+        return this.fail(new PeerLostError(`${this.label}: sending to rank ${peer} failed (${err.message})`, { op: this.opName, seq: this.seq, ranks: [peer] }));
+      }
       onWritten?.();
       this.maybeFinish();
     });
@@ -109,7 +117,7 @@ export class OpRun implements OpContext {
           return this.fail(
             new CollectiveMismatchError(
               `${this.label}: rank ${peer} sent ${payload.length} bytes as frame ${tag} where rank ${this.rank} expected ${bytes.length}; the ranks passed buffers of different sizes`,
-              { op: this.label, seq: this.seq, ranks: [this.rank, peer] },
+              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
             ),
           );
         }

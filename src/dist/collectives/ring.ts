@@ -23,8 +23,13 @@ import { addInto, divideInPlace } from "../reduce.js";
 import type { OpContext } from "./op-context.js";
 import { chunkRanges, mod, segmentRanges, type Range } from "./segments.js";
 
-/** How many reduce-scatter segments may be posted ahead into staging buffers. */
-const STAGING_SEGMENTS = 4;
+/**
+ * Bytes of staging the reduce-scatter may post ahead. A sender emits a whole step's segments at
+ * once; segments arriving with no receive posted are kept as freshly allocated "unexpected"
+ * buffers and copied again later, so the window should cover a step of the largest common
+ * messages (DDP buckets of ~25 MB). The staging is allocated once and reused.
+ */
+const STAGING_BYTES = 16 << 20;
 
 export interface RingPhases {
   /** Run the reduce-scatter phase (buffer must hold each rank's full input). */
@@ -70,7 +75,7 @@ export function runRing(ctx: OpContext, buf: Float32Array, phases: RingPhases): 
   }
 
   // Reduce-scatter receives go to staging buffers (we need our own values to add to), at most
-  // STAGING_SEGMENTS posted ahead; each buffer is re-posted as soon as its segment is reduced.
+  // STAGING_BYTES posted ahead; each buffer is re-posted as soon as its segment is reduced.
   const schedule: { step: number; chunk: number; j: number }[] = [];
   for (let s = 0; s < w - 1; s++) {
     const c = mod(r - s - 2, w);
@@ -93,8 +98,9 @@ export function runRing(ctx: OpContext, buf: Float32Array, phases: RingPhases): 
       if (phases.allGather) ctx.send(next, tagOf(gatherStep0, j), region);
     });
   };
-  const staging = ctx.scratch("ring-staging", STAGING_SEGMENTS * ctx.segmentElems);
-  for (let k = 0; k < STAGING_SEGMENTS; k++) {
+  const window = Math.max(1, Math.min(schedule.length, Math.floor(STAGING_BYTES / 4 / ctx.segmentElems)));
+  const staging = ctx.scratch("ring-staging", window * ctx.segmentElems);
+  for (let k = 0; k < window; k++) {
     postNext(staging.subarray(k * ctx.segmentElems, (k + 1) * ctx.segmentElems));
   }
   segs[mod(r - 1, w)]!.forEach((rg, j) => ctx.send(next, tagOf(0, j), view(rg)));

@@ -28,7 +28,7 @@ export function runRecv(ctx: OpContext, buf: Float32Array, peer: number, tag: nu
           ? undefined
           : new CollectiveMismatchError(
               `${ctx.label}: rank ${peer} sent tag ${h.aux0} with ${h.aux1} floats, rank ${ctx.rank} expected tag ${tag} with ${buf.length}`,
-              { op: ctx.label, seq: ctx.seq, ranks: [peer, ctx.rank] },
+              { op: ctx.opName, seq: ctx.seq, ranks: [peer, ctx.rank] },
             ),
     ),
   );

@@ -48,10 +48,10 @@ export class StoreClient {
           limits: DEFAULT_FRAME_LIMITS,
           handshakeTimeoutMs: 5000,
           log: options.log ?? stderrLogger,
-          sink: {
+          sink: () => ({
             destinationFor: () => undefined,
             onFrame: (h, payload) => client.onResponse(h, payload),
-          },
+          }),
         }),
       );
     } catch (err) {

@@ -56,30 +56,24 @@ export class StoreServer {
         log,
         label: "store",
       },
-      () => store.connectionSetup(),
-    );
-    return store;
-  }
-
-  private connectionSetup() {
-    let conn: FramedConnection | undefined;
-    return {
-      sink: {
-        destinationFor: () => undefined,
-        onFrame: (h: FrameHeader, payload: Uint8Array) => {
-          if (h.type !== FrameType.StoreRequest) throw new Error(`store got a ${h.type} frame, expected store requests`);
-          this.handle(conn!, h.seq, decodeStoreRequest(payload));
+      {
+        sink: (conn) => ({
+          destinationFor: () => undefined,
+          onFrame: (h: FrameHeader, payload: Uint8Array) => {
+            if (h.type !== FrameType.StoreRequest) throw new Error(`store got a ${h.type} frame, expected store requests`);
+            store.handle(conn, h.seq, decodeStoreRequest(payload));
+          },
+        }),
+        onAuthenticated: (conn) => {
+          store.connections.add(conn);
+          conn.onClose = (reason) => {
+            store.connections.delete(conn);
+            if (reason !== "closed by peer") log(`store: dropped client ${conn.remote}: ${reason}`);
+          };
         },
       },
-      onAuthenticated: (c: FramedConnection) => {
-        conn = c;
-        this.connections.add(c);
-        c.onClose = (reason) => {
-          this.connections.delete(c);
-          if (reason !== "closed by peer") this.log(`store: dropped client ${c.remote}: ${reason}`);
-        };
-      },
-    };
+    );
+    return store;
   }
 
   private respond(conn: FramedConnection, id: number, status: StoreStatus, payload: Uint8Array): void {

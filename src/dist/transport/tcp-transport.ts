@@ -16,7 +16,7 @@ import { FramedConnection } from "../connection.js";
 import { FrameError } from "../errors.js";
 import { FrameType, type FrameHeader, type FrameLimits } from "../frame.js";
 import type { FrameSink } from "../frame-reader.js";
-import { AuthenticatedListener } from "../listener.js";
+import { AuthenticatedListener, type AcceptedConnectionSetup } from "../listener.js";
 import type { Logger } from "../log.js";
 import { retryWhileRefused } from "../retry.js";
 import type { StoreClient } from "../store/store-client.js";
@@ -97,7 +97,7 @@ export class TcpTransport implements Transport {
     const deadline = Date.now() + o.connectTimeoutMs;
     t.listener = await AuthenticatedListener.listen(
       { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${o.rank}` },
-      () => t.acceptSetup(),
+      t.acceptSetup(),
     );
     const allUp = new Promise<void>((resolve) => {
       t.onLinkUp = () => {
@@ -124,38 +124,37 @@ export class TcpTransport implements Transport {
     return `rank ${this.rank}: ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started and can reach this host`;
   }
 
-  /** An accepted socket: after authentication it must say Hello, then it only carries our writes. */
-  private acceptSetup() {
-    let conn: FramedConnection | undefined;
-    let hello: Hello | undefined;
-    const register = (c: FramedConnection, h: Hello): void => {
-      if (h.rank === this.rank || this.outbound[h.rank]) {
-        c.fail(new FrameError(`a second link claims to be rank ${h.rank}`));
-        this.o.log(`rank ${this.rank}: refused a duplicate link claiming rank ${h.rank} from ${c.remote}`);
-        return;
-      }
-      this.outbound[h.rank] = c;
-      c.onClose = (reason) => this.linkLost(h.rank, reason);
-      c.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
-      this.onLinkUp();
-    };
-    const sink: FrameSink = {
-      destinationFor: () => undefined,
-      onFrame: (h, payload) => {
-        if (hello) throw new FrameError(`rank ${hello.rank} sent a frame on a link that only we write to`);
-        hello = parseHello(h, payload, this.o.groupName, this.worldSize);
-        if (conn) register(conn, hello);
-      },
-    };
+  /**
+   * Accepted sockets: after authentication the dialer says Hello (who it is); we register the
+   * link as our way to write to that rank and answer Hello. Nothing else may come from it.
+   */
+  private acceptSetup(): AcceptedConnectionSetup {
     return {
-      sink,
-      onAuthenticated: (c: FramedConnection) => {
-        conn = c;
-        c.onClose = (reason) => this.o.log(`rank ${this.rank}: link from ${c.remote} closed before its Hello (${reason})`);
-        if (this.closed) return c.close();
-        if (hello) register(c, hello);
+      sink: (conn) => {
+        let hello: Hello | undefined;
+        return {
+          destinationFor: () => undefined,
+          onFrame: (h, payload) => {
+            if (hello) throw new FrameError(`rank ${hello.rank} sent a frame on a link that only we write to`);
+            hello = parseHello(h, payload, this.o.groupName, this.worldSize);
+            this.register(conn, hello);
+          },
+        };
+      },
+      onAuthenticated: (conn) => {
+        if (this.closed) conn.close();
       },
     };
+  }
+
+  private register(conn: FramedConnection, hello: Hello): void {
+    if (hello.rank === this.rank || this.outbound[hello.rank]) {
+      throw new FrameError(`a second link claims to be rank ${hello.rank}`);
+    }
+    this.outbound[hello.rank] = conn;
+    conn.onClose = (reason) => this.linkLost(hello.rank, reason);
+    conn.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
+    this.onLinkUp();
   }
 
   /** Dials `peer` (Note [receiver dials]) and waits for its Hello. */
@@ -179,7 +178,7 @@ export class TcpTransport implements Transport {
       },
     };
     const conn = await retryWhileRefused(`rank ${peer} at ${addr}`, deadline, () =>
-      FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink, log: this.o.log }),
+      FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink: () => sink, log: this.o.log }),
     );
     this.inbound[peer] = conn;
     conn.onClose = (reason) => this.linkLost(peer, reason);

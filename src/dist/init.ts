@@ -1,0 +1,85 @@
+// Worker bootstrap: read what `weft launch` put in the environment, name the process, and build
+// the process group.
+//
+//   import { initProcessGroup } from "weft/dist";        // (or the project's import path)
+//   const pg = await initProcessGroup();                // rank, worldSize from the launcher
+//   await pg.allReduce(grads);
+//   await pg.destroy();
+import type { EngineOptions } from "./engine.js";
+import { ENV } from "./launch/env.js";
+import type { ProcessGroup } from "./process-group.js";
+import { createTcpProcessGroup } from "./tcp-group.js";
+
+export interface WorkerInfo {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  nodeRank: number;
+  masterAddr: string;
+  masterPort: number;
+  secret: string;
+  /** runs/<job-id>/ : where metrics and logs of this job go. */
+  runDir: string;
+  jobId: string;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === "") {
+    throw new Error(`${name} is not set: start this script with \`weft launch --nproc N script.js\` (or set the WEFT_* variables yourself)`);
+  }
+  return v;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
+  const raw = env[name];
+  if ((raw === undefined || raw === "") && fallback !== undefined) return fallback;
+  const v = Number(required(env, name));
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name}=${raw} is not a non-negative integer`);
+  return v;
+}
+
+/**
+ * Reads the launcher's environment and sets the process title to `weft worker <rank>` (what `ps`
+ * and `top` show). Throws, naming the variable, when run outside `weft launch`.
+ */
+export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
+  const info: WorkerInfo = {
+    rank: integer(env, ENV.rank),
+    worldSize: integer(env, ENV.worldSize),
+    localRank: integer(env, ENV.localRank, 0),
+    localWorldSize: integer(env, ENV.localWorldSize, 1),
+    nodeRank: integer(env, ENV.nodeRank, 0),
+    masterAddr: required(env, ENV.masterAddr),
+    masterPort: integer(env, ENV.masterPort),
+    secret: required(env, ENV.secret),
+    runDir: env[ENV.runDir] ?? ".",
+    jobId: env[ENV.jobId] ?? "job",
+  };
+  if (info.rank >= info.worldSize) throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
+  process.title = `weft worker ${info.rank}`;
+  return info;
+}
+
+export interface InitProcessGroupOptions extends Partial<EngineOptions> {
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  groupName?: string;
+  listenHost?: string;
+  connectTimeoutMs?: number;
+}
+
+/** initWorker(), then a TCP process group of all the job's workers (comm thread, authenticated links). */
+export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
+  const { env, ...rest } = options;
+  const w = initWorker(env);
+  return createTcpProcessGroup({
+    ...rest,
+    rank: w.rank,
+    worldSize: w.worldSize,
+    secret: w.secret,
+    storeHost: w.masterAddr,
+    storePort: w.masterPort,
+  });
+}
