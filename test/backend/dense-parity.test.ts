@@ -229,6 +229,7 @@ const POOL_CASES: Pool2dParams[] = [
   pool(2, 3, 26, 26, 2, 2, 2, 2), // the MNIST pools: even and odd planes
   pool(2, 5, 11, 11, 2, 2, 2, 2),
   pool(1, 3, 13, 17, 2, 2, 2, 2),
+  pool(2, 3, 7, 6, 2, 2, 2, 2), // rows of 3 outputs
   pool(1, 2, 1, 33, 1, 2, 1, 2),
   pool(2, 2, 9, 7, 3, 3, 2, 2, 1, 1), // padded, overlapping windows
   pool(1, 3, 6, 5, 3, 2, 1, 1), // stride 1: every input in several windows
@@ -288,6 +289,21 @@ test("native average pooling and its gradient match the reference", (t) => {
       ref.avgPool2dBackward(p, abs(gy), gxBound);
       assertClose(`avgPool2dBackward ${what}`, gxGot, gxWant, gxBound, p.kh * p.kw);
     });
+  });
+});
+
+test("native max-pool backward scatters an argmax from elsewhere in the plane like the reference", (t) => {
+  const kernels = native(t);
+  if (!kernels) return;
+  forEachIsa((isa) => {
+    // 2x2 windows of a 4x4 plane; the second and last argmax point outside their own windows.
+    const p = pool(1, 1, 4, 4, 2, 2, 2, 2);
+    const argmax = new Int32Array([5, 0, 12, 0]);
+    const gy = new Float32Array([1, 2, 3, 4]);
+    const want = new Float32Array(16), got = new Float32Array(16).fill(NaN);
+    ref.maxPool2dBackward(p, gy, argmax, want);
+    kernels.maxPool2dBackward!(p, gy, argmax, got);
+    assert.deepEqual(got, want, `on ${isa}`);
   });
 });
 

@@ -27,4 +27,16 @@ bool weft_f32_max_pool2d_backward__scalar(const Pool2dShape& s, const float* gy,
 void weft_f32_avg_pool2d__scalar(const Pool2dShape& s, const float* x, float* out);
 void weft_f32_avg_pool2d_backward__scalar(const Pool2dShape& s, const float* gy, float* gx);
 
+// AVX2 variants for 2x2 windows with stride 2 and no padding (is2x2Stride2 below). The backward
+// returns false, having written part of gx, when an argmax lies outside its own window; the
+// caller then runs the general kernel.
+void weft_f32_max_pool2d_2x2__avx2fma(const Pool2dShape& s, const float* x, float* out, int32_t* argmax);
+bool weft_f32_max_pool2d_backward_2x2__avx2fma(const Pool2dShape& s, const float* gy, const int32_t* argmax, float* gx);
+void weft_f32_avg_pool2d_2x2__avx2fma(const Pool2dShape& s, const float* x, float* out);
+void weft_f32_avg_pool2d_backward_2x2__avx2fma(const Pool2dShape& s, const float* gy, float* gx);
+
+inline bool is2x2Stride2(const Pool2dShape& s) {
+  return s.kh == 2 && s.kw == 2 && s.strideH == 2 && s.strideW == 2 && s.padH == 0 && s.padW == 0;
+}
+
 }  // namespace weft
