@@ -45,7 +45,8 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
       const float betaNow = pc == 0 ? beta : 1.0f;
       for (int ic = 0; ic < m; ic += g.mc) {
         const int mc = std::min(g.mc, m - ic);
-        g.packA({a.data + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride}, mc, kc, packedA);
+        g.packA({a.data + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride}, mc, kc,
+                static_cast<size_t>(g.mr) * kc, packedA);
         g.macroKernel(mc, nc, kc, alpha, packedA, packedB, betaNow, c + ic * ldc + jc, ldc);
       }
     }

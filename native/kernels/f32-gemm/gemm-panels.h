@@ -14,19 +14,21 @@ namespace {
 
 inline int minInt(int a, int b) { return a < b ? a : b; }
 
-// See GemmKernels::packA. Row-major A (colStride 1) reads each of the mr rows in order; a
+// See GemmKernels::packA. Row-major A (colStride 1) is read from mr rows side by side; a
 // transposed A (rowStride 1) copies mr consecutive floats per depth step.
 template <int MR>
-void packAPanels(MatrixView a, int m, int k, float* out) {
+void packAPanels(MatrixView a, int m, int k, size_t panelStride, float* out) {
   for (int i0 = 0; i0 < m; i0 += MR) {
     const int rows = minInt(MR, m - i0);
-    float* panel = out + static_cast<size_t>(i0) * k;
+    float* panel = out + static_cast<size_t>(i0 / MR) * panelStride;
     if (a.colStride == 1) {
-      for (int r = 0; r < rows; ++r) {
-        const float* src = a.data + (i0 + r) * a.rowStride;
-        for (int l = 0; l < k; ++l) panel[l * MR + r] = src[l];
+      const float* src[MR];
+      for (int r = 0; r < rows; ++r) src[r] = a.data + (i0 + r) * a.rowStride;
+      for (int l = 0; l < k; ++l) {
+        float* dst = panel + l * MR;
+        for (int r = 0; r < rows; ++r) dst[r] = src[r][l];
+        for (int r = rows; r < MR; ++r) dst[r] = 0.0f;
       }
-      for (int r = rows; r < MR; ++r) for (int l = 0; l < k; ++l) panel[l * MR + r] = 0.0f;
     } else {
       for (int l = 0; l < k; ++l) {
         const float* src = a.data + l * a.colStride + i0 * a.rowStride;

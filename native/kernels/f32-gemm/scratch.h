@@ -1,8 +1,9 @@
-// Per-thread scratch memory for the dense kernels: packed GEMM panels and im2col columns.
-// Buffers grow to the largest request seen and are kept, so a training loop allocates only in
-// its first step (Note [kernel conventions]: never allocate in hot loops).
+// Per-thread scratch memory for the dense kernels: packed GEMM panels, im2col offsets, padded
+// images. Buffers grow to the largest request seen and are kept, so a training loop allocates
+// only in its first step (Note [kernel conventions]: never allocate in hot loops).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace weft {
 
@@ -14,11 +15,21 @@ enum class ScratchSlot : int {
   ConvPackedWeight,
   ConvPackedColumns,
   ConvColumns,
+  ConvImage,
+  ConvOffsets,
+  ConvRuns,
   Count,
 };
 
-// A 64-byte aligned buffer of at least `count` floats, valid until the next call for the same slot
+// A 64-byte aligned buffer of at least `bytes` bytes, valid until the next call for the same slot
 // on this thread. Its contents are unspecified.
-float* scratchFloats(ScratchSlot slot, size_t count);
+void* scratchBytes(ScratchSlot slot, size_t bytes);
+
+inline float* scratchFloats(ScratchSlot slot, size_t count) {
+  return static_cast<float*>(scratchBytes(slot, count * sizeof(float)));
+}
+inline int32_t* scratchInts(ScratchSlot slot, size_t count) {
+  return static_cast<int32_t*>(scratchBytes(slot, count * sizeof(int32_t)));
+}
 
 }  // namespace weft
