@@ -109,18 +109,23 @@ void scatterAdd(const float* src, ptrdiff_t ld, int k, int n, const int32_t* row
   for (int l = 0; l < k; ++l) {
     float* row = base + rowOffset[l];
     const float* s = src + l * ld;
-    for (int r = 0; r < count; ++r) {
-      const int j = runs[2 * r], len = runs[2 * r + 1];
-      float* d = row + colOffset[j];
-      const float* sj = s + j;
-      int t = 0;
-      for (; t + kLanes <= len; t += kLanes) {
-        _mm256_storeu_ps(d + t, _mm256_add_ps(_mm256_loadu_ps(d + t), _mm256_loadu_ps(sj + t)));
-      }
-      if (t < len) {
-        // Lanes past the run add zero: they rewrite what is there (Note: kScatterSlack).
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(len - t), lane);
-        _mm256_storeu_ps(d + t, _mm256_add_ps(_mm256_loadu_ps(d + t), _mm256_maskload_ps(sj + t, m)));
+    // Even runs, then odd ones: a run's last vector spills past its end, often onto the start of
+    // the next run (the next output row); loading that while the store is still in flight stalls
+    // store forwarding, so neighbouring runs are kept apart in time.
+    for (int parity = 0; parity < 2; ++parity) {
+      for (int r = parity; r < count; r += 2) {
+        const int j = runs[2 * r], len = runs[2 * r + 1];
+        float* d = row + colOffset[j];
+        const float* sj = s + j;
+        int t = 0;
+        for (; t + kLanes <= len; t += kLanes) {
+          _mm256_storeu_ps(d + t, _mm256_add_ps(_mm256_loadu_ps(d + t), _mm256_loadu_ps(sj + t)));
+        }
+        if (t < len) {
+          // Lanes past the run add zero: they rewrite what is there (ConvKernels::scatterAdd).
+          const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(len - t), lane);
+          _mm256_storeu_ps(d + t, _mm256_add_ps(_mm256_loadu_ps(d + t), _mm256_maskload_ps(sj + t, m)));
+        }
       }
     }
   }

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <cstdlib>
 
 #include "conv2d-kernels.h"
 #include "cpu.h"
@@ -32,8 +31,6 @@ const ConvKernels& activeConvKernels() {
 }
 
 namespace {
-
-int convKc(const GemmKernels& g) { static int v = getenv("WEFT_CONV_KC") ? atoi(getenv("WEFT_CONV_KC")) : 0; return v ? v : g.kc; }
 
 // `total` split into `count` blocks of at most `limit`, as even as possible (289 taps with a limit
 // of 256 become 145 + 144 rather than 256 + 33, so no block is a nearly empty pass over C).
@@ -118,11 +115,6 @@ double rowSum(const float* x, int n) {
   return sum;
 }
 
-// Sets row l of every panel of a packed B block to `value` (the bias tap's input).
-void fillPackedRow(int n, int nr, int l, size_t panelStride, float value, float* packed) {
-  for (int j0 = 0; j0 < n; j0 += nr) std::fill_n(packed + (j0 / nr) * panelStride + static_cast<size_t>(l) * nr, nr, value);
-}
-
 }  // namespace
 
 void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* out) {
@@ -131,7 +123,7 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
   const Geometry geo(s);
   const int taps = geo.taps, pixels = geo.pixels;
   const int depth = taps + (bias != nullptr ? 1 : 0);
-  const Blocks kBlocks(depth, convKc(g)), mBlocks(s.oc, g.mc);
+  const Blocks kBlocks(depth, g.kc), mBlocks(s.oc, g.mc);
   // The weight, with the bias as its last column, packed once: block (d, m) at (d * mBlocks + m) * wBlock.
   const size_t wBlock = packedSize(std::min(s.oc, g.mc), kBlocks.size, g.mr);
   float* packedW = scratchFloats(ScratchSlot::ConvPackedWeight, wBlock * kBlocks.count * mBlocks.count);
@@ -143,26 +135,25 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
       packPanelsA(g.mr, std::min(g.mc, s.oc - o0), kc, at, packedW + (d * mBlocks.count + m) * wBlock);
     }
   }
-  const int ncMax = std::min(pixels, g.nc);
-  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, packedSize(ncMax, kBlocks.size, g.nr));
+  // One B panel at a time, used as soon as it is packed, while it is still in L1.
+  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, static_cast<size_t>(kBlocks.size) * g.nr);
   float* image = geo.padded ? scratchFloats(ScratchSlot::ConvImage, geo.imageFloats) : nullptr;
   for (int b = 0; b < s.n; ++b) {
     const float* xb = x + static_cast<size_t>(b) * s.c * s.h * s.w;
     if (geo.padded) padImage(s, xb, image);
     const float* base = geo.padded ? image : xb;
     float* ob = out + static_cast<size_t>(b) * s.oc * pixels;
-    for (int jc = 0; jc < pixels; jc += g.nc) {
-      const int nc = std::min(g.nc, pixels - jc);
+    for (int j0 = 0; j0 < pixels; j0 += g.nr) {
+      const int cols = std::min(g.nr, pixels - j0);
       for (int d = 0; d < kBlocks.count; ++d) {
         const int l0 = d * kBlocks.size, kc = std::min(kBlocks.size, depth - l0);
         const int real = std::min(kc, taps - l0);  // the rest (0 or 1) is the bias tap
-        const size_t panelStride = static_cast<size_t>(kc) * g.nr;
-        ck.packGather(base, geo.tapOffset + l0, real, geo.pixelOffset + jc, nc, g.nr, panelStride, packedB);
-        if (real < kc) fillPackedRow(nc, g.nr, real, panelStride, 1.0f, packedB);
+        ck.packGather(base, geo.tapOffset + l0, real, geo.pixelOffset + j0, cols, g.nr, 0, packedB);
+        if (real < kc) std::fill_n(packedB + static_cast<size_t>(real) * g.nr, g.nr, 1.0f);
         for (int m = 0; m < mBlocks.count; ++m) {
           const int o0 = m * g.mc;
-          g.macroKernel(std::min(g.mc, s.oc - o0), nc, kc, 1.0f, packedW + (d * mBlocks.count + m) * wBlock, packedB,
-                        d == 0 ? 0.0f : 1.0f, ob + static_cast<size_t>(o0) * pixels + jc, pixels);
+          g.macroKernel(std::min(g.mc, s.oc - o0), cols, kc, 1.0f, packedW + (d * mBlocks.count + m) * wBlock, packedB,
+                        d == 0 ? 0.0f : 1.0f, ob + static_cast<size_t>(o0) * pixels + j0, pixels);
         }
       }
     }
@@ -174,7 +165,7 @@ void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const
   const ConvKernels& ck = activeConvKernels();
   const Geometry geo(s);
   const int taps = geo.taps, pixels = geo.pixels;
-  const Blocks kBlocks(s.oc, convKc(g)), mBlocks(taps, g.mc);
+  const Blocks kBlocks(s.oc, g.kc), mBlocks(taps, g.mc);
   // W^T (taps x oc), packed once.
   const size_t wBlock = packedSize(std::min(taps, g.mc), kBlocks.size, g.mr);
   float* packedW = scratchFloats(ScratchSlot::ConvPackedWeight, wBlock * kBlocks.count * mBlocks.count);
@@ -187,7 +178,7 @@ void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const
     }
   }
   const int ncMax = std::min(pixels, g.nc);
-  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, packedSize(ncMax, kBlocks.size, g.nr));
+  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, static_cast<size_t>(kBlocks.size) * g.nr);
   float* gcol = scratchFloats(ScratchSlot::ConvColumns, static_cast<size_t>(taps) * ncMax);
   // Column gradients land on a (padded) image with room past its end for scatterAdd's slack.
   float* acc = scratchFloats(ScratchSlot::ConvImage, geo.imageFloats + kScatterSlack);
@@ -196,13 +187,16 @@ void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const
     std::memset(acc, 0, sizeof(float) * geo.imageFloats);
     for (int jc = 0; jc < pixels; jc += g.nc) {
       const int nc = std::min(g.nc, pixels - jc);
-      for (int d = 0; d < kBlocks.count; ++d) {
-        const int o0 = d * kBlocks.size, kc = std::min(kBlocks.size, s.oc - o0);
-        g.packB({gyb + static_cast<size_t>(o0) * pixels + jc, pixels, 1}, kc, nc, packedB);
-        for (int m = 0; m < mBlocks.count; ++m) {
-          const int t0 = m * g.mc;
-          g.macroKernel(std::min(g.mc, taps - t0), nc, kc, 1.0f, packedW + (d * mBlocks.count + m) * wBlock, packedB,
-                        d == 0 ? 0.0f : 1.0f, gcol + static_cast<size_t>(t0) * ncMax, ncMax);
+      for (int j0 = 0; j0 < nc; j0 += g.nr) {
+        const int cols = std::min(g.nr, nc - j0);
+        for (int d = 0; d < kBlocks.count; ++d) {
+          const int o0 = d * kBlocks.size, kc = std::min(kBlocks.size, s.oc - o0);
+          g.packB({gyb + static_cast<size_t>(o0) * pixels + jc + j0, pixels, 1}, kc, cols, packedB);
+          for (int m = 0; m < mBlocks.count; ++m) {
+            const int t0 = m * g.mc;
+            g.macroKernel(std::min(g.mc, taps - t0), cols, kc, 1.0f, packedW + (d * mBlocks.count + m) * wBlock, packedB,
+                          d == 0 ? 0.0f : 1.0f, gcol + static_cast<size_t>(t0) * ncMax + j0, ncMax);
+          }
         }
       }
       ck.scatterAdd(gcol, ncMax, taps, nc, geo.tapOffset, geo.pixelOffset + jc, acc);
@@ -221,12 +215,11 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
   const size_t imageSize = static_cast<size_t>(s.c) * s.h * s.w, gySize = static_cast<size_t>(s.oc) * pixels;
   // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
   const int64_t total = static_cast<int64_t>(s.n) * pixels;
-  const int blockCount = static_cast<int>((total + convKc(g) - 1) / convKc(g));
+  const int blockCount = static_cast<int>((total + g.kc - 1) / g.kc);
   const int blockSize = blockCount == 0 ? 0 : static_cast<int>((total + blockCount - 1) / blockCount);
   if (blockCount == 0) std::fill_n(gw, static_cast<size_t>(s.oc) * taps, 0.0f);
-  const int ncMax = std::min(taps, g.nc), mcMax = std::min(s.oc, g.mc);
-  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, packedSize(ncMax, blockSize, g.nr));
-  float* packedA = scratchFloats(ScratchSlot::ConvPackedWeight, packedSize(mcMax, blockSize, g.mr));
+  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, static_cast<size_t>(blockSize) * g.nr);
+  float* packedA = scratchFloats(ScratchSlot::ConvPackedWeight, packedSize(s.oc, blockSize, g.mr));
   // Per depth index of the block: where its pixel starts in the (padded) images.
   int32_t* xOffset = scratchInts(ScratchSlot::ConvRuns, static_cast<size_t>(blockSize));
   // A block spans at most this many images, padded together when the convolution pads.
@@ -246,20 +239,20 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
       xOffset[l] = static_cast<int32_t>(image + geo.pixelOffset[q]);
       if (++q == pixels) q = 0, ++b;
     }
-    for (int jc = 0; jc < taps; jc += g.nc) {
-      const int nc = std::min(g.nc, taps - jc);
-      ck.packGather(base, xOffset, kc, geo.tapOffset + jc, nc, g.nr, static_cast<size_t>(kc) * g.nr, packedB);
+    // A = gy (oc x depth), every row: one run of each image's pixels at a time.
+    const size_t panelStrideA = static_cast<size_t>(kc) * g.mr;
+    for (int b = firstImage; b <= lastImage; ++b) {
+      const int64_t from = std::max<int64_t>(k0, int64_t{b} * pixels), to = std::min<int64_t>(k0 + kc, int64_t{b + 1} * pixels);
+      const float* rows = gy + b * gySize + (from - int64_t{b} * pixels);
+      g.packA({rows, pixels, 1}, s.oc, static_cast<int>(to - from), panelStrideA, packedA + (from - k0) * g.mr);
+    }
+    // B = col^T (depth x taps), one panel of taps at a time, used while it is in L1.
+    for (int j0 = 0; j0 < taps; j0 += g.nr) {
+      const int cols = std::min(g.nr, taps - j0);
+      ck.packGather(base, xOffset, kc, geo.tapOffset + j0, cols, g.nr, 0, packedB);
       for (int o0 = 0; o0 < s.oc; o0 += g.mc) {
-        const int mc = std::min(g.mc, s.oc - o0);
-        // A = gy (oc x depth): one run of each image's pixels at a time, into the block's panels.
-        for (int b = firstImage; b <= lastImage; ++b) {
-          const int64_t from = std::max<int64_t>(k0, int64_t{b} * pixels), to = std::min<int64_t>(k0 + kc, int64_t{b + 1} * pixels);
-          const float* rows = gy + b * gySize + static_cast<size_t>(o0) * pixels + (from - int64_t{b} * pixels);
-          g.packA({rows, pixels, 1}, mc, static_cast<int>(to - from), static_cast<size_t>(kc) * g.mr,
-                  packedA + (from - k0) * g.mr);
-        }
-        g.macroKernel(mc, nc, kc, 1.0f, packedA, packedB, blk == 0 ? 0.0f : 1.0f, gw + static_cast<size_t>(o0) * taps + jc,
-                      taps);
+        g.macroKernel(std::min(g.mc, s.oc - o0), cols, kc, 1.0f, packedA + (o0 / g.mr) * panelStrideA, packedB,
+                      blk == 0 ? 0.0f : 1.0f, gw + static_cast<size_t>(o0) * taps + j0, taps);
       }
     }
   }

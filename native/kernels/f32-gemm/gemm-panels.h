@@ -6,6 +6,7 @@
 // copy for every caller. For the same reason it uses no <algorithm> templates.
 #pragma once
 #include <cstddef>
+#include <cstring>
 
 #include "f32-gemm.h"
 
@@ -52,7 +53,7 @@ void packBPanels(MatrixView b, int k, int n, float* out) {
         const float* src = b.data + l * b.rowStride + j0;
         float* dst = panel + l * NR;
         if (cols == NR) {
-          for (int j = 0; j < NR; ++j) dst[j] = src[j];
+          std::memcpy(dst, src, sizeof(float) * NR);  // (a loop here is not vectorised: src may alias dst)
         } else {
           for (int j = 0; j < cols; ++j) dst[j] = src[j];
           for (int j = cols; j < NR; ++j) dst[j] = 0.0f;
