@@ -1,6 +1,7 @@
 // `weft bench gpt-tiny`: training tokens/s of the tiny causal transformer, as the PyTorch peer
 // measures it (batch 32 x context 128 of random tokens, AdamW 3e-4, warm-up steps first).
 import { backend } from "../backend/index.js";
+import { startProfile } from "./options.js";
 import { TinyGpt, tinyGptDefaults } from "../models/tiny-gpt.js";
 import { manualSeed } from "../nn/index.js";
 import { AdamW } from "../optim/index.js";
@@ -18,14 +19,17 @@ export function benchGptTiny(o: BenchOptions): Record<string, unknown> {
   const x = Int32Array.from({ length: batch * context }, () => rng.int(vocab));
   const y = Int32Array.from({ length: batch * context }, () => rng.int(vocab));
   const times: number[] = [];
+  const profile = startProfile(o);
   for (let i = 0; i < warmup + steps; i++) {
     const t = performance.now();
     opt.zeroGrad();
     crossEntropy(reshape(model.logits(x, batch, context), [-1, vocab]), y).backward();
     opt.step();
     if (i >= warmup) times.push(performance.now() - t);
+    if (i + 1 === warmup) profile?.reset();
   }
   const total = times.reduce((s, v) => s + v, 0) / 1000;
+  profile?.finish(total * 1000, steps);
   return {
     bench: "gpt-tiny", backend: backend().name, threads: 1, params: model.parameterCount(), batch, context, steps,
     tokens_per_s: Math.round((10 * batch * context * steps) / total) / 10,

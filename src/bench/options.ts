@@ -1,11 +1,36 @@
+import { backend, setBackend } from "../backend/index.js";
+import { KernelProfile } from "../backend/profile.js";
+
 export interface BenchOptions {
   batch?: number;
   steps?: number;
   warmup?: number;
+  /** Time every kernel and print where each step's time goes (on stderr). */
+  profile?: boolean;
 }
 
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** With --profile, routes kernels through a timing wrapper; `finish` prints the table and restores the backend. */
+export function startProfile(o: BenchOptions): { reset(): void; finish(totalMs: number, steps: number): void } | null {
+  if (!o.profile) return null;
+  const profile = new KernelProfile();
+  const inner = backend();
+  setBackend(profile.wrap(inner));
+  return {
+    reset: () => profile.reset(),
+    finish: (totalMs, steps) => {
+      setBackend(inner);
+      const rows = profile.report();
+      const kernelMs = rows.reduce((s, r) => s + r.ms, 0);
+      process.stderr.write(`per step: ${(totalMs / steps).toFixed(2)} ms, of which kernels ${(kernelMs / steps).toFixed(2)} ms\n`);
+      for (const r of rows) {
+        process.stderr.write(`${r.kernel.padEnd(28)} ${(r.ms / steps).toFixed(3).padStart(8)} ms  ${((100 * r.ms) / totalMs).toFixed(1).padStart(5)}%  ${(r.calls / steps).toFixed(1)} calls\n`);
+      }
+    },
+  };
 }

@@ -16,6 +16,7 @@ const benchSpec: Record<string, OptionSpec> = {
   warmup: { type: "number", help: "untimed steps first" },
   batch: { type: "number", help: "batch size" },
   json: { type: "flag", help: "(accepted for symmetry: the output is always one JSON line)" },
+  profile: { type: "flag", help: "print a per-kernel time profile on stderr" },
   help: { type: "flag", help: "show this help" },
 };
 
@@ -31,7 +32,10 @@ async function bench(argv: string[]): Promise<number> {
     console.log(`usage: weft bench mnist-cnn|gpt-tiny|allreduce [options]\n${describeOptions(benchSpec)}`);
     return options.help ? 0 : 2;
   }
-  const o = { steps: options.steps as number | undefined, warmup: options.warmup as number | undefined, batch: options.batch as number | undefined };
+  const o = {
+    steps: options.steps as number | undefined, warmup: options.warmup as number | undefined,
+    batch: options.batch as number | undefined, profile: options.profile === true,
+  };
   const result = name === "mnist-cnn"
     ? (await import("../bench/mnist-cnn.js")).benchMnistCnn(o)
     : (await import("../bench/gpt-tiny.js")).benchGptTiny(o);

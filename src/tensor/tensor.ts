@@ -7,6 +7,7 @@
 import { backend } from "../backend/index.js";
 import { contiguousStrides, formatShape, i32, sizeOf, type Shape } from "./shape.js";
 import { runBackward } from "./autograd.js";
+import { uninitialized } from "./storage.js";
 
 export type DType = "float32";
 
@@ -77,7 +78,7 @@ export class Tensor {
   /** This tensor if it is contiguous, else a contiguous copy (which gradients flow through). */
   contiguous(): Tensor {
     if (this.isContiguous()) return this;
-    const out = new Float32Array(this.size);
+    const out = uninitialized(this.size);
     backend().copyStrided(this.data, this.offset, i32(this.strides), out, i32(this.shape));
     // The copy's gradient is laid out exactly like this tensor's own (contiguous) gradient.
     return fromOp("contiguous", out, this.shape, [this], (g) => accumulateGrad(this, g, false));

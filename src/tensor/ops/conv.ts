@@ -4,6 +4,7 @@ import { outputSize, type Conv2dParams, type Pool2dParams } from "../../backend/
 import { formatShape, ShapeError } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { reshape } from "./shape-ops.js";
+import { uninitialized } from "../storage.js";
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -29,18 +30,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const oh = outputSize(h, kh, strideH, padH), ow = outputSize(w, kw, strideW, padW);
   if (oh < 1 || ow < 1) throw new ShapeError(`conv2d: a ${kh}x${kw} kernel does not fit input ${h}x${w} with padding ${padH}x${padW}`);
   const xd = x.dense(), wd = weight.dense();
-  const out = new Float32Array(n * oc * oh * ow);
+  const out = uninitialized(n * oc * oh * ow);
   backend().conv2d(p, xd, wd, bias ? bias.dense() : null, out);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return fromOp("conv2d", out, [n, oc, oh, ow], inputs, (g) => {
     if (x.requiresGrad) {
-      const gx = new Float32Array(x.size);
+      const gx = uninitialized(x.size);
       backend().conv2dBackwardInput(p, g, wd, gx);
       accumulateGrad(x, gx, true);
     }
     if (weight.requiresGrad || bias?.requiresGrad) {
-      const gw = new Float32Array(weight.size);
-      const gb = bias ? new Float32Array(oc) : null;
+      const gw = uninitialized(weight.size);
+      const gb = bias ? uninitialized(oc) : null;
       backend().conv2dBackwardWeight(p, xd, g, gw, gb);
       accumulateGrad(weight, gw, true);
       if (bias && gb) accumulateGrad(bias, gb, true);
@@ -81,11 +82,11 @@ function poolParams(op: string, x: Tensor, o: Pool2dOptions): { p: Pool2dParams;
 
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { p, oh, ow } = poolParams("maxPool2d", x, options);
-  const out = new Float32Array(p.n * p.c * oh * ow);
+  const out = uninitialized(p.n * p.c * oh * ow);
   const argmax = new Int32Array(out.length);
   backend().maxPool2d(p, x.dense(), out, argmax);
   return fromOp("maxPool2d", out, [p.n, p.c, oh, ow], [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = uninitialized(x.size);
     backend().maxPool2dBackward(p, g, argmax, gx);
     accumulateGrad(x, gx, true);
   });
@@ -93,10 +94,10 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
 
 export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { p, oh, ow } = poolParams("avgPool2d", x, options);
-  const out = new Float32Array(p.n * p.c * oh * ow);
+  const out = uninitialized(p.n * p.c * oh * ow);
   backend().avgPool2d(p, x.dense(), out);
   return fromOp("avgPool2d", out, [p.n, p.c, oh, ow], [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = uninitialized(x.size);
     backend().avgPool2dBackward(p, g, gx);
     accumulateGrad(x, gx, true);
   });

@@ -5,6 +5,7 @@ import {
   broadcastShapes, broadcastStrides, contiguousStrides, i32, sameShape, sizeOf, type Shape,
 } from "../shape.js";
 import { accumulateGrad, fromOp, noGrad, Tensor } from "../tensor.js";
+import { uninitialized } from "../storage.js";
 
 /** Sums a gradient of shape `from` down to `to` (the backward of broadcasting `to` up to `from`). */
 export function sumToShape(g: Float32Array, from: Shape, to: Shape): { data: Float32Array; owned: boolean } {
@@ -28,7 +29,7 @@ function asTensor(x: Operand): Tensor {
 
 /** Runs a binary kernel over the broadcast of a and b into a fresh contiguous output. */
 function binaryRaw(op: Parameters<ReturnType<typeof backend>["binary"]>[0], a: Tensor, b: Tensor, shape: Shape): Float32Array {
-  const out = new Float32Array(sizeOf(shape));
+  const out = uninitialized(sizeOf(shape));
   backend().binary(
     op,
     a.data, a.offset, i32(broadcastStrides(a.shape, a.strides, shape)),
@@ -58,7 +59,7 @@ export function sub(x: Operand, y: Operand): Tensor {
   return fromOp("sub", binaryRaw("sub", a, b, shape), shape, [a, b], (g) => {
     sendBack(a, g, shape, false);
     if (b.requiresGrad) {
-      const ng = new Float32Array(g.length);
+      const ng = uninitialized(g.length);
       backend().affine(g, ng, g.length, -1, 0);
       sendBack(b, ng, shape, true);
     }
@@ -101,7 +102,7 @@ function extremum(op: "max" | "min", x: Operand, y: Operand): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   return fromOp(op, binaryRaw(op, a, b, shape), shape, [a, b], (g) => {
     const diff = op === "max" ? binaryRaw("sub", a, b, shape) : binaryRaw("sub", b, a, shape);
-    const ga = new Float32Array(g.length);
+    const ga = uninitialized(g.length);
     backend().unaryBackward("relu", diff, diff, g, ga, g.length);
     if (b.requiresGrad) {
       const gb = g.slice();
@@ -133,11 +134,11 @@ export function pow(x: Operand, y: Operand): Tensor {
 /** alpha * x + beta, one fused pass (scaling, shifting, 1 - x). */
 export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
   const xd = x.dense();
-  const out = new Float32Array(x.size);
+  const out = uninitialized(x.size);
   backend().affine(xd, out, x.size, alpha, beta);
   return fromOp("affine", out, x.shape, [x], (g) => {
     if (alpha === 1) return accumulateGrad(x, g, false);
-    const gx = new Float32Array(g.length);
+    const gx = uninitialized(g.length);
     backend().affine(g, gx, g.length, alpha, 0);
     accumulateGrad(x, gx, true);
   });
@@ -145,10 +146,10 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const xd = x.dense();
-  const out = new Float32Array(x.size);
+  const out = uninitialized(x.size);
   backend().unary(op, xd, 0, out, x.size);
   return fromOp(op, out, x.shape, [x], (g) => {
-    const gx = new Float32Array(g.length);
+    const gx = uninitialized(g.length);
     backend().unaryBackward(op, xd, out, g, gx, g.length);
     accumulateGrad(x, gx, true);
   });

@@ -4,6 +4,7 @@ import { formatShape, sameShape, ShapeError } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { abs, add, affine, exp, log, mul, relu, sub, square } from "./elementwise.js";
 import { mean } from "./reduce.js";
+import { uninitialized } from "../storage.js";
 
 /**
  * Mean cross-entropy of logits (..., classes) against integer class targets (one per row).
@@ -27,11 +28,11 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = 
       throw new RangeError(`crossEntropy: target ${t} at row ${r} is not a class index in [0, ${cols})`);
     }
   }
-  const probs = new Float32Array(logits.size);
+  const probs = uninitialized(logits.size);
   const total = backend().crossEntropy(logits.dense(), kept, probs, rows, cols);
   const value = count > 0 ? total / count : 0;
   return fromOp("crossEntropy", new Float32Array([value]), [], [logits], (g) => {
-    const gx = new Float32Array(logits.size);
+    const gx = uninitialized(logits.size);
     backend().crossEntropyBackward(probs, kept, gx, rows, cols, count > 0 ? g[0]! / count : 0);
     accumulateGrad(logits, gx, true);
   });

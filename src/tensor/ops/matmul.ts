@@ -7,6 +7,7 @@ import { broadcastShapes, broadcastStrides, formatShape, ShapeError, sizeOf, typ
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { sumToShape } from "./elementwise.js";
 import { reshape, squeeze, transpose } from "./shape-ops.js";
+import { uninitialized } from "../storage.js";
 
 /** How GEMM reads a stack of matrices: storage offset, leading dimension, transposed or not, stride between matrices. */
 interface MatrixOperand {
@@ -36,7 +37,7 @@ function operand(t: Tensor, batchShape: Shape): MatrixOperand {
     }
   }
   // Irregular layout: materialise the broadcast stack contiguously.
-  const out = new Float32Array(sizeOf(full));
+  const out = uninitialized(sizeOf(full));
   backend().copyStrided(t.data, t.offset, Int32Array.from(strides), out, Int32Array.from(full));
   return { data: out, offset: 0, ld: c, trans: false, batchStride: r * c };
 }
@@ -88,18 +89,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b.rank === 2 && a.rank > 2 && a.isContiguous()) {
     const rows = a.size / k;
     const a2 = new Tensor(a.data, [rows, k], [k, 1], a.offset);
-    const out = new Float32Array(rows * n);
+    const out = uninitialized(rows * n);
     gemmInto(a2, b, [], out, 0);
     const shape = [...a.shape.slice(0, -1), n];
     return fromOp("matmul", out, shape, [a, b], (g) => {
       const g2 = new Tensor(g, [rows, n]);
       if (a.requiresGrad) {
-        const ga = new Float32Array(rows * k);
+        const ga = uninitialized(rows * k);
         gemmInto(g2, transpose(b.detach()), [], ga, 0);
         accumulateGrad(a, ga, true);
       }
       if (b.requiresGrad) {
-        const gb = new Float32Array(k * n);
+        const gb = uninitialized(k * n);
         gemmInto(transpose(a2), g2, [], gb, 0);
         accumulateGrad(b, gb, true);
       }
@@ -108,18 +109,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
   const batchShape = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const shape = [...batchShape, m, n];
-  const out = new Float32Array(sizeOf(shape));
+  const out = uninitialized(sizeOf(shape));
   gemmInto(a, b, batchShape, out, 0);
   return fromOp("matmul", out, shape, [a, b], (g) => {
     const gt = new Tensor(g, shape);
     if (a.requiresGrad) {
-      const ga = new Float32Array(sizeOf([...batchShape, m, k]));
+      const ga = uninitialized(sizeOf([...batchShape, m, k]));
       gemmInto(gt, transpose(b.detach()), batchShape, ga, 0);
       const r = sumToShape(ga, [...batchShape, m, k], a.shape);
       accumulateGrad(a, r.data, true);
     }
     if (b.requiresGrad) {
-      const gb = new Float32Array(sizeOf([...batchShape, k, n]));
+      const gb = uninitialized(sizeOf([...batchShape, k, n]));
       gemmInto(transpose(a.detach()), gt, batchShape, gb, 0);
       const r = sumToShape(gb, [...batchShape, k, n], b.shape);
       accumulateGrad(b, r.data, true);

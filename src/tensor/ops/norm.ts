@@ -2,6 +2,7 @@
 import { backend } from "../../backend/index.js";
 import { formatShape, ShapeError, sizeOf } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
+import { uninitialized } from "../storage.js";
 
 /** Normalises each row over the last axis, then scales by gamma and shifts by beta (both [cols], optional). */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
@@ -12,13 +13,13 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const rows = x.size / cols;
   const xd = x.dense();
   const gd = gamma ? gamma.dense() : null;
-  const out = new Float32Array(x.size);
-  const mean = new Float32Array(rows), rstd = new Float32Array(rows);
+  const out = uninitialized(x.size);
+  const mean = uninitialized(rows), rstd = uninitialized(rows);
   backend().layerNorm(xd, gd, beta ? beta.dense() : null, out, mean, rstd, rows, cols, eps);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return fromOp("layerNorm", out, x.shape, inputs, (g) => {
-    const gx = new Float32Array(x.size);
-    const gg = gamma ? new Float32Array(cols) : null, gb = beta ? new Float32Array(cols) : null;
+    const gx = uninitialized(x.size);
+    const gg = gamma ? uninitialized(cols) : null, gb = beta ? uninitialized(cols) : null;
     backend().layerNormBackward(xd, gd, mean, rstd, g, gx, gg, gb, rows, cols);
     accumulateGrad(x, gx, true);
     if (gamma && gg) accumulateGrad(gamma, gg, true);
@@ -44,12 +45,12 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, s: BatchNormSt
   if (s.training && x.size / c <= 1) throw new ShapeError(`batchNorm: training needs more than one value per channel, got ${formatShape(x.shape)}`);
   const hw = sizeOf(x.shape.slice(2));
   const xd = x.dense(), gd = gamma.dense();
-  const out = new Float32Array(x.size);
-  const mean = new Float32Array(c), invstd = new Float32Array(c);
+  const out = uninitialized(x.size);
+  const mean = uninitialized(c), invstd = uninitialized(c);
   backend().batchNorm(xd, gd, beta.dense(), out, mean, invstd, s.runningMean, s.runningVar, n, c, hw, s.eps, s.momentum, s.training);
   return fromOp("batchNorm", out, x.shape, [x, gamma, beta], (g) => {
     if (!s.training) throw new Error("batchNorm: backward in evaluation mode is not supported; call model.train() before training");
-    const gx = new Float32Array(x.size), gg = new Float32Array(c), gb = new Float32Array(c);
+    const gx = uninitialized(x.size), gg = uninitialized(c), gb = uninitialized(c);
     backend().batchNormBackward(xd, gd, mean, invstd, g, gx, gg, gb, n, c, hw);
     accumulateGrad(x, gx, true);
     accumulateGrad(gamma, gg, true);

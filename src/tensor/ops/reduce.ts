@@ -6,6 +6,7 @@ import type { ReduceOp } from "../../backend/backend.js";
 import { broadcastStrides, contiguousStrides, i32, normalizeAxis, sizeOf } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { affine } from "./elementwise.js";
+import { uninitialized } from "../storage.js";
 
 /** Axes to reduce, sorted and de-duplicated (all axes when none are given). */
 function axesOf(op: string, x: Tensor, axes?: number | readonly number[]): number[] {
@@ -19,7 +20,7 @@ function reduceRun(op: ReduceOp, x: Float32Array, shape: readonly number[], firs
   const outer = sizeOf(shape.slice(0, first));
   const n = sizeOf(shape.slice(first, last + 1));
   const inner = sizeOf(shape.slice(last + 1));
-  const out = new Float32Array(outer * inner);
+  const out = uninitialized(outer * inner);
   backend().reduce(op, x, out, outer, n, inner);
   return out;
 }
@@ -44,7 +45,7 @@ function finalShape(keptShape: number[], axes: number[], keepDims: boolean): num
 
 /** Spreads a gradient of the kept (size-1) shape back over x's shape. */
 function broadcastBack(g: Float32Array, keptShape: number[], x: Tensor): Float32Array {
-  const out = new Float32Array(x.size);
+  const out = uninitialized(x.size);
   const strides = broadcastStrides(keptShape, contiguousStrides(keptShape), x.shape);
   backend().copyStrided(g, 0, i32(strides), out, i32(x.shape));
   return out;

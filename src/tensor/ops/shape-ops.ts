@@ -5,6 +5,7 @@ import {
   broadcastStrides, contiguousStrides, formatShape, i32, normalizeAxis, ShapeError, sizeOf, type Shape,
 } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor, viewOf } from "../tensor.js";
+import { uninitialized } from "../storage.js";
 
 /** Resolves one -1 in a requested shape. */
 function resolveShape(op: string, size: number, shape: Shape): number[] {
@@ -126,7 +127,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return fromOp("concat", out, shape, xs, (g) => {
     xs.forEach((t, i) => {
       if (!t.requiresGrad) return;
-      const gi = new Float32Array(t.size);
+      const gi = uninitialized(t.size);
       backend().copyStrided(g, starts[i]! * outStrides[a]!, i32(outStrides), gi, i32(t.shape));
       accumulateGrad(t, gi, true);
     });
@@ -138,7 +139,7 @@ export function indexSelect(table: Tensor, index: Int32Array, indexShape: Shape 
   if (table.rank !== 2) throw new ShapeError(`indexSelect: the table must be 2-D, got ${formatShape(table.shape)}`);
   if (sizeOf(indexShape) !== index.length) throw new ShapeError(`indexSelect: index shape ${formatShape(indexShape)} does not hold ${index.length} indices`);
   const [rows, cols] = table.shape as [number, number];
-  const out = new Float32Array(index.length * cols);
+  const out = uninitialized(index.length * cols);
   backend().indexSelect(table.dense(), rows, index, out, cols);
   return fromOp("indexSelect", out, [...indexShape, cols], [table], (g) => {
     const gt = new Float32Array(table.size);

@@ -4,14 +4,15 @@ import { backend } from "../../backend/index.js";
 import { normalizeAxis } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { transpose } from "./shape-ops.js";
+import { uninitialized } from "../storage.js";
 
 function lastAxis(kind: "softmax" | "logSoftmax", x: Tensor): Tensor {
   const cols = x.shape[x.rank - 1]!;
   const rows = x.size / cols;
-  const out = new Float32Array(x.size);
+  const out = uninitialized(x.size);
   backend()[kind](x.dense(), out, rows, cols);
   return fromOp(kind, out, x.shape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = uninitialized(x.size);
     if (kind === "softmax") backend().softmaxBackward(out, g, gx, rows, cols);
     else backend().logSoftmaxBackward(out, g, gx, rows, cols);
     accumulateGrad(x, gx, true);
