@@ -152,7 +152,11 @@ export class TcpTransport implements Transport {
       throw new FrameError(`a second link claims to be rank ${hello.rank}`);
     }
     this.outbound[hello.rank] = conn;
-    conn.onClose = (reason) => this.linkLost(hello.rank, reason);
+    // Only the closing of the link we read from reports a lost peer: it is seen after the last
+    // frame the peer sent, whereas this one may close (a peer that finished and exited) while
+    // that peer's last frames are still in flight on the other link. A write to a closed link
+    // fails the operation on its own.
+    conn.onClose = () => {};
     conn.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
     this.onLinkUp();
   }

@@ -1,0 +1,57 @@
+// `weft bench allreduce`: all-reduce latency and bus bandwidth between workers on this machine,
+// measured like ../peers/gloo_allreduce.py so the two can be compared line by line.
+// Bus bandwidth = 2(n-1)/n × bytes / time: the ring's traffic per worker (nccl-tests' definition).
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { launchJob } from "../launch/launcher.js";
+import { generateSecret } from "../secret.js";
+
+export const ALLREDUCE_BENCH_SIZES = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
+
+export const ALLREDUCE_BENCH_USAGE = `usage: weft bench allreduce [--workers N] [--sizes BYTES,...] [--iters N] [--budget-mib N]
+                            [--segment-bytes N] [--small-bytes N]
+Prints one JSON line per size: {"bench":"allreduce","bytes":…,"workers":…,"ms_median":…,"busbw_gbps":…}`;
+
+/** Runs the benchmark (spawning the workers through the launcher) and prints one JSON line per size. */
+export async function runAllreduceBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workers: { type: "string", default: "2" },
+      sizes: { type: "string", default: ALLREDUCE_BENCH_SIZES.join(",") },
+      iters: { type: "string", default: "50" },
+      "budget-mib": { type: "string", default: "1024" },
+      "segment-bytes": { type: "string" },
+      "small-bytes": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${ALLREDUCE_BENCH_USAGE}\n`);
+    return;
+  }
+  for (const s of values.sizes.split(",")) {
+    if (!(Number(s) > 0 && Number(s) % 4 === 0)) throw new Error(`--sizes: ${s} is not a positive multiple of 4 bytes`);
+  }
+  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"]];
+  if (values["segment-bytes"]) args.push("--segment-bytes", values["segment-bytes"]);
+  if (values["small-bytes"]) args.push("--small-bytes", values["small-bytes"]);
+  const result = await launchJob({
+    nproc: Number(values.workers),
+    nnodes: 1,
+    nodeRank: 0,
+    rdzvHost: "127.0.0.1",
+    rdzvPort: 0,
+    secret: generateSecret(),
+    script: fileURLToPath(new URL("./allreduce-worker.js", import.meta.url)),
+    args,
+    graceMs: 2000,
+    liveMetrics: false,
+    runDir: undefined,
+    onLine: (rank, stream, line) => {
+      if (rank === 0 && stream === "stdout" && line.startsWith("{")) process.stdout.write(`${line}\n`);
+      else process.stderr.write(`[${rank}] ${line}\n`);
+    },
+  });
+  if (result.exitCode !== 0) throw new Error(`weft bench allreduce: a worker failed (exit status ${result.exitCode})`);
+}
