@@ -52,3 +52,21 @@ export function gradcheck(name: string, f: (...xs: Tensor[]) => Tensor, inputs: 
     }
   }
 }
+
+/**
+ * A parameter whose values are at least `margin` from zero (for kinks at 0: relu, abs, and
+ * max/min of a value against its negation), so central differences never straddle the kink.
+ */
+export function paramAwayFromZero(shape: number[], rng: Rng, margin = 0.1): Tensor {
+  const t = param(shape, rng);
+  for (let i = 0; i < t.size; i++) t.data[i] = Math.sign(t.data[i]! || 1) * (margin + Math.abs(t.data[i]!));
+  return t;
+}
+
+/** A parameter whose values are all distinct by at least `gap` (for max-pooling and max/min reductions: no near-ties). */
+export function paramDistinct(shape: number[], rng: Rng, gap = 0.1): Tensor {
+  const t = param(shape, rng);
+  const order = rng.shuffle(Array.from({ length: t.size }, (_, i) => i));
+  order.forEach((v, i) => (t.data[i] = (v - t.size / 2) * gap));
+  return t;
+}
