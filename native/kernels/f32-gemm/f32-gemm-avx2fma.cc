@@ -46,19 +46,31 @@ void microKernel(int k, const float* a, const float* b, float* c, ptrdiff_t ldc,
     b += kNr;
   }
   const __m256 va = _mm256_set1_ps(alpha);
-  const __m256 sums[kMr][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  // Row by row, the sums named one by one: an array of them here makes the compiler spill all
+  // twelve registers and copy them, which costs as much as a short product.
   if (beta == 0.0f) {
-    for (int r = 0; r < kMr; ++r) {
-      _mm256_storeu_ps(c + r * ldc, _mm256_mul_ps(va, sums[r][0]));
-      _mm256_storeu_ps(c + r * ldc + 8, _mm256_mul_ps(va, sums[r][1]));
-    }
+    auto store = [&](float* row, __m256 lo, __m256 hi) {
+      _mm256_storeu_ps(row, _mm256_mul_ps(va, lo));
+      _mm256_storeu_ps(row + 8, _mm256_mul_ps(va, hi));
+    };
+    store(c, c00, c01);
+    store(c + ldc, c10, c11);
+    store(c + 2 * ldc, c20, c21);
+    store(c + 3 * ldc, c30, c31);
+    store(c + 4 * ldc, c40, c41);
+    store(c + 5 * ldc, c50, c51);
   } else {
     const __m256 vb = _mm256_set1_ps(beta);
-    for (int r = 0; r < kMr; ++r) {
-      float* row = c + r * ldc;
-      _mm256_storeu_ps(row, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), _mm256_mul_ps(va, sums[r][0])));
-      _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), _mm256_mul_ps(va, sums[r][1])));
-    }
+    auto update = [&](float* row, __m256 lo, __m256 hi) {
+      _mm256_storeu_ps(row, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), _mm256_mul_ps(va, lo)));
+      _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), _mm256_mul_ps(va, hi)));
+    };
+    update(c, c00, c01);
+    update(c + ldc, c10, c11);
+    update(c + 2 * ldc, c20, c21);
+    update(c + 3 * ldc, c30, c31);
+    update(c + 4 * ldc, c40, c41);
+    update(c + 5 * ldc, c50, c51);
   }
 }
 

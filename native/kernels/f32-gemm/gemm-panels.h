@@ -92,12 +92,14 @@ void macroKernel(int m, int n, int k, float alpha, const float* packedA, const f
         Micro(k, panelA, panelB, ct, ldc, alpha, beta);
         continue;
       }
-      Micro(k, panelA, panelB, tile, NR, alpha, 0.0f);
+      // (alpha is applied here, not by Micro: a plain copy loop would become a call to memcpy,
+      // whose start-up costs more than these few floats.)
+      Micro(k, panelA, panelB, tile, NR, 1.0f, 0.0f);
       for (int r = 0; r < rows; ++r) {
         float* dst = ct + r * ldc;
         const float* src = tile + r * NR;
-        if (beta == 0.0f) for (int j = 0; j < cols; ++j) dst[j] = src[j];
-        else for (int j = 0; j < cols; ++j) dst[j] = src[j] + beta * dst[j];
+        if (beta == 0.0f) for (int j = 0; j < cols; ++j) dst[j] = alpha * src[j];
+        else for (int j = 0; j < cols; ++j) dst[j] = alpha * src[j] + beta * dst[j];
       }
     }
   }
