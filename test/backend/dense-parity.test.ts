@@ -162,6 +162,10 @@ const CONV_CASES: Conv2dParams[] = [
   conv(1, 2, 4, 4, 150, 1, 1), // 150 output channels: more than one row block
   conv(1, 1, 48, 48, 2, 3, 3), // 2116 output pixels: more than one column block
   conv(3, 4, 5, 3, 2, 5, 3, 1, 2, 2, 1),
+  // Few taps, stride 1: the direct kernels (padded; rows of 9 and of exactly 8 outputs).
+  conv(2, 1, 9, 12, 5, 3, 3, 1, 1, 1, 1),
+  conv(1, 2, 6, 10, 3, 2, 2),
+  conv(2, 1, 5, 10, 3, 1, 3),
 ];
 
 const convSizes = (p: Conv2dParams) => {

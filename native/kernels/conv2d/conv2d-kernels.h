@@ -26,6 +26,28 @@ struct ConvKernels {
 
 constexpr int kScatterSlack = 16;
 
+// Note [direct convolution]: with few taps (the first layer of a network on one input channel:
+// 9 taps for 3x3), the GEMM formulation multiplies thin matrices (depth 9, or 9 columns) and
+// spends its time packing and storing. Stride-1 convolutions with at most maxTaps taps instead
+// keep one input vector per tap in registers and sweep the output channels (forward), or keep
+// one accumulator per tap and sweep the pixels (weight gradient). Both read the image (already
+// zero padded) at tapOffset[t] + y * pw + x, and need ow >= 8.
+struct ConvDirectKernels {
+  int maxTaps;
+  // out (oc, oh, ow) = bias (may be null) + the convolution of one image.
+  void (*forward)(const float* image, int pw, const int32_t* tapOffset, int taps, int oh, int ow, const float* weight,
+                  const float* bias, int oc, float* out);
+  // acc (oc, taps + 1, 8) += lane-wise partial sums, over this image, of gy * x at each tap (and,
+  // as tap `taps`, of gy alone: the bias gradient). The caller sums the 8 lanes at the end.
+  void (*backwardWeight)(const float* image, int pw, const int32_t* tapOffset, int taps, int oh, int ow,
+                         const float* gy, int oc, float* acc);
+};
+
+constexpr int kDirectLanes = 8;
+
+// AVX2 only; AVX-512 CPUs run these too (the thin products gain nothing from wider vectors).
+const ConvDirectKernels& convDirectKernels__avx2fma();
+
 const ConvKernels& convKernels__scalar();
 const ConvKernels& convKernels__avx2fma();
 const ConvKernels& convKernels__avx512();

@@ -115,6 +115,13 @@ double rowSum(const float* x, int n) {
   return sum;
 }
 
+// The direct kernels, when they apply to this convolution (Note [direct convolution]).
+const ConvDirectKernels* directKernels(const Conv2dShape& s, const Geometry& geo) {
+  if (activeIsa() == Isa::Scalar || s.strideH != 1 || s.strideW != 1 || geo.ow < kDirectLanes) return nullptr;
+  const ConvDirectKernels& direct = convDirectKernels__avx2fma();
+  return geo.taps <= direct.maxTaps ? &direct : nullptr;
+}
+
 }  // namespace
 
 void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* out) {
@@ -122,6 +129,16 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
   const ConvKernels& ck = activeConvKernels();
   const Geometry geo(s);
   const int taps = geo.taps, pixels = geo.pixels;
+  if (const ConvDirectKernels* direct = directKernels(s, geo)) {
+    float* image = geo.padded ? scratchFloats(ScratchSlot::ConvImage, geo.imageFloats) : nullptr;
+    for (int b = 0; b < s.n; ++b) {
+      const float* xb = x + static_cast<size_t>(b) * s.c * s.h * s.w;
+      if (geo.padded) padImage(s, xb, image);
+      direct->forward(geo.padded ? image : xb, geo.pw, geo.tapOffset, taps, geo.oh, geo.ow, weight, bias, s.oc,
+                      out + static_cast<size_t>(b) * s.oc * pixels);
+    }
+    return;
+  }
   const int depth = taps + (bias != nullptr ? 1 : 0);
   const Blocks kBlocks(depth, g.kc), mBlocks(s.oc, g.mc);
   // The weight, with the bias as its last column, packed once: block (d, m) at (d * mBlocks + m) * wBlock.
@@ -213,6 +230,27 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
   const Geometry geo(s);
   const int taps = geo.taps, pixels = geo.pixels;
   const size_t imageSize = static_cast<size_t>(s.c) * s.h * s.w, gySize = static_cast<size_t>(s.oc) * pixels;
+  if (const ConvDirectKernels* direct = directKernels(s, geo)) {
+    const size_t sumsPerChannel = static_cast<size_t>(taps + 1) * kDirectLanes;
+    float* sums = scratchFloats(ScratchSlot::ConvPackedWeight, s.oc * sumsPerChannel);
+    std::fill_n(sums, s.oc * sumsPerChannel, 0.0f);
+    float* image = geo.padded ? scratchFloats(ScratchSlot::ConvImage, geo.imageFloats) : nullptr;
+    for (int b = 0; b < s.n; ++b) {
+      if (geo.padded) padImage(s, x + b * imageSize, image);
+      direct->backwardWeight(geo.padded ? image : x + b * imageSize, geo.pw, geo.tapOffset, taps, geo.oh, geo.ow,
+                             gy + b * gySize, s.oc, sums);
+    }
+    for (int o = 0; o < s.oc; ++o) {
+      for (int t = 0; t <= taps; ++t) {
+        const float* lanes = sums + o * sumsPerChannel + t * kDirectLanes;
+        double sum = 0;
+        for (int i = 0; i < kDirectLanes; ++i) sum += lanes[i];
+        if (t < taps) gw[static_cast<size_t>(o) * taps + t] = static_cast<float>(sum);
+        else if (gb != nullptr) gb[o] = static_cast<float>(sum);
+      }
+    }
+    return;
+  }
   // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
   const int64_t total = static_cast<int64_t>(s.n) * pixels;
   const int blockCount = static_cast<int>((total + g.kc - 1) / g.kc);
