@@ -182,9 +182,7 @@ export function viewOf(
       inputs: [base],
       backward: (g) => {
         if (identity) return accumulateGrad(base, g, false);
-        const gBase = new Float32Array(base.size);
-        backend().accumulateStrided(g, sh, gBase, logicalOffset, ls);
-        accumulateGrad(base, gBase, true);
+        accumulateGradStrided(base, g, sh, logicalOffset, ls);
       },
     };
   }
@@ -207,4 +205,21 @@ export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): v
     t.pendingShared = false;
   }
   backend().axpy(1, grad, t.pendingGrad, t.size);
+}
+
+/**
+ * Adds a view's gradient `grad` (contiguous, `shape`) into `t`'s pending gradient at the view's
+ * place (offset and strides in t's contiguous layout), in place: the pieces of a split or the
+ * slices of a sequence land in one buffer instead of one zero-filled copy of t each.
+ */
+export function accumulateGradStrided(t: Tensor, grad: Float32Array, shape: Int32Array, offset: number, strides: Int32Array): void {
+  if (!t.requiresGrad) return;
+  if (t.pendingGrad === null) {
+    t.pendingGrad = new Float32Array(t.size);
+    t.pendingShared = false;
+  } else if (t.pendingShared) {
+    t.pendingGrad = t.pendingGrad.slice();
+    t.pendingShared = false;
+  }
+  backend().accumulateStrided(grad, shape, t.pendingGrad, offset, strides);
 }
