@@ -159,12 +159,16 @@ export class FramedConnection {
     this.socket.destroy();
   }
 
-  /** Graceful close: FIN after pending writes; no onClose callback. */
-  close(): void {
+  /**
+   * Graceful close: FIN after pending writes; no onClose callback. A peer that does not close its
+   * side within `lingerMs` (frozen, or not reading our pending writes) has the socket destroyed.
+   */
+  close(lingerMs = 1000): void {
     if (this.closing) return;
     this.closing = true;
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    const timer = setTimeout(() => this.socket.destroy(), lingerMs);
+    this.socket.once("close", () => clearTimeout(timer));
   }
 }
 

@@ -25,6 +25,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Kill everything after this long (the test then fails on the missing results). */
   timeoutMs?: number;
+  /** Ranks whose exit ends the run (default all); the others are then killed (e.g. a frozen rank). */
+  waitFor?: number[];
   /** Called with each child once spawned (e.g. to kill one). */
   onSpawn?: (rank: number, child: ChildProcess) => void;
 }
@@ -35,8 +37,7 @@ export async function spawnRanks(o: SpawnOptions): Promise<RankResult[]> {
   const script = fileURLToPath(new URL(`../workers/${o.script}`, import.meta.url));
   const children: ChildProcess[] = [];
   try {
-    const results = await Promise.all(
-      Array.from({ length: o.worldSize }, (_, rank) => {
+    const exits = Array.from({ length: o.worldSize }, (_, rank) => {
         const child = spawn(process.execPath, [...(o.execArgv ?? []), script, ...(o.args ?? [])], {
           env: {
             ...process.env,
@@ -65,11 +66,12 @@ export async function spawnRanks(o: SpawnOptions): Promise<RankResult[]> {
             resolve({ rank, code, signal, stdout, stderr, json });
           });
         });
-      }).map((p) =>
-        Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("ranks did not finish in time")), o.timeoutMs ?? 20_000).unref())]),
-      ),
-    );
-    return results;
+    });
+    const waited = o.waitFor ?? exits.map((_, r) => r);
+    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("ranks did not finish in time")), o.timeoutMs ?? 20_000).unref());
+    await Promise.race([Promise.all(waited.map((r) => exits[r]!)), deadline]);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    return await Promise.all(exits);
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await store.close();

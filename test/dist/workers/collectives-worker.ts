@@ -1,0 +1,92 @@
+// A rank of the TCP collective tests (spawned by test/dist/collectives-tcp.test.ts). Runs one
+// scenario and prints JSON lines: {"check":name,"ok":bool,...} or {"error":class,...}.
+import { createHash } from "node:crypto";
+import { initProcessGroup } from "../../../src/dist/init.js";
+import { sharedFloat32Array } from "../../../src/dist/shared-buffer.js";
+import { CollectiveError } from "../../../src/dist/errors.js";
+import { bitwiseEqual, orderSensitiveInputs, recursiveDoublingReference, ringReference } from "../helpers/reference-sum.js";
+
+const scenario = process.argv[2];
+const SMALL = 256; // smallMessageBytes used by these tests
+const pg = await initProcessGroup({ smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000 });
+const { rank, worldSize: w } = pg;
+const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, ...o })}\n`);
+const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex").slice(0, 16);
+
+function shared(a: Float32Array): Float32Array {
+  const s = sharedFloat32Array(a.length);
+  s.set(a);
+  return s;
+}
+
+async function reportError(what: string, p: Promise<unknown>, t0 = performance.now()): Promise<void> {
+  try {
+    await p;
+    out({ check: what, error: null });
+  } catch (err) {
+    const e = err as CollectiveError;
+    out({ check: what, error: e.constructor.name, message: e.message, ranks: e.ranks, seq: e.seq, op: e.op, ms: Math.round(performance.now() - t0) });
+  }
+}
+
+switch (scenario) {
+  case "allreduce": {
+    for (const count of [1, 3, 17, 64, 1000003]) {
+      for (const avg of [false, true]) {
+        const inputs = orderSensitiveInputs(w, count, count);
+        // Half the sizes use ordinary (non-shared) arrays, which the comm thread sees as copies.
+        const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
+        await pg.allReduce(buf, { op: avg ? "avg" : "sum" });
+        const ring = count * 4 > SMALL && count >= w;
+        const expected = ring ? ringReference(inputs, avg) : recursiveDoublingReference(inputs, avg);
+        out({ check: `allreduce ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, expected), hash: hash(buf) });
+      }
+    }
+    break;
+  }
+  case "collectives": {
+    const m = 1001;
+    const inputs = orderSensitiveInputs(w, w * m, 11);
+    const rsOut = sharedFloat32Array(m);
+    await pg.reduceScatter(shared(inputs[rank]!), rsOut);
+    out({ check: "reduce-scatter", ok: bitwiseEqual(rsOut, ringReference(inputs, false).subarray(rank * m, rank * m + m)) });
+
+    const agIn = orderSensitiveInputs(w, m, 12);
+    const agOut = sharedFloat32Array(w * m);
+    await pg.allGather(shared(agIn[rank]!), agOut);
+    const agExpected = new Float32Array(w * m);
+    agIn.forEach((x, r) => agExpected.set(x, r * m));
+    out({ check: "all-gather", ok: bitwiseEqual(agOut, agExpected) });
+
+    const root = w - 1;
+    const bc = shared(orderSensitiveInputs(w, 5000, 13)[rank]!);
+    await pg.broadcast(bc, root);
+    out({ check: "broadcast", ok: bitwiseEqual(bc, orderSensitiveInputs(w, 5000, 13)[root]!) });
+
+    const t0 = Date.now();
+    if (rank === 0) await new Promise((r) => setTimeout(r, 300));
+    await pg.barrier();
+    out({ check: "barrier", ok: Date.now() - t0 >= 250 });
+
+    // A ring of messages: each rank sends to rank+1 and receives from rank-1.
+    const msg = Float32Array.from({ length: 3000 }, (_, i) => rank * 10000 + i);
+    const got = new Float32Array(3000);
+    await Promise.all([pg.send(msg, (rank + 1) % w, { tag: 7 }), pg.recv(got, (rank - 1 + w) % w, { tag: 7 })]);
+    const from = (rank - 1 + w) % w;
+    out({ check: "send-recv", ok: got.every((v, i) => v === from * 10000 + i) });
+    break;
+  }
+  case "mismatch":
+    await reportError("mismatch", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 999 : 1000)));
+    break;
+  case "kill":
+  case "freeze": {
+    await pg.barrier();
+    if (rank === w - 1) process.kill(process.pid, scenario === "kill" ? "SIGKILL" : "SIGSTOP");
+    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs: 1500 }));
+    break;
+  }
+  default:
+    throw new Error(`unknown scenario ${scenario}`);
+}
+await pg.destroy();
