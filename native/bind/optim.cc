@@ -1,4 +1,5 @@
-// Bindings of sgdStep and adamStep (argument order as in Backend).
+// Bindings of sgdStep and adamStep (argument order as in Backend). The per-step scalars are
+// derived here in float64 (see SgdScalars / AdamScalars).
 #include <cmath>
 
 #include "bind/args.h"
@@ -13,35 +14,21 @@ namespace {
 // sgdStep(param, grad, momentumBuf, n, lr, momentum, dampening, weightDecay, nesterov, firstStep)
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   const char* k = "sgdStep";
-  auto param = f32Arg(info, 0, k, "param");
-  auto grad = f32Arg(info, 1, k, "grad");
-  auto buf = f32OrNull(info, 2, k, "momentumBuf");
   const int64_t n = countArg(info, 3, k, "n");
   const double momentum = numArg(info, 5);
-  requireLength(info.Env(), param, n, k, "param");
-  requireLength(info.Env(), grad, n, k, "grad");
-  if (momentum != 0.0) {
-    if (buf.data == nullptr) throwArg(info.Env(), k, "momentumBuf is required when momentum is not 0");
-    requireLength(info.Env(), buf, n, k, "momentumBuf");
-  }
+  float* buf = f32SizedOrNull(info, 2, k, "momentumBuf", n);
+  if (momentum != 0.0 && buf == nullptr) throwArg(info.Env(), k, "momentumBuf is required when momentum is not 0");
   const SgdScalars s{static_cast<float>(numArg(info, 4)), static_cast<float>(momentum),
                      static_cast<float>(1.0 - numArg(info, 6)), static_cast<float>(numArg(info, 7)),
                      boolArg(info, 8), boolArg(info, 9)};
-  f32Optim().sgdStep(param.data, grad.data, buf.data, n, s);
+  f32Optim().sgdStep(f32Sized(info, 0, k, "param", n), f32Sized(info, 1, k, "grad", n), buf, n, s);
   return info.Env().Undefined();
 }
 
 // adamStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, step)
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const char* k = "adamStep";
-  auto param = f32Arg(info, 0, k, "param");
-  auto grad = f32Arg(info, 1, k, "grad");
-  auto m = f32Arg(info, 2, k, "m");
-  auto v = f32Arg(info, 3, k, "v");
   const int64_t n = countArg(info, 4, k, "n");
-  for (const auto& [span, name] : {std::pair{param, "param"}, {grad, "grad"}, {m, "m"}, {v, "v"}}) {
-    requireLength(info.Env(), span, n, k, name);
-  }
   const double lr = numArg(info, 5), beta1 = numArg(info, 6), beta2 = numArg(info, 7);
   const double weightDecay = numArg(info, 9);
   const bool decoupled = boolArg(info, 10);
@@ -58,7 +45,8 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
       static_cast<float>(lr / (1.0 - std::pow(beta1, step))),
       static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step))),
   };
-  f32Optim().adamStep(param.data, grad.data, m.data, v.data, n, s);
+  f32Optim().adamStep(f32Sized(info, 0, k, "param", n), f32Sized(info, 1, k, "grad", n), f32Sized(info, 2, k, "m", n),
+                      f32Sized(info, 3, k, "v", n), n, s);
   return info.Env().Undefined();
 }
 

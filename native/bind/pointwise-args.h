@@ -28,6 +28,25 @@ Op opArg(const Napi::CallbackInfo& info, const char* kernel) {
   return static_cast<Op>(code);
 }
 
+// Argument i as a Float32Array of at least `need` elements; a RangeError names it otherwise.
+inline float* f32Sized(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, int64_t need) {
+  const Span<float> s = f32Arg(info, i, kernel, name);
+  requireLength(info.Env(), s, static_cast<size_t>(need), kernel, name);
+  return s.data;
+}
+// The same for an argument that may be null (returned as nullptr).
+inline float* f32SizedOrNull(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                             int64_t need) {
+  const Span<float> s = f32OrNull(info, i, kernel, name);
+  if (s.data != nullptr) requireLength(info.Env(), s, static_cast<size_t>(need), kernel, name);
+  return s.data;
+}
+inline int32_t* i32Sized(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, int64_t need) {
+  const Span<int32_t> s = i32Arg(info, i, kernel, name);
+  requireLength(info.Env(), s, static_cast<size_t>(need), kernel, name);
+  return s.data;
+}
+
 struct ShapeArg {
   const int32_t* dims = nullptr;
   int rank = 0;
@@ -68,6 +87,16 @@ inline void viewArg(const Napi::CallbackInfo& info, size_t i, const char* kernel
     throw Napi::RangeError::New(info.Env(), std::string(kernel) + ": the view with " + name + " reaches element " +
                                                 std::to_string(last) + " of a buffer of " + std::to_string(length));
   }
+}
+
+// The strided view at arguments (buffer, offset, strides) = (i, i + 1, i + 2) (in-range checked as
+// viewArg does); returns the buffer advanced by the offset and fills `strides`.
+inline float* stridedViewArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* buffer,
+                             const char* stridesName, const ShapeArg& shape, int64_t* strides) {
+  const Span<float> x = f32Arg(info, i, kernel, buffer);
+  const int64_t offset = intArg(info, i + 1);
+  viewArg(info, i + 2, kernel, stridesName, shape, offset, x.length, strides);
+  return x.data + offset;
 }
 
 }  // namespace weft

@@ -17,6 +17,11 @@ const Table& tableFor(const Table& scalar, const Table& avx2fma, const Table& av
 
 }  // namespace weft
 
+// name__<isa> for the ISA being compiled (WEFT_ISA, set by the simd-<isa>.h header).
+#define WEFT_ISA_SYMBOL_PASTE(name, isa) name##__##isa
+#define WEFT_ISA_SYMBOL_EXPAND(name, isa) WEFT_ISA_SYMBOL_PASTE(name, isa)
+#define WEFT_ISA_SYMBOL(name) WEFT_ISA_SYMBOL_EXPAND(name, WEFT_ISA)
+
 // Defines the family accessor `const Table& name()` over the three tables `name##__<isa>`.
 #define WEFT_ISA_TABLE(Table, name)                                              \
   extern const Table name##__scalar, name##__avx2fma, name##__avx512;            \

@@ -12,6 +12,10 @@ struct F32StridedKernels {
   void (*copyRow)(const float* x, int64_t sx, float* out, int64_t n);
   // dst[i * sd] += src[i] for i < n (sd == 1 adds vectors, sd == 0 adds the row's sum).
   void (*accumulateRow)(const float* src, float* dst, int64_t sd, int64_t n);
+  // out[i * cols + j] = x[i + j * sx]: a 2-D transpose read from a view whose rows are contiguous.
+  void (*copyTransposed)(const float* x, int64_t sx, float* out, int64_t rows, int64_t cols);
+  // dst[i + j * sd] += src[i * cols + j]: the same transpose, accumulated into the view.
+  void (*accumulateTransposed)(const float* src, float* dst, int64_t sd, int64_t rows, int64_t cols);
 };
 
 WEFT_ISA_TABLE(F32StridedKernels, f32StridedRows)

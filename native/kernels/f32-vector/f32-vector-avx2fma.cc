@@ -1,14 +1,4 @@
-// The avx2fma build of the vector kernels (f32-vector-impl.inc; Note [one body, three ISAs]).
-#include "kernels/f32-vector/f32-vector.h"
+// The AVX2+FMA build of the vector kernels: Note [one body, three ISAs] in simd/simd-scalar.h.
 #include "kernels/simd/simd-avx2fma.h"
-
-namespace weft {
-namespace avx2fma {
+#include "kernels/f32-vector/f32-vector.h"
 #include "kernels/f32-vector/f32-vector-impl.inc"
-}  // namespace avx2fma
-
-extern const F32VectorKernels f32Vector__avx2fma = {
-    avx2fma::affine, avx2fma::fill, avx2fma::axpy, avx2fma::sumSquares, avx2fma::hasNonFinite, avx2fma::dropoutMask,
-};
-
-}  // namespace weft

@@ -2,6 +2,8 @@
 // written once (the *-impl.inc files) against this small vocabulary, and compiled once per ISA
 // inside that ISA's namespace; see Note [one body, three ISAs] in simd-scalar.h.
 #pragma once
+// The namespace the kernel bodies (*-impl.inc) are compiled into for this ISA.
+#define WEFT_ISA avx2fma
 #include <immintrin.h>
 
 #include <cstdint>
@@ -69,20 +71,6 @@ inline float hsum(Vec a) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
-inline float hmax(Vec a) {
-  alignas(32) float lanes[kLanes];
-  _mm256_store_ps(lanes, a.v);
-  float m = lanes[0];
-  for (int i = 1; i < kLanes; i++) m = (lanes[i] > m || lanes[i] != lanes[i]) ? lanes[i] : m;
-  return m;
-}
-inline float hmin(Vec a) {
-  alignas(32) float lanes[kLanes];
-  _mm256_store_ps(lanes, a.v);
-  float m = lanes[0];
-  for (int i = 1; i < kLanes; i++) m = (lanes[i] < m || lanes[i] != lanes[i]) ? lanes[i] : m;
-  return m;
-}
 
 // sum(x²) of one vector, added to two float64 accumulators (low and high halves).
 struct SquaresAcc {
@@ -126,6 +114,7 @@ inline Vec frexpExponent(Vec x) {
 }
 
 #include "simd-math.inc"
+#include "simd-transpose-avx.inc"
 #include "simd-loops.inc"
 
 }  // namespace avx2fma

@@ -2,6 +2,8 @@
 // run) with mask registers for the tails and comparisons. See Note [one body, three ISAs] in
 // simd-scalar.h.
 #pragma once
+// The namespace the kernel bodies (*-impl.inc) are compiled into for this ISA.
+#define WEFT_ISA avx512
 #include <immintrin.h>
 
 // GCC 12's AVX-512 intrinsics build "undefined" registers as `__m512 __Y = __Y;`, which its own
@@ -61,20 +63,6 @@ inline Vec vrelu(Vec x) { return {_mm512_max_ps(_mm512_setzero_ps(), x.v)}; }
 inline Vec clamp(Vec x, Vec lo, Vec hi) { return {_mm512_min_ps(hi.v, _mm512_max_ps(lo.v, x.v))}; }
 
 inline float hsum(Vec a) { return _mm512_reduce_add_ps(a.v); }
-inline float hmax(Vec a) {
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, a.v);
-  float m = lanes[0];
-  for (int i = 1; i < kLanes; i++) m = (lanes[i] > m || lanes[i] != lanes[i]) ? lanes[i] : m;
-  return m;
-}
-inline float hmin(Vec a) {
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, a.v);
-  float m = lanes[0];
-  for (int i = 1; i < kLanes; i++) m = (lanes[i] < m || lanes[i] != lanes[i]) ? lanes[i] : m;
-  return m;
-}
 
 struct SquaresAcc {
   __m512d lo = _mm512_setzero_pd();
@@ -110,6 +98,7 @@ inline Vec frexpExponent(Vec x) {
 }
 
 #include "simd-math.inc"
+#include "simd-transpose-avx.inc"
 #include "simd-loops.inc"
 
 }  // namespace avx512

@@ -3,14 +3,17 @@
 //
 // Note [one body, three ISAs]
 // Each kernel family is written once, in a *-impl.inc file, against the vocabulary defined here
-// (Vec, load, store, fma, select, vexp, map1, fold1, ...). A per-ISA file includes the matching
-// simd-<isa>.h, then the .inc INSIDE the namespace weft::<isa>, and exports a table of function
-// pointers. The namespace is not decoration: functions with the same name compiled with different
-// -m flags must not be merged by the linker, or a scalar caller could end up running AVX-512 code.
-// So .inc files define only functions and templates (no namespace-scope state), and call nothing
-// from std:: that could be instantiated once per ISA. With kLanes == 1 the same loops are the
-// scalar reference path that every machine runs.
+// (Vec, load, store, fma, select, vexp, map1, fold1, ...). A per-ISA file (three lines) includes
+// the matching simd-<isa>.h, which defines WEFT_ISA, then the .inc, which compiles the kernels
+// into the namespace weft::WEFT_ISA and exports their table of function pointers as
+// <family>__<isa> (isa-table.h picks one at run time). The namespace is not decoration: functions
+// with the same name compiled with different -m flags must not be merged by the linker, or a
+// scalar caller could end up running AVX-512 code. So .inc files define only functions and
+// templates, and call nothing from std:: that could be instantiated once per ISA. With
+// kLanes == 1 the same loops are the scalar path that every machine runs.
 #pragma once
+// The namespace the kernel bodies (*-impl.inc) are compiled into for this ISA.
+#define WEFT_ISA scalar
 #include <cmath>
 #include <cstdint>
 
@@ -68,14 +71,23 @@ inline Vec vrelu(Vec x) { return {x.v > 0.0f ? x.v : (x.v != x.v ? x.v : 0.0f)};
 inline Vec clamp(Vec x, Vec lo, Vec hi) { return {x.v < lo.v ? lo.v : x.v > hi.v ? hi.v : x.v}; }
 
 inline float hsum(Vec a) { return a.v; }
-inline float hmax(Vec a) { return a.v; }
-inline float hmin(Vec a) { return a.v; }
 
 struct SquaresAcc {
   double sum = 0.0;
 };
 inline void addSquares(SquaresAcc& acc, Vec x) { acc.sum += static_cast<double>(x.v) * x.v; }
 inline double total(const SquaresAcc& acc) { return acc.sum; }
+
+// dst[j * dstStride + i] = src[i * srcStride + j] for i, j < 8 (and the accumulating form), as
+// simd-transpose-avx.inc does with shuffles.
+inline void transpose8x8(const float* src, int64_t srcStride, float* dst, int64_t dstStride) {
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 8; j++) dst[j * dstStride + i] = src[i * srcStride + j];
+}
+inline void transpose8x8Add(const float* src, int64_t srcStride, float* dst, int64_t dstStride) {
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 8; j++) dst[j * dstStride + i] += src[i * srcStride + j];
+}
 
 inline Vec vexp(Vec x) { return {std::exp(x.v)}; }
 inline Vec vlog(Vec x) { return {std::log(x.v)}; }
