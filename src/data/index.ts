@@ -21,3 +21,4 @@ export {
 export { prefetch } from "./prefetch.js";
 export { randomShift, randomShiftAugment, shiftImage } from "./random-shift.js";
 export { epochPermutation, SequentialSampler, SHUFFLE_STREAM, ShuffleSampler, type Sampler } from "./sampler.js";
+export { DistributedSampler, type DistributedSamplerOptions } from "./distributed-sampler.js";

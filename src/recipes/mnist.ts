@@ -32,7 +32,10 @@ export interface StepInfo {
   batchesPerEpoch: number;
   loss: number;
   samples: number;
+  /** Forward, backward and optimizer time of the step. */
   computeMs: number;
+  /** Time the step was blocked on communication. */
+  waitMs: number;
 }
 
 /** How data-parallel training plugs into the loop (the single-process run uses the defaults). */
@@ -43,6 +46,8 @@ export interface MnistParallel {
   prepare?(model: Module): Promise<void>;
   /** Called after backward, before the optimizer step (DDP waits for its all-reduces here). */
   afterBackward?(): Promise<void>;
+  /** Called before each step with whether this worker has a batch; false stops every worker together. */
+  allHaveWork?(hasWork: boolean): Promise<boolean>;
 }
 
 export interface MnistResult {
@@ -87,7 +92,15 @@ export async function trainMnist(
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     model.train();
     let batchInEpoch = 0;
-    for await (const batch of loader.epoch(epoch)) {
+    const batches = loader.epoch(epoch)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await batches.next();
+      if (next.done || (parallel.allHaveWork && !(await parallel.allHaveWork(true)))) {
+        if (next.done) await parallel.allHaveWork?.(false);
+        await batches.return?.(undefined);
+        break;
+      }
+      const batch = next.value;
       const t0 = performance.now();
       opt.lr = schedule(step);
       opt.zeroGrad();
@@ -100,13 +113,15 @@ export async function trainMnist(
         );
       }
       loss.backward();
+      const tWait = performance.now();
       await parallel.afterBackward?.();
+      const waitMs = performance.now() - tWait;
       opt.step();
       step++;
       samples += batch.y.length;
       onStep({
         step, epoch, batchInEpoch: ++batchInEpoch, batchesPerEpoch: loader.batchesPerEpoch,
-        loss: lastLoss, samples: batch.y.length, computeMs: performance.now() - t0,
+        loss: lastLoss, samples: batch.y.length, computeMs: performance.now() - t0 - waitMs, waitMs,
       });
     }
   }

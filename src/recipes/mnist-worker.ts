@@ -1,0 +1,56 @@
+// One worker of `weft train mnist --workers N`, started by the launcher: joins the process group,
+// wraps the CNN in DDP, trains on its shard, writes a metrics line per step, and rank 0 writes the
+// result (evaluated on the whole test split) to the run folder for the parent command to print.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DistributedSampler, loadMnist } from "../data/index.js";
+import { initProcessGroup } from "../dist/init.js";
+import { MetricsWriter } from "../dist/metrics/metrics-writer.js";
+import { DistributedDataParallel } from "../dist/strategies/ddp.js";
+import { mnistConfigFrom } from "./mnist-command.js";
+import { trainMnist } from "./mnist.js";
+import { digestFile, RESULT_FILE } from "./mnist-worker-files.js";
+
+async function main(): Promise<void> {
+  const { config } = mnistConfigFrom(process.argv.slice(2));
+  const pg = await initProcessGroup();
+  const metrics = new MetricsWriter({ rank: pg.rank });
+  let ddp: DistributedDataParallel | null = null;
+  const sampler = new DistributedSampler(loadMnist().train.length, { rank: pg.rank, worldSize: pg.worldSize, seed: config.seed });
+  const result = await trainMnist(
+    config,
+    (s) => {
+      const timing = ddp!.lastTiming;
+      metrics.write({
+        step: s.step, epoch: s.epoch, loss: s.loss,
+        samples_per_s: Math.round((1000 * s.samples) / (s.computeMs + s.waitMs)),
+        compute_ms: round(s.computeMs), comm_ms: round(timing.commMs), wait_ms: round(s.waitMs),
+      });
+    },
+    {
+      sampler,
+      prepare: async (model) => {
+        ddp = await DistributedDataParallel.create(model, pg);
+      },
+      afterBackward: () => ddp!.finishGradients(),
+      allHaveWork: (has) => ddp!.allHaveWork(has),
+    },
+  );
+  const digest = ddp!.parameterDigest();
+  metrics.close();
+  if (pg.rank === 0) {
+    writeFileSync(join(process.env.WEFT_RUN_DIR ?? ".", RESULT_FILE), JSON.stringify({ ...result, samples: result.samples * pg.worldSize, samples_per_s: result.samples_per_s * pg.worldSize, digest }));
+  } else {
+    writeFileSync(join(process.env.WEFT_RUN_DIR ?? ".", digestFile(pg.rank)), digest);
+  }
+  await pg.destroy();
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});
