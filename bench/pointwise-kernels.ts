@@ -68,6 +68,10 @@ const CASES: Case[] = [
   },
   { name: "copyStrided 2-D transpose 1000 x 1000", bytes: 8 * N, run: (k) => k.copyStrided(x, 0, i32(1, COLS), out, i32(ROWS, COLS)) },
   {
+    name: "accumulateStrided 2-D transpose 1000 x 1000", bytes: 12 * N,
+    run: (k) => k.accumulateStrided(x, i32(ROWS, COLS), out, 0, i32(1, COLS)),
+  },
+  {
     name: "accumulateStrided bias grad (1000 x 1000) -> (1000)", bytes: 4 * N,
     run: (k) => k.accumulateStrided(x, i32(ROWS, COLS), out, 0, i32(0, 1)),
   },

@@ -37,11 +37,11 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   const char* k = "batchNorm";
   const int64_t n = countArg(info, 8, k, "n"), c = countArg(info, 9, k, "c"), hw = countArg(info, 10, k, "hw");
   const int64_t size = n * c * hw;
-  f32Norm().batchNorm(f32Sized(info, 0, k, "x", size), f32Sized(info, 1, k, "gamma", c), f32Sized(info, 2, k, "beta", c),
-                      f32Sized(info, 3, k, "out", size), f32Sized(info, 4, k, "mean", c),
-                      f32Sized(info, 5, k, "invstd", c), f32Sized(info, 6, k, "runningMean", c),
-                      f32Sized(info, 7, k, "runningVar", c), n, c, hw, static_cast<float>(numArg(info, 11)),
-                      static_cast<float>(numArg(info, 12)), boolArg(info, 13));
+  f32Norm().batchNorm(f32Sized(info, 0, k, "x", size), f32Sized(info, 1, k, "gamma", c),
+                      f32Sized(info, 2, k, "beta", c), f32Sized(info, 3, k, "out", size),
+                      f32Sized(info, 4, k, "mean", c), f32Sized(info, 5, k, "invstd", c),
+                      f32Sized(info, 6, k, "runningMean", c), f32Sized(info, 7, k, "runningVar", c), n, c, hw,
+                      static_cast<float>(numArg(info, 11)), static_cast<float>(numArg(info, 12)), boolArg(info, 13));
   return info.Env().Undefined();
 }
 

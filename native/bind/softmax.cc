@@ -49,7 +49,8 @@ struct CrossEntropyArgs {
   int64_t rows, cols;
 };
 
-CrossEntropyArgs crossEntropyArgs(const Napi::CallbackInfo& info, const char* k, const char* first, const char* second) {
+CrossEntropyArgs crossEntropyArgs(const Napi::CallbackInfo& info, const char* k, const char* first,
+                                  const char* second) {
   const int64_t rows = countArg(info, 3, k, "rows"), cols = countArg(info, 4, k, "cols");
   const CrossEntropyArgs a{f32Sized(info, 0, k, first, rows * cols), i32Sized(info, 1, k, "targets", rows),
                            f32Sized(info, 2, k, second, rows * cols), rows, cols};
@@ -57,8 +58,9 @@ CrossEntropyArgs crossEntropyArgs(const Napi::CallbackInfo& info, const char* k,
     if (a.targets[r] >= cols) {
       const std::string t = std::to_string(a.targets[r]), c = std::to_string(cols);
       throw Napi::RangeError::New(info.Env(), std::string(k) + ": target " + t + " of row " + std::to_string(r) +
-                                                  " is not a class index for " + c + " classes; targets must be in [0, " +
-                                                  c + ") or negative to ignore the row");
+                                                  " is not a class index for " + c +
+                                                  " classes; targets must be in [0, " + c +
+                                                  ") or negative to ignore the row");
     }
   }
   return a;
