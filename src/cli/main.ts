@@ -85,7 +85,9 @@ main(process.argv.slice(2)).then(
       console.error(`weft: ${err.message}`);
       process.exitCode = 2;
     } else {
-      console.error(err instanceof Error ? `weft: ${err.stack ?? err.message}` : `weft: ${String(err)}`);
+      // The message is written to be read; the stack only when asked for.
+      const detail = err instanceof Error ? (process.env.WEFT_DEBUG ? (err.stack ?? err.message) : `${err.name}: ${err.message}`) : String(err);
+      console.error(`weft: ${detail}${process.env.WEFT_DEBUG ? "" : "\n(set WEFT_DEBUG=1 to see where it came from)"}`);
       process.exitCode = 1;
     }
   },

@@ -43,3 +43,9 @@ test("weft train mnist --workers 2 --json reaches 98% with identical replicas", 
     rmSync(r.run_dir as string, { recursive: true, force: true });
   }
 });
+
+test("a loss that becomes NaN stops training with the step named, not silently", () => {
+  const run = spawnSync(process.execPath, [weft, "train", "mnist", "--lr", "1e30", "--epochs", "1"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /NonFiniteLossError: MNIST: the loss is (NaN|Infinity|-Infinity) at step \d+ \(epoch 0\); no update was applied\. Lower --lr/);
+});
