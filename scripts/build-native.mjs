@@ -3,11 +3,29 @@
 // A failed build must not fail the install: Weft then runs on the reference backend, and the
 // reason is kept in build/native-build-error.txt so that Weft can say, once, why and how to fix it.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const errorFile = `${root}build/native-build-error.txt`;
+const addon = `${root}build/Release/weft.node`;
+
+// `npx weft` in a fresh checkout installs the project into npx's cache, which runs this script a
+// second time right after `npm ci`: skip the build when the addon is newer than every source.
+function newestSource(dir) {
+  return readdirSync(dir, { withFileTypes: true }).reduce((newest, e) => {
+    const path = join(dir, e.name);
+    return Math.max(newest, e.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }, 0);
+}
+if (!process.argv.includes("--force") && existsSync(addon)) {
+  const sources = Math.max(newestSource(`${root}native`), statSync(`${root}binding.gyp`).mtimeMs);
+  if (statSync(addon).mtimeMs > sources) {
+    console.log("weft: native kernels are up to date (build/Release/weft.node)");
+    process.exit(0);
+  }
+}
 // npm puts its bundled node-gyp on PATH for lifecycle scripts; outside npm, fall back to npx.
 const gyp = process.env.npm_config_node_gyp
   ? [process.execPath, [process.env.npm_config_node_gyp]]
