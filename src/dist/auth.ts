@@ -93,11 +93,11 @@ export class Handshake implements ByteConsumer {
   private onMessage(msg: Uint8Array): void {
     if (this.role === "server" && this.step === 0) {
       this.peerNonce = decodeHello(msg, "client");
-      const own = encodeHello("server", this.nonce);
-      this.write(Buffer.concat([own, proof(this.secret, "server", this.peerNonce, this.nonce)]));
+      // State first, then the write: a transport may deliver the answer before write() returns.
       this.expect = new Uint8Array(PROOF_BYTES);
       this.filled = 0;
       this.step = 1;
+      this.write(Buffer.concat([encodeHello("server", this.nonce), proof(this.secret, "server", this.peerNonce, this.nonce)]));
     } else if (this.role === "server") {
       const expected = proof(this.secret, "client", this.nonce, this.peerNonce);
       if (!proofMatches(expected, msg)) throw new AuthError("client could not prove it holds the job secret");

@@ -27,6 +27,8 @@ export interface SpawnOptions {
   timeoutMs?: number;
   /** Ranks whose exit ends the run (default all); the others are then killed (e.g. a frozen rank). */
   waitFor?: number[];
+  /** Called once the store is up, with what it takes to talk to it. */
+  onStore?: (port: number, secret: string) => void;
   /** Called with each child once spawned (e.g. to kill one). */
   onSpawn?: (rank: number, child: ChildProcess) => void;
 }
@@ -36,6 +38,7 @@ export async function spawnRanks(o: SpawnOptions): Promise<RankResult[]> {
   const store = await StoreServer.listen({ secret: secretKey(secret), log: () => {} });
   const script = fileURLToPath(new URL(`../workers/${o.script}`, import.meta.url));
   const children: ChildProcess[] = [];
+  o.onStore?.(store.port, secret);
   try {
     const exits = Array.from({ length: o.worldSize }, (_, rank) => {
         const child = spawn(process.execPath, [...(o.execArgv ?? []), script, ...(o.args ?? [])], {
