@@ -48,6 +48,29 @@ constexpr int kDirectLanes = 8;
 // AVX2 only; AVX-512 CPUs run these too (the thin products gain nothing from wider vectors).
 const ConvDirectKernels& convDirectKernels__avx2fma();
 
+// The transforms of Winograd's F(2x2, 3x3) (Note [Winograd convolution] in conv2d-winograd.cc). A
+// tile is 2x2 outputs, read from a 4x4 input window at (2 ty, 2 tx) of the zero-padded image; its
+// 16 transformed values are indexed xi = 4 i + k. Transformed matrices are stored as rows of
+// tiles: element (xi, channel r, tile n) at buf[r * ld + xi * xiStride + n], where tile row ty of
+// the current image segment starts at n = n0 + (ty - ty0) * tilesW. A kernel may write up to 8
+// floats of garbage past the last tile of a row (xiStride must leave room).
+struct WinogradKernels {
+  // V = B^T d B for every channel (row r = channel) of `rows` tile rows from ty0 of one padded
+  // image (channels of ph * pw floats, row pitch pw); may read 32 floats past the image.
+  void (*inputTransform)(const float* image, int channels, size_t channelStride, int pw, int tilesW, int ty0, int rows,
+                         float* v, size_t xiStride, size_t ld, int n0);
+  // out (oc planes of oh x ow) = A^T m A (+ bias[o] unless null) for the tiles of `rows` tile rows
+  // from ty0 of one image (row r of m = output channel).
+  void (*outputTransform)(const float* m, size_t xiStride, size_t ld, int oc, int tilesW, int ty0, int rows, int n0,
+                          const float* bias, float* out, int oh, int ow);
+  // D = A dY A^T for every channel of the gradient gy (oc planes of oh x ow), outputs outside the
+  // planes counting as 0: the gradient with respect to the transformed weights is D .* V.
+  void (*gradientTransform)(const float* gy, int oc, int oh, int ow, int tilesW, int ty0, int rows, float* d,
+                            size_t xiStride, size_t ld, int n0);
+};
+
+const WinogradKernels& winogradKernels__avx2fma();
+
 const ConvKernels& convKernels__scalar();
 const ConvKernels& convKernels__avx2fma();
 const ConvKernels& convKernels__avx512();

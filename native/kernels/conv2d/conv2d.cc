@@ -10,12 +10,17 @@
 // padded into scratch when padH or padW is set, so the GEMM's B panels are gathered straight from
 // the image (ConvKernels::packGather), and column gradients are added straight onto it
 // (ConvKernels::scatterAdd). The weight is packed once per call, not once per image.
+//
+// Which algorithm runs, per pass (each measured faster than the next for the shapes it takes):
+// few taps at stride 1: direct kernels (Note [direct convolution]); 3x3 at stride 1 with enough
+// channels and outputs: Winograd (Note [Winograd convolution]); anything else: the GEMM here.
 #include "conv2d.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "conv2d-kernels.h"
+#include "conv2d-winograd.h"
 #include "cpu.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 #include "kernels/f32-gemm/scratch.h"
@@ -115,6 +120,16 @@ double rowSum(const float* x, int n) {
   return sum;
 }
 
+// gb[o] = the sum of gy over the images and pixels of channel o.
+void biasGradient(const Conv2dShape& s, const float* gy, float* gb) {
+  const int pixels = s.outH() * s.outW();
+  for (int o = 0; o < s.oc; ++o) {
+    double sum = 0;
+    for (int b = 0; b < s.n; ++b) sum += rowSum(gy + (static_cast<size_t>(b) * s.oc + o) * pixels, pixels);
+    gb[o] = static_cast<float>(sum);
+  }
+}
+
 // The direct kernels, when they apply to this convolution (Note [direct convolution]).
 const ConvDirectKernels* directKernels(const Conv2dShape& s, const Geometry& geo) {
   if (activeIsa() == Isa::Scalar || s.strideH != 1 || s.strideW != 1 || geo.ow < kDirectLanes) return nullptr;
@@ -139,6 +154,7 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
     }
     return;
   }
+  if (winogradPays(s, false)) return winogradConv2d(s, x, weight, bias, out);
   const int depth = taps + (bias != nullptr ? 1 : 0);
   const Blocks kBlocks(depth, g.kc), mBlocks(s.oc, g.mc);
   // The weight, with the bias as its last column, packed once: block (d, m) at (d * mBlocks + m) * wBlock.
@@ -178,6 +194,7 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
 }
 
 void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const float* weight, float* gx) {
+  if (winogradPays(s, true)) return winogradConv2dBackwardInput(s, gy, weight, gx);
   const GemmKernels& g = activeGemmKernels();
   const ConvKernels& ck = activeConvKernels();
   const Geometry geo(s);
@@ -252,6 +269,7 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
     return;
   }
   // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
+  if (winogradPays(s, false)) return winogradConv2dBackwardWeight(s, x, gy, gw, gb);
   const int64_t total = static_cast<int64_t>(s.n) * pixels;
   const int blockCount = static_cast<int>((total + g.kc - 1) / g.kc);
   const int blockSize = blockCount == 0 ? 0 : static_cast<int>((total + blockCount - 1) / blockCount);
@@ -294,13 +312,7 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
       }
     }
   }
-  if (gb != nullptr) {
-    for (int o = 0; o < s.oc; ++o) {
-      double sum = 0;
-      for (int b = 0; b < s.n; ++b) sum += rowSum(gy + b * gySize + static_cast<size_t>(o) * pixels, pixels);
-      gb[o] = static_cast<float>(sum);
-    }
-  }
+  if (gb != nullptr) biasGradient(s, gy, gb);
 }
 
 }  // namespace weft

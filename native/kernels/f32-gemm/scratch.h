@@ -18,6 +18,8 @@ enum class ScratchSlot : int {
   ConvImage,
   ConvOffsets,
   ConvRuns,
+  WinogradWeights,
+  WinogradProducts,
   Count,
 };
 
