@@ -307,14 +307,16 @@ export class CollectiveEngine implements TransportHandlers {
     const timer = setTimeout(() => run.fail(this.timeoutError(running, timeoutMs)), timeoutMs);
     let finalize: (() => void) | undefined;
     try {
-      if (desc) {
-        const aux = descriptorAux(desc);
-        for (const p of others) transport.send(p, { type: FrameType.Arrive, flags: 0, seq, tag: 0, ...aux });
-        const early = this.earlyArrivals.get(seq);
-        this.earlyArrivals.delete(seq);
-        for (const [p, d] of early ?? []) this.checkArrival(running, p, d);
-      }
-      finalize = this.dispatch(run, req, desc);
+      transport.batch(() => {
+        if (desc) {
+          const aux = descriptorAux(desc);
+          for (const p of others) transport.send(p, { type: FrameType.Arrive, flags: 0, seq, tag: 0, ...aux });
+          const early = this.earlyArrivals.get(seq);
+          this.earlyArrivals.delete(seq);
+          for (const [p, d] of early ?? []) this.checkArrival(running, p, d);
+        }
+        finalize = this.dispatch(run, req, desc);
+      });
       run.start();
       await run.done;
       finalize?.();

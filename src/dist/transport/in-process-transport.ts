@@ -60,6 +60,10 @@ export class InProcessTransport implements Transport {
     if (onWritten) queueMicrotask(() => onWritten(this.hub.isDead(peer) ? new Error(`rank ${peer} is dead`) : null));
   }
 
+  batch(fn: () => void): void {
+    fn();
+  }
+
   close(): void {
     this.hub.kill(this.rank, "closed");
   }

@@ -206,6 +206,16 @@ export class TcpTransport implements Transport {
     conn.send(header, payload, onWritten);
   }
 
+  batch(fn: () => void): void {
+    const corked = this.outbound.filter((c): c is FramedConnection => c !== undefined && c.open);
+    for (const c of corked) c.socket.cork();
+    try {
+      fn();
+    } finally {
+      for (const c of corked) c.socket.uncork();
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

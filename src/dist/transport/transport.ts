@@ -20,6 +20,11 @@ export interface Transport {
    * runs (with an error if the link failed).
    */
   send(peer: number, header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): void;
+  /**
+   * Runs `fn`, holding back the frames it sends until it returns so they leave in as few writes
+   * as possible (an operation's descriptors and first data go out in one system call per peer).
+   */
+  batch(fn: () => void): void;
   /** Closes every link. */
   close(): void;
 }
