@@ -45,8 +45,10 @@ export interface EngineOptions {
   /** Default deadline of every operation. */
   timeoutMs: number;
   /**
-   * Most bytes per frame. 256 KiB: large enough that per-frame costs (a header, a callback, a
-   * wake-up) stay small against the copy, small enough that a 1 MiB all-reduce is still pipelined.
+   * Most bytes per frame. 1 MiB: per-frame costs (a header, a callback, a wake-up) stay small
+   * against the copy, and on loopback between two workers it beat 256 KiB at every size from
+   * 1 MiB to 64 MiB (docs/distributed.md, Measurements); a 25 MB bucket is still cut into a
+   * dozen segments per chunk on 2 ranks, which keeps the ring pipelined.
    */
   segmentBytes: number;
   /** All-reduces up to this size use recursive doubling, larger ones the ring. */
@@ -55,7 +57,7 @@ export interface EngineOptions {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   timeoutMs: 30_000,
-  segmentBytes: 256 << 10,
+  segmentBytes: 1 << 20,
   smallMessageBytes: 64 << 10,
 };
 
