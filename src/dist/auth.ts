@@ -80,14 +80,15 @@ export class Handshake implements ByteConsumer {
     return this.expect.subarray(this.filled);
   }
 
-  advance(n: number): void {
+  advance(n: number): boolean {
     this.filled += n;
-    if (this.filled < this.expect.length) return;
+    if (this.filled < this.expect.length) return true;
     try {
       this.onMessage(this.expect);
     } catch (err) {
       this.done(err instanceof AuthError ? err : new AuthError(String(err)));
     }
+    return true;
   }
 
   private onMessage(msg: Uint8Array): void {

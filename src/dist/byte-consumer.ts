@@ -9,8 +9,11 @@
 export interface ByteConsumer {
   /** Where the next bytes should be written. Never longer than what this consumer may take. */
   nextBuffer(): Uint8Array;
-  /** `n` bytes were written at the start of the buffer last returned by nextBuffer(). */
-  advance(n: number): void;
+  /**
+   * `n` bytes were written at the start of the buffer last returned by nextBuffer(). Returns
+   * false when the consumer wants no more bytes until it is resumed (frame-reader.ts).
+   */
+  advance(n: number): boolean;
 }
 
 /** A consumer chain: when a stage (e.g. the handshake) finishes it hands over to the next. */
@@ -25,11 +28,14 @@ export class ByteStream implements ByteConsumer {
     return this.current.nextBuffer();
   }
 
-  advance(n: number): void {
-    this.current.advance(n);
+  advance(n: number): boolean {
+    return this.current.advance(n);
   }
 
-  /** Pushes a chunk that has already been read (the 'data' event path). */
+  /**
+   * Pushes a chunk that has already been read (the 'data' event path). Connections read this way
+   * carry no frames that can be held, so a consumer that stops with bytes left is an error.
+   */
   feedChunk(chunk: Uint8Array): void {
     let off = 0;
     while (off < chunk.length) {
@@ -38,7 +44,7 @@ export class ByteStream implements ByteConsumer {
       if (k === 0) throw new Error("byte consumer lent an empty buffer");
       dst.set(chunk.subarray(off, off + k));
       off += k;
-      this.current.advance(k);
+      if (!this.current.advance(k) && off < chunk.length) throw new Error("a frame was held on a connection that cannot pause");
     }
   }
 }

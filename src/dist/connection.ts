@@ -36,6 +36,7 @@ export class FramedConnection {
   private closedReason: string | undefined;
   private closing = false;
   private sink: FrameSink | undefined;
+  private reader: FrameReader | undefined;
 
   private constructor(
     readonly socket: net.Socket,
@@ -56,16 +57,17 @@ export class FramedConnection {
         buffer: () => stages.stream.nextBuffer(),
         callback: (n: number) => {
           try {
-            stages.stream.advance(n);
+            // false pauses the socket: a frame is held (Note [hold, don't buffer]).
+            return stages.stream.advance(n);
           } catch (err) {
             conn?.fail(err);
+            return false;
           }
-          return true;
         },
       },
     });
     conn = new FramedConnection(socket, `${host}:${port}`, options.log);
-    conn.sink = options.sink(conn);
+    conn.attach(options, stages);
     return conn.authenticate(stages, options.handshakeTimeoutMs);
   }
 
@@ -73,8 +75,8 @@ export class FramedConnection {
   static accept(socket: net.Socket, options: ConnectionOptions): Promise<FramedConnection> {
     socket.setNoDelay(true);
     const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, options.log);
-    conn.sink = options.sink(conn);
     const stages = new Stages("server", options, () => conn, (bytes) => socket.write(bytes));
+    conn.attach(options, stages);
     socket.on("data", (chunk: Buffer) => {
       try {
         stages.stream.feedChunk(chunk);
@@ -117,6 +119,22 @@ export class FramedConnection {
       if (stages.role === "client") this.socket.once("connect", () => stages.handshake.start());
       else stages.handshake.start();
     });
+  }
+
+  private attach(options: ConnectionOptions, stages: Stages): void {
+    this.reader = stages.reader;
+    this.sink = options.sink(this);
+    this.sink.attachResume?.(() => this.resumeReading());
+  }
+
+  /** Restarts reading after a held frame got its place (Note [hold, don't buffer]). */
+  private resumeReading(): void {
+    if (!this.reader?.holding || !this.open) return;
+    try {
+      if (this.reader.resume()) this.socket.resume();
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** The frame sink made for this connection. */
@@ -176,6 +194,7 @@ export class FramedConnection {
 class Stages {
   readonly handshake: Handshake;
   readonly stream: ByteStream;
+  readonly reader: FrameReader;
   onDone: (err?: Error) => void = () => {};
 
   constructor(
@@ -184,9 +203,9 @@ class Stages {
     conn: () => FramedConnection,
     write: (bytes: Buffer) => void,
   ) {
-    const reader = new FrameReader({ limits: options.limits, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
+    this.reader = new FrameReader({ limits: options.limits, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
     this.handshake = new Handshake(role, options.secret, write, (err) => {
-      if (!err) this.stream.switchTo(reader);
+      if (!err) this.stream.switchTo(this.reader);
       this.onDone(err);
     });
     this.stream = new ByteStream(this.handshake);

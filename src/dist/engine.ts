@@ -113,8 +113,12 @@ export class CollectiveEngine implements TransportHandlers {
   sinkFor(peer: number): FrameSink {
     const mailbox = this.mailboxes[peer]!;
     return {
-      destinationFor: (h) => (this.broken ? undefined : mailbox.destinationFor(h)),
+      destinationFor: (h) => {
+        if (this.broken) return undefined; // drain and drop
+        return h.type === FrameType.Data || h.type === FrameType.P2P ? mailbox.destinationFor(h) : undefined;
+      },
       onFrame: (h, payload) => this.onFrame(peer, h, payload),
+      attachResume: (resume) => (mailbox.onPost = resume),
     };
   }
 
@@ -187,7 +191,10 @@ export class CollectiveEngine implements TransportHandlers {
   private poison(err: CollectiveError, tellPeers: boolean): void {
     if (this.broken) return;
     this.broken = err;
-    for (const m of this.mailboxes) m.clear();
+    for (const m of this.mailboxes) {
+      m.clear();
+      m.onPost(); // readers holding a frame resume, to drain and drop what is left
+    }
     if (tellPeers && this.transport) {
       const payload = Buffer.from(JSON.stringify(serializeError(err)), "utf8").subarray(0, 8 << 10);
       for (let p = 0; p < this.worldSize; p++) {

@@ -5,18 +5,29 @@
 // that payload is still missing, nextBuffer() lends the destination itself to the socket, so the
 // kernel copies the bytes straight into, e.g., the all-reduce's SharedArrayBuffer. Because the
 // lent view ends exactly where the payload ends, a read can never spill into the next frame.
+//
+// Note [hold, don't buffer]: a sink may answer HOLD_FRAME for a frame it has no place for yet (a
+// peer running ahead of us). The reader then stops: advance() returns false, the socket is paused,
+// and TCP's own flow control makes the sender wait, instead of us allocating and copying every
+// early frame. The sink calls resume() (through the connection) once it has posted a place.
 import type { ByteConsumer } from "./byte-consumer.js";
 import { decodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameError } from "./errors.js";
 
+/** What a sink answers for a frame it will have a place for later (Note [hold, don't buffer]). */
+export const HOLD_FRAME: unique symbol = Symbol("hold frame");
+
 export interface FrameSink {
   /**
-   * A place for the payload of `header`, exactly `header.payloadBytes` long, or undefined to have
-   * the reader allocate one. Called only after the header passed validation.
+   * A place for the payload of `header`, exactly `header.payloadBytes` long; undefined to have the
+   * reader allocate one; or HOLD_FRAME to stop reading until resume(). Called only after the
+   * header passed validation, and again for a held header on each resume().
    */
-  destinationFor(header: FrameHeader): Uint8Array | undefined;
+  destinationFor(header: FrameHeader): Uint8Array | undefined | typeof HOLD_FRAME;
   /** A whole frame arrived; `payload` is the destination returned above (or the allocated one). */
   onFrame(header: FrameHeader, payload: Uint8Array): void;
+  /** Gives the sink the function that restarts a reader holding a frame. */
+  attachResume?(resume: () => void): void;
 }
 
 export interface FrameReaderOptions {
@@ -50,6 +61,8 @@ export class FrameReader implements ByteConsumer {
   /** Whether the last frame's payload was read directly (so the next one is likely big too). */
   private lastWasDirect = false;
   private failed: FrameError | undefined;
+  /** A validated header whose sink answered HOLD_FRAME; reading is stopped until resume(). */
+  private held: FrameHeader | undefined;
 
   constructor(options: FrameReaderOptions) {
     this.limits = options.limits;
@@ -79,25 +92,59 @@ export class FrameReader implements ByteConsumer {
     return this.staging.subarray(this.end);
   }
 
-  advance(n: number): void {
+  /** Consumes `n` bytes; returns false when a frame is held and reading must stop. */
+  advance(n: number): boolean {
     if (this.failed) throw this.failed;
     if (this.lentDirect) {
       this.lastWasDirect = true;
       this.filled += n;
       if (this.filled === this.dest.length) this.finishFrame();
-      return;
+      return this.held === undefined;
     }
     this.end += n;
+    return this.parseGuarded();
+  }
+
+  /** Whether a frame is held (reading stopped). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** Asks again for a held frame's place; returns true when reading may continue. */
+  resume(): boolean {
+    if (this.held === undefined || this.failed) return false;
+    const header = this.held;
+    const dest = this.sink.destinationFor(header);
+    if (dest === HOLD_FRAME) return false;
+    this.held = undefined;
+    this.begin(header, dest);
+    return this.parseGuarded();
+  }
+
+  private parseGuarded(): boolean {
     try {
       this.parse();
     } catch (err) {
       this.failed = err instanceof FrameError ? err : new FrameError(String(err));
       throw err;
     }
+    return this.held === undefined;
+  }
+
+  private begin(header: FrameHeader, lent: Uint8Array | undefined): void {
+    const dest = lent ?? this.allocate(header.payloadBytes);
+    if (dest.length !== header.payloadBytes) {
+      throw new FrameError(`frame sink lent ${dest.length} bytes for a ${header.payloadBytes}-byte payload`);
+    }
+    this.header = header;
+    this.dest = dest;
+    this.filled = 0;
+    this.lastWasDirect = false;
+    if (dest.length === 0) this.finishFrame();
   }
 
   private parse(): void {
-    for (;;) {
+    while (this.held === undefined) {
       if (this.header) {
         const k = Math.min(this.end - this.start, this.dest.length - this.filled);
         if (k > 0) {
@@ -112,15 +159,12 @@ export class FrameReader implements ByteConsumer {
       if (this.end - this.start < FRAME_HEADER_BYTES) return;
       const header = decodeHeader(this.staging, this.start, this.limits);
       this.start += FRAME_HEADER_BYTES;
-      const dest = this.sink.destinationFor(header) ?? this.allocate(header.payloadBytes);
-      if (dest.length !== header.payloadBytes) {
-        throw new FrameError(`frame sink lent ${dest.length} bytes for a ${header.payloadBytes}-byte payload`);
+      const lent = this.sink.destinationFor(header);
+      if (lent === HOLD_FRAME) {
+        this.held = header;
+        return;
       }
-      this.header = header;
-      this.dest = dest;
-      this.filled = 0;
-      this.lastWasDirect = false;
-      if (dest.length === 0) this.finishFrame();
+      this.begin(header, lent);
     }
   }
 

@@ -2,8 +2,10 @@
 // peer. A frame is keyed by (type, seq, tag). When its receive is already posted the frame reader
 // writes the payload straight into the posted destination; a frame that arrives first (its peer is
 // ahead of us) is kept as an "unexpected" frame and copied when the receive is posted, the way
-// MPI's eager protocol does.
+// MPI's eager protocol does. Over TCP early frames are held in the socket instead
+// (Note [hold, don't buffer] in frame-reader.ts); the in-process transport uses the eager path.
 import type { FrameHeader } from "./frame.js";
+import { HOLD_FRAME } from "./frame-reader.js";
 
 export interface PostedReceive {
   dest: Uint8Array;
@@ -18,6 +20,8 @@ function key(type: number, seq: number, tag: number): string {
 export class Mailbox {
   private readonly posted = new Map<string, PostedReceive>();
   private readonly unexpected = new Map<string, { header: FrameHeader; payload: Uint8Array }>();
+  /** Called after each post, so a reader holding a frame can ask again (set by the link). */
+  onPost: () => void = () => {};
 
   /** Posts a receive; if the frame is already here it is delivered before this returns. */
   post(type: number, seq: number, tag: number, receive: PostedReceive): void {
@@ -30,12 +34,17 @@ export class Mailbox {
       return;
     }
     this.posted.set(k, receive);
+    this.onPost();
   }
 
-  /** The posted destination for a frame, if any and of the right length. */
-  destinationFor(h: FrameHeader): Uint8Array | undefined {
+  /**
+   * The posted destination for a frame; HOLD_FRAME while its receive is not posted yet; undefined
+   * (allocate, so the receive sees the wrong length) when the lengths differ.
+   */
+  destinationFor(h: FrameHeader): Uint8Array | undefined | typeof HOLD_FRAME {
     const p = this.posted.get(key(h.type, h.seq, h.tag));
-    return p && p.dest.length === h.payloadBytes ? p.dest : undefined;
+    if (!p) return HOLD_FRAME;
+    return p.dest.length === h.payloadBytes ? p.dest : undefined;
   }
 
   deliver(h: FrameHeader, payload: Uint8Array): void {

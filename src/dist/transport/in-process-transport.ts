@@ -24,8 +24,11 @@ export class InProcessHub {
     setImmediate(() => {
       if (this.dead.has(from) || this.dead.has(to)) return;
       const sink = this.handlers[to]!.sinkFor(from);
-      const dest = sink.destinationFor(header) ?? new Uint8Array(header.payloadBytes);
-      dest.set(payload);
+      // No socket to pause here: a frame with no place yet is handed over as it is and kept
+      // by the mailbox until its receive is posted.
+      const lent = sink.destinationFor(header);
+      const dest = lent instanceof Uint8Array ? lent : payload;
+      if (dest !== payload) dest.set(payload);
       sink.onFrame(header, dest);
     });
   }

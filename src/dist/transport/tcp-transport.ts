@@ -173,6 +173,7 @@ export class TcpTransport implements Transport {
     const helloSeen = new Promise<void>((r) => (resolveHello = r));
     const sink: FrameSink = {
       destinationFor: (h) => (greeted ? engineSink.destinationFor(h) : undefined),
+      attachResume: (resume) => engineSink.attachResume?.(resume),
       onFrame: (h, payload) => {
         if (greeted) return engineSink.onFrame(h, payload);
         const hello = parseHello(h, payload, this.o.groupName, this.worldSize);
