@@ -37,6 +37,19 @@ for (const world of [2, 3]) {
   });
 }
 
+test("several all-reduces in flight at once complete in order with the right sums", async () => {
+  const by = checks(await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["async"] }));
+  for (const row of by.get("async")!) assert.equal(row.ok, true);
+});
+
+test("communication progresses while the main thread is blocked in a long synchronous call", async () => {
+  const by = checks(await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["overlap"] }));
+  const rows = by.get("overlap")!.sort((a, b) => (a.rank as number) - (b.rank as number));
+  for (const row of rows) assert.equal(row.ok, true);
+  assert.ok((rows[0]!.ms as number) >= 1000, `rank 0 finished before its main thread was free (${rows[0]!.ms} ms)`);
+  assert.ok((rows[1]!.ms as number) < 700, `rank 1 waited for rank 0's main thread (${rows[1]!.ms} ms)`);
+});
+
 test("ranks passing different sizes all get CollectiveMismatchError naming the sizes", async () => {
   const by = checks(await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["mismatch"] }));
   const rows = by.get("mismatch")!;

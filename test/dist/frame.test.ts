@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeHeader, encodeHeader, DEFAULT_FRAME_LIMITS, FRAME_HEADER_BYTES, FrameType, type FrameHeader } from "../../src/dist/frame.js";
-import { FrameReader } from "../../src/dist/frame-reader.js";
+import { FrameReader, HOLD_FRAME } from "../../src/dist/frame-reader.js";
 import { ByteStream } from "../../src/dist/byte-consumer.js";
 import { FrameError } from "../../src/dist/errors.js";
 
@@ -97,4 +97,22 @@ test("a large payload is read straight into the destination the sink lends", () 
   assert.deepEqual(dest, payload);
   assert.equal(calls.frames.length, 1);
   assert.ok(direct > payload.length * 0.5, `only ${direct} bytes read directly`);
+});
+
+test("a frame with no place yet is held: reading stops, nothing is allocated, resume() delivers it", () => {
+  const payload = Uint8Array.from({ length: 100 }, (_, i) => i);
+  let place: Uint8Array | undefined;
+  const { reader, calls } = recordingReader(() => place ?? (HOLD_FRAME as unknown as undefined));
+  const bytes = new Uint8Array([...frame({ type: FrameType.Data, seq: 1 }, payload), ...frame({ type: FrameType.Data, seq: 2 }, payload)]);
+  const into = reader.nextBuffer();
+  into.set(bytes.subarray(0, Math.min(into.length, bytes.length)));
+  assert.equal(reader.advance(Math.min(into.length, bytes.length)), false, "reading should stop");
+  assert.ok(reader.holding);
+  assert.equal(calls.frames.length, 0);
+  assert.equal(reader.resume(), false, "still no place");
+  place = new Uint8Array(100);
+  assert.equal(reader.resume(), true);
+  assert.deepEqual(calls.frames.map((f) => f.h.seq), [1, 2]);
+  assert.deepEqual(calls.allocations, []);
+  assert.deepEqual(place, payload);
 });

@@ -76,6 +76,32 @@ switch (scenario) {
     out({ check: "send-recv", ok: got.every((v, i) => v === from * 10000 + i) });
     break;
   }
+  case "async": {
+    // Several operations in flight at once (as DDP starts one per bucket), waited for later.
+    const bufs = [1, 2, 3, 4].map((k) => sharedFloat32Array(50_000 * k).fill(rank + k));
+    const works = bufs.map((b) => pg.allReduceAsync(b));
+    await Promise.all(works.map((wk) => wk.wait()));
+    const expect = (k: number): number => (w * (w - 1)) / 2 + w * k;
+    out({ check: "async", ok: works.every((wk) => wk.isCompleted()) && bufs.every((b, i) => b.every((v) => v === expect(i + 1))) });
+    break;
+  }
+  case "overlap": {
+    // Rank 0 blocks its main thread for a second right after starting an all-reduce; its comm
+    // thread keeps the sockets going, so rank 1 finishes long before rank 0's main thread is free.
+    const buf = sharedFloat32Array(4 << 20).fill(1);
+    await pg.barrier();
+    const t0 = performance.now();
+    const work = pg.allReduceAsync(buf);
+    if (rank === 0) {
+      const until = Date.now() + 1000;
+      while (Date.now() < until) {
+        // a long synchronous kernel
+      }
+    }
+    await work.wait();
+    out({ check: "overlap", ms: Math.round(performance.now() - t0), ok: buf.every((v) => v === w) });
+    break;
+  }
   case "mismatch":
     await reportError("mismatch", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 999 : 1000)));
     break;
