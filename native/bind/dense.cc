@@ -82,26 +82,32 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The window fields shared by Conv2dShape and Pool2dShape: image size, kernel, strides, padding.
+template <typename Shape>
+void readWindow(Napi::Env env, const Napi::Object& p, const char* kernel, const char* window, Shape* s) {
+  s->h = static_cast<int>(dimProp(env, p, "h", 1, kernel));
+  s->w = static_cast<int>(dimProp(env, p, "w", 1, kernel));
+  s->kh = static_cast<int>(dimProp(env, p, "kh", 1, kernel));
+  s->kw = static_cast<int>(dimProp(env, p, "kw", 1, kernel));
+  s->strideH = static_cast<int>(dimProp(env, p, "strideH", 1, kernel));
+  s->strideW = static_cast<int>(dimProp(env, p, "strideW", 1, kernel));
+  s->padH = static_cast<int>(dimProp(env, p, "padH", 0, kernel));
+  s->padW = static_cast<int>(dimProp(env, p, "padW", 0, kernel));
+  if (s->h + 2 * static_cast<int64_t>(s->padH) < s->kh || s->w + 2 * static_cast<int64_t>(s->padW) < s->kw) {
+    throw Napi::RangeError::New(env, std::string(kernel) + ": the " + std::to_string(s->kh) + "x" + std::to_string(s->kw) +
+                                         " " + window + " is larger than the padded " + std::to_string(s->h) + "x" +
+                                         std::to_string(s->w) + " input; pad more or use a smaller " + window);
+  }
+}
+
 Conv2dShape convShapeArg(const Napi::CallbackInfo& info, const char* kernel) {
   Napi::Env env = info.Env();
   Napi::Object p = paramsArg(info, kernel);
   Conv2dShape s;
   s.n = static_cast<int>(dimProp(env, p, "n", 0, kernel));
   s.c = static_cast<int>(dimProp(env, p, "c", 1, kernel));
-  s.h = static_cast<int>(dimProp(env, p, "h", 1, kernel));
-  s.w = static_cast<int>(dimProp(env, p, "w", 1, kernel));
   s.oc = static_cast<int>(dimProp(env, p, "oc", 1, kernel));
-  s.kh = static_cast<int>(dimProp(env, p, "kh", 1, kernel));
-  s.kw = static_cast<int>(dimProp(env, p, "kw", 1, kernel));
-  s.strideH = static_cast<int>(dimProp(env, p, "strideH", 1, kernel));
-  s.strideW = static_cast<int>(dimProp(env, p, "strideW", 1, kernel));
-  s.padH = static_cast<int>(dimProp(env, p, "padH", 0, kernel));
-  s.padW = static_cast<int>(dimProp(env, p, "padW", 0, kernel));
-  if (s.h + 2 * static_cast<int64_t>(s.padH) < s.kh || s.w + 2 * static_cast<int64_t>(s.padW) < s.kw) {
-    throw Napi::RangeError::New(env, std::string(kernel) + ": the " + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
-                                         " kernel is larger than the padded " + std::to_string(s.h) + "x" +
-                                         std::to_string(s.w) + " input; pad more or use a smaller kernel");
-  }
+  readWindow(env, p, kernel, "kernel", &s);
   requireFits(env, int64_t{s.n} * s.c * s.h * s.w, kernel, "the input");
   requireFits(env, int64_t{s.n} * s.oc * s.outH() * s.outW(), kernel, "the output");
   requireFits(env, int64_t{s.oc} * s.c * s.kh * s.kw, kernel, "the weight");
@@ -159,19 +165,7 @@ Pool2dShape poolShapeArg(const Napi::CallbackInfo& info, const char* kernel) {
   Pool2dShape s;
   s.n = static_cast<int>(dimProp(env, p, "n", 0, kernel));
   s.c = static_cast<int>(dimProp(env, p, "c", 0, kernel));
-  s.h = static_cast<int>(dimProp(env, p, "h", 1, kernel));
-  s.w = static_cast<int>(dimProp(env, p, "w", 1, kernel));
-  s.kh = static_cast<int>(dimProp(env, p, "kh", 1, kernel));
-  s.kw = static_cast<int>(dimProp(env, p, "kw", 1, kernel));
-  s.strideH = static_cast<int>(dimProp(env, p, "strideH", 1, kernel));
-  s.strideW = static_cast<int>(dimProp(env, p, "strideW", 1, kernel));
-  s.padH = static_cast<int>(dimProp(env, p, "padH", 0, kernel));
-  s.padW = static_cast<int>(dimProp(env, p, "padW", 0, kernel));
-  if (s.h + 2 * static_cast<int64_t>(s.padH) < s.kh || s.w + 2 * static_cast<int64_t>(s.padW) < s.kw) {
-    throw Napi::RangeError::New(env, std::string(kernel) + ": the " + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
-                                         " window is larger than the padded " + std::to_string(s.h) + "x" +
-                                         std::to_string(s.w) + " input; pad more or use a smaller window");
-  }
+  readWindow(env, p, kernel, "window", &s);
   requireFits(env, int64_t{s.n} * s.c * s.h * s.w, kernel, "the input");
   requireFits(env, int64_t{s.n} * s.c * s.outH() * s.outW(), kernel, "the output");
   return s;

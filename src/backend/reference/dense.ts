@@ -44,14 +44,19 @@ function outSize(p: { h: number; w: number; kh: number; kw: number; strideH: num
   return [outputSize(p.h, p.kh, p.strideH, p.padH), outputSize(p.w, p.kw, p.strideW, p.padW)];
 }
 
-/** out[b, o, y, x] = bias[o] + sum over (ch, i, j) of x[b, ch, y*sh - ph + i, x*sw - pw + j] * w[o, ch, i, j]. */
-function conv2d(p: Conv2dParams, x: Float32Array, weight: Float32Array, bias: Float32Array | null, out: Float32Array): void {
+/**
+ * The convolution's one definition: calls visit(outIndex, inIndex, weightIndex) for every product
+ * out[b, o, y, x] += x[b, ch, y*sh - ph + i, x*sw - pw + j] * w[o, ch, i, j] whose input lies
+ * inside the image (the padding contributes nothing). The three passes below are this relation
+ * read three ways.
+ */
+function forEachProduct(p: Conv2dParams, visit: (outIndex: number, inIndex: number, weightIndex: number) => void): void {
   const [oh, ow] = outSize(p);
   for (let b = 0; b < p.n; b++) {
     for (let o = 0; o < p.oc; o++) {
       for (let y = 0; y < oh; y++) {
         for (let xo = 0; xo < ow; xo++) {
-          let sum = bias ? bias[o] : 0;
+          const outIndex = ((b * p.oc + o) * oh + y) * ow + xo;
           for (let ch = 0; ch < p.c; ch++) {
             for (let i = 0; i < p.kh; i++) {
               const iy = y * p.strideH - p.padH + i;
@@ -59,109 +64,91 @@ function conv2d(p: Conv2dParams, x: Float32Array, weight: Float32Array, bias: Fl
               for (let j = 0; j < p.kw; j++) {
                 const ix = xo * p.strideW - p.padW + j;
                 if (ix < 0 || ix >= p.w) continue;
-                sum += x[((b * p.c + ch) * p.h + iy) * p.w + ix] * weight[((o * p.c + ch) * p.kh + i) * p.kw + j];
+                visit(outIndex, ((b * p.c + ch) * p.h + iy) * p.w + ix, ((o * p.c + ch) * p.kh + i) * p.kw + j);
               }
             }
           }
-          out[((b * p.oc + o) * oh + y) * ow + xo] = sum;
         }
       }
     }
   }
 }
 
-/** gx[b, ch, iy, ix] = sum over every (o, y, x, i, j) that read x[b, ch, iy, ix] of gy[b, o, y, x] * w[o, ch, i, j]. */
-function conv2dBackwardInput(p: Conv2dParams, gy: Float32Array, weight: Float32Array, gx: Float32Array): void {
+/** out[b, o, y, x] = bias[o] + sum of its products. */
+function conv2d(p: Conv2dParams, x: Float32Array, weight: Float32Array, bias: Float32Array | null, out: Float32Array): void {
   const [oh, ow] = outSize(p);
-  // Scatter in float64, then store: the sum for one input pixel gathers from many outputs.
+  const acc = new Float64Array(p.n * p.oc * oh * ow);
+  if (bias) for (let q = 0; q < acc.length; q++) acc[q] = bias[Math.floor(q / (oh * ow)) % p.oc];
+  forEachProduct(p, (o, i, w) => (acc[o] += x[i] * weight[w]));
+  out.set(acc);
+}
+
+/** gx[b, ch, iy, ix] = sum over the products that read x[b, ch, iy, ix] of gy[out] * w. */
+function conv2dBackwardInput(p: Conv2dParams, gy: Float32Array, weight: Float32Array, gx: Float32Array): void {
   const acc = new Float64Array(p.n * p.c * p.h * p.w);
-  for (let b = 0; b < p.n; b++) {
-    for (let o = 0; o < p.oc; o++) {
-      for (let y = 0; y < oh; y++) {
-        for (let xo = 0; xo < ow; xo++) {
-          const g = gy[((b * p.oc + o) * oh + y) * ow + xo];
-          for (let ch = 0; ch < p.c; ch++) {
-            for (let i = 0; i < p.kh; i++) {
-              const iy = y * p.strideH - p.padH + i;
-              if (iy < 0 || iy >= p.h) continue;
-              for (let j = 0; j < p.kw; j++) {
-                const ix = xo * p.strideW - p.padW + j;
-                if (ix < 0 || ix >= p.w) continue;
-                acc[((b * p.c + ch) * p.h + iy) * p.w + ix] += g * weight[((o * p.c + ch) * p.kh + i) * p.kw + j];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  forEachProduct(p, (o, i, w) => (acc[i] += gy[o] * weight[w]));
   gx.set(acc);
 }
 
-/** gw[o, ch, i, j] = sum over (b, y, x) of gy[b, o, y, x] * x[b, ch, y*sh - ph + i, x*sw - pw + j]; gb[o] = sum of gy[:, o]. */
+/** gw[o, ch, i, j] = sum over the products that use it of gy[out] * x[in]; gb[o] = sum of gy[:, o]. */
 function conv2dBackwardWeight(p: Conv2dParams, x: Float32Array, gy: Float32Array, gw: Float32Array, gb: Float32Array | null): void {
+  const acc = new Float64Array(p.oc * p.c * p.kh * p.kw);
+  forEachProduct(p, (o, i, w) => (acc[w] += gy[o] * x[i]));
+  gw.set(acc);
+  if (gb) {
+    const [oh, ow] = outSize(p);
+    const sums = new Float64Array(p.oc);
+    for (let q = 0; q < p.n * p.oc * oh * ow; q++) sums[Math.floor(q / (oh * ow)) % p.oc] += gy[q];
+    gb.set(sums);
+  }
+}
+
+/**
+ * Calls visit(outIndex, inside, planeStart) for every pooling window, where `inside` lists, in
+ * row-major order, the flat indices into x of the window's elements that lie inside the input
+ * (padding holds no elements) and planeStart is the index of its plane's first element.
+ */
+function forEachWindow(p: Pool2dParams, visit: (outIndex: number, inside: number[], planeStart: number) => void): void {
   const [oh, ow] = outSize(p);
-  for (let o = 0; o < p.oc; o++) {
-    for (let ch = 0; ch < p.c; ch++) {
-      for (let i = 0; i < p.kh; i++) {
-        for (let j = 0; j < p.kw; j++) {
-          let sum = 0;
-          for (let b = 0; b < p.n; b++) {
-            for (let y = 0; y < oh; y++) {
-              const iy = y * p.strideH - p.padH + i;
-              if (iy < 0 || iy >= p.h) continue;
-              for (let xo = 0; xo < ow; xo++) {
-                const ix = xo * p.strideW - p.padW + j;
-                if (ix < 0 || ix >= p.w) continue;
-                sum += gy[((b * p.oc + o) * oh + y) * ow + xo] * x[((b * p.c + ch) * p.h + iy) * p.w + ix];
-              }
-            }
+  for (let plane = 0; plane < p.n * p.c; plane++) {
+    const planeStart = plane * p.h * p.w;
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++) {
+        const inside: number[] = [];
+        for (let i = 0; i < p.kh; i++) {
+          const iy = y * p.strideH - p.padH + i;
+          if (iy < 0 || iy >= p.h) continue;
+          for (let j = 0; j < p.kw; j++) {
+            const ix = xo * p.strideW - p.padW + j;
+            if (ix >= 0 && ix < p.w) inside.push(planeStart + iy * p.w + ix);
           }
-          gw[((o * p.c + ch) * p.kh + i) * p.kw + j] = sum;
         }
+        visit((plane * oh + y) * ow + xo, inside, planeStart);
       }
-    }
-    if (gb) {
-      let sum = 0;
-      for (let b = 0; b < p.n; b++) {
-        for (let q = 0; q < oh * ow; q++) sum += gy[(b * p.oc + o) * oh * ow + q];
-      }
-      gb[o] = sum;
     }
   }
 }
 
 /**
  * out = max of each window; argmax = the flat (iy * w + ix) index of that max in its plane.
- * Padding never wins (it counts as -inf). A NaN in the window wins, as in PyTorch, so a
- * NaN upstream is never hidden; a window lying wholly in the padding gives -inf and argmax -1.
+ * Padding never wins. A NaN in the window wins, as in PyTorch, so a NaN upstream is never
+ * hidden; ties keep the first in row-major order; a window wholly in the padding gives -inf and
+ * argmax -1.
  */
 function maxPool2d(p: Pool2dParams, x: Float32Array, out: Float32Array, argmax: Int32Array): void {
-  const [oh, ow] = outSize(p);
-  for (let plane = 0; plane < p.n * p.c; plane++) {
-    const xBase = plane * p.h * p.w;
-    for (let y = 0; y < oh; y++) {
-      for (let xo = 0; xo < ow; xo++) {
-        let best = -Infinity;
-        let where = -1;
-        for (let i = 0; i < p.kh; i++) {
-          const iy = y * p.strideH - p.padH + i;
-          if (iy < 0 || iy >= p.h) continue;
-          for (let j = 0; j < p.kw; j++) {
-            const ix = xo * p.strideW - p.padW + j;
-            if (ix < 0 || ix >= p.w) continue;
-            const v = x[xBase + iy * p.w + ix];
-            if (v > best || Number.isNaN(v) || where < 0) {
-              best = v;
-              where = iy * p.w + ix;
-            }
-          }
-        }
-        out[(plane * oh + y) * ow + xo] = best;
-        argmax[(plane * oh + y) * ow + xo] = where;
+  forEachWindow(p, (q, inside, planeStart) => {
+    let best = -Infinity;
+    let where = -1;
+    for (const at of inside) {
+      const v = x[at];
+      if (where < 0 || v > best || Number.isNaN(v)) {
+        best = v;
+        where = at - planeStart;
       }
     }
-  }
+    out[q] = best;
+    argmax[q] = where;
+  });
 }
 
 /** gx[plane, argmax] += gy for every output of the plane; every other gx is 0. */
@@ -178,47 +165,21 @@ function maxPool2dBackward(p: Pool2dParams, gy: Float32Array, argmax: Int32Array
   gx.set(acc);
 }
 
-/** The rows (or columns) of one window that lie inside the input: [start, end). */
-function windowRange(o: number, stride: number, pad: number, kernel: number, size: number): [number, number] {
-  const start = o * stride - pad;
-  return [Math.max(start, 0), Math.min(start + kernel, size)];
-}
-
-/** out = mean of each window over the elements inside the input (padding is not counted). */
+/** out = mean of each window over its elements inside the input (padding is not counted). */
 function avgPool2d(p: Pool2dParams, x: Float32Array, out: Float32Array): void {
-  const [oh, ow] = outSize(p);
-  for (let plane = 0; plane < p.n * p.c; plane++) {
-    const xBase = plane * p.h * p.w;
-    for (let y = 0; y < oh; y++) {
-      const [y0, y1] = windowRange(y, p.strideH, p.padH, p.kh, p.h);
-      for (let xo = 0; xo < ow; xo++) {
-        const [x0, x1] = windowRange(xo, p.strideW, p.padW, p.kw, p.w);
-        let sum = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) sum += x[xBase + iy * p.w + ix];
-        const count = Math.max(y1 - y0, 0) * Math.max(x1 - x0, 0);
-        out[(plane * oh + y) * ow + xo] = count > 0 ? sum / count : 0;
-      }
-    }
-  }
+  forEachWindow(p, (q, inside) => {
+    let sum = 0;
+    for (const at of inside) sum += x[at];
+    out[q] = inside.length > 0 ? sum / inside.length : 0;
+  });
 }
 
 /** Each output's gradient is shared equally among the input elements its window averaged. */
 function avgPool2dBackward(p: Pool2dParams, gy: Float32Array, gx: Float32Array): void {
-  const [oh, ow] = outSize(p);
-  const planeSize = p.h * p.w;
-  const acc = new Float64Array(p.n * p.c * planeSize);
-  for (let plane = 0; plane < p.n * p.c; plane++) {
-    for (let y = 0; y < oh; y++) {
-      const [y0, y1] = windowRange(y, p.strideH, p.padH, p.kh, p.h);
-      for (let xo = 0; xo < ow; xo++) {
-        const [x0, x1] = windowRange(xo, p.strideW, p.padW, p.kw, p.w);
-        const count = Math.max(y1 - y0, 0) * Math.max(x1 - x0, 0);
-        if (count === 0) continue;
-        const share = gy[(plane * oh + y) * ow + xo] / count;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) acc[plane * planeSize + iy * p.w + ix] += share;
-      }
-    }
-  }
+  const acc = new Float64Array(p.n * p.c * p.h * p.w);
+  forEachWindow(p, (q, inside) => {
+    for (const at of inside) acc[at] += gy[q] / inside.length;
+  });
   gx.set(acc);
 }
 
