@@ -53,12 +53,19 @@ export interface EngineOptions {
   segmentBytes: number;
   /** All-reduces up to this size use recursive doubling, larger ones the ring. */
   smallMessageBytes: number;
+  /**
+   * Receive staging the ring's reduce-scatter may post ahead. A sender emits a whole step's
+   * segments at once; those beyond this window wait in the socket until staging frees up. 16 MiB
+   * covers a step of the usual DDP bucket (25 MB) on 2 ranks; allocated once and reused.
+   */
+  stagingBytes: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   timeoutMs: 30_000,
   segmentBytes: 1 << 20,
   smallMessageBytes: 64 << 10,
+  stagingBytes: 16 << 20,
 };
 
 function ranksText(ranks: number[]): string {
@@ -302,6 +309,7 @@ export class CollectiveEngine implements TransportHandlers {
       label,
       opName: display,
       segmentElems: this.options.segmentBytes / 4,
+      stagingElems: Math.floor(this.options.stagingBytes / 4),
       frameType: isP2P ? FrameType.P2P : FrameType.Data,
       aux: isP2P ? { aux0: req.tag, aux1: req.buffer.length, aux2: 0 } : { aux0: 0, aux1: 0, aux2: 0 },
       transport,

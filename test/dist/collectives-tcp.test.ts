@@ -37,6 +37,16 @@ for (const world of [2, 3]) {
   });
 }
 
+test("segments beyond the staging window wait in the socket and the ring still completes bitwise", async () => {
+  const by = checks(await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["window"] }));
+  assert.equal(by.size, 2);
+  for (const [name, rows] of by) {
+    assert.equal(rows.length, 3, name);
+    for (const row of rows) assert.equal(row.ok, true, `${name} on rank ${row.rank}`);
+    assert.equal(new Set(rows.map((r) => r.hash)).size, 1, name);
+  }
+});
+
 test("several all-reduces in flight at once complete in order with the right sums", async () => {
   const by = checks(await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["async"] }));
   for (const row of by.get("async")!) assert.equal(row.ok, true);

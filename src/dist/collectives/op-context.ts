@@ -15,6 +15,8 @@ export interface OpContext {
   readonly seq: number;
   /** Longest segment in elements (collectives/segments.ts). */
   readonly segmentElems: number;
+  /** Elements of receive staging an algorithm may post ahead (EngineOptions.stagingBytes / 4). */
+  readonly stagingElems: number;
   /** Operation name and number, for messages: "all-reduce #12". */
   readonly label: string;
   /** Operation name alone, for error fields: "all-reduce". */
@@ -39,6 +41,7 @@ export interface OpRunParams {
   label: string;
   opName: string;
   segmentElems: number;
+  stagingElems: number;
   frameType: FrameType;
   /** Extra header words of every frame this operation sends (p2p: user tag and count). */
   aux: Pick<FrameHeader, "aux0" | "aux1" | "aux2">;
@@ -56,6 +59,7 @@ export class OpRun implements OpContext {
   readonly label: string;
   readonly opName: string;
   readonly segmentElems: number;
+  readonly stagingElems: number;
   readonly arrivalsMissing: Set<number>;
   /** Receives still outstanding per peer (for the timeout message). */
   readonly waitingOn = new Map<number, number>();
@@ -76,6 +80,7 @@ export class OpRun implements OpContext {
     this.label = p.label;
     this.opName = p.opName;
     this.segmentElems = p.segmentElems;
+    this.stagingElems = p.stagingElems;
     this.arrivalsMissing = p.awaitArrivals;
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;

@@ -23,14 +23,6 @@ import { addInto, divideInPlace } from "../reduce.js";
 import type { OpContext } from "./op-context.js";
 import { chunkRanges, mod, segmentRanges, type Range } from "./segments.js";
 
-/**
- * Bytes of staging the reduce-scatter may post ahead. A sender emits a whole step's segments at
- * once; segments arriving with no receive posted are kept as freshly allocated "unexpected"
- * buffers and copied again later, so the window should cover a step of the largest common
- * messages (DDP buckets of ~25 MB). The staging is allocated once and reused.
- */
-const STAGING_BYTES = 16 << 20;
-
 export interface RingPhases {
   /** Run the reduce-scatter phase (buffer must hold each rank's full input). */
   reduceScatter: boolean;
@@ -74,8 +66,17 @@ export function runRing(ctx: OpContext, buf: Float32Array, phases: RingPhases): 
     return;
   }
 
+  // Step 0 sends our own values of chunk r-1, before any receive is posted. Note [ring frame
+  // order]: the next rank posts its reduce-scatter receives in schedule order (step by step,
+  // segment by segment) and holds any frame that arrives ahead of its window, so our frames must
+  // leave in that order too. Posting a receive can deliver a frame at once (one that was held or
+  // kept), and reducing it sends a step-1 segment; had the step-0 segments not left already, that
+  // segment would overtake them and both ranks would wait for each other.
+  segs[mod(r - 1, w)]!.forEach((rg, j) => ctx.send(next, tagOf(0, j), view(rg)));
+
   // Reduce-scatter receives go to staging buffers (we need our own values to add to), at most
-  // STAGING_BYTES posted ahead; each buffer is re-posted as soon as its segment is reduced.
+  // ctx.stagingElems posted ahead; each buffer is re-posted as soon as its segment is reduced.
+  // Segments beyond the window wait in the socket (Note [hold, don't buffer]).
   const schedule: { step: number; chunk: number; j: number }[] = [];
   for (let s = 0; s < w - 1; s++) {
     const c = mod(r - s - 2, w);
@@ -98,10 +99,9 @@ export function runRing(ctx: OpContext, buf: Float32Array, phases: RingPhases): 
       if (phases.allGather) ctx.send(next, tagOf(gatherStep0, j), region);
     });
   };
-  const window = Math.max(1, Math.min(schedule.length, Math.floor(STAGING_BYTES / 4 / ctx.segmentElems)));
+  const window = Math.max(1, Math.min(schedule.length, Math.floor(ctx.stagingElems / ctx.segmentElems)));
   const staging = ctx.scratch("ring-staging", window * ctx.segmentElems);
   for (let k = 0; k < window; k++) {
     postNext(staging.subarray(k * ctx.segmentElems, (k + 1) * ctx.segmentElems));
   }
-  segs[mod(r - 1, w)]!.forEach((rg, j) => ctx.send(next, tagOf(0, j), view(rg)));
 }

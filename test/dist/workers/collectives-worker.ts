@@ -8,7 +8,13 @@ import { bitwiseEqual, orderSensitiveInputs, recursiveDoublingReference, ringRef
 
 const scenario = process.argv[2];
 const SMALL = 256; // smallMessageBytes used by these tests
-const pg = await initProcessGroup({ smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000 });
+// "window": tiny segments and a 4-segment staging window, so most reduce-scatter segments arrive
+// before their receive is posted and must wait in the socket.
+const pg = await initProcessGroup(
+  scenario === "window"
+    ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: 10_000 }
+    : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000 },
+);
 const { rank, worldSize: w } = pg;
 const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, ...o })}\n`);
 const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex").slice(0, 16);
@@ -74,6 +80,15 @@ switch (scenario) {
     await Promise.all([pg.send(msg, (rank + 1) % w, { tag: 7 }), pg.recv(got, (rank - 1 + w) % w, { tag: 7 })]);
     const from = (rank - 1 + w) % w;
     out({ check: "send-recv", ok: got.every((v, i) => v === from * 10000 + i) });
+    break;
+  }
+  case "window": {
+    for (const count of [200_003, 5000]) {
+      const inputs = orderSensitiveInputs(w, count, 21);
+      const buf = shared(inputs[rank]!);
+      await pg.allReduce(buf);
+      out({ check: `window ${count}`, ok: bitwiseEqual(buf, ringReference(inputs, false)), hash: hash(buf) });
+    }
     break;
   }
   case "async": {
