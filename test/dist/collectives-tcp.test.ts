@@ -47,6 +47,14 @@ test("segments beyond the staging window wait in the socket and the ring still c
   }
 });
 
+test("a random mix of 200 collectives on 4 ranks, several in flight, tiny segments and staging", async () => {
+  const results = await spawnRanks({ worldSize: 4, script: "stress-worker.js", args: ["200"], timeoutMs: 60_000 });
+  for (const r of results) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.json, [{ rank: r.rank, ok: true, ops: 200 }]);
+  }
+});
+
 test("several all-reduces in flight at once complete in order with the right sums", async () => {
   const by = checks(await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["async"] }));
   for (const row of by.get("async")!) assert.equal(row.ok, true);
