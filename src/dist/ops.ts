@@ -4,9 +4,6 @@
 /** How all-reduce and reduce-scatter combine ranks' values. `avg` is the sum divided by worldSize. */
 export type ReduceOp = "sum" | "avg";
 
-/** Element type on the wire. Only float32 today; the descriptor already carries it. */
-export type WireDtype = "f32";
-
 export type OpRequest =
   | { op: "allReduce"; buffer: Float32Array; reduceOp: ReduceOp; timeoutMs?: number }
   | { op: "reduceScatter"; input: Float32Array; output: Float32Array; reduceOp: ReduceOp; timeoutMs?: number }
