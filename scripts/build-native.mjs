@@ -26,10 +26,12 @@ if (!process.argv.includes("--force") && existsSync(addon)) {
     process.exit(0);
   }
 }
-// npm puts its bundled node-gyp on PATH for lifecycle scripts; outside npm, fall back to npx.
-const gyp = process.env.npm_config_node_gyp
-  ? [process.execPath, [process.env.npm_config_node_gyp]]
-  : ["npx", ["--no-install", "node-gyp"]];
+// npm tells its scripts where its bundled node-gyp is; run directly, go through npm to learn it.
+if (!process.env.npm_config_node_gyp) {
+  const viaNpm = spawnSync("npm", ["run", "--silent", "build:native", "--", ...process.argv.slice(2)], { cwd: root, stdio: "inherit" });
+  process.exit(viaNpm.status ?? 1);
+}
+const gyp = [process.execPath, [process.env.npm_config_node_gyp]];
 const jobs = process.env.JOBS ?? "max";
 const result = spawnSync(gyp[0], [...gyp[1], "rebuild", `--jobs=${jobs}`], {
   cwd: root,
