@@ -112,3 +112,17 @@ test("gradient-ready hooks fire once per parameter, after its gradient is comple
   assert.equal(seen.length, 4);
   assert.equal(seen.indexOf("2.weight") < seen.indexOf("0.weight"), true, "later layers are ready first");
 });
+
+test("ReLU then MaxPool2d in a Sequential gives exactly the values and gradients of doing them in order", () => {
+  const fused = new nn.Sequential(new nn.ReLU(), new nn.MaxPool2d({ kernel: 2 }));
+  const x1 = param([2, 3, 6, 6], rng);
+  for (let i = 0; i < 10; i++) x1.data[i] = 0; // zeros sit on ReLU's kink
+  const x2 = T.tensor(x1.toArray(), x1.shape, { requiresGrad: true });
+  const g = T.randn([2, 3, 3, 3], rng);
+  const a = fused.forward(x1);
+  const b = T.maxPool2d(T.relu(x2), { kernel: 2 });
+  assert.deepEqual(a.toArray(), b.toArray());
+  a.backward(g);
+  b.backward(g);
+  assert.deepEqual(x1.grad!.toArray(), x2.grad!.toArray());
+});
