@@ -7,7 +7,7 @@ import { CollectiveError } from "../../../src/dist/errors.js";
 import { bitwiseEqual, orderSensitiveInputs, recursiveDoublingReference, ringReference } from "../helpers/reference-sum.js";
 
 const scenario = process.argv[2];
-const SMALL = 256; // smallMessageBytes used by these tests
+const SMALL = 32; // smallMessageBytes used by these tests: 1 and 3 floats go by recursive doubling, 17 and up by the ring
 // "window": tiny segments and a 4-segment staging window, so most reduce-scatter segments arrive
 // before their receive is posted and must wait in the socket.
 const pg = await initProcessGroup(
@@ -38,8 +38,8 @@ async function reportError(what: string, p: Promise<unknown>, t0 = performance.n
 switch (scenario) {
   case "allreduce": {
     for (const count of [1, 3, 17, 64, 1000003]) {
+      const inputs = orderSensitiveInputs(w, count, count);
       for (const avg of [false, true]) {
-        const inputs = orderSensitiveInputs(w, count, count);
         // Half the sizes use ordinary (non-shared) arrays, which the comm thread sees as copies.
         const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
         await pg.allReduce(buf, { op: avg ? "avg" : "sum" });
@@ -80,6 +80,13 @@ switch (scenario) {
     await Promise.all([pg.send(msg, (rank + 1) % w, { tag: 7 }), pg.recv(got, (rank - 1 + w) % w, { tag: 7 })]);
     const from = (rank - 1 + w) % w;
     out({ check: "send-recv", ok: got.every((v, i) => v === from * 10000 + i) });
+
+    // Several operations in flight at once (as DDP starts one per bucket), waited for later.
+    const bufs = [1, 2, 3, 4].map((k) => sharedFloat32Array(50_000 * k).fill(rank + k));
+    const works = bufs.map((b) => pg.allReduceAsync(b));
+    await Promise.all(works.map((wk) => wk.wait()));
+    const expect = (k: number): number => (w * (w - 1)) / 2 + w * k;
+    out({ check: "async", ok: works.every((wk) => wk.isCompleted()) && bufs.every((b, i) => b.every((v) => v === expect(i + 1))) });
     break;
   }
   case "window": {
@@ -89,15 +96,6 @@ switch (scenario) {
       await pg.allReduce(buf);
       out({ check: `window ${count}`, ok: bitwiseEqual(buf, ringReference(inputs, false)), hash: hash(buf) });
     }
-    break;
-  }
-  case "async": {
-    // Several operations in flight at once (as DDP starts one per bucket), waited for later.
-    const bufs = [1, 2, 3, 4].map((k) => sharedFloat32Array(50_000 * k).fill(rank + k));
-    const works = bufs.map((b) => pg.allReduceAsync(b));
-    await Promise.all(works.map((wk) => wk.wait()));
-    const expect = (k: number): number => (w * (w - 1)) / 2 + w * k;
-    out({ check: "async", ok: works.every((wk) => wk.isCompleted()) && bufs.every((b, i) => b.every((v) => v === expect(i + 1))) });
     break;
   }
   case "overlap": {
