@@ -2,7 +2,7 @@
 // attends to itself and earlier positions only.
 import { formatShape, ShapeError } from "../tensor/shape.js";
 import {
-  add, affine, matmul, permute, reshape, softmax, split, Tensor, transpose,
+  add, matmul, permute, reshape, softmax, split, Tensor, transpose,
 } from "../tensor/index.js";
 import { Linear } from "./linear.js";
 import { Module } from "./module.js";
@@ -38,11 +38,11 @@ export class CausalSelfAttention extends Module {
     }
     const [b, t, d] = x.shape as [number, number, number];
     const hs = d / this.heads;
-    // (B, T, D) each -> (B, H, T, hs), made contiguous so the batched products run as one GEMM.
+    // (B, T, D) each -> (B, H, T, hs): views of the projection, which GEMM reads in place.
     const [q, k, v] = split(this.qkv.forward(x), [d, d, d], 2).map((z) =>
-      permute(reshape(z, [b, t, this.heads, hs]), [0, 2, 1, 3]).contiguous(),
+      permute(reshape(z, [b, t, this.heads, hs]), [0, 2, 1, 3]),
     ) as [Tensor, Tensor, Tensor];
-    const scores = add(affine(matmul(q, transpose(k)), 1 / Math.sqrt(hs)), causalMask(t)); // (B, H, T, T)
+    const scores = add(matmul(q, transpose(k), 1 / Math.sqrt(hs)), causalMask(t)); // (B, H, T, T)
     const y = matmul(softmax(scores), v); // (B, H, T, hs)
     return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d]));
   }

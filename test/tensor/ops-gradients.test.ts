@@ -69,13 +69,20 @@ test("shape ops: reshape, permute, slice, expand, concat, split, indexSelect", (
 });
 
 test("matmul: plain, transposed, batched, broadcast, vectors", () => {
-  gradcheck("matmul", T.matmul, [param([3, 4], rng), param([4, 5], rng)]);
+  const mm = (a: T.Tensor, b: T.Tensor) => T.matmul(a, b);
+  gradcheck("matmul", mm, [param([3, 4], rng), param([4, 5], rng)]);
+  gradcheck("matmul scaled", (a, b) => T.matmul(a, b, 0.5), [param([3, 4], rng), param([4, 5], rng)]);
+  // Heads as views of one projection (B, T, 2 * H * hs): per-batch GEMM calls over the heads.
+  gradcheck("matmul on head views", (x) => {
+    const [q, k] = T.split(x, [4, 4], 2).map((z) => T.permute(T.reshape(z, [2, 3, 2, 2]), [0, 2, 1, 3])) as [T.Tensor, T.Tensor];
+    return T.matmul(q, T.transpose(k));
+  }, [param([2, 3, 8], rng)]);
   gradcheck("matmul x @ w.T", (x, w) => T.matmul(x, T.transpose(w)), [param([2, 3, 4], rng), param([5, 4], rng)]);
-  gradcheck("matmul batched", T.matmul, [param([2, 3, 4], rng), param([2, 4, 2], rng)]);
-  gradcheck("matmul broadcast batch", T.matmul, [param([2, 1, 3, 4], rng), param([3, 4, 2], rng)]);
+  gradcheck("matmul batched", mm, [param([2, 3, 4], rng), param([2, 4, 2], rng)]);
+  gradcheck("matmul broadcast batch", mm, [param([2, 1, 3, 4], rng), param([3, 4, 2], rng)]);
   gradcheck("matmul q @ k.T", (q, k) => T.matmul(q, T.transpose(k)), [param([2, 3, 4], rng), param([2, 3, 4], rng)]);
-  gradcheck("vector @ matrix", T.matmul, [param([4], rng), param([4, 3], rng)]);
-  gradcheck("matrix @ vector", T.matmul, [param([3, 4], rng), param([4], rng)]);
+  gradcheck("vector @ matrix", mm, [param([4], rng), param([4, 3], rng)]);
+  gradcheck("matrix @ vector", mm, [param([3, 4], rng), param([4], rng)]);
 });
 
 test("reductions", () => {
