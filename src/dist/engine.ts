@@ -18,9 +18,10 @@
 // operations with an error of the same kind. Recovery is to build a new group (a new generation)
 // at the next step boundary; a half-finished collective cannot be trusted.
 import { runAllGather } from "./collectives/all-gather.js";
-import { chooseAllReduceAlgorithm, runAllReduce } from "./collectives/all-reduce.js";
+import { runAllReduce } from "./collectives/all-reduce.js";
 import { runBroadcast } from "./collectives/broadcast.js";
 import { descriptorAux, descriptorFromAux, describeMismatch, type OpDescriptor } from "./collectives/descriptor.js";
+import { describeRequest, validateRequest } from "./collectives/request.js";
 import { OpRun } from "./collectives/op-context.js";
 import { runReduceScatter } from "./collectives/reduce-scatter.js";
 import { runRecv, runSend } from "./collectives/send-recv.js";
@@ -234,67 +235,15 @@ export class CollectiveEngine implements TransportHandlers {
     return b;
   };
 
-  private validate(req: OpRequest): void {
-    const w = this.worldSize;
-    const rankOk = (r: number): boolean => Number.isInteger(r) && r >= 0 && r < w;
-    switch (req.op) {
-      case "broadcast":
-        if (!rankOk(req.root)) throw new RangeError(`broadcast root ${req.root} is not a rank of this group (0..${w - 1})`);
-        return;
-      case "send":
-      case "recv":
-        if (!rankOk(req.peer) || req.peer === this.rank) {
-          throw new RangeError(`${req.op} peer ${req.peer} must be another rank of this group (0..${w - 1}, not ${this.rank})`);
-        }
-        if (!Number.isInteger(req.tag) || req.tag < 0 || req.tag > 0xffffffff) throw new RangeError(`${req.op} tag must be a u32, got ${req.tag}`);
-        return;
-      case "allGather":
-        if (req.output.length !== w * req.input.length) {
-          throw new RangeError(`all-gather output has ${req.output.length} floats; it must be worldSize (${w}) × input (${req.input.length})`);
-        }
-        return;
-      case "reduceScatter":
-        if (req.input.length !== w * req.output.length) {
-          throw new RangeError(`reduce-scatter input has ${req.input.length} floats; it must be worldSize (${w}) × output (${req.output.length})`);
-        }
-        return;
-      default:
-        return;
-    }
-  }
-
-  private describe(req: OpRequest): OpDescriptor | undefined {
-    const base = { op: req.op, root: 0, reduceOp: "none", algorithm: "none" } as const;
-    switch (req.op) {
-      case "allReduce":
-        return {
-          ...base,
-          count: req.buffer.length,
-          reduceOp: req.reduceOp,
-          algorithm: chooseAllReduceAlgorithm(req.buffer.length, this.worldSize, this.options.smallMessageBytes),
-        };
-      case "reduceScatter":
-        return { ...base, count: req.input.length, reduceOp: req.reduceOp, algorithm: "ring" };
-      case "allGather":
-        return { ...base, count: req.input.length, algorithm: "ring" };
-      case "broadcast":
-        return { ...base, count: req.buffer.length, root: req.root, algorithm: "chain" };
-      case "barrier":
-        return { ...base, count: 0 };
-      default:
-        return undefined;
-    }
-  }
-
   private async execute(req: OpRequest): Promise<void> {
     if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const display = OP_DISPLAY_NAMES[req.op];
     if (this.broken) {
       throw withMessage(this.broken, `${display} not started: the group failed earlier and must be re-formed (${this.broken.message})`);
     }
-    this.validate(req);
+    validateRequest(req, this.rank, this.worldSize);
     const transport = this.transport!;
-    const desc = this.describe(req);
+    const desc = describeRequest(req, this.worldSize, this.options.smallMessageBytes);
     const isSend = req.op === "send";
     const isP2P = isSend || req.op === "recv";
     const peer = isP2P ? req.peer : -1;
