@@ -10,6 +10,15 @@ import { uninitialized } from "../storage.js";
 /** Sums a gradient of shape `from` down to `to` (the backward of broadcasting `to` up to `from`). */
 export function sumToShape(g: Float32Array, from: Shape, to: Shape): { data: Float32Array; owned: boolean } {
   if (sameShape(from, to)) return { data: g, owned: false };
+  // Broadcast over leading axes only (a bias): a column sum, which the reduce kernel does fast.
+  const lead = from.length - to.length;
+  const trimmed = to.slice(to.findIndex((d) => d !== 1) < 0 ? to.length : to.findIndex((d) => d !== 1));
+  if (lead >= 0 && sameShape(from.slice(from.length - trimmed.length), trimmed)) {
+    const out = uninitialized(sizeOf(to));
+    const inner = sizeOf(trimmed);
+    backend().reduce("sum", g, out, 1, g.length / Math.max(inner, 1), inner);
+    return { data: out, owned: true };
+  }
   const out = new Float32Array(sizeOf(to));
   backend().accumulateStrided(g, i32(from), out, 0, i32(broadcastStrides(to, contiguousStrides(to), from)));
   return { data: out, owned: true };
