@@ -116,3 +116,29 @@ test("a frame with no place yet is held: reading stops, nothing is allocated, re
   assert.deepEqual(calls.allocations, []);
   assert.deepEqual(place, payload);
 });
+
+test("an authenticated peer that sends an oversized header is disconnected and logged", async () => {
+  const { AuthenticatedListener } = await import("../../src/dist/listener.js");
+  const { FramedConnection } = await import("../../src/dist/connection.js");
+  const { generateSecret, secretKey } = await import("../../src/dist/secret.js");
+  const key = secretKey(generateSecret());
+  const logs: string[] = [];
+  let allocated = 0;
+  const sink = () => ({ destinationFor: () => undefined, onFrame: () => void allocated++ });
+  const listener = await AuthenticatedListener.listen(
+    { host: "127.0.0.1", port: 0, secret: key, limits: LIMITS, handshakeTimeoutMs: 1000, log: (m) => logs.push(m), label: "test" },
+    { sink, onAuthenticated: () => {} },
+  );
+  try {
+    const conn = await FramedConnection.dial("127.0.0.1", listener.port, { secret: key, limits: LIMITS, handshakeTimeoutMs: 1000, sink, log: () => {} });
+    const closed = new Promise((r) => conn.socket.once("close", r));
+    const bad = frame({ type: FrameType.Data });
+    new DataView(bad.buffer).setUint32(16, 0xfffffff0, true);
+    conn.socket.write(bad);
+    await closed;
+    assert.equal(allocated, 0);
+    assert.ok(logs.some((l) => /closed the connection with 127\.0\.0\.1:\d+: Data frame announces 4294967280 payload bytes, above the limit/.test(l)), logs.join("\n"));
+  } finally {
+    await listener.close();
+  }
+});
