@@ -22,3 +22,4 @@ export { parseLaunchArgs, LAUNCH_USAGE } from "./launch/launch-args.js";
 export { ENV as WEFT_ENV } from "./launch/env.js";
 export { MetricsWriter, type StepMetrics, type MetricsWriterOptions } from "./metrics/metrics-writer.js";
 export { runAllreduceBench, ALLREDUCE_BENCH_SIZES } from "./bench/allreduce-bench.js";
+export { DistributedDataParallel, DEFAULT_BUCKET_BYTES, type DdpOptions, type DdpStepTiming } from "./strategies/ddp.js";
