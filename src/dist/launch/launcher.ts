@@ -99,12 +99,18 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     storePort = store.port;
     jobId = newJobId();
   }
-  const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: 60_000 });
   try {
-    if (o.nodeRank === 0) await client.set("launch/job-id", jobId!);
-    else jobId = await client.getString("launch/job-id", 60_000);
-  } finally {
-    client.close();
+    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: 60_000 });
+    try {
+      if (o.nodeRank === 0) await client.set("launch/job-id", jobId!);
+      else jobId = await client.getString("launch/job-id", 60_000);
+    } finally {
+      client.close();
+    }
+  } catch (err) {
+    // Without this the listening store would keep the launcher alive after the error.
+    await store?.close();
+    throw err;
   }
   const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
   mkdirSync(runDir, { recursive: true });
