@@ -1,13 +1,12 @@
 // `weft bench gpt-tiny`: training tokens/s of the tiny causal transformer, as the PyTorch peer
 // measures it (batch 32 x context 128 of random tokens, AdamW 3e-4, warm-up steps first).
 import { backend } from "../backend/index.js";
-import { startProfile } from "./options.js";
 import { TinyGpt, tinyGptDefaults } from "../models/tiny-gpt.js";
 import { manualSeed } from "../nn/index.js";
 import { AdamW } from "../optim/index.js";
 import { crossEntropy, reshape } from "../tensor/index.js";
 import { Rng } from "../util/rng.js";
-import { median, type BenchOptions } from "./options.js";
+import { timeSteps, type BenchOptions } from "./options.js";
 
 export function benchGptTiny(o: BenchOptions): Record<string, unknown> {
   const batch = o.batch ?? 32, steps = o.steps ?? 20, warmup = o.warmup ?? 3;
@@ -18,21 +17,14 @@ export function benchGptTiny(o: BenchOptions): Record<string, unknown> {
   const opt = new AdamW(model.parameters(), { lr: 3e-4 });
   const x = Int32Array.from({ length: batch * context }, () => rng.int(vocab));
   const y = Int32Array.from({ length: batch * context }, () => rng.int(vocab));
-  const times: number[] = [];
-  const profile = startProfile(o);
-  for (let i = 0; i < warmup + steps; i++) {
-    const t = performance.now();
+  const { totalS, medianMs } = timeSteps(o, warmup, steps, () => {
     opt.zeroGrad();
     crossEntropy(reshape(model.logits(x, batch, context), [-1, vocab]), y).backward();
     opt.step();
-    if (i >= warmup) times.push(performance.now() - t);
-    if (i + 1 === warmup) profile?.reset();
-  }
-  const total = times.reduce((s, v) => s + v, 0) / 1000;
-  profile?.finish(total * 1000, steps);
+  });
   return {
     bench: "gpt-tiny", backend: backend().name, threads: 1, params: model.parameterCount(), batch, context, steps,
-    tokens_per_s: Math.round((10 * batch * context * steps) / total) / 10,
-    step_ms_median: Math.round(median(times) * 1000) / 1000,
+    tokens_per_s: Math.round((10 * batch * context * steps) / totalS) / 10,
+    step_ms_median: Math.round(medianMs * 1000) / 1000,
   };
 }

@@ -1,13 +1,12 @@
 // `weft bench mnist-cnn`: training throughput of the MNIST CNN, exactly as the PyTorch peer
 // measures it (batch 64 of random 1x28x28 inputs, cross-entropy, Adam 1e-3, warm-up steps first).
 import { backend } from "../backend/index.js";
-import { startProfile } from "./options.js";
 import { mnistCnn } from "../models/mnist-cnn.js";
 import { manualSeed } from "../nn/index.js";
 import { Adam } from "../optim/index.js";
 import { crossEntropy, randn } from "../tensor/index.js";
 import { Rng } from "../util/rng.js";
-import { median, type BenchOptions } from "./options.js";
+import { timeSteps, type BenchOptions } from "./options.js";
 
 export function benchMnistCnn(o: BenchOptions): Record<string, unknown> {
   const batch = o.batch ?? 64, steps = o.steps ?? 200, warmup = o.warmup ?? 10;
@@ -17,21 +16,14 @@ export function benchMnistCnn(o: BenchOptions): Record<string, unknown> {
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   const x = randn([batch, 1, 28, 28], rng);
   const y = Int32Array.from({ length: batch }, () => rng.int(10));
-  const times: number[] = [];
-  const profile = startProfile(o);
-  for (let i = 0; i < warmup + steps; i++) {
-    const t = performance.now();
+  const { totalS, medianMs } = timeSteps(o, warmup, steps, () => {
     opt.zeroGrad();
     crossEntropy(model.forward(x), y).backward();
     opt.step();
-    if (i >= warmup) times.push(performance.now() - t);
-    if (i + 1 === warmup) profile?.reset();
-  }
-  const total = times.reduce((s, v) => s + v, 0) / 1000;
-  profile?.finish(total * 1000, steps);
+  });
   return {
     bench: "mnist-cnn", backend: backend().name, threads: 1, batch, steps,
-    samples_per_s: Math.round((10 * batch * steps) / total) / 10,
-    step_ms_median: Math.round(median(times) * 1000) / 1000,
+    samples_per_s: Math.round((10 * batch * steps) / totalS) / 10,
+    step_ms_median: Math.round(medianMs * 1000) / 1000,
   };
 }

@@ -9,14 +9,14 @@ export interface BenchOptions {
   profile?: boolean;
 }
 
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** With --profile, routes kernels through a timing wrapper; `finish` prints the table and restores the backend. */
-export function startProfile(o: BenchOptions): { reset(): void; finish(totalMs: number, steps: number): void } | null {
+function startProfile(o: BenchOptions): { reset(): void; finish(totalMs: number, steps: number): void } | null {
   if (!o.profile) return null;
   const profile = new KernelProfile();
   const inner = backend();
@@ -33,4 +33,19 @@ export function startProfile(o: BenchOptions): { reset(): void; finish(totalMs: 
       }
     },
   };
+}
+
+/** Runs `step` warmup + steps times and times the last `steps` (profiling them with --profile). */
+export function timeSteps(o: BenchOptions, warmup: number, steps: number, step: () => void): { totalS: number; medianMs: number } {
+  const times: number[] = [];
+  const profile = startProfile(o);
+  for (let i = 0; i < warmup + steps; i++) {
+    const t = performance.now();
+    step();
+    if (i >= warmup) times.push(performance.now() - t);
+    if (i + 1 === warmup) profile?.reset();
+  }
+  const totalMs = times.reduce((s, v) => s + v, 0);
+  profile?.finish(totalMs, steps);
+  return { totalS: totalMs / 1000, medianMs: median(times) };
 }
