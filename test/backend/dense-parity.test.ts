@@ -166,8 +166,8 @@ const CONV_CASES: Conv2dParams[] = [
   conv(2, 1, 9, 12, 5, 3, 3, 1, 1, 1, 1),
   conv(1, 2, 6, 10, 3, 2, 2),
   conv(2, 1, 5, 10, 3, 1, 3),
-  // 3x3, stride 1, >= 8 channels: Winograd (odd outputs, both paddings, rows of more than 8
-  // tiles, chunks across images, more channels than a GEMM block, a 1x1 output).
+  // 3x3, stride 1, >= 8 channels: Winograd (outputs not a multiple of the tile, both paddings,
+  // more channels than a GEMM block, partial groups of images, a 1x1 output).
   conv(2, 8, 13, 13, 16, 3, 3),
   conv(1, 9, 7, 10, 8, 3, 3, 1, 1, 2, 1),
   conv(3, 12, 4, 20, 9, 3, 3),
@@ -175,11 +175,12 @@ const CONV_CASES: Conv2dParams[] = [
   conv(1, 8, 4, 4, 150, 3, 3, 1, 1, 1, 1),
   conv(2, 8, 3, 3, 8, 3, 3),
   conv(1, 8, 6, 18, 8, 3, 3, 1, 1, 1, 1),
+  conv(10, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1), // two groups of images, the second partial
 ];
 
-// Winograd's F(2x2, 3x3) (3x3 stride-1 layers) adds a fixed number of roundings to each output,
-// through its input, weight and output transforms, whatever the depth of the sum: counted here as
-// 64 more terms (the most seen is about 20, on a 1x1 output whose true sum has 2 terms).
+// Winograd's F(4x4, 3x3) (3x3 stride-1 layers) adds a fixed number of roundings to each output,
+// through its input, weight and output transforms (which scale values by up to about 100),
+// whatever the depth of the sum: counted here as 64 more terms (the most seen is about 20).
 const TRANSFORM_TERMS = 64;
 
 const convSizes = (p: Conv2dParams) => {

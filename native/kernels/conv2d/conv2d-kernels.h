@@ -48,24 +48,31 @@ constexpr int kDirectLanes = 8;
 // AVX2 only; AVX-512 CPUs run these too (the thin products gain nothing from wider vectors).
 const ConvDirectKernels& convDirectKernels__avx2fma();
 
-// The transforms of Winograd's F(2x2, 3x3) (Note [Winograd convolution] in conv2d-winograd.cc). A
-// tile is 2x2 outputs, read from a 4x4 input window at (2 ty, 2 tx) of the zero-padded image; its
-// 16 transformed values are indexed xi = 4 i + k. Transformed matrices are stored as rows of
-// tiles: element (xi, channel r, tile n) at buf[r * ld + xi * xiStride + n], where tile row ty of
-// the current image segment starts at n = n0 + (ty - ty0) * tilesW. A kernel may write up to 8
-// floats of garbage past the last tile of a row (xiStride must leave room).
+// The transforms of Winograd's F(4x4, 3x3) (Note [Winograd convolution] in conv2d-winograd.cc),
+// eight images at a time, one per vector lane. A group of 8 images is first interleaved: element
+// (channel, y, x) of image l at g[((channel * gh + y) * gw + x) * 8 + l]. A tile is 4x4 outputs,
+// read from the 6x6 window at (4 ty, 4 tx); its 36 transformed values are indexed xi = 6 i + k.
+// Transformed matrices are stored as rows of tile-lanes: element (channel r, xi, tile, lane) at
+// buf[r * ld + xi * xiStride + n0 + ((ty - ty0) * tilesW + tx) * 8 + lane] for tile rows
+// [ty0, ty0 + rows) of the group.
 struct WinogradKernels {
-  // V = B^T d B for every channel (row r = channel) of `rows` tile rows from ty0 of one padded
-  // image (channels of ph * pw floats, row pitch pw); may read 32 floats past the image.
-  void (*inputTransform)(const float* image, int channels, size_t channelStride, int pw, int tilesW, int ty0, int rows,
-                         float* v, size_t xiStride, size_t ld, int n0);
-  // out (oc planes of oh x ow) = A^T m A (+ bias[o] unless null) for the tiles of `rows` tile rows
-  // from ty0 of one image (row r of m = output channel).
+  // g (channels, gh, gw, 8) = images src[0..count) (channels planes of h x w each) placed at
+  // (top, left), zero elsewhere and in lanes count..7.
+  void (*interleave)(const float* const* src, int count, int channels, int h, int w, int top, int left, int gh,
+                     int gw, float* g);
+  // V = B^T d B for every channel of an interleaved, padded input group (gh, gw >= 4 tiles + 2).
+  // With nr > 0, each xi's matrix is instead written as packed GEMM B panels (GemmKernels::packB's
+  // layout, panels nr wide, panelStride apart): (channel r, column n) at
+  // v[xi * xiStride + n / nr * panelStride + r * nr + n % nr], and ld is not used.
+  void (*inputTransform)(const float* g, int channels, int gh, int gw, int tilesW, int ty0, int rows, float* v,
+                         size_t xiStride, size_t ld, int n0, int nr, size_t panelStride);
+  // out = A^T m A (+ bias[o] unless null): output channel o of image lane l < count goes to
+  // out + l * imageStride + o * oh * ow, cropped to oh x ow.
   void (*outputTransform)(const float* m, size_t xiStride, size_t ld, int oc, int tilesW, int ty0, int rows, int n0,
-                          const float* bias, float* out, int oh, int ow);
-  // D = A dY A^T for every channel of the gradient gy (oc planes of oh x ow), outputs outside the
-  // planes counting as 0: the gradient with respect to the transformed weights is D .* V.
-  void (*gradientTransform)(const float* gy, int oc, int oh, int ow, int tilesW, int ty0, int rows, float* d,
+                          const float* bias, float* out, size_t imageStride, int count, int oh, int ow);
+  // D = A dY A^T for every channel of an interleaved output-gradient group (gh = 4 tilesH,
+  // gw = 4 tilesW, zero past the output): the weight gradient's transform is sum D .* V.
+  void (*gradientTransform)(const float* g, int oc, int gh, int gw, int tilesW, int ty0, int rows, float* d,
                             size_t xiStride, size_t ld, int n0);
 };
 

@@ -1,8 +1,8 @@
-// Note [Winograd convolution]: F(2x2, 3x3) (Lavin and Gray, 2016) computes a 2x2 tile of a 3x3
-// convolution from the 4x4 input window d under it as
+// Note [Winograd convolution]: F(4x4, 3x3) (Lavin and Gray, 2016) computes a 4x4 tile of a 3x3
+// convolution from the 6x6 input window d under it as
 //   Y = A^T [ (G g G^T) .* (B^T d B) ] A,
-// with the constant matrices below, so 16 multiplications replace 36. Over channels, the .*
-// becomes 16 independent GEMMs, one per position xi of the 4x4 transformed tile:
+// with the constant matrices below, so 36 multiplications replace 144. Over channels, the .*
+// becomes 36 independent GEMMs, one per position xi of the 6x6 transformed tile:
 //   M[xi] (oc x tiles) = U[xi] (oc x c) * V[xi] (c x tiles),  U = G g G^T,  V = B^T d B,
 // and then Y = A^T M A per tile. The weight gradient runs the same algebra backwards:
 //   dU[xi] (oc x c) = sum over tiles of D[xi] (oc x tiles) * V[xi]^T,  D = A dY A^T,
@@ -10,15 +10,21 @@
 // and the input gradient of a stride-1 3x3 convolution is itself such a convolution: of gy,
 // padded by 2 - pad, with the kernels flipped and their channel axes swapped.
 //
-// Tiles are taken a few whole tile rows at a time (a chunk), so that a chunk's transformed inputs
-// and products stay in L2; the transforms are the active ISA's (WinogradKernels), the GEMMs the
-// same packed kernels as everywhere else. Tiles hanging over the output's right or bottom edge
-// read zero padding and their extra outputs are dropped (gradients there count as zero).
+// The transforms (WinogradKernels) work on eight images at once, one per vector lane, so they are
+// plain vector arithmetic whatever the image size; the GEMMs are the same packed kernels as
+// everywhere else. Work goes in chunks of whole tile rows of 8-image groups, about 128 to 256
+// tile-lanes, so that a chunk's transformed inputs and products stay near the core. Tiles hanging
+// over the output's edge read zero padding; their extra outputs are dropped (their gradients are 0).
+// Rounding: the transforms scale values by up to about 100 (the 8s and 1/24s below), which costs
+// a few bits against F(2x2, 3x3) but is far inside float32's margin for training (measured in
+// test/backend/dense-parity.test.ts: a few eps of the sum of |terms|).
 //
-//   B^T = [1  0 -1  0]    G = [ 1    0    0 ]    A^T = [1  1  1  0]
-//         [0  1  1  0]        [1/2  1/2  1/2]          [0  1 -1 -1]
-//         [0 -1  1  0]        [1/2 -1/2  1/2]
-//         [0  1  0 -1]        [ 0    0    1 ]
+//   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0     0 ]   A^T = [1  1  1  1  1  0]
+//         [0 -4 -4  1  1  0]       [-1/6  -1/6  -1/6 ]         [0  1 -1  2 -2  0]
+//         [0  4 -4 -1  1  0]       [-1/6   1/6  -1/6 ]         [0  1  1  4  4  0]
+//         [0 -2 -1  2  1  0]       [1/24  1/12   1/6 ]         [0  1 -1  8 -8  1]
+//         [0  2 -1 -2  1  0]       [1/24 -1/12   1/6 ]
+//         [0  4  0 -5  0  1]       [  0     0     1  ]
 #include "conv2d-winograd.h"
 
 #include <algorithm>
@@ -33,54 +39,106 @@ namespace weft {
 
 namespace {
 
-constexpr int kPositions = 16;  // xi = 4 i + k over the 4x4 transformed tile
-constexpr int kReadSlack = 32;   // floats the input transform may read past a padded image
+constexpr int kPositions = 36;  // xi = 6 i + k over the 6x6 transformed tile
+constexpr int kLanes = 8;       // images per group (vector lanes)
 
-// How the output is cut into tiles, and the tiles into chunks of whole tile rows.
+// How the output is cut into tiles, the batch into groups of 8 images, and the work into chunks.
 struct Tiling {
   int oh, ow, tilesH, tilesW;
-  int ph, pw;          // the padded image: every 4x4 window of every tile inside it
-  size_t imageFloats;  // c * ph * pw
-  int rowsPerChunk;    // tile rows per chunk
-  int chunkTiles;      // rowsPerChunk * tilesW
-  size_t ld;           // row stride of the per-chunk transformed matrices (room for 8 floats of spill)
+  int gh, gw;          // the padded input of a group: every 6x6 window of every tile inside it
+  size_t groupFloats;  // c * gh * gw * 8
+  int groups, rowsTotal;  // 8-image groups; tile rows of all groups
+  int rowsPerChunk, chunkColumns;
+  size_t ld;  // row stride of a chunk's transformed matrices (per channel and xi)
 
-  explicit Tiling(const Conv2dShape& s)
-      : oh(s.outH()), ow(s.outW()), tilesH((oh + 1) / 2), tilesW((ow + 1) / 2), ph(2 * tilesH + 2),
-        pw(2 * tilesW + 2), imageFloats(static_cast<size_t>(s.c) * ph * pw) {
-    // About 64 to 128 tiles, a whole number of 16-wide GEMM panels when the row length allows.
-    rowsPerChunk = std::max(1, 96 / tilesW);
-    for (int r = 1; r * tilesW <= 128; ++r) {
-      if (r * tilesW % 16 == 0) {
+  Tiling(const Conv2dShape& s)
+      : oh(s.outH()), ow(s.outW()), tilesH((oh + 3) / 4), tilesW((ow + 3) / 4), gh(4 * tilesH + 2), gw(4 * tilesW + 2),
+        groupFloats(static_cast<size_t>(s.c) * gh * gw * kLanes), groups((s.n + kLanes - 1) / kLanes),
+        rowsTotal(groups * tilesH) {
+    // At least 128 columns, a whole number of 16-wide GEMM panels when the row length allows.
+    const int rowColumns = tilesW * kLanes;
+    rowsPerChunk = std::max(1, 256 / rowColumns);
+    for (int r = 1; r * rowColumns <= 256; ++r) {
+      if (r * rowColumns >= 128 && r * rowColumns % 16 == 0) {
         rowsPerChunk = r;
         break;
       }
     }
-    chunkTiles = rowsPerChunk * tilesW;
-    ld = (static_cast<size_t>(chunkTiles) + 15) / 8 * 8;
+    chunkColumns = rowsPerChunk * rowColumns;
+    // An odd number of cache lines per row, so that the transforms' 36 rows a tile reads or
+    // writes spread over the sets of L1 (see convolveTransformed).
+    ld = (static_cast<size_t>(chunkColumns) + 15) / 16 * 16;
+    if (ld / 16 % 2 == 0) ld += 16;
   }
 };
 
-// dst[0, n) = src[0, n) for the short rows of small images, where a call to memcpy per row
-// costs more than the copy (fixed-size copies compile to plain moves).
-inline void copyRow(const float* src, int n, float* dst) {
-  int j = 0;
-  for (; j + 4 <= n; j += 4) std::memcpy(dst + j, src + j, 4 * sizeof(float));
-  switch (n - j) {
-    case 3: std::memcpy(dst + j, src + j, 3 * sizeof(float)); break;
-    case 2: std::memcpy(dst + j, src + j, 2 * sizeof(float)); break;
-    case 1: dst[j] = src[j]; break;
-    default: break;
+// For each group overlapping tile rows [r0, r1) of all groups: fn(group, first tile row in it,
+// tile-row count, first column of its tiles within the chunk).
+template <typename Fn>
+void forEachGroupSegment(const Tiling& t, int r0, int r1, Fn fn) {
+  for (int grp = r0 / t.tilesH; grp * t.tilesH < r1; ++grp) {
+    const int first = std::max(r0, grp * t.tilesH), last = std::min(r1, (grp + 1) * t.tilesH);
+    fn(grp, first - grp * t.tilesH, last - first, (first - r0) * t.tilesW * kLanes);
   }
 }
 
-// Copies image x (c, h, w) into dst (c, ph, pw) at (padH, padW), zero elsewhere.
-void padInto(const Conv2dShape& s, const float* x, int ph, int pw, float* dst) {
-  std::memset(dst, 0, sizeof(float) * s.c * ph * pw);
-  for (int ch = 0; ch < s.c; ++ch) {
-    float* plane = dst + static_cast<size_t>(ch) * ph * pw + s.padH * pw + s.padW;
-    for (int y = 0; y < s.h; ++y) copyRow(x + (static_cast<size_t>(ch) * s.h + y) * s.w, s.w, plane + y * pw);
+// Interleaved groups of 8 images (WinogradKernels::interleave), each made once as chunks reach
+// it: group g lives in slot g % slots.
+class Groups {
+ public:
+  // images: n of them, `channels` planes of h x w, placed at (top, left) of gh x gw.
+  Groups(ScratchSlot slot, const float* images, int n, int channels, int h, int w, int top, int left, int gh, int gw,
+         int slots)
+      : images_(images), n_(n), channels_(channels), h_(h), w_(w), top_(top), left_(left), gh_(gh), gw_(gw),
+        slots_(slots), size_(static_cast<size_t>(channels) * gh * gw * kLanes) {
+    // (+8 floats: the input transform reads whole vectors, never past that.)
+    data_ = scratchFloats(slot, size_ * slots + kLanes);
+    std::fill_n(held_, kMaxSlots, -1);
   }
+  const float* group(int g, const WinogradKernels& wk) {
+    float* dst = data_ + (g % slots_) * size_;
+    if (held_[g % slots_] != g) {
+      const float* src[kLanes];
+      const int count = std::min(kLanes, n_ - g * kLanes);
+      const size_t image = static_cast<size_t>(channels_) * h_ * w_;
+      for (int l = 0; l < count; ++l) src[l] = images_ + (static_cast<size_t>(g) * kLanes + l) * image;
+      wk.interleave(src, count, channels_, h_, w_, top_, left_, gh_, gw_, dst);
+      held_[g % slots_] = g;
+    }
+    return dst;
+  }
+  static constexpr int kMaxSlots = 64;
+
+ private:
+  const float* images_;
+  int n_, channels_, h_, w_, top_, left_, gh_, gw_, slots_;
+  size_t size_;
+  float* data_;
+  int held_[kMaxSlots];
+};
+
+// Slots for the groups one chunk can touch.
+int groupSlots(const Tiling& t) { return std::min(Groups::kMaxSlots, (t.rowsPerChunk + t.tilesH - 1) / t.tilesH + 1); }
+
+// G v for a 3-vector v: the six rows of G above, written out (multiplying by reciprocals: a
+// division costs ten times more, for a difference of a rounding).
+constexpr float kSixth = 1.0f / 6, kTwelfth = 1.0f / 12, kTwentyFourth = 1.0f / 24;
+inline void applyG(float v0, float v1, float v2, float out[6]) {
+  const float even = v0 + v2;
+  out[0] = 0.25f * v0;
+  out[1] = -(even + v1) * kSixth;
+  out[2] = -(even - v1) * kSixth;
+  const float e2 = v0 * kTwentyFourth + v2 * kSixth, o2 = v1 * kTwelfth;
+  out[3] = e2 + o2;
+  out[4] = e2 - o2;
+  out[5] = v2;
+}
+
+// G^T v for a 6-vector v.
+inline void applyGT(const float v[6], float out[3]) {
+  out[0] = 0.25f * v[0] - (v[1] + v[2]) * kSixth + (v[3] + v[4]) * kTwentyFourth;
+  out[1] = (v[2] - v[1]) * kSixth + (v[3] - v[4]) * kTwelfth;
+  out[2] = (v[3] + v[4] - v[1] - v[2]) * kSixth + v[5];
 }
 
 // u[xi][r][col] = (G g G^T)[xi] for the 3x3 kernel g = kernel(r, col) (row-major 9 floats).
@@ -89,116 +147,79 @@ void transformWeights(int rows, int cols, KernelAt kernel, float* u) {
   const size_t xiStride = static_cast<size_t>(rows) * cols;
   for (int r = 0; r < rows; ++r) {
     for (int col = 0; col < cols; ++col) {
-      float g[9];
+      float g[9], t[3][6], w[6][6];
       kernel(r, col, g);
-      float t[4][3];  // G g
-      for (int j = 0; j < 3; ++j) {
-        t[0][j] = g[j];
-        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
-      }
+      for (int j = 0; j < 3; ++j) applyG(g[j], g[3 + j], g[6 + j], t[j]);  // t[j] = column j of G g
+      for (int i = 0; i < 6; ++i) applyG(t[0][i], t[1][i], t[2][i], w[i]);  // row i of (G g) G^T
       float* dst = u + static_cast<size_t>(r) * cols + col;
-      for (int i = 0; i < 4; ++i) {  // (G g) G^T
-        dst[(4 * i + 0) * xiStride] = t[i][0];
-        dst[(4 * i + 1) * xiStride] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        dst[(4 * i + 2) * xiStride] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        dst[(4 * i + 3) * xiStride] = t[i][2];
-      }
+      for (int xi = 0; xi < kPositions; ++xi) dst[xi * xiStride] = w[xi / 6][xi % 6];
     }
   }
 }
 
-// For each image b overlapping tile rows [r0, r1) of the whole batch: fn(b, first tile row in
-// b, tile-row count, offset of its first tile within the chunk).
-template <typename Fn>
-void forEachImageSegment(const Tiling& t, int r0, int r1, Fn fn) {
-  for (int b = r0 / t.tilesH; b * t.tilesH < r1; ++b) {
-    const int first = std::max(r0, b * t.tilesH), last = std::min(r1, (b + 1) * t.tilesH);
-    fn(b, first - b * t.tilesH, last - first, (first - r0) * t.tilesW);
-  }
+// Sum of n floats, in 16 interleaved partial sums the compiler can keep in vector registers.
+double sumOf(const float* x, int n) {
+  float lanes[16] = {};
+  int q = 0;
+  for (; q + 16 <= n; q += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += x[q + l];
+  double sum = 0;
+  for (; q < n; ++q) sum += x[q];
+  for (float v : lanes) sum += v;
+  return sum;
 }
 
-// The padded images of the current chunk: image b lives in slot b % slots, and is padded only
-// when it first shows up (chunks of whole tile rows often share an image with the last chunk).
-class PaddedImages {
- public:
-  PaddedImages(const Conv2dShape& s, const Tiling& t, const float* x)
-      : s_(s), t_(t), x_(x), slots_((t.rowsPerChunk + t.tilesH - 1) / t.tilesH + 1) {
-    images_ = scratchFloats(ScratchSlot::ConvImage, t.imageFloats * slots_ + kReadSlack);
-    std::memset(images_ + t.imageFloats * slots_, 0, sizeof(float) * kReadSlack);
-    held_ = scratchInts(ScratchSlot::ConvOffsets, slots_);
-    std::fill_n(held_, slots_, -1);
-  }
-  const float* image(int b) {
-    float* dst = images_ + (b % slots_) * t_.imageFloats;
-    if (held_[b % slots_] != b) {
-      padInto(s_, x_ + static_cast<size_t>(b) * s_.c * s_.h * s_.w, t_.ph, t_.pw, dst);
-      held_[b % slots_] = b;
-    }
-    return dst;
-  }
-
- private:
-  const Conv2dShape& s_;
-  const Tiling& t_;
-  const float* x_;
-  int slots_;
-  float* images_;
-  int32_t* held_;
-};
-
-// The convolution of x (stride 1, 3x3, s's padding) with transformed kernels u (16, oc, c).
+// The convolution of x (stride 1, 3x3, s's padding) with transformed kernels u (36, oc, c).
 void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, const float* bias, float* out) {
   const GemmKernels& g = activeGemmKernels();
   const WinogradKernels& wk = winogradKernels__avx2fma();
   const Tiling t(s);
-  const int rowsTotal = s.n * t.tilesH;
-  // U[xi], packed once as GEMM A blocks (xi, depth block d, row block m).
-  const int kBlock = std::min(s.c, g.kc), kCount = (s.c + kBlock - 1) / kBlock;
+  // U[xi], packed once as GEMM A blocks (xi, row block m), the whole depth c in one block: the input
+  // transform writes V[xi] straight into B panels of that depth.
   const int mCount = (s.oc + g.mc - 1) / g.mc;
-  const size_t uBlock = packedSize(std::min(s.oc, g.mc), kBlock, g.mr);
-  float* packedU = scratchFloats(ScratchSlot::ConvPackedWeight, uBlock * kPositions * kCount * mCount);
-  auto uAt = [&](int xi, int d, int m) { return packedU + ((xi * kCount + d) * mCount + m) * uBlock; };
+  const size_t uBlock = packedSize(std::min(s.oc, g.mc), s.c, g.mr);
+  float* packedU = scratchFloats(ScratchSlot::ConvPackedWeight, uBlock * kPositions * mCount);
   for (int xi = 0; xi < kPositions; ++xi) {
-    for (int d = 0; d < kCount; ++d) {
-      for (int m = 0; m < mCount; ++m) {
-        const int l0 = d * kBlock, o0 = m * g.mc;
-        g.packA({u + (static_cast<size_t>(xi) * s.oc + o0) * s.c + l0, s.c, 1}, std::min(g.mc, s.oc - o0),
-                std::min(kBlock, s.c - l0), static_cast<size_t>(g.mr) * std::min(kBlock, s.c - l0), uAt(xi, d, m));
-      }
+    for (int m = 0; m < mCount; ++m) {
+      const int o0 = m * g.mc;
+      g.packA({u + (static_cast<size_t>(xi) * s.oc + o0) * s.c, s.c, 1}, std::min(g.mc, s.oc - o0), s.c,
+              static_cast<size_t>(g.mr) * s.c, packedU + (xi * mCount + m) * uBlock);
     }
   }
-  // V (c, 16, tiles) and M (oc, 16, tiles): a channel's 16 rows together, so that a transform's
-  // 16 loads or stores stay in a few KiB instead of 16 streams far apart.
+  // V[xi] as packed B panels (c x columns); M (oc, 36, columns): a channel's 36 rows together, so
+  // that the output transform's loads stay within a few KiB.
+  const size_t panelStride = static_cast<size_t>(s.c) * g.nr;
+  const int panels = (t.chunkColumns + g.nr - 1) / g.nr;
+  // (An odd number of cache lines between the xi: the input transform writes all 36 at once, and
+  // 36 streams a power of two, or an even number of lines, apart share a few sets of L1.)
+  size_t vXi = (panels * panelStride + 15) / 16 * 16;
+  if (vXi / 16 % 2 == 0) vXi += 16;
   const size_t rowStride = kPositions * t.ld;
-  float* v = scratchFloats(ScratchSlot::ConvColumns, s.c * rowStride);
+  float* v = scratchFloats(ScratchSlot::ConvColumns, kPositions * vXi);
   float* prod = scratchFloats(ScratchSlot::WinogradProducts, s.oc * rowStride);
-  float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, packedSize(std::min(t.chunkTiles, g.nc), kBlock, g.nr));
-  PaddedImages images(s, t, x);
-  for (int r0 = 0; r0 < rowsTotal; r0 += t.rowsPerChunk) {
-    const int r1 = std::min(rowsTotal, r0 + t.rowsPerChunk), tiles = (r1 - r0) * t.tilesW;
-    forEachImageSegment(t, r0, r1, [&](int b, int ty0, int rows, int n0) {
-      wk.inputTransform(images.image(b), s.c, static_cast<size_t>(t.ph) * t.pw, t.pw,
-                        t.tilesW, ty0, rows, v, t.ld, rowStride, n0);
+  Groups groups(ScratchSlot::ConvImage, x, s.n, s.c, s.h, s.w, s.padH, s.padW, t.gh, t.gw, groupSlots(t));
+  const size_t image = static_cast<size_t>(s.oc) * t.oh * t.ow;
+  for (int r0 = 0; r0 < t.rowsTotal; r0 += t.rowsPerChunk) {
+    const int r1 = std::min(t.rowsTotal, r0 + t.rowsPerChunk), columns = (r1 - r0) * t.tilesW * kLanes;
+    forEachGroupSegment(t, r0, r1, [&](int grp, int ty0, int rows, int n0) {
+      wk.inputTransform(groups.group(grp, wk), s.c, t.gh, t.gw, t.tilesW, ty0, rows, v, vXi, 0, n0, g.nr, panelStride);
     });
+    if (columns % g.nr != 0) {  // the last panel's spare columns: zero, not stale floats
+      const int used = columns % g.nr;
+      for (int xi = 0; xi < kPositions; ++xi)
+        for (int ch = 0; ch < s.c; ++ch)
+          std::fill_n(v + xi * vXi + (columns / g.nr) * panelStride + ch * g.nr + used, g.nr - used, 0.0f);
+    }
     for (int xi = 0; xi < kPositions; ++xi) {
-      for (int jc = 0; jc < tiles; jc += g.nc) {
-        const int nc = std::min(g.nc, tiles - jc);
-        for (int d = 0; d < kCount; ++d) {
-          const int l0 = d * kBlock, kc = std::min(kBlock, s.c - l0);
-          g.packB({v + xi * t.ld + l0 * rowStride + jc, static_cast<ptrdiff_t>(rowStride), 1}, kc, nc, packedB);
-          for (int m = 0; m < mCount; ++m) {
-            const int o0 = m * g.mc;
-            g.macroKernel(std::min(g.mc, s.oc - o0), nc, kc, 1.0f, uAt(xi, d, m), packedB, d == 0 ? 0.0f : 1.0f,
-                          prod + xi * t.ld + o0 * rowStride + jc, static_cast<ptrdiff_t>(rowStride));
-          }
-        }
+      for (int m = 0; m < mCount; ++m) {
+        const int o0 = m * g.mc;
+        g.macroKernel(std::min(g.mc, s.oc - o0), columns, s.c, 1.0f, packedU + (xi * mCount + m) * uBlock, v + xi * vXi,
+                      0.0f, prod + xi * t.ld + o0 * rowStride, static_cast<ptrdiff_t>(rowStride));
       }
     }
-    forEachImageSegment(t, r0, r1, [&](int b, int ty0, int rows, int n0) {
-      wk.outputTransform(prod, t.ld, rowStride, s.oc, t.tilesW, ty0, rows, n0, bias,
-                         out + static_cast<size_t>(b) * s.oc * t.oh * t.ow, t.oh, t.ow);
+    forEachGroupSegment(t, r0, r1, [&](int grp, int ty0, int rows, int n0) {
+      wk.outputTransform(prod, t.ld, rowStride, s.oc, t.tilesW, ty0, rows, n0, bias, out + grp * kLanes * image, image,
+                         std::min(kLanes, s.n - grp * kLanes), t.oh, t.ow);
     });
   }
 }
@@ -214,12 +235,11 @@ bool winogradApplies(const Conv2dShape& s) {
 
 bool winogradPays(const Conv2dShape& s, bool inputGradient) {
   if (!winogradApplies(s)) return false;
-  // Multiplications: 16 per tile (of the gradient's own convolution for the input gradient)
-  // against 9 per output. Tiles overhanging small outputs, and the transforms, eat the rest of
-  // the 2.25x; measured on this design, it pays below about 0.7 of the direct count.
+  // Multiplications: 36 per tile (of the gradient's own convolution for the input gradient)
+  // against 9 per output; tiles overhanging small outputs and the transforms eat part of the 4x.
   const int h = inputGradient ? s.h : s.outH(), w = inputGradient ? s.w : s.outW();
-  const double tiles = ((h + 1) / 2) * static_cast<double>((w + 1) / 2);
-  return 16 * tiles <= 0.7 * 9 * s.outH() * s.outW();
+  const double tiles = ((h + 3) / 4) * static_cast<double>((w + 3) / 4);
+  return 36 * tiles <= 0.6 * 9 * s.outH() * s.outW();
 }
 
 void winogradConv2d(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* out) {
@@ -243,49 +263,43 @@ void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const fl
   const GemmKernels& g = activeGemmKernels();
   const WinogradKernels& wk = winogradKernels__avx2fma();
   const Tiling t(s);
-  const int rowsTotal = s.n * t.tilesH;
-  const size_t rowStride = kPositions * t.ld;  // V (c, 16, tiles) and D (oc, 16, tiles)
+  const size_t rowStride = kPositions * t.ld;  // V (c, 36, columns) and D (oc, 36, columns)
   float* v = scratchFloats(ScratchSlot::ConvColumns, s.c * rowStride);
   float* dy = scratchFloats(ScratchSlot::WinogradProducts, s.oc * rowStride);
-  // dU[xi] (oc x c), summed over every chunk of tiles.
+  // dU[xi] (oc x c), summed over every chunk.
   const size_t uXi = static_cast<size_t>(s.oc) * s.c;
   float* du = scratchFloats(ScratchSlot::WinogradWeights, kPositions * uXi);
-  const int kBlock = std::min(t.chunkTiles, g.kc);
+  const int kBlock = std::min(t.chunkColumns, g.kc);
   float* packedA = scratchFloats(ScratchSlot::ConvPackedWeight, packedSize(std::min(s.oc, g.mc), kBlock, g.mr));
   float* packedB = scratchFloats(ScratchSlot::ConvPackedColumns, packedSize(std::min(s.c, g.nc), kBlock, g.nr));
-  PaddedImages images(s, t, x);
-  const size_t gySize = static_cast<size_t>(s.oc) * t.oh * t.ow;
-  if (rowsTotal == 0) std::fill_n(du, kPositions * uXi, 0.0f);
+  Groups inputs(ScratchSlot::ConvImage, x, s.n, s.c, s.h, s.w, s.padH, s.padW, t.gh, t.gw, groupSlots(t));
+  // The output gradient, zero past the output, on whole tiles.
+  Groups gradients(ScratchSlot::WinogradGradients, gy, s.n, s.oc, t.oh, t.ow, 0, 0, 4 * t.tilesH, 4 * t.tilesW,
+                   groupSlots(t));
   double* biasSums = static_cast<double*>(scratchBytes(ScratchSlot::ConvRuns, sizeof(double) * s.oc));
   std::fill_n(biasSums, s.oc, 0.0);
-  for (int r0 = 0; r0 < rowsTotal; r0 += t.rowsPerChunk) {
-    const int r1 = std::min(rowsTotal, r0 + t.rowsPerChunk), tiles = (r1 - r0) * t.tilesW;
-    forEachImageSegment(t, r0, r1, [&](int b, int ty0, int rows, int n0) {
-      wk.inputTransform(images.image(b), s.c, static_cast<size_t>(t.ph) * t.pw, t.pw,
-                        t.tilesW, ty0, rows, v, t.ld, rowStride, n0);
-      wk.gradientTransform(gy + b * gySize, s.oc, t.oh, t.ow, t.tilesW, ty0, rows, dy, t.ld, rowStride, n0);
+  if (t.rowsTotal == 0) std::fill_n(du, kPositions * uXi, 0.0f);
+  for (int r0 = 0; r0 < t.rowsTotal; r0 += t.rowsPerChunk) {
+    const int r1 = std::min(t.rowsTotal, r0 + t.rowsPerChunk), columns = (r1 - r0) * t.tilesW * kLanes;
+    forEachGroupSegment(t, r0, r1, [&](int grp, int ty0, int rows, int n0) {
+      wk.inputTransform(inputs.group(grp, wk), s.c, t.gh, t.gw, t.tilesW, ty0, rows, v, t.ld, rowStride, n0, 0, 0);
+      wk.gradientTransform(gradients.group(grp, wk), s.oc, 4 * t.tilesH, 4 * t.tilesW, t.tilesW, ty0, rows, dy, t.ld,
+                           rowStride, n0);
     });
-    // D[5] = (g00 + g10) + (g01 + g11) is a tile's sum of gradients: summed, the bias gradient.
-    if (gb != nullptr) {
-      for (int o = 0; o < s.oc; ++o) {
-        const float* row = dy + o * rowStride + 5 * t.ld;
-        float part = 0.0f;
-        for (int n = 0; n < tiles; ++n) part += row[n];
-        biasSums[o] += part;
-      }
-    }
-    // dU[xi] += D[xi] (oc x tiles) * V[xi]^T (tiles x c)
+    // D[7] = (A dY A^T)[1][1] is a tile's sum of gradients: summed, the bias gradient.
+    if (gb != nullptr) for (int o = 0; o < s.oc; ++o) biasSums[o] += sumOf(dy + o * rowStride + 7 * t.ld, columns);
+    // dU[xi] += D[xi] (oc x columns) * V[xi]^T (columns x c)
     for (int xi = 0; xi < kPositions; ++xi) {
-      for (int k0 = 0; k0 < tiles; k0 += kBlock) {
-        const int kc = std::min(kBlock, tiles - k0);
+      for (int k0 = 0; k0 < columns; k0 += kBlock) {
+        const int kc = std::min(kBlock, columns - k0);
         const float beta = r0 == 0 && k0 == 0 ? 0.0f : 1.0f;
         for (int jc = 0; jc < s.c; jc += g.nc) {
           const int nc = std::min(g.nc, s.c - jc);
           g.packB({v + xi * t.ld + jc * rowStride + k0, 1, static_cast<ptrdiff_t>(rowStride)}, kc, nc, packedB);
           for (int o0 = 0; o0 < s.oc; o0 += g.mc) {
             const int mc = std::min(g.mc, s.oc - o0);
-            g.packA({dy + xi * t.ld + o0 * rowStride + k0, static_cast<ptrdiff_t>(rowStride), 1}, mc, kc, static_cast<size_t>(g.mr) * kc,
-                    packedA);
+            g.packA({dy + xi * t.ld + o0 * rowStride + k0, static_cast<ptrdiff_t>(rowStride), 1}, mc, kc,
+                    static_cast<size_t>(g.mr) * kc, packedA);
             g.macroKernel(mc, nc, kc, 1.0f, packedA, packedB, beta, du + xi * uXi + o0 * s.c + jc, s.c);
           }
         }
@@ -294,19 +308,17 @@ void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const fl
   }
   if (gb != nullptr) for (int o = 0; o < s.oc; ++o) gb[o] = static_cast<float>(biasSums[o]);
   // gw = G^T dU G for each kernel.
-  for (size_t oc = 0; oc < uXi; ++oc) {
-    float m[4][4], t3[3][4];
-    for (int xi = 0; xi < kPositions; ++xi) m[xi / 4][xi % 4] = du[xi * uXi + oc];
-    for (int k = 0; k < 4; ++k) {  // G^T m
-      t3[0][k] = m[0][k] + 0.5f * (m[1][k] + m[2][k]);
-      t3[1][k] = 0.5f * (m[1][k] - m[2][k]);
-      t3[2][k] = 0.5f * (m[1][k] + m[2][k]) + m[3][k];
+  for (size_t k = 0; k < uXi; ++k) {
+    float t[6][3];  // t[c] = G^T (column c of dU)
+    for (int c = 0; c < 6; ++c) {
+      float column[6];
+      for (int r = 0; r < 6; ++r) column[r] = du[(6 * r + c) * uXi + k];
+      applyGT(column, t[c]);
     }
-    float* dst = gw + oc * 9;
-    for (int i = 0; i < 3; ++i) {  // (G^T m) G
-      dst[3 * i + 0] = t3[i][0] + 0.5f * (t3[i][1] + t3[i][2]);
-      dst[3 * i + 1] = 0.5f * (t3[i][1] - t3[i][2]);
-      dst[3 * i + 2] = 0.5f * (t3[i][1] + t3[i][2]) + t3[i][3];
+    float* dst = gw + k * 9;
+    for (int i = 0; i < 3; ++i) {  // row i of (G^T dU) G
+      const float row[6] = {t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]};
+      applyGT(row, dst + 3 * i);
     }
   }
 }

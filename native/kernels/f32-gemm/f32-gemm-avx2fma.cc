@@ -5,6 +5,7 @@
 
 #include "f32-gemm.h"
 #include "gemm-panels.h"
+#include "transpose-avx2.h"
 
 namespace weft {
 namespace {
@@ -120,26 +121,6 @@ void packA(MatrixView a, int m, int k, size_t panelStride, float* out) {
     packAPanels<kMr>({a.data + full * a.rowStride, a.rowStride, 1}, m - full, k, panelStride,
                      out + static_cast<size_t>(full / kMr) * panelStride);
   }
-}
-
-// An 8 x 8 block transposed: rows v[0..8) become columns, stored as 8 rows of `ld` stride.
-inline void transpose8x8(const __m256 v[8], float* dst, ptrdiff_t ld) {
-  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
-  _mm256_store_ps(dst + 0 * ld, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_store_ps(dst + 1 * ld, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_store_ps(dst + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_store_ps(dst + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_store_ps(dst + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_store_ps(dst + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
-  _mm256_store_ps(dst + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
-  _mm256_store_ps(dst + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
 }
 
 // A transposed B (rowStride 1: each column is contiguous, as in x * W^T) is transposed 8 x 8 at a

@@ -20,6 +20,7 @@ enum class ScratchSlot : int {
   ConvRuns,
   WinogradWeights,
   WinogradProducts,
+  WinogradGradients,
   Count,
 };
 
