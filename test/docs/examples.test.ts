@@ -1,6 +1,8 @@
-// Every ```ts example in README.md and docs/*.md runs, so the docs cannot drift from the code.
-// An example imports from "weft" (rewritten to this checkout's build) and may use `assert`.
-// Each runs in its own process, in a fresh temporary directory, with a deadline.
+// Every ```ts and ```js example in README.md and docs/*.md runs, so the docs cannot drift from the
+// code. An example imports from "weft" (pointed at this checkout's build) and may use `assert`.
+// Each runs in its own process, in a fresh temporary directory, with a deadline; an example
+// preceded by `<!-- example: launch N -->` runs as the worker script of an N-process job started
+// by the launcher.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,30 +11,55 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
+import { launchJob } from "../../src/dist/launch/launcher.js";
+import { generateSecret } from "../../src/dist/secret.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const entry = pathToFileURL(join(root, "dist/src/index.js")).href;
 
-function examplesIn(file: string): string[] {
+interface Example {
+  source: string;
+  /** Workers to launch it on; 0 runs it as a plain script. */
+  nproc: number;
+}
+
+function examplesIn(file: string): Example[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  return [...text.matchAll(/(?:<!-- example: (?:inline|launch (\d+)) -->\n)?```(?:ts|js)\n([\s\S]*?)```/g)].map((m) => ({
+    source: m[2]!,
+    nproc: m[1] === undefined ? 0 : Number(m[1]),
+  }));
+}
+
+/** The example as an ES module: TypeScript stripped, "weft" resolved, assert imported. */
+function compile(source: string): string {
+  const withAssert = /from "node:assert/.test(source) ? source : `import assert from "node:assert/strict";\n${source}`;
+  return ts.transpileModule(withAssert.replaceAll(/from "weft"/g, `from "${entry}"`), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
 }
 
 const files = [join(root, "README.md"), ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join(root, "docs", f))]
   .filter((f) => existsSync(f));
 
 for (const file of files) {
-  examplesIn(file).forEach((source, i) => {
-    test(`${file.slice(root.length)} example ${i + 1} runs`, () => {
+  examplesIn(file).forEach((example, i) => {
+    test(`${file.slice(root.length)} example ${i + 1} runs`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "weft-doc-"));
       try {
-        const withAssert = /from "node:assert/.test(source) ? source : `import assert from "node:assert/strict";\n${source}`;
-        const js = ts.transpileModule(withAssert.replaceAll(/from "weft"/g, `from "${entry}"`), {
-          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-        }).outputText;
-        writeFileSync(join(dir, "example.mjs"), js);
-        const run = spawnSync(process.execPath, ["example.mjs"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
-        assert.equal(run.status, 0, `example failed:\n${source}\n--- stderr ---\n${run.stderr}`);
+        writeFileSync(join(dir, "example.mjs"), compile(example.source));
+        if (example.nproc === 0) {
+          const run = spawnSync(process.execPath, ["example.mjs"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+          assert.equal(run.status, 0, `example failed:\n${example.source}\n--- stderr ---\n${run.stderr}`);
+          return;
+        }
+        const lines: string[] = [];
+        const job = await launchJob({
+          nproc: example.nproc, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0, secret: generateSecret(),
+          script: join(dir, "example.mjs"), args: [], runDir: join(dir, "run"), graceMs: 1000, liveMetrics: false,
+          onLine: (rank, _stream, line) => lines.push(`[${rank}] ${line}`), log: (m) => lines.push(m),
+        });
+        assert.equal(job.exitCode, 0, `example failed:\n${example.source}\n--- output ---\n${lines.join("\n")}`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
