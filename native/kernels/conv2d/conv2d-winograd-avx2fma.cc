@@ -89,14 +89,18 @@ void interleave(const float* const* src, int count, int channels, int h, int w, 
     for (int y = 0; y < h; ++y) {
       const size_t offset = (static_cast<size_t>(ch) * h + y) * w;
       float* dst = g + ((static_cast<size_t>(ch) * gh + y + top) * gw + left) * kLanes;
-      int x = 0;
-      for (; x + kLanes <= w; x += kLanes) {
+      if (w < kLanes) {
+        for (int x = 0; x < w; ++x)
+          for (int l = 0; l < kLanes; ++l) dst[x * kLanes + l] = l < count ? src[l][offset + x] : 0.0f;
+        continue;
+      }
+      // 8 x 8 blocks, the last one overlapping its neighbour (it writes the same values again).
+      for (int x = 0;; x += kLanes) {
+        if (x > w - kLanes) x = w - kLanes;
         __m256 v[kLanes];
         for (int l = 0; l < kLanes; ++l) v[l] = l < count ? _mm256_loadu_ps(src[l] + offset + x) : zero;
         transpose8x8(v, dst + x * kLanes, kLanes);
-      }
-      for (; x < w; ++x) {
-        for (int l = 0; l < kLanes; ++l) dst[x * kLanes + l] = l < count ? src[l][offset + x] : 0.0f;
+        if (x == w - kLanes) break;
       }
     }
   }

@@ -42,6 +42,14 @@ namespace {
 constexpr int kPositions = 36;  // xi = 6 i + k over the 6x6 transformed tile
 constexpr int kLanes = 8;       // images per group (vector lanes)
 
+// Floats between consecutive rows (or xi) of the per-xi matrices: at least `floats`, and an odd
+// number of cache lines, so that code touching all 36 xi at once spreads over the sets of L1
+// (36 streams an even number of lines apart would share a few sets and evict one another).
+size_t xiStrideFor(size_t floats) {
+  const size_t stride = (floats + 15) / 16 * 16;
+  return stride / 16 % 2 == 0 ? stride + 16 : stride;
+}
+
 // How the output is cut into tiles, the batch into groups of 8 images, and the work into chunks.
 struct Tiling {
   int oh, ow, tilesH, tilesW;
@@ -67,8 +75,7 @@ struct Tiling {
     chunkColumns = rowsPerChunk * rowColumns;
     // An odd number of cache lines per row, so that the transforms' 36 rows a tile reads or
     // writes spread over the sets of L1 (see convolveTransformed).
-    ld = (static_cast<size_t>(chunkColumns) + 15) / 16 * 16;
-    if (ld / 16 % 2 == 0) ld += 16;
+    ld = xiStrideFor(chunkColumns);
   }
 };
 
@@ -141,10 +148,10 @@ inline void applyGT(const float v[6], float out[3]) {
   out[2] = (v[3] + v[4] - v[1] - v[2]) * kSixth + v[5];
 }
 
-// u[xi][r][col] = (G g G^T)[xi] for the 3x3 kernel g = kernel(r, col) (row-major 9 floats).
+// u[xi * xiStride + r * cols + col] = (G g G^T)[xi] for the 3x3 kernel g = kernel(r, col)
+// (row-major 9 floats).
 template <typename KernelAt>
-void transformWeights(int rows, int cols, KernelAt kernel, float* u) {
-  const size_t xiStride = static_cast<size_t>(rows) * cols;
+void transformWeights(int rows, int cols, KernelAt kernel, size_t xiStride, float* u) {
   for (int r = 0; r < rows; ++r) {
     for (int col = 0; col < cols; ++col) {
       float g[9], t[3][6], w[6][6];
@@ -169,8 +176,10 @@ double sumOf(const float* x, int n) {
   return sum;
 }
 
-// The convolution of x (stride 1, 3x3, s's padding) with transformed kernels u (36, oc, c).
-void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, const float* bias, float* out) {
+// The convolution of x (stride 1, 3x3, s's padding) with transformed kernels u (36 matrices oc x c,
+// uStride apart).
+void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, size_t uStride, const float* bias,
+                         float* out) {
   const GemmKernels& g = activeGemmKernels();
   const WinogradKernels& wk = winogradKernels__avx2fma();
   const Tiling t(s);
@@ -182,7 +191,7 @@ void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, c
   for (int xi = 0; xi < kPositions; ++xi) {
     for (int m = 0; m < mCount; ++m) {
       const int o0 = m * g.mc;
-      g.packA({u + (static_cast<size_t>(xi) * s.oc + o0) * s.c, s.c, 1}, std::min(g.mc, s.oc - o0), s.c,
+      g.packA({u + xi * uStride + static_cast<size_t>(o0) * s.c, s.c, 1}, std::min(g.mc, s.oc - o0), s.c,
               static_cast<size_t>(g.mr) * s.c, packedU + (xi * mCount + m) * uBlock);
     }
   }
@@ -192,8 +201,7 @@ void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, c
   const int panels = (t.chunkColumns + g.nr - 1) / g.nr;
   // (An odd number of cache lines between the xi: the input transform writes all 36 at once, and
   // 36 streams a power of two, or an even number of lines, apart share a few sets of L1.)
-  size_t vXi = (panels * panelStride + 15) / 16 * 16;
-  if (vXi / 16 % 2 == 0) vXi += 16;
+  const size_t vXi = xiStrideFor(panels * panelStride);
   const size_t rowStride = kPositions * t.ld;
   float* v = scratchFloats(ScratchSlot::ConvColumns, kPositions * vXi);
   float* prod = scratchFloats(ScratchSlot::WinogradProducts, s.oc * rowStride);
@@ -243,20 +251,22 @@ bool winogradPays(const Conv2dShape& s, bool inputGradient) {
 }
 
 void winogradConv2d(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* out) {
-  float* u = scratchFloats(ScratchSlot::WinogradWeights, static_cast<size_t>(kPositions) * s.oc * s.c);
-  transformWeights(s.oc, s.c, [&](int o, int ch, float* g) { std::memcpy(g, weight + (static_cast<size_t>(o) * s.c + ch) * 9, sizeof(float) * 9); }, u);
-  convolveTransformed(s, x, u, bias, out);
+  const size_t uStride = xiStrideFor(static_cast<size_t>(s.oc) * s.c);
+  float* u = scratchFloats(ScratchSlot::WinogradWeights, kPositions * uStride);
+  transformWeights(s.oc, s.c, [&](int o, int ch, float* g) { std::memcpy(g, weight + (static_cast<size_t>(o) * s.c + ch) * 9, sizeof(float) * 9); }, uStride, u);
+  convolveTransformed(s, x, u, uStride, bias, out);
 }
 
 void winogradConv2dBackwardInput(const Conv2dShape& s, const float* gy, const float* weight, float* gx) {
   // gx = gy (oc channels, oh x ow) convolved, padded by 2 - pad, with kernels k[ch][o] = w[o][ch] flipped.
   const Conv2dShape t{s.n, s.oc, s.outH(), s.outW(), s.c, 3, 3, 1, 1, 2 - s.padH, 2 - s.padW};
-  float* u = scratchFloats(ScratchSlot::WinogradWeights, static_cast<size_t>(kPositions) * s.c * s.oc);
+  const size_t uStride = xiStrideFor(static_cast<size_t>(s.c) * s.oc);
+  float* u = scratchFloats(ScratchSlot::WinogradWeights, kPositions * uStride);
   transformWeights(s.c, s.oc, [&](int ch, int o, float* g) {
     const float* w = weight + (static_cast<size_t>(o) * s.c + ch) * 9;
     for (int i = 0; i < 9; ++i) g[i] = w[8 - i];
-  }, u);
-  convolveTransformed(t, gy, u, nullptr, gx);
+  }, uStride, u);
+  convolveTransformed(t, gy, u, uStride, nullptr, gx);
 }
 
 void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* gy, float* gw, float* gb) {
@@ -267,7 +277,7 @@ void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const fl
   float* v = scratchFloats(ScratchSlot::ConvColumns, s.c * rowStride);
   float* dy = scratchFloats(ScratchSlot::WinogradProducts, s.oc * rowStride);
   // dU[xi] (oc x c), summed over every chunk.
-  const size_t uXi = static_cast<size_t>(s.oc) * s.c;
+  const size_t kernels = static_cast<size_t>(s.oc) * s.c, uXi = xiStrideFor(kernels);
   float* du = scratchFloats(ScratchSlot::WinogradWeights, kPositions * uXi);
   const int kBlock = std::min(t.chunkColumns, g.kc);
   float* packedA = scratchFloats(ScratchSlot::ConvPackedWeight, packedSize(std::min(s.oc, g.mc), kBlock, g.mr));
@@ -308,7 +318,7 @@ void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const fl
   }
   if (gb != nullptr) for (int o = 0; o < s.oc; ++o) gb[o] = static_cast<float>(biasSums[o]);
   // gw = G^T dU G for each kernel.
-  for (size_t k = 0; k < uXi; ++k) {
+  for (size_t k = 0; k < kernels; ++k) {
     float t[6][3];  // t[c] = G^T (column c of dU)
     for (int c = 0; c < 6; ++c) {
       float column[6];
