@@ -164,18 +164,6 @@ void transformWeights(int rows, int cols, KernelAt kernel, size_t xiStride, floa
   }
 }
 
-// Sum of n floats, in 16 interleaved partial sums the compiler can keep in vector registers.
-double sumOf(const float* x, int n) {
-  float lanes[16] = {};
-  int q = 0;
-  for (; q + 16 <= n; q += 16)
-    for (int l = 0; l < 16; ++l) lanes[l] += x[q + l];
-  double sum = 0;
-  for (; q < n; ++q) sum += x[q];
-  for (float v : lanes) sum += v;
-  return sum;
-}
-
 // The convolution of x (stride 1, 3x3, s's padding) with transformed kernels u (36 matrices oc x c,
 // uStride apart).
 void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, size_t uStride, const float* bias,
@@ -297,7 +285,7 @@ void winogradConv2dBackwardWeight(const Conv2dShape& s, const float* x, const fl
                            rowStride, n0);
     });
     // D[7] = (A dY A^T)[1][1] is a tile's sum of gradients: summed, the bias gradient.
-    if (gb != nullptr) for (int o = 0; o < s.oc; ++o) biasSums[o] += sumOf(dy + o * rowStride + 7 * t.ld, columns);
+    if (gb != nullptr) for (int o = 0; o < s.oc; ++o) biasSums[o] += sumFloats(dy + o * rowStride + 7 * t.ld, columns);
     // dU[xi] += D[xi] (oc x columns) * V[xi]^T (columns x c)
     for (int xi = 0; xi < kPositions; ++xi) {
       for (int k0 = 0; k0 < columns; k0 += kBlock) {

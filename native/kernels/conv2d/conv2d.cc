@@ -106,26 +106,12 @@ void packPanelsA(int mr, int rows, int k, At at, float* out) {
   }
 }
 
-// Sum of n floats, in 16 interleaved partial sums: the compiler can keep them in vector registers
-// (one running float sum is a chain of dependent adds, several times slower).
-double rowSum(const float* x, int n) {
-  float lanes[16] = {};
-  int q = 0;
-  for (; q + 16 <= n; q += 16) {
-    for (int t = 0; t < 16; ++t) lanes[t] += x[q + t];
-  }
-  double sum = 0;
-  for (; q < n; ++q) sum += x[q];
-  for (float v : lanes) sum += v;
-  return sum;
-}
-
 // gb[o] = the sum of gy over the images and pixels of channel o.
 void biasGradient(const Conv2dShape& s, const float* gy, float* gb) {
   const int pixels = s.outH() * s.outW();
   for (int o = 0; o < s.oc; ++o) {
     double sum = 0;
-    for (int b = 0; b < s.n; ++b) sum += rowSum(gy + (static_cast<size_t>(b) * s.oc + o) * pixels, pixels);
+    for (int b = 0; b < s.n; ++b) sum += sumFloats(gy + (static_cast<size_t>(b) * s.oc + o) * pixels, pixels);
     gb[o] = static_cast<float>(sum);
   }
 }
@@ -138,6 +124,20 @@ const ConvDirectKernels* directKernels(const Conv2dShape& s, const Geometry& geo
 }
 
 }  // namespace
+
+double sumFloats(const float* x, int n) {
+  // 16 interleaved partial sums, which the compiler keeps in vector registers: one running float
+  // sum is a chain of dependent adds, several times slower.
+  float lanes[16] = {};
+  int q = 0;
+  for (; q + 16 <= n; q += 16) {
+    for (int t = 0; t < 16; ++t) lanes[t] += x[q + t];
+  }
+  double sum = 0;
+  for (; q < n; ++q) sum += x[q];
+  for (float v : lanes) sum += v;
+  return sum;
+}
 
 void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, const float* bias, float* out) {
   const GemmKernels& g = activeGemmKernels();
@@ -268,8 +268,8 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
     }
     return;
   }
-  // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
   if (winogradPays(s, false)) return winogradConv2dBackwardWeight(s, x, gy, gw, gb);
+  // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
   const int64_t total = static_cast<int64_t>(s.n) * pixels;
   const int blockCount = static_cast<int>((total + g.kc - 1) / g.kc);
   const int blockSize = blockCount == 0 ? 0 : static_cast<int>((total + blockCount - 1) / blockCount);

@@ -19,4 +19,7 @@ void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const
 // gw (and gb unless null) = gradients of the convolution with respect to weight and bias.
 void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* gy, float* gw, float* gb);
 
+// The sum of x[0, n), for bias gradients (float partial sums, added up in double).
+double sumFloats(const float* x, int n);
+
 }  // namespace weft

@@ -28,11 +28,12 @@ struct GemmKernels {
   int mr, nr;      // micro-tile: the kernel keeps mr x nr sums of C in registers
   int mc, kc, nc;  // cache blocks (mc a multiple of mr, nc a multiple of nr)
   // Packs the m x k block `a` into ceil(m / mr) panels; panel p holds rows [p*mr, p*mr + mr)
-  // as out[p*panelStride + l*mr + r], rows past m zero. Any m <= mc, k <= kc. A panelStride
+  // as out[p*panelStride + l*mr + r], rows past m zero (any m and k; the driver keeps to mc x kc,
+  // which fits the caches). A panelStride
   // larger than mr*k packs `a` as columns of a deeper block (the rest packed by other calls).
   void (*packA)(MatrixView a, int m, int k, size_t panelStride, float* out);
   // Packs the k x n block `b` into ceil(n / nr) panels; panel p holds columns [p*nr, p*nr + nr)
-  // as out[p*nr*k + l*nr + j], columns past n zero. Any n <= nc, k <= kc.
+  // as out[p*nr*k + l*nr + j], columns past n zero (any n and k).
   void (*packB)(MatrixView b, int k, int n, float* out);
   // C[m x n] = alpha * packedA * packedB + beta * C (beta == 0: C is not read).
   void (*macroKernel)(int m, int n, int k, float alpha, const float* packedA, const float* packedB, float beta,
