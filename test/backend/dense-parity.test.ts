@@ -176,6 +176,7 @@ const CONV_CASES: Conv2dParams[] = [
   conv(2, 8, 3, 3, 8, 3, 3),
   conv(1, 8, 6, 18, 8, 3, 3, 1, 1, 1, 1),
   conv(10, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1), // two groups of images, the second partial
+  conv(1, 8, 6, 66, 8, 3, 3, 1, 1, 1, 1), // rows of 17 tiles: a chunk per tile row
 ];
 
 // Winograd's F(4x4, 3x3) (3x3 stride-1 layers) adds a fixed number of roundings to each output,
