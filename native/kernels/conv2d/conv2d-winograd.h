@@ -1,6 +1,6 @@
-// Winograd's F(2x2, 3x3) for 3x3 stride-1 convolutions (Note [Winograd convolution] in
-// conv2d-winograd.cc): the same results as conv2d.cc's GEMM formulation (to rounding), in about
-// half the multiplications.
+// Winograd's F(4x4, 3x3) for 3x3 stride-1 convolutions (Note [Winograd convolution] in
+// conv2d-winograd.cc): the same results as conv2d.cc's GEMM formulation (to rounding), in about a
+// quarter of the multiplications.
 #pragma once
 #include "conv2d.h"
 
