@@ -17,7 +17,7 @@
 // over the output's edge read zero padding; their extra outputs are dropped (their gradients are 0).
 // Rounding: the transforms scale values by up to about 100 (the 8s and 1/24s below), which costs
 // a few bits against F(2x2, 3x3) but is far inside float32's margin for training (measured in
-// test/backend/dense-parity.test.ts: a few eps of the sum of |terms|).
+// test/backend/dense-parity.test.ts: up to about 20 eps of the sum of |terms|).
 //
 //   B^T = [4  0 -5  0  1  0]   G = [ 1/4     0     0 ]   A^T = [1  1  1  1  1  0]
 //         [0 -4 -4  1  1  0]       [-1/6  -1/6  -1/6 ]         [0  1 -1  2 -2  0]
