@@ -112,6 +112,7 @@ Conv2dShape convShapeArg(const Napi::CallbackInfo& info, const char* kernel) {
   requireFits(env, int64_t{s.n} * s.oc * s.outH() * s.outW(), kernel, "the output");
   requireFits(env, int64_t{s.oc} * s.c * s.kh * s.kw, kernel, "the weight");
   requireFits(env, int64_t{s.c} * s.kh * s.kw * s.outH() * s.outW(), kernel, "one image's im2col columns");
+  requireFits(env, int64_t{s.c} * (s.h + 2 * int64_t{s.padH}) * (s.w + 2 * int64_t{s.padW}), kernel, "one padded image");
   return s;
 }
 

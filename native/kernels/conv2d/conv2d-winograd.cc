@@ -224,9 +224,14 @@ void convolveTransformed(const Conv2dShape& s, const float* x, const float* u, s
 
 bool winogradApplies(const Conv2dShape& s) {
   // Worth it once the GEMMs dominate the transforms: a few channels in and out. The input
-  // gradient runs as a convolution padded by 2 - pad, hence pad <= 2.
-  return activeIsa() != Isa::Scalar && s.kh == 3 && s.kw == 3 && s.strideH == 1 && s.strideW == 1 && s.padH <= 2 &&
-         s.padW <= 2 && s.c >= 8 && s.oc >= 8;
+  // gradient runs as a convolution padded by 2 - pad, hence pad <= 2. A group of 8 interleaved
+  // images must stay a reasonable scratch buffer (16 MiB): large images take the GEMM path.
+  if (activeIsa() == Isa::Scalar || s.kh != 3 || s.kw != 3 || s.strideH != 1 || s.strideW != 1 || s.padH > 2 ||
+      s.padW > 2 || s.c < 8 || s.oc < 8) {
+    return false;
+  }
+  const double tilesH = (s.outH() + 3) / 4 + 1, tilesW = (s.outW() + 3) / 4 + 1;  // (+1: the input gradient's)
+  return std::max(s.c, s.oc) * (4 * tilesH + 2) * (4 * tilesW + 2) * kLanes <= 4.0 * (1 << 20);
 }
 
 bool winogradPays(const Conv2dShape& s, bool inputGradient) {
