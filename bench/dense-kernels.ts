@@ -4,7 +4,8 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/dense-kernels.js [filter]
 //
-// WEFT_ISA=scalar|avx2fma caps the instruction set, to compare the variants.
+// WEFT_ISA=scalar|avx2fma caps the instruction set, to compare the variants; WEFT_CONV=gemm runs
+// every convolution as a GEMM (no direct or Winograd kernels), to compare the algorithms.
 import type { Conv2dParams, GemmParams, Pool2dParams } from "../src/backend/backend.js";
 import { outputSize } from "../src/backend/backend.js";
 import { nativeAddon, nativeKernels, nativeLoadError } from "../src/backend/native/index.js";
@@ -52,7 +53,8 @@ function report(name: string, fn: () => void, flops?: number): void {
   const { median, min } = timeMs(fn);
   const round = (v: number) => Math.round(v * 1000) / 1000;
   const rate = (ms: number) => (flops === undefined ? undefined : Math.round((flops / ms / 1e6) * 10) / 10);
-  console.log(JSON.stringify({ isa: nativeAddon!.isa(), name, ms: round(median), minMs: round(min), gflops: rate(median), maxGflops: rate(min) }));
+  const conv = process.env.WEFT_CONV ?? "auto";
+  console.log(JSON.stringify({ isa: nativeAddon!.isa(), conv, name, ms: round(median), minMs: round(min), gflops: rate(median), maxGflops: rate(min) }));
 }
 
 // ---- GEMM ------------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@
 // Which algorithm runs, per pass (each measured faster than the next for the shapes it takes):
 // few taps at stride 1: direct kernels (Note [direct convolution]); 3x3 at stride 1 with enough
 // channels and outputs: Winograd (Note [Winograd convolution]); anything else: the GEMM here.
+// WEFT_CONV=gemm makes every convolution take the GEMM (benchmarks, suspected numerical issues).
 #include "conv2d.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "conv2d-kernels.h"
@@ -116,9 +118,20 @@ void biasGradient(const Conv2dShape& s, const float* gy, float* gb) {
   }
 }
 
+// Whether WEFT_CONV=gemm rules out the direct and Winograd algorithms (read once).
+bool gemmOnly() {
+  static const bool value = [] {
+    const char* v = std::getenv("WEFT_CONV");
+    return v != nullptr && std::strcmp(v, "gemm") == 0;
+  }();
+  return value;
+}
+
+bool useWinograd(const Conv2dShape& s, bool inputGradient) { return !gemmOnly() && winogradPays(s, inputGradient); }
+
 // The direct kernels, when they apply to this convolution (Note [direct convolution]).
 const ConvDirectKernels* directKernels(const Conv2dShape& s, const Geometry& geo) {
-  if (activeIsa() == Isa::Scalar || s.strideH != 1 || s.strideW != 1 || geo.ow < kDirectLanes) return nullptr;
+  if (gemmOnly() || activeIsa() == Isa::Scalar || s.strideH != 1 || s.strideW != 1 || geo.ow < kDirectLanes) return nullptr;
   const ConvDirectKernels& direct = convDirectKernels__avx2fma();
   return geo.taps <= direct.maxTaps ? &direct : nullptr;
 }
@@ -154,7 +167,7 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
     }
     return;
   }
-  if (winogradPays(s, false)) return winogradConv2d(s, x, weight, bias, out);
+  if (useWinograd(s, false)) return winogradConv2d(s, x, weight, bias, out);
   const int depth = taps + (bias != nullptr ? 1 : 0);
   const Blocks kBlocks(depth, g.kc), mBlocks(s.oc, g.mc);
   // The weight, with the bias as its last column, packed once: block (d, m) at (d * mBlocks + m) * wBlock.
@@ -194,7 +207,7 @@ void weft_f32_conv2d(const Conv2dShape& s, const float* x, const float* weight, 
 }
 
 void weft_f32_conv2d_backward_input(const Conv2dShape& s, const float* gy, const float* weight, float* gx) {
-  if (winogradPays(s, true)) return winogradConv2dBackwardInput(s, gy, weight, gx);
+  if (useWinograd(s, true)) return winogradConv2dBackwardInput(s, gy, weight, gx);
   const GemmKernels& g = activeGemmKernels();
   const ConvKernels& ck = activeConvKernels();
   const Geometry geo(s);
@@ -268,7 +281,7 @@ void weft_f32_conv2d_backward_weight(const Conv2dShape& s, const float* x, const
     }
     return;
   }
-  if (winogradPays(s, false)) return winogradConv2dBackwardWeight(s, x, gy, gw, gb);
+  if (useWinograd(s, false)) return winogradConv2dBackwardWeight(s, x, gy, gw, gb);
   // The product's depth runs over every pixel of every image: kappa = b * pixels + q.
   const int64_t total = static_cast<int64_t>(s.n) * pixels;
   const int blockCount = static_cast<int>((total + g.kc - 1) / g.kc);
