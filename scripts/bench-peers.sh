@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=../shared/peers
 pairs=${1:-3}
-torch="OMP_NUM_THREADS=1 /usr/bin/python3"
+torch="env OMP_NUM_THREADS=1 /usr/bin/python3"
 
 echo "# mnist-cnn, one thread"
 node $peers/pair.mjs --pairs "$pairs" --field samples_per_s \
