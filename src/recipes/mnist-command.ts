@@ -12,11 +12,12 @@ const spec: Record<string, OptionSpec> = {
   shift: { type: "number", help: `random shift in pixels (default ${mnistDefaults.maxShift})` },
   seed: { type: "number", help: `seed (default ${mnistDefaults.seed})` },
   workers: { type: "number", help: "data-parallel workers on this machine (default 1)" },
+  "bucket-kb": { type: "number", help: "DDP gradient bucket size in KiB (default 1024)" },
   json: { type: "flag", help: "print the result as one JSON line" },
   help: { type: "flag", help: "show this help" },
 };
 
-export function mnistConfigFrom(argv: readonly string[]): { config: MnistConfig; workers: number; json: boolean; help: boolean } {
+export function mnistConfigFrom(argv: readonly string[]): { config: MnistConfig; workers: number; bucketKb: number | undefined; json: boolean; help: boolean } {
   const { options } = parseOptions(argv, spec);
   const config: MnistConfig = {
     ...mnistDefaults,
@@ -26,7 +27,10 @@ export function mnistConfigFrom(argv: readonly string[]): { config: MnistConfig;
     maxShift: (options.shift as number | undefined) ?? mnistDefaults.maxShift,
     seed: (options.seed as number | undefined) ?? mnistDefaults.seed,
   };
-  return { config, workers: (options.workers as number | undefined) ?? 1, json: options.json === true, help: options.help === true };
+  return {
+    config, workers: (options.workers as number | undefined) ?? 1, bucketKb: options["bucket-kb"] as number | undefined,
+    json: options.json === true, help: options.help === true,
+  };
 }
 
 export async function runMnistCommand(argv: readonly string[]): Promise<number> {

@@ -12,7 +12,7 @@ import { trainMnist } from "./mnist.js";
 import { digestFile, RESULT_FILE } from "./mnist-worker-files.js";
 
 async function main(): Promise<void> {
-  const { config } = mnistConfigFrom(process.argv.slice(2));
+  const { config, bucketKb } = mnistConfigFrom(process.argv.slice(2));
   const pg = await initProcessGroup();
   const metrics = new MetricsWriter({ rank: pg.rank });
   let ddp: DistributedDataParallel | null = null;
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     {
       sampler,
       prepare: async (model) => {
-        ddp = await DistributedDataParallel.create(model, pg);
+        ddp = await DistributedDataParallel.create(model, pg, bucketKb === undefined ? {} : { bucketBytes: bucketKb * 1024 });
       },
       afterBackward: () => ddp!.finishGradients(),
       // No allHaveWork check: DistributedSampler pads every rank's share to the same length, so

@@ -23,11 +23,12 @@ import type { ProcessGroup, Work } from "../process-group.js";
 import { sharedFloat32Array } from "../shared-buffer.js";
 
 /**
- * Default bucket size. Small enough that a model of a few hundred thousand parameters (the MNIST
- * CNN) gets several buckets, so its largest layer's all-reduce overlaps the convolutions'
- * backward; large enough that a bucket's fixed cost (tens of microseconds) is noise.
+ * Default bucket size: PyTorch's first-bucket size. Smaller buckets start communicating earlier in
+ * backward, which pays when a core is free for the communication thread; with one core per worker
+ * (2 workers on 2 cores) the overlapped all-reduces compete with backward for the CPU, and one
+ * all-reduce at the end was measured faster (BENCHMARKS.md, data-parallel MNIST).
  */
-export const DEFAULT_BUCKET_BYTES = 256 << 10;
+export const DEFAULT_BUCKET_BYTES = 1 << 20;
 
 export interface DdpOptions {
   /** Target bucket size in bytes (default DEFAULT_BUCKET_BYTES); a larger parameter gets a bucket of its own. */
