@@ -50,21 +50,6 @@ export interface GemmParams {
   strideC: number;
 }
 
-/** NCHW convolution: x (n, c, h, w), weight (oc, c, kh, kw), out (n, oc, oh, ow). */
-export interface Conv2dParams {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  oc: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-}
-
 /** NCHW pooling window: x (n, c, h, w) -> out (n, c, oh, ow). Padding counts as -inf (max) or is excluded (avg). */
 export interface Pool2dParams {
   n: number;
@@ -77,6 +62,11 @@ export interface Pool2dParams {
   strideW: number;
   padH: number;
   padW: number;
+}
+
+/** NCHW convolution: x (n, c, h, w), weight (oc, c, kh, kw), out (n, oc, oh, ow); the window is the kernel, and padding is zeros. */
+export interface Conv2dParams extends Pool2dParams {
+  oc: number;
 }
 
 /** Output spatial size of a convolution or pooling window along one axis. */

@@ -33,8 +33,8 @@ async function main(): Promise<void> {
         ddp = await DistributedDataParallel.create(model, pg, bucketKb === undefined ? {} : { bucketBytes: bucketKb * 1024 });
       },
       afterBackward: () => ddp!.finishGradients(),
-      // No allHaveWork check: DistributedSampler pads every rank's share to the same length, so
-      // all ranks run the same number of steps and a per-step agreement would only add latency.
+      // No per-step DDP.allHaveWork agreement: DistributedSampler pads every rank's share to the
+      // same length, so all ranks run the same number of steps.
     },
   );
   const digest = ddp!.parameterDigest();

@@ -46,8 +46,6 @@ export interface MnistParallel {
   prepare?(model: Module): Promise<void>;
   /** Called after backward, before the optimizer step (DDP waits for its all-reduces here). */
   afterBackward?(): Promise<void>;
-  /** Called before each step with whether this worker has a batch; false stops every worker together. */
-  allHaveWork?(hasWork: boolean): Promise<boolean>;
 }
 
 export interface MnistResult {
@@ -92,15 +90,7 @@ export async function trainMnist(
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     model.train();
     let batchInEpoch = 0;
-    const batches = loader.epoch(epoch)[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await batches.next();
-      if (next.done || (parallel.allHaveWork && !(await parallel.allHaveWork(true)))) {
-        if (next.done) await parallel.allHaveWork?.(false);
-        await batches.return?.(undefined);
-        break;
-      }
-      const batch = next.value;
+    for await (const batch of loader.epoch(epoch)) {
       const t0 = performance.now();
       opt.lr = schedule(step);
       opt.zeroGrad();
