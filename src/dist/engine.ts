@@ -32,6 +32,7 @@ import {
   deserializeError,
   FrameError,
   PeerLostError,
+  ranksText,
   serializeError,
   withMessage,
   type SerializedError,
@@ -68,10 +69,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   smallMessageBytes: 64 << 10,
   stagingBytes: 16 << 20,
 };
-
-function ranksText(ranks: number[]): string {
-  return `${ranks.length === 1 ? "rank" : "ranks"} ${ranks.join(", ")}`;
-}
 
 interface Running {
   run: OpRun;

@@ -13,6 +13,11 @@ export interface CollectiveErrorDetails {
   readonly ranks: readonly number[];
 }
 
+/** "rank 3" or "ranks 1, 2": for messages that name ranks. */
+export function ranksText(ranks: readonly number[]): string {
+  return `${ranks.length === 1 ? "rank" : "ranks"} ${ranks.join(", ")}`;
+}
+
 /** Base class of collective failures; after one of them the group is unusable (see docs/distributed.md). */
 export class CollectiveError extends Error implements CollectiveErrorDetails {
   readonly op: string;

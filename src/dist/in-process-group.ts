@@ -19,6 +19,6 @@ export function createInProcessGroups(worldSize: number, options: InProcessGroup
     return new ProcessGroup(rank, worldSize, {
       submit: (request) => engine.run(request),
       close: async () => engine.close(),
-    });
+    }, "in-process");
   });
 }

@@ -6,6 +6,7 @@
 //   await pg.allReduce(grads);
 //   await pg.destroy();
 import type { EngineOptions } from "./engine.js";
+import { bindThisProcess, parseCpuList } from "./cpu-binding.js";
 import { ENV } from "./launch/env.js";
 import type { ProcessGroup } from "./process-group.js";
 import { createTcpProcessGroup } from "./tcp-group.js";
@@ -19,6 +20,8 @@ export interface WorkerInfo {
   masterAddr: string;
   masterPort: number;
   secret: string;
+  /** The CPUs this worker was bound to (Note [CPU binding]), or null. */
+  cpus: number[] | null;
   /** runs/<job-id>/ : where metrics and logs of this job go. */
   runDir: string;
   jobId: string;
@@ -41,8 +44,9 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): numbe
 }
 
 /**
- * Reads the launcher's environment and sets the process title to `weft worker <rank>` (what `ps`
- * and `top` show). Throws, naming the variable, when run outside `weft launch`.
+ * Reads the launcher's environment, sets the process title to `weft worker <rank>` (what `ps`
+ * and `top` show) and binds the process to the CPUs the launcher gave it. Throws, naming the
+ * variable, when run outside `weft launch`.
  */
 export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
   const info: WorkerInfo = {
@@ -56,26 +60,44 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
     secret: required(env, ENV.secret),
     runDir: env[ENV.runDir] ?? ".",
     jobId: env[ENV.jobId] ?? "job",
+    cpus: env[ENV.cpus] ? parseCpuList(env[ENV.cpus]!) : null,
   };
   if (info.rank >= info.worldSize) throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
   process.title = `weft worker ${info.rank}`;
+  if (info.cpus && !bindThisProcess(info.cpus)) info.cpus = null;
   return info;
 }
 
 export interface InitProcessGroupOptions extends Partial<EngineOptions> {
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run collectives through shared memory when every rank is on this machine (default true;
+   * WEFT_SHM=0 turns it off). Send/recv and jobs on several machines use TCP.
+   */
+  sharedMemory?: boolean;
   groupName?: string;
   listenHost?: string;
   connectTimeoutMs?: number;
 }
 
-/** initWorker(), then a TCP process group of all the job's workers (comm thread, authenticated links). */
+/**
+ * How long a shared-memory wait spins before sleeping. A worker bound to a core of its own
+ * spins through the usual gap between ranks (a few hundred µs to a few ms of a training step):
+ * a sleeping core is slow to wake, and on a virtual machine it may be handed to someone else.
+ * Unbound workers sleep at once, since a spinning one could hold the core a peer needs.
+ */
+const BOUND_SPIN_US = 5000;
+
+/** initWorker(), then a process group of all the job's workers (authenticated TCP links; shared memory on one machine). */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
-  const { env, ...rest } = options;
+  const { env = process.env, sharedMemory, ...rest } = options;
   const w = initWorker(env);
+  const allLocal = w.localWorldSize === w.worldSize;
   return createTcpProcessGroup({
     ...rest,
+    sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
+    spinUs: env.WEFT_SHM_SPIN_US !== undefined ? Number(env.WEFT_SHM_SPIN_US) : w.cpus ? BOUND_SPIN_US : 0,
     rank: w.rank,
     worldSize: w.worldSize,
     secret: w.secret,

@@ -70,6 +70,8 @@ export class ProcessGroup {
     /** Number of ranks in the group. */
     readonly worldSize: number,
     private readonly executor: OpExecutor,
+    /** How collectives travel: "tcp", "shared-memory" (same machine), or "in-process" (tests). */
+    readonly transport: "tcp" | "shared-memory" | "in-process" = "tcp",
   ) {}
 
   private start(request: OpRequest): Work {

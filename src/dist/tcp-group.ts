@@ -1,6 +1,8 @@
-// Process groups over TCP, run on a comm thread.
+// Process groups over TCP, run on a comm thread; on one machine, collectives through shared memory.
 import { ThreadedExecutor } from "./comm-thread/threaded-executor.js";
-import type { EngineOptions } from "./engine.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "./engine.js";
+import { stderrLogger } from "./log.js";
+import { attachSharedMemory } from "./shm/attach.js";
 import { DEFAULT_FRAME_LIMITS } from "./frame.js";
 import { ProcessGroup } from "./process-group.js";
 
@@ -23,29 +25,44 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
   connectTimeoutMs?: number;
   /** Largest frame payload accepted from a peer (default 64 MiB). */
   maxFrameBytes?: number;
+  /**
+   * All ranks run on this machine: run collectives through shared memory (shm/attach.ts), keeping
+   * TCP for send/recv. Falls back to TCP alone, with a warning, when a rank cannot attach.
+   */
+  sharedMemory?: boolean;
+  /** With sharedMemory: how long a wait spins before it sleeps, µs (default 0: sleep at once). */
+  spinUs?: number;
 }
 
 let groupsCreated = 0;
 
 /** Starts the comm thread, meets the other ranks through the store, and returns the group once all links are up. */
 export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<ProcessGroup> {
-  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, ...engine } = options;
+  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, ...engine } = options;
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
   if (engine.segmentBytes !== undefined && engine.segmentBytes > limits.maxDataBytes) {
     throw new RangeError(`segmentBytes ${engine.segmentBytes} is above maxFrameBytes ${limits.maxDataBytes}`);
   }
+  const name = groupName ?? `pg${groupsCreated++}`;
   const { executor } = await ThreadedExecutor.start({
     rank,
     worldSize,
     secret,
     storeHost,
     storePort,
-    groupName: groupName ?? `pg${groupsCreated++}`,
+    groupName: name,
     listenHost,
     connectTimeoutMs: connectTimeoutMs ?? 60_000,
     handshakeTimeoutMs: 5000,
     limits,
     engine,
   });
-  return new ProcessGroup(rank, worldSize, executor);
+  if (sharedMemory && worldSize > 1) {
+    const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
+    let reason = "another rank could not attach";
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, groupName: name, timeoutMs, spinUs: spinUs ?? 0 }, (m) => (reason = m));
+    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory");
+    stderrLogger(`rank ${rank}: collectives use TCP, not shared memory: ${reason}`);
+  }
+  return new ProcessGroup(rank, worldSize, executor, "tcp");
 }

@@ -10,4 +10,6 @@ export const ENV = {
   secret: "WEFT_JOB_SECRET",
   runDir: "WEFT_RUN_DIR",
   jobId: "WEFT_JOB_ID",
+  /** The CPUs this worker is bound to ("0" or "2,3"); unset when unbound (Note [CPU binding]). */
+  cpus: "WEFT_CPUS",
 } as const;

@@ -17,6 +17,8 @@ options:
                        used, and a single-machine job without either gets a random secret
   --run-dir DIR        where workers write metrics (default runs/<job-id>)
   --grace-ms MS        SIGTERM-to-SIGKILL delay when stopping workers (default 5000)
+  --cpu-bind MODE      cores (default): each worker gets its own share of the CPUs; none: the OS
+                       places them
   --no-metrics         do not print the live per-step summary
   -h, --help           show this help
 
@@ -44,6 +46,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
   let runDir: string | undefined;
   let graceMs = 5000;
   let liveMetrics = true;
+  let cpuBind: "cores" | "none" = "cores";
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -80,6 +83,12 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
       case "--grace-ms":
         graceMs = positiveInt(flag, value(), 0);
         break;
+      case "--cpu-bind": {
+        const v = value();
+        if (v !== "cores" && v !== "none") throw new LaunchUsageError(`--cpu-bind must be cores or none, got ${v}`);
+        cpuBind = v;
+        break;
+      }
       case "--no-metrics":
         liveMetrics = false;
         break;
@@ -128,5 +137,6 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(runDir === undefined ? {} : { runDir }),
     graceMs,
     liveMetrics,
+    cpuBind,
   };
 }

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { constants } from "node:os";
+import { allowedCpus, planCpuShares } from "../cpu-binding.js";
 import { MetricsSummary } from "../metrics/metrics-summary.js";
 import { secretKey } from "../secret.js";
 import { StoreClient } from "../store/store-client.js";
@@ -39,6 +40,8 @@ export interface LaunchOptions {
   graceMs: number;
   /** Print the live per-step summary from the workers' metrics files. */
   liveMetrics: boolean;
+  /** "cores" (default): give each worker its own share of this machine's CPUs (Note [CPU binding]); "none": leave placement to the OS. */
+  cpuBind?: "cores" | "none";
   /** Environment for the workers (default process.env); WEFT_* are added. */
   env?: NodeJS.ProcessEnv;
   /** Where worker lines go (default: stdout/stderr with a `[rank] ` prefix). */
@@ -78,6 +81,16 @@ function commandFor(script: string): { file: string; args: string[] } {
     throw new Error(`${script} is TypeScript: compile it first (npx tsc) and launch the .js file it produces`);
   }
   return { file: script, args: [] };
+}
+
+/** Each local worker's CPUs, or null when workers are not bound (one worker, --cpu-bind none, too few CPUs). */
+function cpuSharesFor(o: LaunchOptions, log: (m: string) => void): number[][] | null {
+  if ((o.cpuBind ?? "cores") === "none" || o.nproc === 1) return null;
+  const cpus = allowedCpus();
+  if (cpus === null) return null;
+  const shares = planCpuShares(cpus, o.nproc);
+  if (shares === null) log(`not binding workers to CPUs: ${o.nproc} workers share ${cpus.length} CPUs`);
+  return shares;
 }
 
 /** Runs a job to completion on this machine and returns how it ended. */
@@ -138,8 +151,10 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  const cpuShares = cpuSharesFor(o, log);
   for (let localRank = 0; localRank < o.nproc; localRank++) {
     const rank = o.nodeRank * o.nproc + localRank;
+    const share = cpuShares?.[localRank];
     const child = spawn(command.file, [...command.args, ...o.args], {
       env: {
         ...(o.env ?? process.env),
@@ -153,6 +168,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         [ENV.secret]: o.secret,
         [ENV.runDir]: runDir,
         [ENV.jobId]: jobId!,
+        ...(share ? { [ENV.cpus]: share.join(",") } : {}),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
