@@ -76,6 +76,8 @@ export interface InitProcessGroupOptions extends Partial<EngineOptions> {
    * WEFT_SHM=0 turns it off). Send/recv and jobs on several machines use TCP.
    */
   sharedMemory?: boolean;
+  /** Bytes per rank per shared-memory chunk (default 1 MiB; small values are for tests). */
+  shmChunkBytes?: number;
   groupName?: string;
   listenHost?: string;
   connectTimeoutMs?: number;
@@ -97,7 +99,7 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
   return createTcpProcessGroup({
     ...rest,
     sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
-    spinUs: env.WEFT_SHM_SPIN_US !== undefined ? Number(env.WEFT_SHM_SPIN_US) : w.cpus ? BOUND_SPIN_US : 0,
+    spinUs: w.cpus ? BOUND_SPIN_US : 0,
     rank: w.rank,
     worldSize: w.worldSize,
     secret: w.secret,

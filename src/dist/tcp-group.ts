@@ -32,13 +32,15 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
   sharedMemory?: boolean;
   /** With sharedMemory: how long a wait spins before it sleeps, µs (default 0: sleep at once). */
   spinUs?: number;
+  /** With sharedMemory: bytes per rank per chunk (Note [shm chunk protocol]; default 1 MiB). */
+  shmChunkBytes?: number;
 }
 
 let groupsCreated = 0;
 
 /** Starts the comm thread, meets the other ranks through the store, and returns the group once all links are up. */
 export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<ProcessGroup> {
-  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, ...engine } = options;
+  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, ...engine } = options;
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
   if (engine.segmentBytes !== undefined && engine.segmentBytes > limits.maxDataBytes) {
     throw new RangeError(`segmentBytes ${engine.segmentBytes} is above maxFrameBytes ${limits.maxDataBytes}`);
@@ -60,7 +62,7 @@ export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<P
   if (sharedMemory && worldSize > 1) {
     const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
     let reason = "another rank could not attach";
-    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, groupName: name, timeoutMs, spinUs: spinUs ?? 0 }, (m) => (reason = m));
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, groupName: name, timeoutMs, spinUs: spinUs ?? 0, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
     if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory");
     stderrLogger(`rank ${rank}: collectives use TCP, not shared memory: ${reason}`);
   }

@@ -12,6 +12,7 @@ for (const world of [2, 3]) {
     for (const [name, rows] of by) {
       assert.equal(rows.length, world, name);
       for (const row of rows) assert.equal(row.ok, true, `${name} on rank ${row.rank}`);
+      for (const row of rows) assert.equal(row.transport, "tcp", `${name} on rank ${row.rank}`);
       assert.equal(new Set(rows.map((r) => r.hash)).size, 1, `${name}: ranks differ`);
     }
   });
@@ -40,6 +41,6 @@ test("a random mix of 200 collectives on 4 ranks, several in flight, tiny segmen
   const results = await spawnRanks({ worldSize: 4, script: "stress-worker.js", args: ["200"], timeoutMs: 60_000 });
   for (const r of results) {
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.json, [{ rank: r.rank, ok: true, ops: 200 }]);
+    assert.deepEqual(r.json, [{ rank: r.rank, ok: true, ops: 200, transport: "tcp" }]);
   }
 });

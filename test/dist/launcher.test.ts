@@ -1,11 +1,12 @@
 // `weft launch`: environment, prefixes, process titles, failure handling and metrics summary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { allowedCpus, planCpuShares } from "../../src/dist/cpu-binding.js";
 import { launchJob, type LaunchOptions } from "../../src/dist/launch/launcher.js";
 import { parseLaunchArgs } from "../../src/dist/launch/launch-args.js";
 import { generateSecret } from "../../src/dist/secret.js";
@@ -50,6 +51,45 @@ test("workers get rank, world size, run dir and secret; their title is `weft wor
   rmSync(o.runDir!, { recursive: true, force: true });
 });
 
+/** The CPUs each thread of `pid` may run on, as the kernel reports them ("0", "0-1", "0,2"). */
+function threadCpuLists(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))![1]!);
+}
+
+for (const bind of ["cores", "none"] as const) {
+  test(`--cpu-bind ${bind}: ${bind === "cores" ? "each worker and all its threads get their own share of the CPUs" : "workers keep every CPU"}`, async () => {
+    const seen = new Map<number, { cpus: number[] | null; threads: string[] }>();
+    const o = options("env", {
+      nproc: 2,
+      cpuBind: bind,
+      onLine: (rank, _stream, line) => {
+        if (!line.startsWith("{")) return;
+        const { pid, cpus } = JSON.parse(line) as { pid: number; cpus: number[] | null };
+        seen.set(rank, { cpus, threads: threadCpuLists(pid) });
+      },
+    });
+    const result = await launchJob(o);
+    assert.equal(result.exitCode, 0, o.logs.join("\n"));
+    const all = allowedCpus()!;
+    const shares = bind === "cores" ? planCpuShares(all, 2) : null;
+    if (bind === "cores" && shares === null) assert.match(o.logs.join("\n"), /not binding workers to CPUs: 2 workers share 1 CPUs/);
+    for (const rank of [0, 1]) {
+      const { cpus, threads } = seen.get(rank)!;
+      assert.deepEqual(cpus, shares?.[rank] ?? null);
+      assert.ok(threads.length >= 2, "a Node process has several threads");
+      const expected = shares?.[rank] ?? all;
+      for (const list of threads) assert.deepEqual(cpuList(list), expected, `rank ${rank}: a thread allows ${list}`);
+    }
+  });
+}
+
+function cpuList(text: string): number[] {
+  return text.split(",").flatMap((part) => {
+    const [a, b] = part.split("-").map(Number) as [number, number | undefined];
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+}
+
 test("a failing worker stops the job promptly with its exit status and last lines", async () => {
   const o = options("fail");
   const t0 = Date.now();
@@ -87,6 +127,9 @@ test("the command line: script arguments pass through, multi-node needs --rdzv a
   assert.deepEqual([multi.rdzvHost, multi.rdzvPort, multi.nodeRank, multi.secret], ["10.0.0.1", 29500, 1, "0123456789abcdef0123"]);
   assert.equal(parseLaunchArgs(["--help"], {}), undefined);
   assert.throws(() => parseLaunchArgs(["--bogus", "t.js"], {}), /unknown option --bogus/);
+  assert.equal(parseLaunchArgs(["t.js"], {})!.cpuBind, "cores");
+  assert.equal(parseLaunchArgs(["--cpu-bind", "none", "t.js"], {})!.cpuBind, "none");
+  assert.throws(() => parseLaunchArgs(["--cpu-bind=threads", "t.js"], {}), /--cpu-bind must be cores or none, got threads/);
 });
 
 test("runLaunch prints `[rank] ` prefixes on the real stdout and refuses a .ts script", () => {

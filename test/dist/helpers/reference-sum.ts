@@ -20,6 +20,15 @@ export function ringReference(inputs: Float32Array[], average: boolean): Float32
   return out;
 }
 
+/** Note [shm chunk protocol]: every element summed in rank order, ((x0 + x1) + x2) + ... */
+export function rankOrderReference(inputs: Float32Array[], average: boolean): Float32Array {
+  const w = inputs.length;
+  const out = Float32Array.from(inputs[0]!);
+  for (let r = 1; r < w; r++) for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i]! + inputs[r]![i]!);
+  if (average) for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i]! / w);
+  return out;
+}
+
 /** Note [recursive-doubling reduction order]: fold extras into 0..e-1, then a balanced tree. */
 export function recursiveDoublingReference(inputs: Float32Array[], average: boolean): Float32Array {
   const w = inputs.length;

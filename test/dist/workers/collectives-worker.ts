@@ -1,10 +1,12 @@
-// A rank of the TCP collective tests (spawned by test/dist/collectives-tcp.test.ts). Runs one
-// scenario and prints JSON lines: {"check":name,"ok":bool,...} or {"error":class,...}.
+// A rank of the collective tests between processes (spawned by test/dist/collectives-tcp.test.ts
+// and, with WEFT_LOCAL_WORLD_SIZE set so that collectives go through shared memory, by
+// collectives-shm.test.ts). Runs one scenario and prints JSON lines: {"check":name,"ok":bool,
+// "transport":...} or {"error":class,...}.
 import { createHash } from "node:crypto";
 import { initProcessGroup } from "../../../src/dist/init.js";
 import { sharedFloat32Array } from "../../../src/dist/shared-buffer.js";
 import { CollectiveError } from "../../../src/dist/errors.js";
-import { bitwiseEqual, orderSensitiveInputs, recursiveDoublingReference, ringReference } from "../helpers/reference-sum.js";
+import { bitwiseEqual, orderSensitiveInputs, rankOrderReference, recursiveDoublingReference, ringReference } from "../helpers/reference-sum.js";
 
 const scenario = process.argv[2];
 const SMALL = 32; // smallMessageBytes used by these tests: 1 and 3 floats go by recursive doubling, 17 and up by the ring
@@ -12,11 +14,12 @@ const SMALL = 32; // smallMessageBytes used by these tests: 1 and 3 floats go by
 // before their receive is posted and must wait in the socket.
 const pg = await initProcessGroup(
   scenario === "window"
-    ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: 10_000 }
-    : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000 },
+    ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: 10_000, shmChunkBytes: 4096 }
+    : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000, shmChunkBytes: 4096 },
 );
 const { rank, worldSize: w } = pg;
-const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, ...o })}\n`);
+const shm = pg.transport === "shared-memory";
+const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, transport: pg.transport, ...o })}\n`);
 const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex").slice(0, 16);
 
 function shared(a: Float32Array): Float32Array {
@@ -44,7 +47,7 @@ switch (scenario) {
         const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
         await pg.allReduce(buf, { op: avg ? "avg" : "sum" });
         const ring = count * 4 > SMALL && count >= w;
-        const expected = ring ? ringReference(inputs, avg) : recursiveDoublingReference(inputs, avg);
+        const expected = shm ? rankOrderReference(inputs, avg) : ring ? ringReference(inputs, avg) : recursiveDoublingReference(inputs, avg);
         out({ check: `allreduce ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, expected), hash: hash(buf) });
       }
     }
@@ -55,13 +58,14 @@ switch (scenario) {
     const inputs = orderSensitiveInputs(w, w * m, 11);
     const rsOut = sharedFloat32Array(m);
     await pg.reduceScatter(shared(inputs[rank]!), rsOut);
-    out({ check: "reduce-scatter", ok: bitwiseEqual(rsOut, ringReference(inputs, false).subarray(rank * m, rank * m + m)) });
+    const rsExpected = shm ? rankOrderReference(inputs, false) : ringReference(inputs, false);
+    out({ check: "reduce-scatter", ok: bitwiseEqual(rsOut, rsExpected.subarray(rank * m, rank * m + m)) });
 
-    const agIn = orderSensitiveInputs(w, m, 12);
-    const agOut = sharedFloat32Array(w * m);
+    const agIn = orderSensitiveInputs(w, 3 * m, 12);
+    const agOut = sharedFloat32Array(w * 3 * m);
     await pg.allGather(shared(agIn[rank]!), agOut);
-    const agExpected = new Float32Array(w * m);
-    agIn.forEach((x, r) => agExpected.set(x, r * m));
+    const agExpected = new Float32Array(w * 3 * m);
+    agIn.forEach((x, r) => agExpected.set(x, r * 3 * m));
     out({ check: "all-gather", ok: bitwiseEqual(agOut, agExpected) });
 
     const root = w - 1;
@@ -94,7 +98,7 @@ switch (scenario) {
       const inputs = orderSensitiveInputs(w, count, 21);
       const buf = shared(inputs[rank]!);
       await pg.allReduce(buf);
-      out({ check: `window ${count}`, ok: bitwiseEqual(buf, ringReference(inputs, false)), hash: hash(buf) });
+      out({ check: `window ${count}`, ok: bitwiseEqual(buf, (shm ? rankOrderReference : ringReference)(inputs, false)), hash: hash(buf) });
     }
     break;
   }
@@ -122,7 +126,9 @@ switch (scenario) {
   case "freeze": {
     await pg.barrier();
     if (rank === w - 1) process.kill(process.pid, scenario === "kill" ? "SIGKILL" : "SIGSTOP");
-    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs: 1500 }));
+    // Timed from before the call: through shared memory the call itself blocks until the outcome.
+    const t0 = performance.now();
+    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs: 1500 }), t0);
     break;
   }
   default:

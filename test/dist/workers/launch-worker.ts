@@ -8,7 +8,7 @@ const w = initWorker();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 if (mode === "env") {
-  console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length }));
+  console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length, cpus: w.cpus }));
   console.error(`stderr line of rank ${w.rank}`);
   process.stdout.write("a last line without newline");
   await sleep(500); // the test reads /proc/<pid> meanwhile

@@ -4,7 +4,7 @@ import { initProcessGroup } from "../../../src/dist/init.js";
 import { sharedFloat32Array } from "../../../src/dist/shared-buffer.js";
 
 const ops = Number(process.argv[2] ?? 100);
-const pg = await initProcessGroup({ segmentBytes: 4096, stagingBytes: 8192, smallMessageBytes: 2048, timeoutMs: 20_000 });
+const pg = await initProcessGroup({ segmentBytes: 4096, stagingBytes: 8192, smallMessageBytes: 2048, shmChunkBytes: 4096, timeoutMs: 20_000 });
 const { rank, worldSize: w } = pg;
 let s = 12345;
 const rnd = (n: number): number => {
@@ -41,5 +41,5 @@ for (const p of pending.splice(0)) {
   await p.wait;
   ok &&= p.check();
 }
-process.stdout.write(`${JSON.stringify({ rank, ok, ops })}\n`);
+process.stdout.write(`${JSON.stringify({ rank, ok, ops, transport: pg.transport })}\n`);
 await pg.destroy();
