@@ -16,9 +16,10 @@ echo "# gpt-tiny, one thread"
 node $peers/pair.mjs --pairs "$pairs" --field tokens_per_s \
   --a "node dist/src/cli/main.js bench gpt-tiny" --b "$torch $peers/torch_gpt.py --threads 1"
 
-echo "# all-reduce, 2 workers: weft, gloo, Open MPI (TCP and shared memory), alternating"
+echo "# all-reduce, 2 workers: weft (shared memory, TCP), gloo, Open MPI (TCP, shared memory), alternating"
 for i in $(seq "$pairs"); do
   node dist/src/cli/main.js bench allreduce
+  node dist/src/cli/main.js bench allreduce --transport tcp
   /usr/bin/python3 $peers/gloo_allreduce.py --world 2
   mpirun --allow-run-as-root --oversubscribe -np 2 --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo \
     /usr/bin/python3 $peers/mpi_allreduce.py --transport tcp
@@ -27,7 +28,9 @@ done
 echo "# the machine: memory and loopback bandwidth"
 /usr/bin/python3 $peers/membw.py --threads 1
 
-echo "# mnist training: 1 worker, 2 workers (DDP), and PyTorch DDP"
-node dist/src/cli/main.js train mnist --json | tail -n 1
-node dist/src/cli/main.js train mnist --workers 2 --json | tail -n 1
-$torch $peers/torch_ddp_cnn.py --world 2
+echo "# mnist training: 1 worker, 2 workers (DDP), and PyTorch DDP, alternating"
+for i in $(seq "$pairs"); do
+  node dist/src/cli/main.js train mnist --json | tail -n 1
+  node dist/src/cli/main.js train mnist --workers 2 --json | tail -n 1
+  $torch $peers/torch_ddp_cnn.py --world 2
+done

@@ -9,8 +9,9 @@ import { generateSecret } from "../secret.js";
 export const ALLREDUCE_BENCH_SIZES = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
 
 export const ALLREDUCE_BENCH_USAGE = `usage: weft bench allreduce [--workers N] [--sizes BYTES,...] [--iters N] [--budget-mib N]
-                            [--segment-bytes N] [--small-bytes N]
-Prints one JSON line per size: {"bench":"allreduce","bytes":…,"workers":…,"ms_median":…,"busbw_gbps":…}`;
+                            [--segment-bytes N] [--small-bytes N] [--transport shm|tcp]
+--transport: shm (default) runs the collectives through shared memory, tcp over loopback sockets.
+Prints one JSON line per size: {"bench":"allreduce","bytes":…,"workers":…,"transport":…,"ms_median":…,"busbw_gbps":…}`;
 
 /** Runs the benchmark (spawning the workers through the launcher) and prints one JSON line per size. */
 export async function runAllreduceBench(argv: string[]): Promise<void> {
@@ -23,6 +24,7 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
       "budget-mib": { type: "string", default: "1024" },
       "segment-bytes": { type: "string" },
       "small-bytes": { type: "string" },
+      transport: { type: "string", default: "shm" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -33,7 +35,8 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
   for (const s of values.sizes.split(",")) {
     if (!(Number(s) > 0 && Number(s) % 4 === 0)) throw new Error(`--sizes: ${s} is not a positive multiple of 4 bytes`);
   }
-  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"]];
+  if (values.transport !== "shm" && values.transport !== "tcp") throw new Error(`--transport must be shm or tcp, got ${values.transport}`);
+  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"], "--transport", values.transport];
   if (values["segment-bytes"]) args.push("--segment-bytes", values["segment-bytes"]);
   if (values["small-bytes"]) args.push("--small-bytes", values["small-bytes"]);
   const result = await launchJob({

@@ -2,7 +2,7 @@
 // benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
 // each start after a barrier; rank 0 reports the median on its own clock.
 //
-// Arguments: --sizes <bytes,...> --iters <n> --budget-mib <n> [--segment-bytes <n>] [--small-bytes <n>]
+// Arguments: --sizes <bytes,...> --iters <n> --budget-mib <n> [--segment-bytes <n>] [--small-bytes <n>] [--transport shm|tcp]
 import { parseArgs } from "node:util";
 import { initProcessGroup } from "../init.js";
 import { sharedFloat32Array } from "../shared-buffer.js";
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     "budget-mib": { type: "string", default: "1024" },
     "segment-bytes": { type: "string" },
     "small-bytes": { type: "string" },
+    transport: { type: "string", default: "shm" },
   },
 });
 const sizes = (values.sizes ?? "").split(",").filter(Boolean).map(Number);
@@ -27,6 +28,7 @@ function median(xs: number[]): number {
 }
 
 const pg = await initProcessGroup({
+  sharedMemory: values.transport !== "tcp",
   ...(values["segment-bytes"] ? { segmentBytes: Number(values["segment-bytes"]) } : {}),
   ...(values["small-bytes"] ? { smallMessageBytes: Number(values["small-bytes"]) } : {}),
 });
@@ -48,6 +50,7 @@ for (const bytes of sizes) {
       bench: "allreduce",
       bytes,
       workers: w,
+      transport: pg.transport,
       iters,
       ms_median: Number(ms.toFixed(4)),
       algbw_gbps: Number((bytes / ms / 1e6).toFixed(3)),
