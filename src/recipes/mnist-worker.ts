@@ -21,10 +21,13 @@ async function main(): Promise<void> {
     config,
     (s) => {
       const timing = ddp!.lastTiming;
+      const stepMs = s.computeMs + s.waitMs;
+      // DDP's wait includes all-reduces that ran inline during backward (shared memory).
+      const waitMs = Math.max(s.waitMs, timing.waitMs);
       metrics.write({
         step: s.step, epoch: s.epoch, loss: s.loss,
-        samples_per_s: Math.round((1000 * s.samples) / (s.computeMs + s.waitMs)),
-        compute_ms: round(s.computeMs), comm_ms: round(timing.commMs), wait_ms: round(s.waitMs),
+        samples_per_s: Math.round((1000 * s.samples) / stepMs),
+        compute_ms: round(stepMs - waitMs), comm_ms: round(timing.commMs), wait_ms: round(waitMs),
       });
     },
     {
@@ -40,7 +43,7 @@ async function main(): Promise<void> {
   const digest = ddp!.parameterDigest();
   metrics.close();
   if (pg.rank === 0) {
-    writeFileSync(join(process.env.WEFT_RUN_DIR ?? ".", RESULT_FILE), JSON.stringify({ ...result, samples: result.samples * pg.worldSize, samples_per_s: result.samples_per_s * pg.worldSize, digest }));
+    writeFileSync(join(process.env.WEFT_RUN_DIR ?? ".", RESULT_FILE), JSON.stringify({ ...result, samples: result.samples * pg.worldSize, samples_per_s: result.samples_per_s * pg.worldSize, transport: pg.transport, digest }));
   } else {
     writeFileSync(join(process.env.WEFT_RUN_DIR ?? ".", digestFile(pg.rank)), digest);
   }

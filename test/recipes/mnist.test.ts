@@ -13,8 +13,8 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
 
 /** Runs `weft train mnist ...args --json` and returns its last stdout line, parsed. */
-function trainMnist(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "mnist", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 600_000 });
+function trainMnist(args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const run = spawnSync(process.execPath, [weft, "train", "mnist", ...args, "--json"], { cwd: root, env, encoding: "utf8", timeout: 600_000 });
   assert.equal(run.status, 0, `weft train mnist failed:\n${run.stderr}`);
   const last = run.stdout.trim().split("\n").pop()!;
   return JSON.parse(last) as Record<string, unknown>;
@@ -33,6 +33,7 @@ test("weft train mnist --workers 2 --json reaches 98% with identical replicas", 
   try {
     assert.equal(r.workers, 2);
     assert.equal(r.strategy, "ddp");
+    assert.equal(r.transport, "shared-memory");
     assert.ok((r.test_accuracy as number) >= 0.98, `test accuracy ${r.test_accuracy}`);
     const other = readFileSync(join(r.run_dir as string, digestFile(1)), "utf8");
     assert.equal(other, r.digest, "rank 1's parameters differ from rank 0's");
@@ -41,6 +42,18 @@ test("weft train mnist --workers 2 --json reaches 98% with identical replicas", 
     for (const key of ["step", "loss", "samples_per_s", "compute_ms", "comm_ms", "wait_ms"]) assert.equal(typeof metrics[0]![key], "number", key);
   } finally {
     rmSync(r.run_dir as string, { recursive: true, force: true });
+  }
+});
+
+test("WEFT_SHM=0: the two workers average over TCP and end with the same parameters as through shared memory", () => {
+  const runs = [trainMnist(["--workers", "2", "--epochs", "1"], { ...process.env, WEFT_SHM: "0" }), trainMnist(["--workers", "2", "--epochs", "1"])];
+  try {
+    assert.deepEqual(runs.map((r) => r.transport), ["tcp", "shared-memory"]);
+    for (const r of runs) assert.equal(readFileSync(join(r.run_dir as string, digestFile(1)), "utf8"), r.digest, "rank 1's parameters differ from rank 0's");
+    // With two ranks both reduce x0 + x1 (addition commutes), so the two transports agree bit for bit.
+    assert.equal(runs[0]!.digest, runs[1]!.digest);
+  } finally {
+    for (const r of runs) rmSync(r.run_dir as string, { recursive: true, force: true });
   }
 });
 

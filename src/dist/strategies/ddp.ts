@@ -55,7 +55,11 @@ interface Bucket {
 export interface DdpStepTiming {
   /** From the first bucket's start to the last one's completion. */
   commMs: number;
-  /** Time finishGradients() spent blocked on communication. */
+  /**
+   * Time the step was blocked on communication: finishGradients()'s wait, plus the time spent
+   * inside starting each bucket's all-reduce, which is the whole all-reduce when the group runs
+   * collectives inline (shared memory) rather than on its comm thread.
+   */
   waitMs: number;
   buckets: number;
 }
@@ -68,6 +72,7 @@ export class DistributedDataParallel {
   private syncing = true;
   private firstStart = 0;
   private lastDone = 0;
+  private blockedInStartMs = 0;
   /** Timing of the most recent finishGradients(). */
   lastTiming: DdpStepTiming = { commMs: 0, waitMs: 0, buckets: 0 };
 
@@ -156,7 +161,9 @@ export class DistributedDataParallel {
       const b = this.buckets[this.nextToStart]!;
       if (b.ready < b.slots.length) return;
       if (this.nextToStart === 0) this.firstStart = performance.now();
+      const t = performance.now();
       b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }) });
+      this.blockedInStartMs += performance.now() - t;
       void b.work.wait().then(() => (this.lastDone = performance.now()), () => {});
       this.nextToStart++;
     }
@@ -183,8 +190,9 @@ export class DistributedDataParallel {
     try {
       for (const b of this.buckets) await b.work!.wait();
     } finally {
-      const waitMs = performance.now() - t;
+      const waitMs = performance.now() - t + this.blockedInStartMs;
       this.lastTiming = { commMs: Math.max(0, this.lastDone - this.firstStart), waitMs, buckets: this.buckets.length };
+      this.blockedInStartMs = 0;
       for (const b of this.buckets) {
         b.ready = 0;
         b.work = null;
