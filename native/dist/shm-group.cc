@@ -29,7 +29,7 @@ namespace weft::shm {
 namespace {
 
 constexpr uint32_t kMagic = 0x57465348;  // "WFSH"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr size_t kHeaderBytes = 256;
 constexpr size_t kControlStride = 128;  // two cache lines: no false sharing between ranks
 constexpr size_t kPage = 4096;
@@ -50,7 +50,7 @@ struct Control {
   uint32_t waiters;
   int32_t pid;
   uint32_t reserved;
-  Descriptor desc;
+  Descriptor desc[2];  // by operation parity (Note [shm chunk protocol])
 };
 static_assert(sizeof(Control) <= kControlStride, "Control must fit its stride");
 
@@ -58,9 +58,9 @@ size_t roundUp(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 size_t dataOffset(int world) { return roundUp(kHeaderBytes + kControlStride * static_cast<size_t>(world), kPage); }
 
-/** Two sets of (one slot per rank + the result area), each `chunk` floats. */
+/** Two sets of one slot per rank, each `chunk` floats. */
 size_t segmentBytes(int world, size_t chunk) {
-  return dataOffset(world) + 2 * (static_cast<size_t>(world) + 1) * chunk * sizeof(float);
+  return dataOffset(world) + 2 * static_cast<size_t>(world) * chunk * sizeof(float);
 }
 
 int64_t nowNs() {
@@ -148,10 +148,8 @@ Group::~Group() {
 
 float* Group::slot(int set, int rank) const {
   auto* data = reinterpret_cast<float*>(base_ + dataOffset(world_));
-  return data + (static_cast<size_t>(set) * (world_ + 1) + rank) * chunk_;
+  return data + (static_cast<size_t>(set) * world_ + rank) * chunk_;
 }
-
-float* Group::result(int set) const { return slot(set, world_); }
 
 static Control* controlOf(uint8_t* base, int rank) {
   return reinterpret_cast<Control*>(base + kHeaderBytes + kControlStride * rank);
@@ -212,15 +210,16 @@ Status Group::arriveAndWait(const Deadline& dl, Outcome* out) {
 }
 
 bool Group::descriptorsAgree(Outcome* out) const {
-  const Descriptor& first = controlOf(base_, 0)->desc;
+  const int parity = static_cast<int>(ops_ & 1);
+  const Descriptor& first = controlOf(base_, 0)->desc[parity];
   bool agree = true;
   for (int r = 1; r < world_; r++) {
-    const Descriptor& d = controlOf(base_, r)->desc;
+    const Descriptor& d = controlOf(base_, r)->desc[parity];
     if (d.op != first.op || d.reduce != first.reduce || d.root != first.root || d.count != first.count) agree = false;
   }
   if (!agree) {
     out->status = Status::Mismatch;
-    for (int r = 0; r < world_; r++) out->descriptors.push_back(controlOf(base_, r)->desc);
+    for (int r = 0; r < world_; r++) out->descriptors.push_back(controlOf(base_, r)->desc[parity]);
   }
   return agree;
 }
@@ -233,7 +232,7 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
   }
   const int64_t start = nowNs();
   const Deadline dl{start + std::max<int64_t>(timeoutMs, 0) * 1'000'000, start + std::max<int64_t>(spinUs, 0) * 1'000};
-  controlOf(base_, rank_)->desc = d;
+  controlOf(base_, rank_)->desc[ops_ & 1] = d;
 
   const auto op = static_cast<OpCode>(d.op);
   const size_t count = d.count;
@@ -243,6 +242,7 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
   const size_t span = op == OpCode::ReduceScatter ? std::max<size_t>(chunk_ / w, 1) : chunk_;
   const size_t chunks = count == 0 || op == OpCode::Barrier ? 1 : (count + span - 1) / span;
   const bool avg = static_cast<Reduce>(d.reduce) == Reduce::Avg;
+  const float divisor = static_cast<float>(world_);
 
   for (size_t k = 0; k < chunks; k++) {
     const int set = static_cast<int>(chunks_++ & 1);
@@ -270,19 +270,24 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
     }
     switch (op) {
       case OpCode::AllReduce: {
-        // My share of the chunk, summed over ranks in rank order: every rank copies the same bytes.
-        const size_t lo = len * me / w, hi = len * (me + 1) / w;
-        float* res = result(set);
-        copyFloats(res + lo, slot(set, 0) + lo, hi - lo);
-        for (int q = 1; q < world_; q++) addFloats(res + lo, slot(set, q) + lo, hi - lo);
-        if (avg) divideFloats(res + lo, hi - lo, static_cast<float>(world_));
+        // Every rank sums the whole chunk itself, in rank order, so all hold the same bits. With
+        // two ranks the caller's buffer already holds one operand: x1 + x0 and x0 + x1 are the
+        // same float, since IEEE addition commutes.
+        float* o = a + off;
+        if (world_ == 2) {
+          addFloats(o, slot(set, 1 - rank_), len);
+        } else {
+          copyFloats(o, slot(set, 0), len);
+          for (int q = 1; q < world_; q++) addFloats(o, slot(set, q), len);
+        }
+        if (avg) divideFloats(o, len, divisor);
         break;
       }
       case OpCode::ReduceScatter: {
         float* o = b + off;
         copyFloats(o, slot(set, 0) + me * len, len);
         for (int q = 1; q < world_; q++) addFloats(o, slot(set, q) + me * len, len);
-        if (avg) divideFloats(o, len, static_cast<float>(world_));
+        if (avg) divideFloats(o, len, divisor);
         break;
       }
       case OpCode::AllGather:
@@ -294,12 +299,8 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
       case OpCode::Barrier:
         break;
     }
-    if (arriveAndWait(dl, &out) != Status::Ok) {
-      failed_ = true;
-      return out;
-    }
-    if (op == OpCode::AllReduce) copyFloats(a + off, result(set), len);
   }
+  ops_++;
   return out;
 }
 

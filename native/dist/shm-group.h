@@ -6,15 +6,19 @@
 //
 // Note [shm chunk protocol]
 // Each operation is cut into chunks of at most `chunkFloats` per slot. A chunk is:
-//   write my slot;  arrive + wait for all (B1);  read others' slots / write my share of the
-//   result area;  arrive + wait for all (B2);  (all-reduce only) copy the result area out.
-// Consecutive chunks alternate between two sets of slots, so the next chunk's writes never land
-// in memory a slower rank is still reading: a rank writes set s again only at chunk j+2, after
-// passing B2 of chunk j+1, which every rank reaches only after it finished chunk j. The counter
-// of chunks is group-wide (not per operation), so the argument holds across operations.
-// Every operation has at least one chunk, and its first B1 is followed by a comparison of the
+//   write my slot;  arrive, and wait until every rank has;  read the slots I need into the
+//   caller's output (all-reduce: every rank sums the whole chunk itself, in rank order).
+// One barrier per chunk suffices because consecutive chunks alternate between two sets of slots:
+// a rank writes set s again only at chunk j+2, after passing the barrier of chunk j+1, which
+// every rank reaches only once it has finished reading chunk j. The counter of chunks is
+// group-wide (not per operation), so the argument holds across operations.
+// Every operation has at least one chunk, and its first barrier is followed by a comparison of the
 // descriptors every rank wrote (operation, count, root, reduce op): ranks that called different
-// collectives or passed different sizes all see the same table and all fail together.
+// collectives or passed different sizes all see the same table and all fail together. The
+// descriptors alternate by operation parity for the same reason the slots alternate by chunk.
+// Summing the whole chunk on every rank costs (worldSize - 1) reads per element instead of a
+// share, but it saves a second barrier and the copy of a result area, which is what costs at two
+// ranks (where the sum is one add into the caller's own buffer) and for small messages.
 //
 // Note [shm arrival counters]
 // Each rank owns one 32-bit counter that it increments at every barrier it arrives at; "all
@@ -81,7 +85,6 @@ class Group {
   void arrive();
   Status waitAll(const Deadline& dl, Outcome* out);
   float* slot(int set, int rank) const;
-  float* result(int set) const;
   bool descriptorsAgree(Outcome* out) const;
 
   int world_;
@@ -91,6 +94,7 @@ class Group {
   uint8_t* base_ = nullptr;
   uint32_t arrivals_ = 0;
   uint64_t chunks_ = 0;
+  uint64_t ops_ = 0;
   bool failed_ = false;
 };
 

@@ -13,7 +13,7 @@ import { SharedMemoryExecutor, type SharedMemoryOptions } from "./shm-executor.j
 
 /**
  * Floats per slot of a chunk (Note [shm chunk protocol]). 1 MiB: a DDP bucket of that size moves
- * in one chunk, and the segment of two ranks stays at 6 MiB.
+ * in one chunk, and the segment of two ranks stays at 4 MiB.
  */
 export const DEFAULT_SHM_CHUNK_FLOATS = 1 << 18;
 
