@@ -1,10 +1,14 @@
-// CPU binding for `weft launch --cpu-bind`: which CPUs this process may use, and pinning every
-// thread of the process (V8's helpers and the comm thread included) to a set of them. A worker
+// Process placement for workers of `weft launch`. CPU binding (--cpu-bind): which CPUs this
+// process may use, and pinning every thread of the process (V8's helpers and the comm thread
+// included) to a set of them. And exitWithParent: a worker goes when its launcher goes. A worker
 // pinned to its own core keeps its caches and is never moved next to another worker's thread
 // when it wakes from a wait, which on a machine with one core per worker was measured to matter
 // (docs/distributed.md, CPU binding).
 #include <dirent.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -60,8 +64,18 @@ Napi::Value BindProcessToCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), bound);
 }
 
+// exitWithParent(expectedParentPid) -> boolean: asks the kernel to send this process SIGTERM when
+// its parent (the launcher) dies, so that a launcher killed with SIGKILL leaves no workers behind.
+// False when the parent is already gone (it died before the request was made).
+Napi::Value ExitWithParent(const Napi::CallbackInfo& info) {
+  const pid_t expected = static_cast<pid_t>(intArg(info, 0));
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) throw Napi::Error::New(info.Env(), "exitWithParent: prctl(PR_SET_PDEATHSIG) failed");
+  return Napi::Boolean::New(info.Env(), getppid() == expected);
+}
+
 }  // namespace
 
+WEFT_BINDING("exitWithParent", ExitWithParent);
 WEFT_BINDING("cpuAffinity", CpuAffinity);
 WEFT_BINDING("bindProcessToCpus", BindProcessToCpus);
 

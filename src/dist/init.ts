@@ -8,6 +8,7 @@
 import type { EngineOptions } from "./engine.js";
 import { bindThisProcess, parseCpuList } from "./cpu-binding.js";
 import { ENV } from "./launch/env.js";
+import { distAddon } from "./native-dist.js";
 import type { ProcessGroup } from "./process-group.js";
 import { createTcpProcessGroup } from "./tcp-group.js";
 
@@ -44,9 +45,20 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): numbe
 }
 
 /**
+ * Asks the kernel to stop this worker (SIGTERM) when the launcher that started it dies, even by
+ * SIGKILL: otherwise its workers would go on training for nobody. A launcher already gone means
+ * the job is over.
+ */
+function exitWithLauncher(env: NodeJS.ProcessEnv): void {
+  const launcher = Number(env[ENV.launcherPid]);
+  if (!distAddon || !Number.isInteger(launcher) || launcher <= 0 || launcher !== process.ppid) return;
+  if (!distAddon.exitWithParent(launcher)) process.kill(process.pid, "SIGTERM");
+}
+
+/**
  * Reads the launcher's environment, sets the process title to `weft worker <rank>` (what `ps`
- * and `top` show) and binds the process to the CPUs the launcher gave it. Throws, naming the
- * variable, when run outside `weft launch`.
+ * and `top` show), binds the process to the CPUs the launcher gave it, and ties its life to the
+ * launcher's. Throws, naming the variable, when run outside `weft launch`.
  */
 export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
   const info: WorkerInfo = {
@@ -65,6 +77,7 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
   if (info.rank >= info.worldSize) throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
   process.title = `weft worker ${info.rank}`;
   if (info.cpus && !bindThisProcess(info.cpus)) info.cpus = null;
+  exitWithLauncher(env);
   return info;
 }
 

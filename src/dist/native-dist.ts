@@ -25,6 +25,7 @@ export interface ShmFailure {
 
 export interface DistAddon {
   cpuAffinity(): number[];
+  exitWithParent(expectedParentPid: number): boolean;
   bindProcessToCpus(cpus: number[]): number;
   shmOpen(name: string, worldSize: number, rank: number, chunkFloats: number, create: boolean): ShmHandle;
   shmRun(

@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +92,60 @@ function cpuList(text: string): number[] {
   });
 }
 
+test("a store port in use, and a node that cannot reach node 0's store, fail with what to do", async () => {
+  const blocker = createServer().listen(0, "127.0.0.1");
+  await once(blocker, "listening");
+  const port = (blocker.address() as AddressInfo).port;
+  try {
+    await assert.rejects(launchJob(options("env", { rdzvPort: port })), new RegExp(`port ${port} on 127.0.0.1 is already in use, so this node cannot serve the job's store: pick another --rdzv port`));
+  } finally {
+    blocker.close();
+  }
+  const o = options("env", { nnodes: 2, nodeRank: 1, rdzvPort: port, rdzvTimeoutMs: 1000 });
+  const t0 = Date.now();
+  await assert.rejects(launchJob(o), /could not connect to the store at 127\.0\.0\.1:\d+: .*ECONNREFUSED.*; is the launcher of node 0 \(--node-rank 0\) running with the same --rdzv/);
+  assert.ok(Date.now() - t0 >= 900, "it should retry until the rendezvous timeout");
+});
+
+test("workers of a launcher killed with SIGKILL stop by themselves", async () => {
+  const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+  const launcher = spawn(process.execPath, [cli, "launch", "--nproc", "2", "--no-metrics", worker, "sleep"], { stdio: ["ignore", "pipe", "pipe"] });
+  const pids: number[] = [];
+  let out = "";
+  launcher.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    for (const m of d.matchAll(/"pid":(\d+)/g)) pids.push(Number(m[1]));
+  });
+  try {
+    const t0 = Date.now();
+    while (pids.length < 2) {
+      assert.ok(Date.now() - t0 < 20_000, `workers did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    launcher.kill("SIGKILL");
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+      } catch {
+        return false;
+      }
+    };
+    const t1 = Date.now();
+    while (pids.some(alive) && Date.now() - t1 < 5000) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(pids.filter(alive), [], "workers outlived their launcher");
+  } finally {
+    launcher.kill("SIGKILL");
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
 test("a failing worker stops the job promptly with its exit status and last lines", async () => {
   const o = options("fail");
   const t0 = Date.now();
@@ -128,6 +184,7 @@ test("the command line: script arguments pass through, multi-node needs --rdzv a
   assert.equal(parseLaunchArgs(["--help"], {}), undefined);
   assert.throws(() => parseLaunchArgs(["--bogus", "t.js"], {}), /unknown option --bogus/);
   assert.equal(parseLaunchArgs(["t.js"], {})!.cpuBind, "cores");
+  assert.equal(parseLaunchArgs(["--rdzv-timeout", "5", "t.js"], {})!.rdzvTimeoutMs, 5000);
   assert.equal(parseLaunchArgs(["--cpu-bind", "none", "t.js"], {})!.cpuBind, "none");
   assert.throws(() => parseLaunchArgs(["--cpu-bind=threads", "t.js"], {}), /--cpu-bind must be cores or none, got threads/);
 });

@@ -12,4 +12,6 @@ export const ENV = {
   jobId: "WEFT_JOB_ID",
   /** The CPUs this worker is bound to ("0" or "2,3"); unset when unbound (Note [CPU binding]). */
   cpus: "WEFT_CPUS",
+  /** The launcher's pid: a worker asks to be stopped when that process dies. */
+  launcherPid: "WEFT_LAUNCHER_PID",
 } as const;

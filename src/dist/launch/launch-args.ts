@@ -13,6 +13,7 @@ options:
   --node-rank K        this machine's index, 0..M-1 (default 0); node 0 serves the store
   --rdzv HOST:PORT     address of node 0's store (default 127.0.0.1 and a free port; required,
                        with a port, when --nnodes > 1: use node 0's address on the job's network)
+  --rdzv-timeout S     how long nodes 1.. wait for node 0's store (default 60)
   --secret-file PATH   read the job secret from PATH (first line); otherwise WEFT_JOB_SECRET is
                        used, and a single-machine job without either gets a random secret
   --run-dir DIR        where workers write metrics (default runs/<job-id>)
@@ -47,6 +48,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
   let graceMs = 5000;
   let liveMetrics = true;
   let cpuBind: "cores" | "none" = "cores";
+  let rdzvTimeoutMs: number | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -73,6 +75,9 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
         break;
       case "--rdzv":
         rdzv = value();
+        break;
+      case "--rdzv-timeout":
+        rdzvTimeoutMs = positiveInt(flag, value(), 1) * 1000;
         break;
       case "--secret-file":
         secretFile = value();
@@ -138,5 +143,6 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process
     graceMs,
     liveMetrics,
     cpuBind,
+    ...(rdzvTimeoutMs === undefined ? {} : { rdzvTimeoutMs }),
   };
 }

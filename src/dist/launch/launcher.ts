@@ -40,6 +40,8 @@ export interface LaunchOptions {
   graceMs: number;
   /** Print the live per-step summary from the workers' metrics files. */
   liveMetrics: boolean;
+  /** How long nodes other than 0 wait for node 0's store (default DEFAULT_RDZV_TIMEOUT_MS). */
+  rdzvTimeoutMs?: number;
   /** "cores" (default): give each worker its own share of this machine's CPUs (Note [CPU binding]); "none": leave placement to the OS. */
   cpuBind?: "cores" | "none";
   /** Environment for the workers (default process.env); WEFT_* are added. */
@@ -93,6 +95,19 @@ function cpuSharesFor(o: LaunchOptions, log: (m: string) => void): number[][] | 
   return shares;
 }
 
+/** How long a node waits for node 0's store by default (node 0 may start after the others, as with torchrun). */
+export const DEFAULT_RDZV_TIMEOUT_MS = 60_000;
+
+function storeListenHint(err: NodeJS.ErrnoException, host: string, port: number): string {
+  if (err.code === "EADDRINUSE") {
+    return `port ${port} on ${host} is already in use, so this node cannot serve the job's store: pick another --rdzv port, or stop the process listening there`;
+  }
+  if (err.code === "EADDRNOTAVAIL") {
+    return `${host} is not an address of this machine, so node 0 cannot serve the store there: give --rdzv an address of node 0 itself`;
+  }
+  return `could not serve the store on ${host}:${port}: ${err.message}`;
+}
+
 /** Runs a job to completion on this machine and returns how it ended. */
 export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(`weft launch: ${m}\n`));
@@ -108,15 +123,25 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   let storePort = o.rdzvPort;
   let jobId: string;
   if (o.nodeRank === 0) {
-    store = await StoreServer.listen({ host: o.rdzvHost, port: o.rdzvPort, secret: key, log: (m) => log(m) });
+    try {
+      store = await StoreServer.listen({ host: o.rdzvHost, port: o.rdzvPort, secret: key, log: (m) => log(m) });
+    } catch (err) {
+      throw new Error(storeListenHint(err as NodeJS.ErrnoException, o.rdzvHost, o.rdzvPort));
+    }
     storePort = store.port;
     jobId = newJobId();
   }
+  const rdzvTimeoutMs = o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS;
+  const waitingNote = o.nodeRank === 0 ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
   try {
-    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: 60_000 });
+    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: rdzvTimeoutMs }).catch((err: Error) => {
+      throw o.nodeRank === 0
+        ? err
+        : new Error(`${err.message}; is the launcher of node 0 (--node-rank 0) running with the same --rdzv, and is the port open between the machines?`);
+    });
     try {
       if (o.nodeRank === 0) await client.set("launch/job-id", jobId!);
-      else jobId = await client.getString("launch/job-id", 60_000);
+      else jobId = await client.getString("launch/job-id", rdzvTimeoutMs);
     } finally {
       client.close();
     }
@@ -124,6 +149,8 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     // Without this the listening store would keep the launcher alive after the error.
     await store?.close();
     throw err;
+  } finally {
+    clearTimeout(waitingNote);
   }
   const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
   mkdirSync(runDir, { recursive: true });
@@ -169,6 +196,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         [ENV.runDir]: runDir,
         [ENV.jobId]: jobId!,
         ...(share ? { [ENV.cpus]: share.join(",") } : {}),
+        [ENV.launcherPid]: String(process.pid),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

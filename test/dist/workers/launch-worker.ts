@@ -1,5 +1,6 @@
 // A worker for the launcher tests. Modes: "env" (report environment, pid, title), "fail" (rank 1
-// exits with status 3 after a few lines, the others would run for a long time), "metrics".
+// exits with status 3 after a few lines, the others would run for a long time), "sleep" (report
+// the pid, then run for a minute), "metrics".
 import { initWorker } from "../../../src/dist/init.js";
 import { MetricsWriter } from "../../../src/dist/metrics/metrics-writer.js";
 
@@ -18,6 +19,9 @@ if (mode === "env") {
     console.error("fatal: something broke");
     process.exit(3);
   }
+  await sleep(60_000);
+} else if (mode === "sleep") {
+  console.log(JSON.stringify({ rank: w.rank, pid: process.pid }));
   await sleep(60_000);
 } else if (mode === "metrics") {
   const m = new MetricsWriter();
