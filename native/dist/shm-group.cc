@@ -109,11 +109,17 @@ Group::Group(const std::string& name, int worldSize, int rank, size_t chunkFloat
   bytes_ = segmentBytes(world_, chunk_);
   int fd = create ? shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600) : shm_open(name.c_str(), O_RDWR, 0);
   if (fd < 0) throw std::runtime_error(errnoText(create ? "cannot create shared-memory segment" : "cannot open shared-memory segment", name));
-  if (create && ftruncate(fd, static_cast<off_t>(bytes_)) != 0) {
-    std::string why = errnoText("cannot size shared-memory segment", name);
-    close(fd);
-    shm_unlink(name.c_str());
-    throw std::runtime_error(why);
+  // posix_fallocate, not just ftruncate: a sparse segment on a full /dev/shm would be accepted
+  // here and kill the process with SIGBUS at the first write; reserving the pages fails cleanly.
+  if (create) {
+    const int err = ftruncate(fd, static_cast<off_t>(bytes_)) != 0 ? errno : posix_fallocate(fd, 0, static_cast<off_t>(bytes_));
+    if (err != 0) {
+      errno = err;
+      std::string why = errnoText("cannot reserve " + std::to_string(bytes_ >> 10) + " KiB of shared memory for segment", name);
+      close(fd);
+      shm_unlink(name.c_str());
+      throw std::runtime_error(why);
+    }
   }
   struct stat st;
   if (!create && (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) != bytes_)) {
