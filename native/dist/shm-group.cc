@@ -183,7 +183,7 @@ Status Group::waitAll(const Deadline& dl, Outcome* out) {
         continue;
       }
       const int64_t now = nowNs();
-      if (now < dl.spinEndNs) continue;
+      if (now < dl.spinEndNs && now < dl.endNs) continue;
       if (now >= dl.endNs) {
         out->status = Status::Timeout;
         for (int q = 0; q < world_; q++) {
