@@ -81,8 +81,12 @@ test("known bit patterns", () => {
     ["f16", 0x33800000, 0x0001], // 2^-24, the smallest subnormal
     ["f16", 0x33000000, 0x0000], // 2^-25: a tie, to even = 0
     ["f16", 0x33000001, 0x0001], // just above 2^-25
-    ["f16", 0x34400000, 0x0002], // 1.5·2^-24: a tie, to even = 2
-    ["f16", 0x387fc000, 0x0400], // just below 2^-14, rounds up into the normals
+    ["f16", 0x33c00000, 0x0002], // 1.5·2^-24: a tie, to even = 2
+    ["f16", 0x34200000, 0x0002], // 2.5·2^-24: a tie, to even = 2
+    ["f16", 0x34400000, 0x0003], // 3·2^-24, exact
+    ["f16", 0x387fc000, 0x03ff], // 1023·2^-24, the largest subnormal, exact
+    ["f16", 0x387fe000, 0x0400], // 1023.5·2^-24: a tie, to even = 2^-14, the smallest normal
+    ["f16", 0x387ff000, 0x0400], // just below 2^-14, rounds up into the normals
     ["f16", 0x38800000, 0x0400], // 2^-14
     ["f16", 0x3f801000, 0x3c00], // 1 + 2^-11: a tie, to even (down)
     ["f16", 0x3f803000, 0x3c02], // a tie with an odd last bit: up
