@@ -10,6 +10,7 @@ import { wireCode, type PackedWireDtype } from "../../src/dist/wire/wire-dtype.j
 import { roundToWire } from "../dist/helpers/wire-rounding.js";
 import { nativeAddon } from "../../src/backend/native/index.js";
 import { forEachIsa } from "./native-variants.js";
+import { f32ToBf16, f32ToF16 } from "../../src/checkpoint/half-float.js";
 
 const KINDS: PackedWireDtype[] = ["bf16", "f16"];
 
@@ -56,6 +57,18 @@ test("JavaScript packing rounds like the formats' definitions (nearest even, ove
       } else if (!Object.is(got, want)) {
         assert.fail(`${kind}: ${x} (${hex(bitsOf(xs)[i]!)}) rounds to ${got}, the definition says ${want}`);
       }
+    }
+  }
+});
+
+test("JavaScript packing agrees with the checkpoint converters on every number (they differ only in f16 NaN payloads)", () => {
+  const xs = interestingFloats().filter((x) => !Number.isNaN(x));
+  for (const [kind, convert] of [["bf16", f32ToBf16], ["f16", f32ToF16]] as const) {
+    const packed = new Uint16Array(xs.length);
+    packJs(kind, xs, packed, xs.length);
+    const other = convert(xs);
+    for (let i = 0; i < xs.length; i++) {
+      if (packed[i] !== other[i]) assert.fail(`${kind} of ${hex(bitsOf(xs)[i]!)}: ${hex(packed[i]!)} here, ${hex(other[i]!)} in checkpoints`);
     }
   }
 });

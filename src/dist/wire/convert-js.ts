@@ -2,6 +2,9 @@
 // not built, and the reference the native kernels are tested against. Same rounding, same bits
 // (Note [wire rounding] in native/kernels/wire-convert/wire-convert.h): bits are read and written
 // through Uint32Array views, because storing a NaN through a Float32Array may change its payload.
+// The checkpoint converters (src/checkpoint/half-float.ts) round the same way but allocate their
+// output and give every f16 NaN one pattern, where F16C, and so every rank here, keeps the
+// payload's top bits.
 import type { PackedWireDtype } from "./wire-dtype.js";
 
 function bitsView(a: Float32Array): Uint32Array {
