@@ -26,7 +26,7 @@ Span<T> typedArg(const Napi::CallbackInfo& info, size_t i, const char* kernel, c
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Kind) {
     throwArg(info.Env(), kernel,
              (std::string("argument ") + name + " must be a " +
-              (Kind == napi_float32_array ? "Float32Array" : "Int32Array"))
+              (Kind == napi_float32_array ? "Float32Array" : Kind == napi_uint16_array ? "Uint16Array" : "Int32Array"))
                  .c_str());
   }
   auto arr = v.As<Napi::TypedArrayOf<T>>();
@@ -38,6 +38,9 @@ inline Span<float> f32Arg(const Napi::CallbackInfo& info, size_t i, const char* 
 }
 inline Span<float> f32OrNull(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   return typedArg<float, napi_float32_array>(info, i, kernel, name, true);
+}
+inline Span<uint16_t> u16Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  return typedArg<uint16_t, napi_uint16_array>(info, i, kernel, name, false);
 }
 inline Span<int32_t> i32Arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   return typedArg<int32_t, napi_int32_array>(info, i, kernel, name, false);

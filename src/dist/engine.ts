@@ -42,6 +42,7 @@ import type { FrameSink } from "./frame-reader.js";
 import { Mailbox } from "./mailbox.js";
 import { OP_DISPLAY_NAMES, type OpRequest } from "./ops.js";
 import type { Transport, TransportHandlers } from "./transport/transport.js";
+import { isWireDtype, type WireDtype } from "./wire/wire-dtype.js";
 
 export interface EngineOptions {
   /** Default deadline of every operation. */
@@ -61,6 +62,11 @@ export interface EngineOptions {
    * covers a step of the usual DDP bucket (25 MB) on 2 ranks; allocated once and reused.
    */
   stagingBytes: number;
+  /**
+   * Element type on the wire of all-reduces and reduce-scatters that do not name one
+   * (ReduceOptions.wire; Note [compressed ring] in collectives/ring.ts). Every rank must agree.
+   */
+  wire: WireDtype;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -68,6 +74,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   segmentBytes: 1 << 20,
   smallMessageBytes: 64 << 10,
   stagingBytes: 16 << 20,
+  wire: "f32",
 };
 
 interface Running {
@@ -103,6 +110,7 @@ export class CollectiveEngine implements TransportHandlers {
     if (this.options.segmentBytes < 4 || this.options.segmentBytes % 4 !== 0) {
       throw new RangeError(`segmentBytes must be a positive multiple of 4, got ${this.options.segmentBytes}`);
     }
+    if (!isWireDtype(this.options.wire)) throw new RangeError(`wire must be "f32", "bf16" or "f16", got ${JSON.stringify(this.options.wire)}`);
     this.mailboxes = Array.from({ length: worldSize }, () => new Mailbox());
     this.p2pSent = new Array<number>(worldSize).fill(0);
     this.p2pReceived = new Array<number>(worldSize).fill(0);
@@ -240,7 +248,7 @@ export class CollectiveEngine implements TransportHandlers {
     }
     validateRequest(req, this.rank, this.worldSize);
     const transport = this.transport!;
-    const desc = describeRequest(req, this.worldSize, this.options.smallMessageBytes);
+    const desc = describeRequest(req, this.worldSize, this.options.smallMessageBytes, this.options.wire);
     const isSend = req.op === "send";
     const isP2P = isSend || req.op === "recv";
     const peer = isP2P ? req.peer : -1;
@@ -296,10 +304,10 @@ export class CollectiveEngine implements TransportHandlers {
   private dispatch(run: OpRun, req: OpRequest, desc: OpDescriptor | undefined): (() => void) | undefined {
     switch (req.op) {
       case "allReduce":
-        runAllReduce(run, req.buffer, desc!.algorithm, req.reduceOp === "avg");
+        runAllReduce(run, req.buffer, desc!.algorithm, req.reduceOp === "avg", desc!.wire);
         return undefined;
       case "reduceScatter":
-        return runReduceScatter(run, req.input, req.output, req.reduceOp === "avg");
+        return runReduceScatter(run, req.input, req.output, req.reduceOp === "avg", desc!.wire);
       case "allGather":
         runAllGather(run, req.input, req.output);
         return undefined;

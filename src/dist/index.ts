@@ -9,6 +9,7 @@ export { initWorker, initProcessGroup, type WorkerInfo, type InitProcessGroupOpt
 export { sharedFloat32Array, isShared } from "./shared-buffer.js";
 export { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "./engine.js";
 export type { ReduceOp } from "./ops.js";
+export type { WireDtype } from "./wire/wire-dtype.js";
 // Errors
 export * from "./errors.js";
 // Rendezvous store and secrets

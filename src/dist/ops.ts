@@ -1,12 +1,13 @@
 // The operations a process group runs, as plain data: the main thread builds them, the engine
 // (on the comm thread, or inline for the in-process transport) executes them in order.
+import type { WireDtype } from "./wire/wire-dtype.js";
 
 /** How all-reduce and reduce-scatter combine ranks' values. `avg` is the sum divided by worldSize. */
 export type ReduceOp = "sum" | "avg";
 
 export type OpRequest =
-  | { op: "allReduce"; buffer: Float32Array; reduceOp: ReduceOp; timeoutMs?: number }
-  | { op: "reduceScatter"; input: Float32Array; output: Float32Array; reduceOp: ReduceOp; timeoutMs?: number }
+  | { op: "allReduce"; buffer: Float32Array; reduceOp: ReduceOp; wire?: WireDtype; timeoutMs?: number }
+  | { op: "reduceScatter"; input: Float32Array; output: Float32Array; reduceOp: ReduceOp; wire?: WireDtype; timeoutMs?: number }
   | { op: "allGather"; input: Float32Array; output: Float32Array; timeoutMs?: number }
   | { op: "broadcast"; buffer: Float32Array; root: number; timeoutMs?: number }
   | { op: "barrier"; timeoutMs?: number }

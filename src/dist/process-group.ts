@@ -9,6 +9,7 @@
 // (CollectiveTimeoutError, CollectiveMismatchError, PeerLostError) and leave the group failed
 // (Note [a failed group stays failed] in engine.ts).
 import type { OpRequest, ReduceOp } from "./ops.js";
+import type { WireDtype } from "./wire/wire-dtype.js";
 
 /** Where operations run: the comm thread (TCP groups) or inline (in-process groups). */
 export interface OpExecutor {
@@ -50,6 +51,14 @@ export interface CallOptions {
 export interface ReduceOptions extends CallOptions {
   /** "sum" (default) or "avg" (sum / worldSize). */
   op?: ReduceOp;
+  /**
+   * Element type on the wire over TCP: "f32" (the group default unless configured otherwise),
+   * "bf16" or "f16", which halve the bytes sent and round every partial sum to that type, so the
+   * result is that type's precision (Note [compressed ring] in collectives/ring.ts). Every rank
+   * must pass the same value. Ignored through shared memory, where nothing goes over a network,
+   * and by all-reduces small enough for recursive doubling (smallMessageBytes).
+   */
+  wire?: WireDtype;
 }
 
 export interface P2POptions extends CallOptions {
@@ -59,6 +68,10 @@ export interface P2POptions extends CallOptions {
 
 function timeout(o: CallOptions | undefined): { timeoutMs?: number } {
   return o?.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
+}
+
+function wire(o: ReduceOptions | undefined): { wire?: WireDtype } {
+  return o?.wire === undefined ? {} : { wire: o.wire };
 }
 
 export class ProcessGroup {
@@ -80,7 +93,7 @@ export class ProcessGroup {
 
   /** Starts an in-place all-reduce of `buffer` (sum by default) and returns its handle. */
   allReduceAsync(buffer: Float32Array, options?: ReduceOptions): Work {
-    return this.start({ op: "allReduce", buffer, reduceOp: options?.op ?? "sum", ...timeout(options) });
+    return this.start({ op: "allReduce", buffer, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) });
   }
 
   /** In-place all-reduce: every rank ends with the element-wise sum (or average) of all buffers. */
@@ -90,7 +103,7 @@ export class ProcessGroup {
 
   /** Starts a reduce-scatter: `input` (worldSize × m) is reduced and rank r gets chunk r in `output` (m). */
   reduceScatterAsync(input: Float32Array, output: Float32Array, options?: ReduceOptions): Work {
-    return this.start({ op: "reduceScatter", input, output, reduceOp: options?.op ?? "sum", ...timeout(options) });
+    return this.start({ op: "reduceScatter", input, output, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) });
   }
 
   reduceScatter(input: Float32Array, output: Float32Array, options?: ReduceOptions): Promise<void> {

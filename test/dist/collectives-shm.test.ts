@@ -38,6 +38,12 @@ for (const world of [2, 3]) {
   });
 }
 
+test("a wire option is accepted and ignored through shared memory: float32 rank-order sums", async () => {
+  const by = checks(await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["wire"], env: local(2), timeoutMs: 60_000 }));
+  assert.equal(by.size, 12);
+  assertAllOk(by, [...by.keys()], 2);
+});
+
 test("a random mix of 200 collectives on 4 ranks through shared memory, several in flight, tiny chunks", async () => {
   const results = await spawnRanks({ worldSize: 4, script: "stress-worker.js", args: ["200"], env: local(4), timeoutMs: 60_000 });
   for (const r of results) {

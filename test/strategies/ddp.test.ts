@@ -66,6 +66,38 @@ test("replicas stay bitwise identical over Adam steps", async () => {
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
+test("replicas stay bitwise identical over Adam steps with bf16 or f16 gradients on the wire", async () => {
+  for (const wire of ["bf16", "f16"] as const) {
+    // smallMessageBytes 0: every bucket takes the (compressed) ring, not recursive doubling.
+    const pgs = createInProcessGroups(2, { wire, smallMessageBytes: 0 });
+    const { models, ddps } = await replicas(pgs);
+    const single = model(10);
+    crossEntropy(single.forward(x), y).backward();
+    const opts = models.map((m) => new Adam(m.parameters(), { lr: 0.01 }));
+    for (let step = 0; step < 5; step++) {
+      models.forEach((m, r) => {
+        opts[r]!.zeroGrad();
+        crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+      });
+      await Promise.all(ddps.map((d) => d.finishGradients()));
+      if (step === 0) {
+        // The averaged gradient is the whole batch's, to the wire type's precision: a few unit
+        // roundoffs (2^-8 bf16, 2^-11 f16) of the tensor's largest gradient, since the two ranks'
+        // halves may cancel.
+        const tolerance = 4 * (wire === "bf16" ? 2 ** -8 : 2 ** -11);
+        models[0]!.parameters().forEach((p, i) => {
+          const expected = single.parameters()[i]!.grad!.toArray();
+          const scale = Math.max(...Array.from(expected, Math.abs));
+          p.grad!.toArray().forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) <= tolerance * scale, `${wire}: ${v} vs ${expected[k]}`));
+        });
+      }
+      opts.forEach((o) => o.step());
+      assert.equal(ddps[0]!.parameterDigest(), ddps[1]!.parameterDigest(), `${wire}, step ${step}`);
+    }
+    await Promise.all(pgs.map((pg) => pg.destroy()));
+  }
+});
+
 test("a bucket's all-reduce starts during backward, before the first layer's gradient is ready", async () => {
   const pgs = createInProcessGroups(2);
   const events: string[] = [];

@@ -5,13 +5,17 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { launchJob } from "../launch/launcher.js";
 import { generateSecret } from "../secret.js";
+import { isWireDtype } from "../wire/wire-dtype.js";
 
 export const ALLREDUCE_BENCH_SIZES = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
 
 export const ALLREDUCE_BENCH_USAGE = `usage: weft bench allreduce [--workers N] [--sizes BYTES,...] [--iters N] [--budget-mib N]
-                            [--segment-bytes N] [--small-bytes N] [--transport shm|tcp]
+                            [--segment-bytes N] [--small-bytes N] [--transport shm|tcp] [--wire f32|bf16|f16]
 --transport: shm (default) runs the collectives through shared memory, tcp over loopback sockets.
-Prints one JSON line per size: {"bench":"allreduce","bytes":…,"workers":…,"transport":…,"ms_median":…,"busbw_gbps":…}`;
+--wire: the element type all-reduce data travels as over TCP (default f32; bf16 and f16 halve the
+bytes and round the sums, see docs/distributed.md; shared memory ignores it).
+Bytes are those of the float32 buffer, whatever travels.
+Prints one JSON line per size: {"bench":"allreduce","bytes":…,"workers":…,"transport":…,"wire":…,"ms_median":…,"busbw_gbps":…}`;
 
 /** Runs the benchmark (spawning the workers through the launcher) and prints one JSON line per size. */
 export async function runAllreduceBench(argv: string[]): Promise<void> {
@@ -25,6 +29,7 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
       "segment-bytes": { type: "string" },
       "small-bytes": { type: "string" },
       transport: { type: "string", default: "shm" },
+      wire: { type: "string", default: "f32" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -36,7 +41,8 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
     if (!(Number(s) > 0 && Number(s) % 4 === 0)) throw new Error(`--sizes: ${s} is not a positive multiple of 4 bytes`);
   }
   if (values.transport !== "shm" && values.transport !== "tcp") throw new Error(`--transport must be shm or tcp, got ${values.transport}`);
-  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"], "--transport", values.transport];
+  if (!isWireDtype(values.wire)) throw new Error(`--wire must be f32, bf16 or f16, got ${values.wire}`);
+  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"], "--transport", values.transport, "--wire", values.wire];
   if (values["segment-bytes"]) args.push("--segment-bytes", values["segment-bytes"]);
   if (values["small-bytes"]) args.push("--small-bytes", values["small-bytes"]);
   const result = await launchJob({

@@ -2,10 +2,12 @@
 // benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
 // each start after a barrier; rank 0 reports the median on its own clock.
 //
-// Arguments: --sizes <bytes,...> --iters <n> --budget-mib <n> [--segment-bytes <n>] [--small-bytes <n>] [--transport shm|tcp]
+// Arguments: --sizes <bytes,...> --iters <n> --budget-mib <n> [--segment-bytes <n>] [--small-bytes <n>]
+// [--transport shm|tcp] [--wire f32|bf16|f16]
 import { parseArgs } from "node:util";
 import { initProcessGroup } from "../init.js";
 import { sharedFloat32Array } from "../shared-buffer.js";
+import { isWireDtype, type WireDtype } from "../wire/wire-dtype.js";
 
 const { values } = parseArgs({
   options: {
@@ -15,8 +17,11 @@ const { values } = parseArgs({
     "segment-bytes": { type: "string" },
     "small-bytes": { type: "string" },
     transport: { type: "string", default: "shm" },
+    wire: { type: "string", default: "f32" },
   },
 });
+if (!isWireDtype(values.wire)) throw new Error(`--wire must be f32, bf16 or f16, got ${values.wire}`);
+const wire: WireDtype = values.wire;
 const sizes = (values.sizes ?? "").split(",").filter(Boolean).map(Number);
 const maxIters = Number(values.iters);
 const budget = Number(values["budget-mib"]) * (1 << 20);
@@ -35,12 +40,12 @@ const pg = await initProcessGroup({
 for (const bytes of sizes) {
   const buf = sharedFloat32Array(bytes / 4).fill(1);
   const iters = Math.max(5, Math.min(maxIters, Math.floor(budget / bytes)));
-  for (let i = 0; i < 3; i++) await pg.allReduce(buf);
+  for (let i = 0; i < 3; i++) await pg.allReduce(buf, { wire });
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     await pg.barrier();
     const t = performance.now();
-    await pg.allReduce(buf);
+    await pg.allReduce(buf, { wire });
     times.push(performance.now() - t);
   }
   const ms = median(times);
@@ -51,6 +56,9 @@ for (const bytes of sizes) {
       bytes,
       workers: w,
       transport: pg.transport,
+      // What was asked for: shared memory ignores it, and all-reduces up to smallMessageBytes
+      // (recursive doubling) send float32 anyway.
+      wire,
       iters,
       ms_median: Number(ms.toFixed(4)),
       algbw_gbps: Number((bytes / ms / 1e6).toFixed(3)),

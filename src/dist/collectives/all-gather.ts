@@ -8,5 +8,5 @@ export function runAllGather(ctx: OpContext, input: Float32Array, output: Float3
   const m = input.length;
   const own = output.subarray(ctx.rank * m, ctx.rank * m + m);
   if (own.buffer !== input.buffer || own.byteOffset !== input.byteOffset) own.set(input);
-  runRing(ctx, output, { reduceScatter: false, allGather: true, average: false });
+  runRing(ctx, output, { reduceScatter: false, allGather: true, average: false, wire: "f32" });
 }

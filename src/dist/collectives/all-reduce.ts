@@ -4,7 +4,10 @@
 //    messages whose cost is wake-ups and round trips;
 //  - the pipelined ring (ring.ts) above it: bandwidth-optimal.
 // The reduction order of each is documented at its Note; both leave ranks bitwise identical.
+// A 16-bit `wire` type compresses the ring's frames (Note [compressed ring]); recursive doubling
+// always sends float32.
 import { divideInPlace } from "../reduce.js";
+import type { WireDtype } from "../wire/wire-dtype.js";
 import type { Algorithm } from "./descriptor.js";
 import type { OpContext } from "./op-context.js";
 import { runRecursiveDoubling } from "./recursive-doubling.js";
@@ -15,8 +18,8 @@ export function chooseAllReduceAlgorithm(count: number, worldSize: number, small
   return count * 4 <= smallMessageBytes || count < worldSize ? "recursive-doubling" : "ring";
 }
 
-export function runAllReduce(ctx: OpContext, buf: Float32Array, algorithm: Algorithm, average: boolean): void {
-  if (algorithm === "ring") return runRing(ctx, buf, { reduceScatter: true, allGather: true, average });
+export function runAllReduce(ctx: OpContext, buf: Float32Array, algorithm: Algorithm, average: boolean, wire: WireDtype): void {
+  if (algorithm === "ring") return runRing(ctx, buf, { reduceScatter: true, allGather: true, average, wire });
   if (algorithm === "recursive-doubling") return runRecursiveDoubling(ctx, buf, average);
   if (average) divideInPlace(buf, ctx.worldSize);
 }

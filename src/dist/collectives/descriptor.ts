@@ -8,6 +8,7 @@
 // which is also exactly what a barrier is.
 import type { FrameHeader } from "../frame.js";
 import { OP_DISPLAY_NAMES, type OpName, type ReduceOp } from "../ops.js";
+import { WIRE_DTYPES, type WireDtype } from "../wire/wire-dtype.js";
 
 export type Algorithm = "none" | "ring" | "recursive-doubling" | "chain";
 
@@ -17,6 +18,8 @@ export interface OpDescriptor {
   count: number;
   root: number;
   reduceOp: ReduceOp | "none";
+  /** Element type on the wire (all-reduce and reduce-scatter may ask for bf16 or f16; others f32). */
+  wire: WireDtype;
   algorithm: Algorithm;
 }
 
@@ -24,12 +27,13 @@ const OPS: OpName[] = ["allReduce", "reduceScatter", "allGather", "broadcast", "
 const REDUCE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
 const ALGOS: Algorithm[] = ["none", "ring", "recursive-doubling", "chain"];
 
-/** Packs a descriptor into the aux words of an Arrive frame (no payload needed). */
+/** Packs a descriptor into the aux words of an Arrive frame (no payload needed): aux2 holds the
+ * operation, reduce op, algorithm and wire type in its four bytes, low to high. */
 export function descriptorAux(d: OpDescriptor): Pick<FrameHeader, "aux0" | "aux1" | "aux2"> {
   return {
     aux0: d.count,
     aux1: d.root,
-    aux2: OPS.indexOf(d.op) | (REDUCE.indexOf(d.reduceOp) << 8) | (ALGOS.indexOf(d.algorithm) << 16),
+    aux2: (OPS.indexOf(d.op) | (REDUCE.indexOf(d.reduceOp) << 8) | (ALGOS.indexOf(d.algorithm) << 16) | (WIRE_DTYPES.indexOf(d.wire) << 24)) >>> 0,
   };
 }
 
@@ -40,6 +44,7 @@ export function descriptorFromAux(h: Pick<FrameHeader, "aux0" | "aux1" | "aux2">
     root: h.aux1,
     reduceOp: REDUCE[(h.aux2 >> 8) & 0xff] ?? "none",
     algorithm: ALGOS[(h.aux2 >> 16) & 0xff] ?? "none",
+    wire: WIRE_DTYPES[(h.aux2 >>> 24) & 0xff] ?? "f32",
   };
 }
 
@@ -61,6 +66,9 @@ export function describeMismatch(seq: number, mine: OpDescriptor, myRank: number
   }
   if (mine.reduceOp !== theirs.reduceOp) {
     return `${name}: rank ${myRank} asked for ${mine.reduceOp}, rank ${theirRank} for ${theirs.reduceOp}`;
+  }
+  if (mine.wire !== theirs.wire) {
+    return `${name}: rank ${myRank} asked for ${mine.wire} on the wire, rank ${theirRank} for ${theirs.wire}; every rank must pass the same wire option`;
   }
   if (mine.algorithm !== theirs.algorithm) {
     return `${name}: rank ${myRank} chose ${mine.algorithm}, rank ${theirRank} chose ${theirs.algorithm}; give every rank the same smallMessageBytes and segmentBytes`;

@@ -4,9 +4,16 @@
 // kernel (so the caller may reuse its buffer), and every peer's descriptor in
 // (Note [collective descriptors]).
 import { CollectiveMismatchError, PeerLostError, type CollectiveError } from "../errors.js";
-import type { FrameHeader, FrameType } from "../frame.js";
+import { WIRE_FLAG_MASK, type FrameHeader, type FrameType } from "../frame.js";
 import type { Mailbox } from "../mailbox.js";
 import type { Transport } from "../transport/transport.js";
+import { wireBytes, wireCode, wireOfCode, type WireDtype } from "../wire/wire-dtype.js";
+
+/**
+ * The elements of one frame: float32, or 16-bit wire elements (bf16/f16 bits) of a compressed
+ * all-reduce. Which of the two a frame holds travels in its flags (frame.ts, WIRE_FLAG_MASK).
+ */
+export type FrameData = Float32Array | Uint16Array;
 
 export interface OpContext {
   readonly rank: number;
@@ -21,13 +28,21 @@ export interface OpContext {
   readonly label: string;
   /** Operation name alone, for error fields: "all-reduce". */
   readonly opName: string;
-  /** Sends `data` to `peer` as frame `tag`; it must not change until the write completes. */
-  send(peer: number, tag: number, data: Float32Array, onWritten?: () => void): void;
   /**
-   * Receives frame `tag` from `peer` into `dest` (exactly its size), then calls `onDone`.
-   * `check` may reject the frame's header first (with a better message than a length mismatch).
+   * Sends `data` to `peer` as frame `tag`; it must not change until the write completes. `wire`
+   * (default "f32") names what `data` holds and goes into the frame's flags: a Uint16Array is
+   * bf16 or f16 elements.
    */
-  recv(peer: number, tag: number, dest: Float32Array, onDone: (header: FrameHeader) => void, check?: (header: FrameHeader) => CollectiveError | undefined): void;
+  send(peer: number, tag: number, data: FrameData, onWritten?: () => void, wire?: WireDtype): void;
+  /**
+   * Receives frame `tag` from `peer` into `dest` (exactly its size), then calls `onDone`. The
+   * frame must carry elements of type `wire` (default "f32"); `check` may reject the frame's header
+   * first (with a better message than a length mismatch).
+   */
+  recv(
+    peer: number, tag: number, dest: FrameData, onDone: (header: FrameHeader) => void,
+    check?: (header: FrameHeader) => CollectiveError | undefined, wire?: WireDtype,
+  ): void;
   /** A reusable float32 buffer of at least `elems` elements, private to the engine (`slot` names it). */
   scratch(slot: string, elems: number): Float32Array;
   /** Ends the operation with an error on this rank (the engine tells the peers). */
@@ -50,6 +65,13 @@ export interface OpRunParams {
   scratch: (slot: string, elems: number) => Float32Array;
   /** Peers whose descriptor must arrive before the operation can complete. */
   awaitArrivals: Set<number>;
+}
+
+/** A frame's elements and its wire type must agree (an algorithm's mistake, not a peer's). */
+function checkElementType(data: FrameData, wire: WireDtype): void {
+  if (data.BYTES_PER_ELEMENT !== wireBytes(wire)) {
+    throw new TypeError(`a ${data.constructor.name} cannot hold ${wire} wire elements`);
+  }
 }
 
 export class OpRun implements OpContext {
@@ -92,11 +114,13 @@ export class OpRun implements OpContext {
     return this.settled;
   }
 
-  send(peer: number, tag: number, data: Float32Array, onWritten?: () => void): void {
+  send(peer: number, tag: number, data: FrameData, onWritten?: () => void, wire: WireDtype = "f32"): void {
     if (this.settled) return;
+    checkElementType(data, wire);
     this.writesPending++;
     const payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    this.p.transport.send(peer, { type: this.p.frameType, flags: 0, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
+    const flags = wireCode(wire);
+    this.p.transport.send(peer, { type: this.p.frameType, flags, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
       this.writesPending--;
       if (this.settled) return;
       if (err) {
@@ -107,8 +131,12 @@ export class OpRun implements OpContext {
     });
   }
 
-  recv(peer: number, tag: number, dest: Float32Array, onDone: (header: FrameHeader) => void, check?: (header: FrameHeader) => CollectiveError | undefined): void {
+  recv(
+    peer: number, tag: number, dest: FrameData, onDone: (header: FrameHeader) => void,
+    check?: (header: FrameHeader) => CollectiveError | undefined, wire: WireDtype = "f32",
+  ): void {
     if (this.settled) return;
+    checkElementType(dest, wire);
     this.recvsPending++;
     this.waitingOn.set(peer, (this.waitingOn.get(peer) ?? 0) + 1);
     const bytes = new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength);
@@ -116,6 +144,15 @@ export class OpRun implements OpContext {
       dest: bytes,
       onFrame: (header, payload) => {
         if (this.settled) return;
+        const sent = header.flags & WIRE_FLAG_MASK;
+        if (sent !== wireCode(wire)) {
+          return this.fail(
+            new CollectiveMismatchError(
+              `${this.label}: rank ${peer} sent ${wireOfCode(sent) ?? `element type ${sent}`} elements as frame ${tag} where rank ${this.rank} expected ${wire}; every rank must pass the same wire option`,
+              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
+            ),
+          );
+        }
         const rejected = check?.(header);
         if (rejected) return this.fail(rejected);
         if (payload.length !== bytes.length) {

@@ -4,6 +4,7 @@
 import type { OpRequest } from "../ops.js";
 import { chooseAllReduceAlgorithm } from "./all-reduce.js";
 import type { OpDescriptor } from "./descriptor.js";
+import { isWireDtype, type WireDtype } from "../wire/wire-dtype.js";
 
 /** Throws a RangeError naming the argument when `req` cannot be run by `rank` of a group of `w`. */
 export function validateRequest(req: OpRequest, rank: number, w: number): void {
@@ -28,25 +29,37 @@ export function validateRequest(req: OpRequest, rank: number, w: number): void {
       if (req.input.length !== w * req.output.length) {
         throw new RangeError(`reduce-scatter input has ${req.input.length} floats; it must be worldSize (${w}) × output (${req.output.length})`);
       }
+      checkWire(req.wire);
+      return;
+    case "allReduce":
+      checkWire(req.wire);
       return;
     default:
       return;
   }
 }
 
-/** The descriptor every rank sends for a collective; undefined for send/recv. */
-export function describeRequest(req: OpRequest, worldSize: number, smallMessageBytes: number): OpDescriptor | undefined {
-  const base = { op: req.op, root: 0, reduceOp: "none", algorithm: "none" } as const;
+function checkWire(wire: unknown): void {
+  if (wire !== undefined && !isWireDtype(wire)) throw new RangeError(`wire must be "f32", "bf16" or "f16", got ${JSON.stringify(wire)}`);
+}
+
+/**
+ * The descriptor every rank sends for a collective; undefined for send/recv. `defaultWire` is the
+ * group's (EngineOptions.wire), for reductions that do not name one.
+ */
+export function describeRequest(req: OpRequest, worldSize: number, smallMessageBytes: number, defaultWire: WireDtype = "f32"): OpDescriptor | undefined {
+  const base = { op: req.op, root: 0, reduceOp: "none", wire: "f32", algorithm: "none" } as const;
   switch (req.op) {
     case "allReduce":
       return {
         ...base,
         count: req.buffer.length,
         reduceOp: req.reduceOp,
+        wire: req.wire ?? defaultWire,
         algorithm: chooseAllReduceAlgorithm(req.buffer.length, worldSize, smallMessageBytes),
       };
     case "reduceScatter":
-      return { ...base, count: req.input.length, reduceOp: req.reduceOp, algorithm: "ring" };
+      return { ...base, count: req.input.length, reduceOp: req.reduceOp, wire: req.wire ?? defaultWire, algorithm: "ring" };
     case "allGather":
       return { ...base, count: req.input.length, algorithm: "ring" };
     case "broadcast":

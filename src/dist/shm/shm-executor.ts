@@ -7,6 +7,11 @@
 // would only add latency. The call blocks until every rank has arrived or the deadline passes;
 // the returned promise is already settled. Operations still run one at a time in submission
 // order: one submitted while TCP operations are in flight waits for them.
+//
+// A `wire` type asked of all-reduce or reduce-scatter is accepted and ignored: it trades precision
+// for network bytes, and memory is not a network; the results here are float32 sums in rank
+// order. Ranks passing different `wire` values are therefore not a mismatch here (they are over
+// TCP, Note [collective descriptors]).
 import {
   CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError, ranksText, withMessage,
 } from "../errors.js";
@@ -168,6 +173,7 @@ export class SharedMemoryExecutor implements OpExecutor {
       count: op === "reduceScatter" ? d.count * this.worldSize : d.count,
       root: d.root < 0 ? 0 : d.root,
       reduceOp: REDUCE_OF_CODE[d.reduce] ?? "none",
+      wire: "f32", // ignored here, so never compared
       algorithm: "none",
     };
   }

@@ -1,5 +1,12 @@
 // Single-process all-reduce references, written from the documented reduction orders (not from
 // the engine's code), so tests can demand bitwise equality.
+import { roundToWire, wireTinyError, wireUnitRoundoff, type Wire16 } from "./wire-rounding.js";
+
+function chunkStart(c: number, n: number, w: number): { start: number; len: number } {
+  const base = Math.floor(n / w);
+  const extra = n % w;
+  return { start: c * base + Math.min(c, extra), len: base + (c < extra ? 1 : 0) };
+}
 
 /** Note [ring reduction order]: chunk c summed as ((x[c+1] + x[c+2]) + ...) + x[c]. */
 export function ringReference(inputs: Float32Array[], average: boolean): Float32Array {
@@ -18,6 +25,56 @@ export function ringReference(inputs: Float32Array[], average: boolean): Float32
     }
   }
   return out;
+}
+
+/**
+ * Note [compressed ring]: chunk c as q(x[c+1]), then each later hop adds its own value in float32
+ * and rounds the partial sum to the wire type before sending it on; the owner (rank c) adds its
+ * own value last, divides for avg, and (all-reduce, `gathered`) rounds the final value too.
+ * Without `gathered` (reduce-scatter) the final value stays float32.
+ */
+export function compressedRingReference(inputs: Float32Array[], average: boolean, wire: Wire16, gathered = true): Float32Array {
+  const w = inputs.length;
+  const n = inputs[0]!.length;
+  const q = (x: number): number => Math.fround(roundToWire(x, wire));
+  const out = new Float32Array(n);
+  for (let c = 0; c < w; c++) {
+    const { start, len } = chunkStart(c, n, w);
+    for (let i = start; i < start + len; i++) {
+      let acc = q(inputs[(c + 1) % w]![i]!);
+      for (let k = 2; k <= w; k++) {
+        acc = Math.fround(acc + inputs[(c + k) % w]![i]!);
+        if (k < w) acc = q(acc);
+      }
+      if (average) acc = Math.fround(acc / w);
+      out[i] = gathered ? q(acc) : acc;
+    }
+  }
+  return out;
+}
+
+/**
+ * The largest error of `result` against the exact (float64) sum or average of `inputs`, over the
+ * error bound of a ring with `wire` elements: about w roundings to the wire type of sums no larger
+ * than the sum of magnitudes (Note [compressed ring]), plus float32 additions and the absolute
+ * error of subnormals. At most 1 when the result is as precise as documented.
+ */
+export function wireErrorRatio(result: Float32Array, inputs: Float32Array[], average: boolean, wire: Wire16): number {
+  const w = inputs.length;
+  const perElement = (w + 1) * (wireUnitRoundoff(wire) + 2 ** -24);
+  let worst = 0;
+  for (let i = 0; i < result.length; i++) {
+    let exact = 0;
+    let magnitude = 0;
+    for (const x of inputs) {
+      exact += x[i]!;
+      magnitude += Math.abs(x[i]!);
+    }
+    const scale = average ? w : 1;
+    const bound = (perElement * magnitude + w * wireTinyError(wire)) / scale;
+    worst = Math.max(worst, Math.abs(result[i]! - exact / scale) / bound);
+  }
+  return worst;
 }
 
 /** Note [shm chunk protocol]: every element summed in rank order, ((x0 + x1) + x2) + ... */
@@ -52,14 +109,18 @@ export function recursiveDoublingReference(inputs: Float32Array[], average: bool
   return out;
 }
 
-/** Inputs whose sums depend on the order of addition (so the order is really tested). */
-export function orderSensitiveInputs(worldSize: number, count: number, seed = 1): Float32Array[] {
+/**
+ * Inputs whose sums depend on the order of addition (so the order is really tested): random signs
+ * and magnitudes spread over `decades` powers of ten from 0.01 (the default reaches 10^5; f16
+ * tests pass fewer, so that sums stay below its largest value, 65504).
+ */
+export function orderSensitiveInputs(worldSize: number, count: number, seed = 1, decades = 8): Float32Array[] {
   let s = seed >>> 0;
   const rnd = (): number => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
-  return Array.from({ length: worldSize }, () => Float32Array.from({ length: count }, () => (rnd() - 0.5) * 10 ** Math.floor(rnd() * 8 - 2)));
+  return Array.from({ length: worldSize }, () => Float32Array.from({ length: count }, () => (rnd() - 0.5) * 10 ** Math.floor(rnd() * decades - 2)));
 }
 
 export function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {

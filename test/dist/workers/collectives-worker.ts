@@ -6,7 +6,10 @@ import { createHash } from "node:crypto";
 import { initProcessGroup } from "../../../src/dist/init.js";
 import { sharedFloat32Array } from "../../../src/dist/shared-buffer.js";
 import { CollectiveError } from "../../../src/dist/errors.js";
-import { bitwiseEqual, orderSensitiveInputs, rankOrderReference, recursiveDoublingReference, ringReference } from "../helpers/reference-sum.js";
+import {
+  bitwiseEqual, compressedRingReference, orderSensitiveInputs, rankOrderReference, recursiveDoublingReference, ringReference, wireErrorRatio,
+} from "../helpers/reference-sum.js";
+import type { Wire16 } from "../helpers/wire-rounding.js";
 
 const scenario = process.argv[2];
 const SMALL = 32; // smallMessageBytes used by these tests: 1 and 3 floats go by recursive doubling, 17 and up by the ring
@@ -119,6 +122,28 @@ switch (scenario) {
     out({ check: "overlap", ms: Math.round(performance.now() - t0), ok: buf.every((v) => v === w) });
     break;
   }
+  case "wire": {
+    // bf16 and f16 on the wire (Note [compressed ring]): 17 floats take the ring in one segment per
+    // chunk, 300007 several (64 KiB segments hold 32768 wire elements); 3 go by recursive
+    // doubling, which stays float32. f16 inputs stay below 50 so that sums stay finite.
+    for (const wire of ["bf16", "f16"] as Wire16[]) {
+      for (const count of [3, 17, 300007]) {
+        const inputs = orderSensitiveInputs(w, count, count + 31, wire === "f16" ? 5 : 8);
+        for (const avg of [false, true]) {
+          const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
+          await pg.allReduce(buf, { op: avg ? "avg" : "sum", wire });
+          const ring = count * 4 > SMALL && count >= w;
+          const expected = shm ? rankOrderReference(inputs, avg) : ring ? compressedRingReference(inputs, avg, wire) : recursiveDoublingReference(inputs, avg);
+          const errorRatio = ring && !shm ? wireErrorRatio(buf, inputs, avg, wire) : 0;
+          out({ check: `wire ${wire} ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, expected) && errorRatio <= 1, errorRatio, hash: hash(buf) });
+        }
+      }
+    }
+    break;
+  }
+  case "wire-mismatch":
+    await reportError("wire-mismatch", pg.allReduce(sharedFloat32Array(1000), { wire: rank === w - 1 ? "f16" : "bf16" }));
+    break;
   case "mismatch":
     await reportError("mismatch", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 999 : 1000)));
     break;
