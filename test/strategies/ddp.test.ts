@@ -8,7 +8,7 @@ import { createInProcessGroups } from "../../src/dist/in-process-group.js";
 import { CollectiveMismatchError } from "../../src/dist/errors.js";
 import type { ProcessGroup } from "../../src/dist/process-group.js";
 import { DistributedDataParallel } from "../../src/dist/strategies/ddp.js";
-import { Linear, manualSeed, ReLU, Sequential } from "../../src/nn/index.js";
+import { Linear, manualSeed, ReLU, Sequential, type Module } from "../../src/nn/index.js";
 import { Adam } from "../../src/optim/index.js";
 import { crossEntropy, randn, slice, type Tensor } from "../../src/tensor/index.js";
 import { Rng } from "../../src/util/rng.js";
@@ -50,8 +50,11 @@ test("averaged gradients equal the single-process gradient of the whole batch", 
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
-test("replicas stay bitwise identical over Adam steps", async () => {
-  const pgs = createInProcessGroups(2);
+/**
+ * Five Adam steps on both replicas, each on its own shard; `check` runs after the gradients are
+ * averaged (before the step), and the replicas' digests are compared after every step.
+ */
+async function adamSteps(pgs: ProcessGroup[], label: string, check: (step: number, models: Module[]) => void = () => {}): Promise<void> {
   const { models, ddps } = await replicas(pgs);
   const opts = models.map((m) => new Adam(m.parameters(), { lr: 0.01 }));
   for (let step = 0; step < 5; step++) {
@@ -60,41 +63,34 @@ test("replicas stay bitwise identical over Adam steps", async () => {
       crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
     });
     await Promise.all(ddps.map((d) => d.finishGradients()));
+    check(step, models);
     opts.forEach((o) => o.step());
-    assert.equal(ddps[0]!.parameterDigest(), ddps[1]!.parameterDigest(), `step ${step}`);
+    assert.equal(ddps[0]!.parameterDigest(), ddps[1]!.parameterDigest(), `${label}step ${step}`);
   }
   await Promise.all(pgs.map((pg) => pg.destroy()));
+}
+
+test("replicas stay bitwise identical over Adam steps", async () => {
+  await adamSteps(createInProcessGroups(2), "");
 });
 
 test("replicas stay bitwise identical over Adam steps with bf16 or f16 gradients on the wire", async () => {
   for (const wire of ["bf16", "f16"] as const) {
-    // smallMessageBytes 0: every bucket takes the (compressed) ring, not recursive doubling.
-    const pgs = createInProcessGroups(2, { wire, smallMessageBytes: 0 });
-    const { models, ddps } = await replicas(pgs);
     const single = model(10);
     crossEntropy(single.forward(x), y).backward();
-    const opts = models.map((m) => new Adam(m.parameters(), { lr: 0.01 }));
-    for (let step = 0; step < 5; step++) {
-      models.forEach((m, r) => {
-        opts[r]!.zeroGrad();
-        crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+    // smallMessageBytes 0: every bucket takes the (compressed) ring, not recursive doubling.
+    await adamSteps(createInProcessGroups(2, { wire, smallMessageBytes: 0 }), `${wire}, `, (step, models) => {
+      if (step !== 0) return;
+      // The averaged gradient is the whole batch's, to the wire type's precision: a few unit
+      // roundoffs (2^-8 bf16, 2^-11 f16) of the tensor's largest gradient, since the two ranks'
+      // halves may cancel.
+      const tolerance = 4 * (wire === "bf16" ? 2 ** -8 : 2 ** -11);
+      models[0]!.parameters().forEach((p, i) => {
+        const expected = single.parameters()[i]!.grad!.toArray();
+        const scale = Math.max(...Array.from(expected, Math.abs));
+        p.grad!.toArray().forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) <= tolerance * scale, `${wire}: ${v} vs ${expected[k]}`));
       });
-      await Promise.all(ddps.map((d) => d.finishGradients()));
-      if (step === 0) {
-        // The averaged gradient is the whole batch's, to the wire type's precision: a few unit
-        // roundoffs (2^-8 bf16, 2^-11 f16) of the tensor's largest gradient, since the two ranks'
-        // halves may cancel.
-        const tolerance = 4 * (wire === "bf16" ? 2 ** -8 : 2 ** -11);
-        models[0]!.parameters().forEach((p, i) => {
-          const expected = single.parameters()[i]!.grad!.toArray();
-          const scale = Math.max(...Array.from(expected, Math.abs));
-          p.grad!.toArray().forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) <= tolerance * scale, `${wire}: ${v} vs ${expected[k]}`));
-        });
-      }
-      opts.forEach((o) => o.step());
-      assert.equal(ddps[0]!.parameterDigest(), ddps[1]!.parameterDigest(), `${wire}, step ${step}`);
-    }
-    await Promise.all(pgs.map((pg) => pg.destroy()));
+    });
   }
 });
 
