@@ -62,7 +62,7 @@ export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<P
   if (sharedMemory && worldSize > 1) {
     const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
     let reason = "another rank could not attach";
-    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, groupName: name, timeoutMs, spinUs: spinUs ?? 0, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: `${storeHost}:${storePort}`, groupName: name, timeoutMs, spinUs: spinUs ?? 0, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
     if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory");
     stderrLogger(`rank ${rank}: collectives use TCP, not shared memory: ${reason}`);
   }

@@ -4,10 +4,12 @@
 // operation spans several, and the TCP links still carrying send/recv.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { segmentName } from "../../src/dist/shm/attach.js";
 import { spawnRanks } from "./helpers/spawn-ranks.js";
 import { checks } from "./helpers/rank-checks.js";
+
+const shmSegments = (): string[] => readdirSync("/dev/shm").filter((n) => n.startsWith("weft-"));
 
 const local = (world: number): Record<string, string> => ({ WEFT_LOCAL_WORLD_SIZE: String(world) });
 
@@ -24,12 +26,19 @@ function assertAllOk(by: Map<string, Record<string, unknown>[]>, names: string[]
 
 for (const world of [2, 3]) {
   test(`all-reduce through shared memory with ${world} ranks equals the rank-order sum, bitwise, and the segment is unlinked`, async () => {
+    const before = new Set(shmSegments());
     let secret = "";
-    const by = checks(await spawnRanks({ worldSize: world, script: "collectives-worker.js", args: ["allreduce"], env: local(world), onStore: (_, s) => (secret = s) }));
+    let store = "";
+    const by = checks(
+      await spawnRanks({ worldSize: world, script: "collectives-worker.js", args: ["allreduce"], env: local(world), onStore: (port, s) => ((secret = s), (store = `127.0.0.1:${port}`)) }),
+    );
     assert.equal(by.size, 10);
     assertAllOk(by, [...by.keys()], world);
     for (const [name, rows] of by) assert.equal(new Set(rows.map((r) => r.hash)).size, 1, `${name}: ranks differ`);
-    assert.equal(existsSync(`/dev/shm${segmentName(secret, "pg0")}`), false, "the segment name outlived the job");
+    assert.equal(existsSync(`/dev/shm${segmentName(secret, store, "pg0")}`), false, "the segment name outlived the job");
+    // Whatever the name: no segment made during the job is left (another test's may exist briefly).
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(shmSegments().filter((n) => !before.has(n) && Date.now() - statSync(`/dev/shm/${n}`).mtimeMs > 150), []);
   });
 
   test(`reduce-scatter, all-gather, broadcast, barrier, send/recv and all-reduces in flight through shared memory with ${world} ranks`, async () => {

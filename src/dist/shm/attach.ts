@@ -1,6 +1,7 @@
 // Setting up a group's shared-memory segment, over the group's TCP links (which are up first):
-//   1. rank 0 creates the segment (mode 0600, a name derived from the job secret and the group
-//      name, so another job's workers cannot guess it);
+//   1. rank 0 creates the segment (mode 0600, a name derived from the job secret, the store's
+//      address and the group name: another job cannot guess it, and two jobs on one machine that
+//      share a secret still get different segments, since each has its own store port);
 //   2. barrier; the other ranks attach;
 //   3. every rank says whether it succeeded (an all-reduce of 0/1); rank 0 unlinks the name, so
 //      the memory goes away with the last process even if the job is killed.
@@ -21,12 +22,14 @@ export interface AttachOptions extends SharedMemoryOptions {
   rank: number;
   worldSize: number;
   secret: string;
+  /** The job's store, "host:port": unique to the job while it runs. */
+  store: string;
   groupName: string;
   chunkFloats?: number;
 }
 
-export function segmentName(secret: string, groupName: string): string {
-  return `/weft-${createHash("sha256").update(`shm\0${secret}\0${groupName}`).digest("hex").slice(0, 32)}`;
+export function segmentName(secret: string, store: string, groupName: string): string {
+  return `/weft-${createHash("sha256").update(`shm\0${secret}\0${store}\0${groupName}`).digest("hex").slice(0, 32)}`;
 }
 
 /**
@@ -35,7 +38,7 @@ export function segmentName(secret: string, groupName: string): string {
  */
 export async function attachSharedMemory(tcp: OpExecutor, o: AttachOptions, why: (message: string) => void = () => {}): Promise<SharedMemoryExecutor | null> {
   const addon = distAddon;
-  const name = segmentName(o.secret, o.groupName);
+  const name = segmentName(o.secret, o.store, o.groupName);
   const chunk = o.chunkFloats ?? DEFAULT_SHM_CHUNK_FLOATS;
   let handle: ShmHandle | null = null;
   const open = (create: boolean): void => {
