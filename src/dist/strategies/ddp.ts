@@ -24,9 +24,11 @@ import { sharedFloat32Array } from "../shared-buffer.js";
 
 /**
  * Default bucket size: PyTorch's first-bucket size. Smaller buckets start communicating earlier in
- * backward, which pays when a core is free for the communication thread; with one core per worker
- * (2 workers on 2 cores) the overlapped all-reduces compete with backward for the CPU, and one
- * all-reduce at the end was measured faster (BENCHMARKS.md, data-parallel MNIST).
+ * backward, which pays over TCP when a core is free for the communication thread; with one core
+ * per worker (2 workers on 2 cores) the overlapped all-reduces compete with backward for the CPU,
+ * and one all-reduce at the end was measured faster (BENCHMARKS.md, data-parallel MNIST). Through
+ * shared memory an all-reduce runs inline in a fraction of a millisecond, so there is nothing to
+ * overlap and one bucket is the fewest waits.
  */
 export const DEFAULT_BUCKET_BYTES = 1 << 20;
 
