@@ -7,10 +7,11 @@
 // averaging everything at the end would leave the network idle during backward. So parameters are
 // grouped into buckets of about `bucketBytes`, in reverse registration order (roughly the order
 // backward produces their gradients). A gradient-ready hook copies each finished gradient into its
-// bucket's slot; when a bucket is full its all-reduce starts (over TCP on the communication thread
-// while backward goes on with earlier layers; through shared memory inline, before it goes on). Buckets are started strictly in index order — every rank
-// must issue the same collectives in the same order — and after the reduce each parameter's .grad
-// becomes a view of its slot (no copy back).
+// bucket's slot; when a bucket is full its all-reduce starts: over TCP on the communication
+// thread while backward goes on with earlier layers, through shared memory inline before it goes
+// on. Buckets are started strictly in index order — every rank must issue the same collectives in
+// the same order — and after the reduce each parameter's .grad becomes a view of its slot (no copy
+// back).
 //
 // Note [bitwise-identical replicas]
 // The all-reduce gives every rank the same bytes (the reduction order is fixed), and every rank
