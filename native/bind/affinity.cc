@@ -12,7 +12,6 @@
 
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include "bind/args.h"
 #include "registry.h"

@@ -76,7 +76,6 @@ class Group {
    */
   Outcome run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, int64_t spinUs);
 
-  int rank() const { return rank_; }
   int worldSize() const { return world_; }
 
  private:

@@ -42,7 +42,7 @@ import type { FrameSink } from "./frame-reader.js";
 import { Mailbox } from "./mailbox.js";
 import { OP_DISPLAY_NAMES, type OpRequest } from "./ops.js";
 import type { Transport, TransportHandlers } from "./transport/transport.js";
-import { isWireDtype, type WireDtype } from "./wire/wire-dtype.js";
+import { checkWireDtype, type WireDtype } from "./wire/wire-dtype.js";
 
 export interface EngineOptions {
   /** Default deadline of every operation. */
@@ -110,7 +110,7 @@ export class CollectiveEngine implements TransportHandlers {
     if (this.options.segmentBytes < 4 || this.options.segmentBytes % 4 !== 0) {
       throw new RangeError(`segmentBytes must be a positive multiple of 4, got ${this.options.segmentBytes}`);
     }
-    if (!isWireDtype(this.options.wire)) throw new RangeError(`wire must be "f32", "bf16" or "f16", got ${JSON.stringify(this.options.wire)}`);
+    checkWireDtype(this.options.wire, "wire");
     this.mailboxes = Array.from({ length: worldSize }, () => new Mailbox());
     this.p2pSent = new Array<number>(worldSize).fill(0);
     this.p2pReceived = new Array<number>(worldSize).fill(0);

@@ -1,6 +1,7 @@
-// The distributed runtime's native functions (CPU binding, shared-memory collectives), from the
-// same addon as the kernels (native/bind/affinity.cc, native/bind/shm.cc). Null when the addon did
-// not load: then workers are not bound and every group talks TCP only.
+// The distributed runtime's native functions (CPU binding, shared-memory collectives, wire
+// conversions), from the same addon as the kernels (native/bind/affinity.cc, shm.cc, wire.cc).
+// Null when the addon did not load: then workers are not bound, every group talks TCP only, and
+// wire conversions run in JavaScript.
 import { nativeAddon } from "../backend/native/index.js";
 
 /** An open shared-memory segment (opaque). */
@@ -23,7 +24,14 @@ export interface ShmFailure {
   descriptors: ShmDescriptor[];
 }
 
-export interface DistAddon {
+/** The wire conversions, as native/bind/wire.cc exports them (kind: 1 bf16, 2 f16). */
+export interface WireAddon {
+  packF32(src: Float32Array, dst: Uint16Array, n: number, kind: number): void;
+  unpackF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
+  unpackAddF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
+}
+
+export interface DistAddon extends WireAddon {
   cpuAffinity(): number[];
   exitWithParent(expectedParentPid: number): boolean;
   bindProcessToCpus(cpus: number[]): number;
@@ -38,7 +46,8 @@ export interface DistAddon {
 
 function load(): DistAddon | null {
   const a = nativeAddon as unknown as Partial<DistAddon> | null;
-  return a && typeof a.shmRun === "function" && typeof a.bindProcessToCpus === "function" ? (a as DistAddon) : null;
+  const present = ["shmRun", "bindProcessToCpus", "exitWithParent", "packF32", "unpackF32", "unpackAddF32"] as const;
+  return a && present.every((f) => typeof a[f] === "function") ? (a as DistAddon) : null;
 }
 
 export const distAddon: DistAddon | null = load();

@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { launchJob } from "../launch/launcher.js";
 import { generateSecret } from "../secret.js";
-import { isWireDtype } from "../wire/wire-dtype.js";
+import { ALLREDUCE_OPTIONS, allreduceArgs, checkAllreduceOptions } from "./allreduce-options.js";
 
-export const ALLREDUCE_BENCH_SIZES = [4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20];
+export { ALLREDUCE_BENCH_SIZES } from "./allreduce-options.js";
 
 export const ALLREDUCE_BENCH_USAGE = `usage: weft bench allreduce [--workers N] [--sizes BYTES,...] [--iters N] [--budget-mib N]
                             [--segment-bytes N] [--small-bytes N] [--transport shm|tcp] [--wire f32|bf16|f16]
@@ -22,14 +22,8 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...ALLREDUCE_OPTIONS,
       workers: { type: "string", default: "2" },
-      sizes: { type: "string", default: ALLREDUCE_BENCH_SIZES.join(",") },
-      iters: { type: "string", default: "50" },
-      "budget-mib": { type: "string", default: "1024" },
-      "segment-bytes": { type: "string" },
-      "small-bytes": { type: "string" },
-      transport: { type: "string", default: "shm" },
-      wire: { type: "string", default: "f32" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -37,14 +31,8 @@ export async function runAllreduceBench(argv: string[]): Promise<void> {
     process.stdout.write(`${ALLREDUCE_BENCH_USAGE}\n`);
     return;
   }
-  for (const s of values.sizes.split(",")) {
-    if (!(Number(s) > 0 && Number(s) % 4 === 0)) throw new Error(`--sizes: ${s} is not a positive multiple of 4 bytes`);
-  }
-  if (values.transport !== "shm" && values.transport !== "tcp") throw new Error(`--transport must be shm or tcp, got ${values.transport}`);
-  if (!isWireDtype(values.wire)) throw new Error(`--wire must be f32, bf16 or f16, got ${values.wire}`);
-  const args = ["--sizes", values.sizes, "--iters", values.iters, "--budget-mib", values["budget-mib"], "--transport", values.transport, "--wire", values.wire];
-  if (values["segment-bytes"]) args.push("--segment-bytes", values["segment-bytes"]);
-  if (values["small-bytes"]) args.push("--small-bytes", values["small-bytes"]);
+  checkAllreduceOptions(values);
+  const args = allreduceArgs(values);
   const result = await launchJob({
     nproc: Number(values.workers),
     nnodes: 1,

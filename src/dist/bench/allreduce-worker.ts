@@ -2,27 +2,14 @@
 // benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
 // each start after a barrier; rank 0 reports the median on its own clock.
 //
-// Arguments: --sizes <bytes,...> --iters <n> --budget-mib <n> [--segment-bytes <n>] [--small-bytes <n>]
-// [--transport shm|tcp] [--wire f32|bf16|f16]
+// Arguments: those of `weft bench allreduce` but --workers (allreduce-options.ts).
 import { parseArgs } from "node:util";
 import { initProcessGroup } from "../init.js";
 import { sharedFloat32Array } from "../shared-buffer.js";
-import { isWireDtype, type WireDtype } from "../wire/wire-dtype.js";
+import { ALLREDUCE_OPTIONS, checkAllreduceOptions } from "./allreduce-options.js";
 
-const { values } = parseArgs({
-  options: {
-    sizes: { type: "string" },
-    iters: { type: "string", default: "50" },
-    "budget-mib": { type: "string", default: "1024" },
-    "segment-bytes": { type: "string" },
-    "small-bytes": { type: "string" },
-    transport: { type: "string", default: "shm" },
-    wire: { type: "string", default: "f32" },
-  },
-});
-if (!isWireDtype(values.wire)) throw new Error(`--wire must be f32, bf16 or f16, got ${values.wire}`);
-const wire: WireDtype = values.wire;
-const sizes = (values.sizes ?? "").split(",").filter(Boolean).map(Number);
+const { values } = parseArgs({ options: ALLREDUCE_OPTIONS });
+const { sizes, wire, tcp } = checkAllreduceOptions(values);
 const maxIters = Number(values.iters);
 const budget = Number(values["budget-mib"]) * (1 << 20);
 
@@ -33,7 +20,7 @@ function median(xs: number[]): number {
 }
 
 const pg = await initProcessGroup({
-  sharedMemory: values.transport !== "tcp",
+  sharedMemory: !tcp,
   ...(values["segment-bytes"] ? { segmentBytes: Number(values["segment-bytes"]) } : {}),
   ...(values["small-bytes"] ? { smallMessageBytes: Number(values["small-bytes"]) } : {}),
 });

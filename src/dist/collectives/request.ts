@@ -4,7 +4,7 @@
 import type { OpRequest } from "../ops.js";
 import { chooseAllReduceAlgorithm } from "./all-reduce.js";
 import type { OpDescriptor } from "./descriptor.js";
-import { isWireDtype, type WireDtype } from "../wire/wire-dtype.js";
+import { checkWireDtype, type WireDtype } from "../wire/wire-dtype.js";
 
 /** Throws a RangeError naming the argument when `req` cannot be run by `rank` of a group of `w`. */
 export function validateRequest(req: OpRequest, rank: number, w: number): void {
@@ -40,7 +40,7 @@ export function validateRequest(req: OpRequest, rank: number, w: number): void {
 }
 
 function checkWire(wire: unknown): void {
-  if (wire !== undefined && !isWireDtype(wire)) throw new RangeError(`wire must be "f32", "bf16" or "f16", got ${JSON.stringify(wire)}`);
+  if (wire !== undefined) checkWireDtype(wire, "wire");
 }
 
 /**

@@ -163,8 +163,8 @@ export class DistributedDataParallel {
     while (this.nextToStart < this.buckets.length) {
       const b = this.buckets[this.nextToStart]!;
       if (b.ready < b.slots.length) return;
-      if (this.nextToStart === 0) this.firstStart = performance.now();
       const t = performance.now();
+      if (this.nextToStart === 0) this.firstStart = t;
       b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }) });
       this.blockedInStartMs += performance.now() - t;
       void b.work.wait().then(() => (this.lastDone = performance.now()), () => {});

@@ -5,26 +5,12 @@
 // JavaScript loop converts about 0.5 G elements/s, slower than the loopback link it would save
 // (docs/distributed.md, Measurements); the AVX2 kernels are what make compression pay. Both give
 // the same bits (Note [wire rounding]), so ranks with and without the addon stay identical.
-import { nativeAddon } from "../../backend/native/index.js";
+import { distAddon, type WireAddon } from "../native-dist.js";
 import { packJs, unpackAddJs, unpackJs } from "./convert-js.js";
 import { wireCode, type PackedWireDtype } from "./wire-dtype.js";
 
-/** The addon functions, as native/bind/wire.cc exports them (kind: 1 bf16, 2 f16). */
-export interface WireAddon {
-  packF32(src: Float32Array, dst: Uint16Array, n: number, kind: number): void;
-  unpackF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
-  unpackAddF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
-}
-
-function load(): WireAddon | null {
-  const a = nativeAddon as unknown as Partial<WireAddon> | null;
-  return a && typeof a.packF32 === "function" && typeof a.unpackF32 === "function" && typeof a.unpackAddF32 === "function"
-    ? (a as WireAddon)
-    : null;
-}
-
-/** The native conversions, or null when the addon is missing or predates them. */
-export const wireAddon: WireAddon | null = load();
+/** The native conversions, or null when the addon is missing. */
+export const wireAddon: WireAddon | null = distAddon;
 
 /** Below this many elements the call into the addon costs more than the loop. */
 const NATIVE_MIN_ELEMS = 64;

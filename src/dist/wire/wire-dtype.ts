@@ -16,6 +16,12 @@ export function isWireDtype(x: unknown): x is WireDtype {
   return typeof x === "string" && (WIRE_DTYPES as readonly string[]).includes(x);
 }
 
+/** Returns `x` as a wire type, or throws a RangeError naming `what` (an option or a flag). */
+export function checkWireDtype(x: unknown, what: string): WireDtype {
+  if (!isWireDtype(x)) throw new RangeError(`${what} must be "f32", "bf16" or "f16", got ${JSON.stringify(x)}`);
+  return x;
+}
+
 /** The frame flag value (0 f32, 1 bf16, 2 f16). */
 export function wireCode(d: WireDtype): number {
   return WIRE_DTYPES.indexOf(d);
