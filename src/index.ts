@@ -8,4 +8,4 @@ export * from "./checkpoint/index.js";
 export { backend, setBackend, referenceBackend, nativeBackend } from "./backend/index.js";
 export { Rng } from "./util/rng.js";
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState } from "./train/training-checkpoint.js";
-export * from "./dist/index.js";
+export * from "./distributed/index.js";

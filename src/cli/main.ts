@@ -23,7 +23,7 @@ const benchSpec: Record<string, OptionSpec> = {
 async function bench(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "allreduce") {
-    const { runAllreduceBench } = await import("../dist/index.js");
+    const { runAllreduceBench } = await import("../bench/allreduce-bench.js");
     await runAllreduceBench(rest);
     return 0;
   }
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     case "bench":
       return bench(rest);
     case "launch": {
-      const { runLaunch } = await import("../dist/index.js");
+      const { runLaunch } = await import("./run-launch.js");
       return runLaunch(rest);
     }
     case undefined:

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateSecret } from "../dist/secret.js";
-import { launchJob } from "../dist/launch/launcher.js";
+import { generateSecret } from "../distributed/wire/secret.js";
+import { launchJob } from "../distributed/launch/launcher.js";
 import { backend } from "../backend/index.js";
 import { mnistConfigFrom } from "./mnist-command.js";
 import { RESULT_FILE } from "./mnist-worker-files.js";

@@ -4,9 +4,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DistributedSampler, loadMnist } from "../data/index.js";
-import { initProcessGroup } from "../dist/init.js";
-import { MetricsWriter } from "../dist/metrics/metrics-writer.js";
-import { DistributedDataParallel } from "../dist/strategies/ddp.js";
+import { initProcessGroup } from "../distributed/group/init.js";
+import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import { DistributedDataParallel } from "../distributed/strategies/ddp.js";
 import { mnistConfigFrom } from "./mnist-command.js";
 import { trainMnist } from "./mnist.js";
 import { digestFile, RESULT_FILE } from "./mnist-worker-files.js";

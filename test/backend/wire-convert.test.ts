@@ -4,10 +4,10 @@
 // JavaScript bits (ranks built differently must agree bit for bit).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { packJs, unpackAddJs, unpackJs } from "../../src/dist/wire/convert-js.js";
-import { wireAddon } from "../../src/dist/wire/convert.js";
-import { wireCode, type PackedWireDtype } from "../../src/dist/wire/wire-dtype.js";
-import { roundToWire } from "../dist/helpers/wire-rounding.js";
+import { packJs, unpackAddJs, unpackJs } from "../../src/distributed/compression/convert-js.js";
+import { wireAddon } from "../../src/distributed/compression/convert.js";
+import { wireCode, type PackedWireDtype } from "../../src/distributed/compression/wire-dtype.js";
+import { roundToWire } from "../distributed/helpers/wire-rounding.js";
 import { nativeAddon } from "../../src/backend/native/index.js";
 import { forEachIsa } from "./native-variants.js";
 import { f32ToBf16, f32ToF16 } from "../../src/checkpoint/half-float.js";

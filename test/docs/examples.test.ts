@@ -1,5 +1,5 @@
 // Every ```ts and ```js example in README.md and docs/*.md runs, so the docs cannot drift from the
-// code. An example imports from "weft" (pointed at this checkout's build) and may use `assert`.
+// code. An example imports from "weft" or "weft/launch" (pointed at this checkout's build) and may use `assert`.
 // Each runs in its own process, in a fresh temporary directory, with a deadline; an example
 // preceded by `<!-- example: launch N -->` runs as the worker script of an N-process job started
 // by the launcher.
@@ -11,11 +11,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
-import { launchJob } from "../../src/dist/launch/launcher.js";
-import { generateSecret } from "../../src/dist/secret.js";
+import { launchJob } from "../../src/distributed/launch/launcher.js";
+import { generateSecret } from "../../src/distributed/wire/secret.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const entry = pathToFileURL(join(root, "dist/src/index.js")).href;
+const entries: Record<string, string> = {
+  weft: pathToFileURL(join(root, "dist/src/index.js")).href,
+  "weft/launch": pathToFileURL(join(root, "dist/src/launch.js")).href,
+};
 
 interface Example {
   source: string;
@@ -34,7 +37,7 @@ function examplesIn(file: string): Example[] {
 /** The example as an ES module: TypeScript stripped, "weft" resolved, assert imported. */
 function compile(source: string): string {
   const withAssert = /from "node:assert/.test(source) ? source : `import assert from "node:assert/strict";\n${source}`;
-  return ts.transpileModule(withAssert.replaceAll(/from "weft"/g, `from "${entry}"`), {
+  return ts.transpileModule(withAssert.replaceAll(/from "(weft(?:\/launch)?)"/g, (_m, name: string) => `from "${entries[name]}"`), {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   }).outputText;
 }

@@ -1,0 +1,57 @@
+// One worker of `weft bench allreduce` (started by the launcher). Timed exactly like the peer
+// benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
+// each start after a barrier; rank 0 reports the median on its own clock.
+//
+// Arguments: those of `weft bench allreduce` but --workers (allreduce-options.ts).
+import { parseArgs } from "node:util";
+import { initProcessGroup } from "../distributed/group/init.js";
+import { sharedFloat32Array } from "../distributed/base/shared-buffer.js";
+import { ALLREDUCE_OPTIONS, checkAllreduceOptions } from "./allreduce-options.js";
+
+const { values } = parseArgs({ options: ALLREDUCE_OPTIONS });
+const { sizes, wire, tcp } = checkAllreduceOptions(values);
+const maxIters = Number(values.iters);
+const budget = Number(values["budget-mib"]) * (1 << 20);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const pg = await initProcessGroup({
+  sharedMemory: !tcp,
+  ...(values["segment-bytes"] ? { segmentBytes: Number(values["segment-bytes"]) } : {}),
+  ...(values["small-bytes"] ? { smallMessageBytes: Number(values["small-bytes"]) } : {}),
+});
+for (const bytes of sizes) {
+  const buf = sharedFloat32Array(bytes / 4).fill(1);
+  const iters = Math.max(5, Math.min(maxIters, Math.floor(budget / bytes)));
+  for (let i = 0; i < 3; i++) await pg.allReduce(buf, { wire });
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    await pg.barrier();
+    const t = performance.now();
+    await pg.allReduce(buf, { wire });
+    times.push(performance.now() - t);
+  }
+  const ms = median(times);
+  const w = pg.worldSize;
+  if (pg.rank === 0) {
+    const line = {
+      bench: "allreduce",
+      bytes,
+      workers: w,
+      transport: pg.transport,
+      // What was asked for: shared memory ignores it, and all-reduces up to smallMessageBytes
+      // (recursive doubling) send float32 anyway.
+      wire,
+      iters,
+      ms_median: Number(ms.toFixed(4)),
+      algbw_gbps: Number((bytes / ms / 1e6).toFixed(3)),
+      busbw_gbps: Number(((2 * (w - 1)) / w * bytes / ms / 1e6).toFixed(3)),
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+}
+await pg.destroy();

@@ -1,0 +1,53 @@
+// The distributed runtime's native functions (CPU binding, shared-memory collectives, wire
+// conversions), from the same addon as the kernels (native/bind/affinity.cc, shm.cc, wire.cc).
+// Null when the addon did not load: then workers are not bound, every group talks TCP only, and
+// wire conversions run in JavaScript.
+import { nativeAddon } from "../../backend/native/index.js";
+
+/** An open shared-memory segment (opaque). */
+export type ShmHandle = { readonly __shmHandle: unique symbol };
+
+/** One rank's call, as another rank saw it (returned when ranks' calls differ). */
+export interface ShmDescriptor {
+  op: number;
+  reduce: number;
+  root: number;
+  count: number;
+}
+
+/** Why a shared-memory operation failed; null is returned on success. */
+export interface ShmFailure {
+  status: "timeout" | "peerLost" | "mismatch" | "failed";
+  /** Timeout: ranks that never arrived; peerLost: ranks whose process is gone. */
+  ranks: number[];
+  /** Mismatch: every rank's descriptor, by rank. */
+  descriptors: ShmDescriptor[];
+}
+
+/** The wire conversions, as native/bind/wire.cc exports them (kind: 1 bf16, 2 f16). */
+export interface WireAddon {
+  packF32(src: Float32Array, dst: Uint16Array, n: number, kind: number): void;
+  unpackF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
+  unpackAddF32(src: Uint16Array, dst: Float32Array, n: number, kind: number): void;
+}
+
+export interface DistAddon extends WireAddon {
+  cpuAffinity(): number[];
+  exitWithParent(expectedParentPid: number): boolean;
+  bindProcessToCpus(cpus: number[]): number;
+  shmOpen(name: string, worldSize: number, rank: number, chunkFloats: number, create: boolean): ShmHandle;
+  shmRun(
+    handle: ShmHandle, op: number, reduce: number, root: number, count: number,
+    a: Float32Array | null, b: Float32Array | null, timeoutMs: number, spinUs: number,
+  ): ShmFailure | null;
+  shmClose(handle: ShmHandle): void;
+  shmUnlink(name: string): void;
+}
+
+function load(): DistAddon | null {
+  const a = nativeAddon as unknown as Partial<DistAddon> | null;
+  const present = ["shmRun", "bindProcessToCpus", "exitWithParent", "packF32", "unpackF32", "unpackAddF32"] as const;
+  return a && present.every((f) => typeof a[f] === "function") ? (a as DistAddon) : null;
+}
+
+export const distAddon: DistAddon | null = load();

@@ -1,0 +1,361 @@
+// The collective engine: runs a process group's operations one after another over a Transport.
+// It lives on the comm thread (executors/comm-worker.ts) for TCP groups, or on the caller's
+// thread for in-process groups; either way it is the same code.
+//
+// One operation, step by step:
+//  1. The next sequence number is taken (collectives share one counter; send/recv count per peer).
+//  2. Collectives send an Arrive frame with their descriptor to every peer and check the
+//     descriptors already received for this number (Note [collective descriptors]).
+//  3. The algorithm posts its receives and sends its first frames; everything after that happens
+//     in frame callbacks (ring.ts explains the pipelining).
+//  4. The operation completes when all its receives landed, all its sends were handed to the
+//     kernel and all peers' descriptors arrived; or it fails at its deadline, on a mismatch, or
+//     when a link is lost.
+//
+// Note [a failed group stays failed]: after any failure the engine drops every posted receive
+// (late frames must not land in user buffers), tells every peer with an Abort frame so that
+// ranks still waiting fail at once instead of at their own deadline, and refuses further
+// operations with an error of the same kind. Recovery is to build a new group (a new generation)
+// at the next step boundary; a half-finished collective cannot be trusted.
+import { runAllGather } from "./all-gather.js";
+import { runAllReduce } from "./all-reduce.js";
+import { runBroadcast } from "./broadcast.js";
+import { descriptorAux, descriptorFromAux, describeMismatch, type OpDescriptor } from "./descriptor.js";
+import { describeRequest, validateRequest } from "./request.js";
+import { OpRun } from "./op-context.js";
+import { runReduceScatter } from "./reduce-scatter.js";
+import { runRecv, runSend } from "./send-recv.js";
+import {
+  CollectiveError,
+  CollectiveMismatchError,
+  CollectiveTimeoutError,
+  deserializeError,
+  FrameError,
+  PeerLostError,
+  ranksText,
+  serializeError,
+  withMessage,
+  type SerializedError,
+} from "../base/errors.js";
+import { FrameType, frameTypeName, type FrameHeader } from "../wire/frame.js";
+import type { FrameSink } from "../wire/frame-reader.js";
+import { Mailbox } from "./mailbox.js";
+import { OP_DISPLAY_NAMES, type OpRequest } from "./ops.js";
+import type { Transport, TransportHandlers } from "../transport/transport.js";
+import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
+
+export interface EngineOptions {
+  /** Default deadline of every operation. */
+  timeoutMs: number;
+  /**
+   * Most bytes per frame. 1 MiB: per-frame costs (a header, a callback, a wake-up) stay small
+   * against the copy, and on loopback between two workers it beat 256 KiB at every size from
+   * 1 MiB to 64 MiB (docs/distributed.md, Measurements); a 25 MB bucket is still cut into a
+   * dozen segments per chunk on 2 ranks, which keeps the ring pipelined.
+   */
+  segmentBytes: number;
+  /** All-reduces up to this size use recursive doubling, larger ones the ring. */
+  smallMessageBytes: number;
+  /**
+   * Receive staging the ring's reduce-scatter may post ahead. A sender emits a whole step's
+   * segments at once; those beyond this window wait in the socket until staging frees up. 16 MiB
+   * covers a step of the usual DDP bucket (25 MB) on 2 ranks; allocated once and reused.
+   */
+  stagingBytes: number;
+  /**
+   * Element type on the wire of all-reduces and reduce-scatters that do not name one
+   * (ReduceOptions.wire; Note [compressed ring] in collectives/ring.ts). Every rank must agree.
+   */
+  wire: WireDtype;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  timeoutMs: 30_000,
+  segmentBytes: 1 << 20,
+  smallMessageBytes: 64 << 10,
+  stagingBytes: 16 << 20,
+  wire: "f32",
+};
+
+interface Running {
+  run: OpRun;
+  /** Undefined for send/recv, which exchange no descriptors. */
+  desc: OpDescriptor | undefined;
+  request: OpRequest;
+}
+
+export class CollectiveEngine implements TransportHandlers {
+  private transport: Transport | undefined;
+  private readonly mailboxes: Mailbox[];
+  private readonly options: EngineOptions;
+  /** Next collective sequence number (the same on every rank, since all issue the same collectives). */
+  private nextSeq = 0;
+  /** Per-peer message numbers of send and recv. */
+  private readonly p2pSent: number[];
+  private readonly p2pReceived: number[];
+  /** Descriptors that arrived for collectives this rank has not started yet: seq -> rank -> descriptor. */
+  private readonly earlyArrivals = new Map<number, Map<number, OpDescriptor>>();
+  private current: Running | undefined;
+  private broken: CollectiveError | undefined;
+  private closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly scratchBuffers = new Map<string, Float32Array>();
+
+  constructor(
+    readonly rank: number,
+    readonly worldSize: number,
+    options: Partial<EngineOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    if (this.options.segmentBytes < 4 || this.options.segmentBytes % 4 !== 0) {
+      throw new RangeError(`segmentBytes must be a positive multiple of 4, got ${this.options.segmentBytes}`);
+    }
+    checkWireDtype(this.options.wire, "wire");
+    this.mailboxes = Array.from({ length: worldSize }, () => new Mailbox());
+    this.p2pSent = new Array<number>(worldSize).fill(0);
+    this.p2pReceived = new Array<number>(worldSize).fill(0);
+  }
+
+  /** Connects the engine to its transport (created with this engine as its handlers). */
+  attach(transport: Transport): void {
+    this.transport = transport;
+  }
+
+  // ---- TransportHandlers -------------------------------------------------------------------
+
+  sinkFor(peer: number): FrameSink {
+    const mailbox = this.mailboxes[peer]!;
+    return {
+      destinationFor: (h) => {
+        if (this.broken) return undefined; // drain and drop
+        return h.type === FrameType.Data || h.type === FrameType.P2P ? mailbox.destinationFor(h) : undefined;
+      },
+      onFrame: (h, payload) => this.onFrame(peer, h, payload),
+      attachResume: (resume) => (mailbox.onPost = resume),
+    };
+  }
+
+  onPeerLost(peer: number, reason: string): void {
+    if (this.closed || this.broken) return;
+    const cur = this.current;
+    const err = new PeerLostError(
+      `${cur ? cur.run.label : "the process group"}: lost the connection to rank ${peer} (${reason}); check whether it crashed, then re-form the group`,
+      { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [peer] },
+    );
+    // A peer that finished the running operation may close its links before our own last write
+    // completions are delivered; that operation has all it needs from the peer and must not fail.
+    // The group is still unusable afterwards.
+    const needsPeer = cur !== undefined && (cur.run.waitingOn.has(peer) || cur.run.arrivalsMissing.has(peer));
+    if (cur && !needsPeer) {
+      cur.run.done.then(
+        () => this.poison(err, true),
+        () => undefined,
+      );
+      return;
+    }
+    this.poison(err, true);
+  }
+
+  private onFrame(peer: number, h: FrameHeader, payload: Uint8Array): void {
+    switch (h.type) {
+      case FrameType.Data:
+      case FrameType.P2P:
+        if (!this.broken) this.mailboxes[peer]!.deliver(h, payload);
+        return;
+      case FrameType.Arrive:
+        return this.onArrive(peer, h.seq, descriptorFromAux(h));
+      case FrameType.Abort:
+        return this.onAbort(peer, payload);
+      default:
+        throw new FrameError(`unexpected ${frameTypeName(h.type)} frame from rank ${peer} on a peer link`);
+    }
+  }
+
+  private onArrive(peer: number, seq: number, desc: OpDescriptor): void {
+    const cur = this.current;
+    if (cur?.desc && cur.run.seq === seq) return this.checkArrival(cur, peer, desc);
+    if (seq < this.nextSeq) return; // an operation that already ended (failed) here
+    let m = this.earlyArrivals.get(seq);
+    if (!m) this.earlyArrivals.set(seq, (m = new Map()));
+    m.set(peer, desc);
+  }
+
+  private checkArrival(cur: Running, peer: number, desc: OpDescriptor): void {
+    const msg = describeMismatch(cur.run.seq, cur.desc!, this.rank, desc, peer);
+    if (msg === undefined) return cur.run.arrived(peer);
+    cur.run.fail(new CollectiveMismatchError(msg, { op: OP_DISPLAY_NAMES[cur.request.op], seq: cur.run.seq, ranks: [this.rank, peer] }));
+  }
+
+  private onAbort(peer: number, payload: Uint8Array): void {
+    let s: SerializedError;
+    try {
+      s = JSON.parse(Buffer.from(payload).toString("utf8")) as SerializedError;
+    } catch {
+      throw new FrameError(`rank ${peer} sent an Abort frame that is not JSON`);
+    }
+    const err = deserializeError({ ...s, message: `rank ${peer} reported: ${s.message}` });
+    this.poison(
+      err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [peer] }),
+      false,
+    );
+  }
+
+  /** Note [a failed group stays failed]. */
+  private poison(err: CollectiveError, tellPeers: boolean): void {
+    if (this.broken) return;
+    this.broken = err;
+    for (const m of this.mailboxes) {
+      m.clear();
+      m.onPost(); // readers holding a frame resume, to drain and drop what is left
+    }
+    if (tellPeers && this.transport) {
+      const payload = Buffer.from(JSON.stringify(serializeError(err)), "utf8").subarray(0, 8 << 10);
+      for (let p = 0; p < this.worldSize; p++) {
+        if (p === this.rank) continue;
+        try {
+          this.transport.send(p, { type: FrameType.Abort, flags: 0, seq: err.seq >>> 0, tag: 0, aux0: 0, aux1: 0, aux2: 0 }, payload);
+        } catch {
+          // best effort: the link may already be gone
+        }
+      }
+    }
+    this.current?.run.fail(err);
+  }
+
+  // ---- running operations ------------------------------------------------------------------
+
+  /** Queues an operation; operations run one at a time, in the order they were submitted. */
+  run(request: OpRequest): Promise<void> {
+    const p = this.queue.then(() => this.execute(request));
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private scratch = (slot: string, elems: number): Float32Array => {
+    let b = this.scratchBuffers.get(slot);
+    if (!b || b.length < elems) {
+      b = new Float32Array(elems);
+      this.scratchBuffers.set(slot, b);
+    }
+    return b;
+  };
+
+  private async execute(req: OpRequest): Promise<void> {
+    if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
+    const display = OP_DISPLAY_NAMES[req.op];
+    if (this.broken) {
+      throw withMessage(this.broken, `${display} not started: the group failed earlier and must be re-formed (${this.broken.message})`);
+    }
+    validateRequest(req, this.rank, this.worldSize);
+    const transport = this.transport!;
+    const desc = describeRequest(req, this.worldSize, this.options.smallMessageBytes, this.options.wire);
+    const isSend = req.op === "send";
+    const isP2P = isSend || req.op === "recv";
+    const peer = isP2P ? req.peer : -1;
+    const seq = !isP2P ? this.nextSeq++ : isSend ? this.p2pSent[peer]!++ : this.p2pReceived[peer]!++;
+    const label = isP2P ? `${display} #${seq} ${isSend ? "to" : "from"} rank ${peer}` : `${display} #${seq}`;
+    const others = new Set<number>();
+    if (!isP2P) for (let p = 0; p < this.worldSize; p++) if (p !== this.rank) others.add(p);
+    const run = new OpRun({
+      rank: this.rank,
+      worldSize: this.worldSize,
+      seq,
+      label,
+      opName: display,
+      segmentElems: this.options.segmentBytes / 4,
+      stagingElems: Math.floor(this.options.stagingBytes / 4),
+      frameType: isP2P ? FrameType.P2P : FrameType.Data,
+      aux: isP2P ? { aux0: req.tag, aux1: req.buffer.length, aux2: 0 } : { aux0: 0, aux1: 0, aux2: 0 },
+      transport,
+      mailboxes: this.mailboxes,
+      scratch: this.scratch,
+      awaitArrivals: others,
+    });
+    const running: Running = { run, desc, request: req };
+    this.current = running;
+    run.onFail = (err) => this.poison(err, true);
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    const timer = setTimeout(() => run.fail(this.timeoutError(running, timeoutMs)), timeoutMs);
+    let finalize: (() => void) | undefined;
+    try {
+      transport.batch(() => {
+        if (desc) {
+          const aux = descriptorAux(desc);
+          for (const p of others) transport.send(p, { type: FrameType.Arrive, flags: 0, seq, tag: 0, ...aux });
+          const early = this.earlyArrivals.get(seq);
+          this.earlyArrivals.delete(seq);
+          for (const [p, d] of early ?? []) this.checkArrival(running, p, d);
+        }
+        finalize = this.dispatch(run, req, desc);
+      });
+      run.start();
+      await run.done;
+      finalize?.();
+    } catch (err) {
+      if (!(err instanceof CollectiveError)) run.fail(new CollectiveError(`${label}: ${(err as Error).message}`, { op: display, seq, ranks: [] }));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.current = undefined;
+    }
+  }
+
+  /** Starts the algorithm; returns what to do once it has completed, if anything. */
+  private dispatch(run: OpRun, req: OpRequest, desc: OpDescriptor | undefined): (() => void) | undefined {
+    switch (req.op) {
+      case "allReduce":
+        runAllReduce(run, req.buffer, desc!.algorithm, req.reduceOp === "avg", desc!.wire);
+        return undefined;
+      case "reduceScatter":
+        return runReduceScatter(run, req.input, req.output, req.reduceOp === "avg", desc!.wire);
+      case "allGather":
+        runAllGather(run, req.input, req.output);
+        return undefined;
+      case "broadcast":
+        runBroadcast(run, req.buffer, req.root);
+        return undefined;
+      case "barrier":
+        return undefined;
+      case "send":
+        runSend(run, req.buffer, req.peer);
+        return undefined;
+      case "recv":
+        runRecv(run, req.buffer, req.peer, req.tag);
+        return undefined;
+    }
+  }
+
+  private timeoutError(cur: Running, timeoutMs: number): CollectiveTimeoutError {
+    const { run, request } = cur;
+    const op = OP_DISPLAY_NAMES[request.op];
+    const never = [...run.arrivalsMissing].sort((a, b) => a - b);
+    if (never.length > 0) {
+      return new CollectiveTimeoutError(
+        `${run.label} did not finish within ${timeoutMs} ms: ${ranksText(never)} never arrived; ` +
+          `check that they are alive and issue the same collectives in the same order, or raise timeoutMs`,
+        { op, seq: run.seq, ranks: never },
+      );
+    }
+    const silent = [...run.waitingOn.keys()].sort((a, b) => a - b);
+    return new CollectiveTimeoutError(
+      `${run.label} did not finish within ${timeoutMs} ms: ` +
+        (silent.length > 0 ? `no data came from ${ranksText(silent)}` : `sends to peers did not complete`) +
+        `; check that they are alive and not stopped, or raise timeoutMs`,
+      { op, seq: run.seq, ranks: silent },
+    );
+  }
+
+  /** Fails the running operation and refuses new ones; the transport is closed by its owner. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.run.fail(
+      new CollectiveError(`${this.current.run.label}: the process group was destroyed while it ran`, {
+        op: OP_DISPLAY_NAMES[this.current.request.op],
+        seq: this.current.run.seq,
+        ranks: [],
+      }),
+    );
+    this.transport?.close();
+  }
+}

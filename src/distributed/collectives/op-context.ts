@@ -1,0 +1,206 @@
+// What an algorithm sees of the running operation: its rank and peers, framed send and receive
+// keyed by tag, scratch memory, and failure. The engine (engine.ts) owns one OpRun per operation
+// and decides when it is complete: every posted receive delivered, every send handed to the
+// kernel (so the caller may reuse its buffer), and every peer's descriptor in
+// (Note [collective descriptors]).
+import { CollectiveMismatchError, PeerLostError, type CollectiveError } from "../base/errors.js";
+import { WIRE_FLAG_MASK, type FrameHeader, type FrameType } from "../wire/frame.js";
+import type { Mailbox } from "./mailbox.js";
+import type { Transport } from "../transport/transport.js";
+import { wireBytes, wireCode, wireOfCode, type WireDtype } from "../compression/wire-dtype.js";
+
+/**
+ * The elements of one frame: float32, or 16-bit wire elements (bf16/f16 bits) of a compressed
+ * all-reduce. Which of the two a frame holds travels in its flags (frame.ts, WIRE_FLAG_MASK).
+ */
+export type FrameData = Float32Array | Uint16Array;
+
+export interface OpContext {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Group-wide sequence number (collectives) or per-peer message number (send/recv). */
+  readonly seq: number;
+  /** Longest segment in elements (collectives/segments.ts). */
+  readonly segmentElems: number;
+  /** Elements of receive staging an algorithm may post ahead (EngineOptions.stagingBytes / 4). */
+  readonly stagingElems: number;
+  /** Operation name and number, for messages: "all-reduce #12". */
+  readonly label: string;
+  /** Operation name alone, for error fields: "all-reduce". */
+  readonly opName: string;
+  /**
+   * Sends `data` to `peer` as frame `tag`; it must not change until the write completes. `wire`
+   * (default "f32") names what `data` holds and goes into the frame's flags: a Uint16Array is
+   * bf16 or f16 elements.
+   */
+  send(peer: number, tag: number, data: FrameData, onWritten?: () => void, wire?: WireDtype): void;
+  /**
+   * Receives frame `tag` from `peer` into `dest` (exactly its size), then calls `onDone`. The
+   * frame must carry elements of type `wire` (default "f32"); `check` may reject the frame's header
+   * first (with a better message than a length mismatch).
+   */
+  recv(
+    peer: number, tag: number, dest: FrameData, onDone: (header: FrameHeader) => void,
+    check?: (header: FrameHeader) => CollectiveError | undefined, wire?: WireDtype,
+  ): void;
+  /** A reusable float32 buffer of at least `elems` elements, private to the engine (`slot` names it). */
+  scratch(slot: string, elems: number): Float32Array;
+  /** Ends the operation with an error on this rank (the engine tells the peers). */
+  fail(err: CollectiveError): void;
+}
+
+export interface OpRunParams {
+  rank: number;
+  worldSize: number;
+  seq: number;
+  label: string;
+  opName: string;
+  segmentElems: number;
+  stagingElems: number;
+  frameType: FrameType;
+  /** Extra header words of every frame this operation sends (p2p: user tag and count). */
+  aux: Pick<FrameHeader, "aux0" | "aux1" | "aux2">;
+  transport: Transport;
+  mailboxes: Mailbox[];
+  scratch: (slot: string, elems: number) => Float32Array;
+  /** Peers whose descriptor must arrive before the operation can complete. */
+  awaitArrivals: Set<number>;
+}
+
+/** A frame's elements and its wire type must agree (an algorithm's mistake, not a peer's). */
+function checkElementType(data: FrameData, wire: WireDtype): void {
+  if (data.BYTES_PER_ELEMENT !== wireBytes(wire)) {
+    throw new TypeError(`a ${data.constructor.name} cannot hold ${wire} wire elements`);
+  }
+}
+
+export class OpRun implements OpContext {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly seq: number;
+  readonly label: string;
+  readonly opName: string;
+  readonly segmentElems: number;
+  readonly stagingElems: number;
+  readonly arrivalsMissing: Set<number>;
+  /** Receives still outstanding per peer (for the timeout message). */
+  readonly waitingOn = new Map<number, number>();
+  private writesPending = 0;
+  private recvsPending = 0;
+  private started = false;
+  private settled = false;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: CollectiveError) => void;
+  readonly done: Promise<void>;
+  /** Called once when the run fails, before its promise rejects (the engine broadcasts an abort). */
+  onFail: (err: CollectiveError) => void = () => {};
+
+  constructor(private readonly p: OpRunParams) {
+    this.rank = p.rank;
+    this.worldSize = p.worldSize;
+    this.seq = p.seq;
+    this.label = p.label;
+    this.opName = p.opName;
+    this.segmentElems = p.segmentElems;
+    this.stagingElems = p.stagingElems;
+    this.arrivalsMissing = p.awaitArrivals;
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+  }
+
+  get failed(): boolean {
+    return this.settled;
+  }
+
+  send(peer: number, tag: number, data: FrameData, onWritten?: () => void, wire: WireDtype = "f32"): void {
+    if (this.settled) return;
+    checkElementType(data, wire);
+    this.writesPending++;
+    const payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const flags = wireCode(wire);
+    this.p.transport.send(peer, { type: this.p.frameType, flags, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
+      this.writesPending--;
+      if (this.settled) return;
+      if (err) {
+        return this.fail(new PeerLostError(`${this.label}: sending to rank ${peer} failed (${err.message})`, { op: this.opName, seq: this.seq, ranks: [peer] }));
+      }
+      onWritten?.();
+      this.maybeFinish();
+    });
+  }
+
+  recv(
+    peer: number, tag: number, dest: FrameData, onDone: (header: FrameHeader) => void,
+    check?: (header: FrameHeader) => CollectiveError | undefined, wire: WireDtype = "f32",
+  ): void {
+    if (this.settled) return;
+    checkElementType(dest, wire);
+    this.recvsPending++;
+    this.waitingOn.set(peer, (this.waitingOn.get(peer) ?? 0) + 1);
+    const bytes = new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength);
+    this.p.mailboxes[peer]!.post(this.p.frameType, this.seq, tag, {
+      dest: bytes,
+      onFrame: (header, payload) => {
+        if (this.settled) return;
+        const sent = header.flags & WIRE_FLAG_MASK;
+        if (sent !== wireCode(wire)) {
+          return this.fail(
+            new CollectiveMismatchError(
+              `${this.label}: rank ${peer} sent ${wireOfCode(sent) ?? `element type ${sent}`} elements as frame ${tag} where rank ${this.rank} expected ${wire}; every rank must pass the same wire option`,
+              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
+            ),
+          );
+        }
+        const rejected = check?.(header);
+        if (rejected) return this.fail(rejected);
+        if (payload.length !== bytes.length) {
+          return this.fail(
+            new CollectiveMismatchError(
+              `${this.label}: rank ${peer} sent ${payload.length} bytes as frame ${tag} where rank ${this.rank} expected ${bytes.length}; the ranks passed buffers of different sizes`,
+              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
+            ),
+          );
+        }
+        onDone(header);
+        this.recvsPending--;
+        const left = this.waitingOn.get(peer)! - 1;
+        if (left === 0) this.waitingOn.delete(peer);
+        else this.waitingOn.set(peer, left);
+        this.maybeFinish();
+      },
+    });
+  }
+
+  scratch(slot: string, elems: number): Float32Array {
+    return this.p.scratch(slot, elems);
+  }
+
+  /** The algorithm has issued its initial sends and receives; completion may now be detected. */
+  start(): void {
+    this.started = true;
+    this.maybeFinish();
+  }
+
+  /** A peer's descriptor arrived (and matched). */
+  arrived(peer: number): void {
+    this.arrivalsMissing.delete(peer);
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (!this.started || this.settled) return;
+    if (this.recvsPending === 0 && this.writesPending === 0 && this.arrivalsMissing.size === 0) {
+      this.settled = true;
+      this.resolveDone();
+    }
+  }
+
+  fail(err: CollectiveError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onFail(err);
+    this.rejectDone(err);
+  }
+}

@@ -1,0 +1,28 @@
+// The operations a process group runs, as plain data: the main thread builds them, the engine
+// (on the comm thread, or inline for the in-process transport) executes them in order.
+import type { WireDtype } from "../compression/wire-dtype.js";
+
+/** How all-reduce and reduce-scatter combine ranks' values. `avg` is the sum divided by worldSize. */
+export type ReduceOp = "sum" | "avg";
+
+export type OpRequest =
+  | { op: "allReduce"; buffer: Float32Array; reduceOp: ReduceOp; wire?: WireDtype; timeoutMs?: number }
+  | { op: "reduceScatter"; input: Float32Array; output: Float32Array; reduceOp: ReduceOp; wire?: WireDtype; timeoutMs?: number }
+  | { op: "allGather"; input: Float32Array; output: Float32Array; timeoutMs?: number }
+  | { op: "broadcast"; buffer: Float32Array; root: number; timeoutMs?: number }
+  | { op: "barrier"; timeoutMs?: number }
+  | { op: "send"; buffer: Float32Array; peer: number; tag: number; timeoutMs?: number }
+  | { op: "recv"; buffer: Float32Array; peer: number; tag: number; timeoutMs?: number };
+
+export type OpName = OpRequest["op"];
+
+/** The names used in error messages and logs. */
+export const OP_DISPLAY_NAMES: Record<OpName, string> = {
+  allReduce: "all-reduce",
+  reduceScatter: "reduce-scatter",
+  allGather: "all-gather",
+  broadcast: "broadcast",
+  barrier: "barrier",
+  send: "send",
+  recv: "recv",
+};

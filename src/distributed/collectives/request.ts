@@ -1,0 +1,72 @@
+// Checks and fingerprints of a requested operation, before it runs: arguments that cannot be
+// right on this rank alone fail locally (RangeError, nothing sent); the descriptor is what the
+// ranks compare (Note [collective descriptors]).
+import type { OpRequest } from "./ops.js";
+import { chooseAllReduceAlgorithm } from "./all-reduce.js";
+import type { OpDescriptor } from "./descriptor.js";
+import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
+
+/** Throws a RangeError naming the argument when `req` cannot be run by `rank` of a group of `w`. */
+export function validateRequest(req: OpRequest, rank: number, w: number): void {
+  const rankOk = (r: number): boolean => Number.isInteger(r) && r >= 0 && r < w;
+  switch (req.op) {
+    case "broadcast":
+      if (!rankOk(req.root)) throw new RangeError(`broadcast root ${req.root} is not a rank of this group (0..${w - 1})`);
+      return;
+    case "send":
+    case "recv":
+      if (!rankOk(req.peer) || req.peer === rank) {
+        throw new RangeError(`${req.op} peer ${req.peer} must be another rank of this group (0..${w - 1}, not ${rank})`);
+      }
+      if (!Number.isInteger(req.tag) || req.tag < 0 || req.tag > 0xffffffff) throw new RangeError(`${req.op} tag must be a u32, got ${req.tag}`);
+      return;
+    case "allGather":
+      if (req.output.length !== w * req.input.length) {
+        throw new RangeError(`all-gather output has ${req.output.length} floats; it must be worldSize (${w}) × input (${req.input.length})`);
+      }
+      return;
+    case "reduceScatter":
+      if (req.input.length !== w * req.output.length) {
+        throw new RangeError(`reduce-scatter input has ${req.input.length} floats; it must be worldSize (${w}) × output (${req.output.length})`);
+      }
+      checkWire(req.wire);
+      return;
+    case "allReduce":
+      checkWire(req.wire);
+      return;
+    default:
+      return;
+  }
+}
+
+function checkWire(wire: unknown): void {
+  if (wire !== undefined) checkWireDtype(wire, "wire");
+}
+
+/**
+ * The descriptor every rank sends for a collective; undefined for send/recv. `defaultWire` is the
+ * group's (EngineOptions.wire), for reductions that do not name one.
+ */
+export function describeRequest(req: OpRequest, worldSize: number, smallMessageBytes: number, defaultWire: WireDtype = "f32"): OpDescriptor | undefined {
+  const base = { op: req.op, root: 0, reduceOp: "none", wire: "f32", algorithm: "none" } as const;
+  switch (req.op) {
+    case "allReduce":
+      return {
+        ...base,
+        count: req.buffer.length,
+        reduceOp: req.reduceOp,
+        wire: req.wire ?? defaultWire,
+        algorithm: chooseAllReduceAlgorithm(req.buffer.length, worldSize, smallMessageBytes),
+      };
+    case "reduceScatter":
+      return { ...base, count: req.input.length, reduceOp: req.reduceOp, wire: req.wire ?? defaultWire, algorithm: "ring" };
+    case "allGather":
+      return { ...base, count: req.input.length, algorithm: "ring" };
+    case "broadcast":
+      return { ...base, count: req.buffer.length, root: req.root, algorithm: "chain" };
+    case "barrier":
+      return { ...base, count: 0 };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,67 @@
+// Entry point of the comm thread. It owns the sockets and the collective engine, so socket
+// progress never waits for the main thread: a long synchronous kernel there (a backward pass)
+// does not stop frames from being received, reduced and forwarded here.
+//
+// The loop: requests arrive from the main thread as messages and are queued on the engine in
+// order; each completion or failure is posted back with the request id.
+import { parentPort, workerData } from "node:worker_threads";
+import { CollectiveEngine } from "../collectives/engine.js";
+import { serializeError } from "../base/errors.js";
+import { stderrLogger } from "../base/log.js";
+import { secretKey } from "../wire/secret.js";
+import { StoreClient } from "../rendezvous/store-client.js";
+import { TcpTransport } from "../transport/tcp-transport.js";
+import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
+
+const config = workerData as CommWorkerConfig;
+const port = parentPort!;
+const post = (m: FromCommThread): void => port.postMessage(m);
+
+async function main(): Promise<void> {
+  const secret = secretKey(config.secret);
+  const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine);
+  const store = await StoreClient.connect({
+    host: config.storeHost,
+    port: config.storePort,
+    secret,
+    connectTimeoutMs: config.connectTimeoutMs,
+    timeoutMs: config.connectTimeoutMs,
+  });
+  let transport: TcpTransport;
+  try {
+    transport = await TcpTransport.create({
+      rank: config.rank,
+      worldSize: config.worldSize,
+      secret,
+      store,
+      groupName: config.groupName,
+      listenHost: config.listenHost ?? store.localAddress,
+      connectTimeoutMs: config.connectTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      limits: config.limits,
+      handlers: engine,
+      log: stderrLogger,
+    });
+  } finally {
+    store.close();
+  }
+  engine.attach(transport);
+  port.on("message", (m: ToCommThread) => {
+    if (m.kind === "close") {
+      engine.close();
+      post({ kind: "closed" });
+      port.close();
+      return;
+    }
+    engine.run(m.request).then(
+      () => post({ kind: "done", id: m.id }),
+      (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),
+    );
+  });
+  post({ kind: "ready", address: transport.address });
+}
+
+main().catch((err: unknown) => {
+  post({ kind: "initFailed", error: serializeError(err) });
+  port.close();
+});

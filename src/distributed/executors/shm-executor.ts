@@ -1,0 +1,187 @@
+// Collectives through shared memory for a group whose ranks all run on this machine (native
+// protocol: Note [shm chunk protocol] in native/dist/shm-group.h); point-to-point send/recv still
+// go over the group's TCP links.
+//
+// A shared-memory collective runs inline, on the thread that submits it: there is no socket to
+// keep moving while a kernel runs elsewhere, so the comm thread's hand-offs (two, ~45 µs each)
+// would only add latency. The call blocks until every rank has arrived or the deadline passes;
+// the returned promise is already settled. Operations still run one at a time in submission
+// order: one submitted while TCP operations are in flight waits for them.
+//
+// A `wire` type asked of all-reduce or reduce-scatter is accepted and ignored: it trades precision
+// for network bytes, and memory is not a network; the results here are float32 sums in rank
+// order. Ranks passing different `wire` values are therefore not a mismatch here (they are over
+// TCP, Note [collective descriptors]).
+import {
+  CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError, ranksText, withMessage,
+} from "../base/errors.js";
+import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
+import { validateRequest } from "../collectives/request.js";
+import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/native-dist.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type ReduceOp } from "../collectives/ops.js";
+import type { OpExecutor } from "../group/process-group.js";
+
+/** Operation codes of native/dist/shm-group.h. */
+const OP_CODE: Partial<Record<OpName, number>> = { allReduce: 1, reduceScatter: 2, allGather: 3, broadcast: 4, barrier: 5 };
+const OP_OF_CODE: OpName[] = ["barrier", "allReduce", "reduceScatter", "allGather", "broadcast", "barrier"];
+const REDUCE_CODE: Record<ReduceOp | "none", number> = { none: 0, sum: 1, avg: 2 };
+const REDUCE_OF_CODE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
+
+const DONE: Promise<void> = Promise.resolve();
+
+export interface SharedMemoryOptions {
+  /** Default deadline of every operation (ms). */
+  timeoutMs: number;
+  /** How long a wait spins before it sleeps (µs): worth it when each rank has a core of its own. */
+  spinUs: number;
+}
+
+export class SharedMemoryExecutor implements OpExecutor {
+  private seq = 0;
+  private inFlight = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private broken: Error | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly addon: DistAddon,
+    private readonly handle: ShmHandle,
+    private readonly rank: number,
+    private readonly worldSize: number,
+    /** Runs send/recv (the group's TCP executor); closed with this one. */
+    private readonly p2p: OpExecutor,
+    private readonly options: SharedMemoryOptions,
+  ) {}
+
+  submit(req: OpRequest): Promise<void> {
+    const p2p = req.op === "send" || req.op === "recv";
+    // The common case, nothing in flight: run now and hand back a settled promise, with no chain
+    // (a 4 KiB all-reduce costs a few microseconds, and each promise in a chain about a fifth).
+    if (this.inFlight === 0 && !p2p) return this.settled(req);
+    const start = (): Promise<void> => {
+      if (!p2p) return this.settled(req);
+      const refused = this.refusal(req);
+      return refused ? Promise.reject(refused) : this.p2p.submit(req);
+    };
+    const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
+    this.inFlight++;
+    const done = started.then(
+      () => void this.inFlight--,
+      (err: Error) => {
+        this.inFlight--;
+        if (err instanceof CollectiveError) this.broken ??= err;
+        throw err;
+      },
+    );
+    this.tail = done.catch(() => {});
+    return done;
+  }
+
+  /** Why `req` may not start (the group was destroyed or failed earlier), or undefined. */
+  private refusal(req: OpRequest): Error | undefined {
+    if (this.closed) return new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
+    if (!this.broken) return undefined;
+    const why = `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${this.broken.message})`;
+    return this.broken instanceof CollectiveError ? withMessage(this.broken, why) : new Error(why);
+  }
+
+  /** Runs a collective inline; returns it as a settled promise, recording a failure for the ops after it. */
+  private settled(req: OpRequest): Promise<void> {
+    const refused = this.refusal(req);
+    if (refused) return Promise.reject(refused);
+    try {
+      this.runInline(req);
+      return DONE;
+    } catch (err) {
+      if (err instanceof CollectiveError) this.broken ??= err;
+      return Promise.reject(err);
+    }
+  }
+
+  /** Throws the operation's error. */
+  private runInline(req: OpRequest): void {
+    validateRequest(req, this.rank, this.worldSize);
+    const seq = this.seq++;
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    const code = OP_CODE[req.op]!;
+    let failure: ShmFailure | null;
+    const run = (reduce: ReduceOp | "none", root: number, count: number, a: Float32Array | null, b: Float32Array | null): ShmFailure | null =>
+      this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs);
+    switch (req.op) {
+      case "allReduce":
+        failure = run(req.reduceOp, -1, req.buffer.length, req.buffer, null);
+        break;
+      case "reduceScatter":
+        failure = run(req.reduceOp, -1, req.output.length, req.input, req.output);
+        break;
+      case "allGather":
+        failure = run("none", -1, req.input.length, req.input, req.output);
+        break;
+      case "broadcast":
+        failure = run("none", req.root, req.buffer.length, req.buffer, null);
+        break;
+      default:
+        failure = run("none", -1, 0, null, null);
+    }
+    if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
+  }
+
+  private errorOf(op: OpName, seq: number, timeoutMs: number, f: ShmFailure): Error {
+    const display = OP_DISPLAY_NAMES[op];
+    const label = `${display} #${seq}`;
+    const details = { op: display, seq, ranks: f.ranks };
+    switch (f.status) {
+      case "timeout":
+        return new CollectiveTimeoutError(
+          `${label} did not finish within ${timeoutMs} ms: ${ranksText(f.ranks)} never arrived; ` +
+            `check that they are alive and issue the same collectives in the same order, or raise timeoutMs`,
+          details,
+        );
+      case "peerLost":
+        return new PeerLostError(`${label}: the process of ${ranksText(f.ranks)} is gone (it exited or was killed)`, details);
+      case "mismatch": {
+        const mine = this.descriptor(f.descriptors[this.rank]!);
+        for (let r = 0; r < f.descriptors.length; r++) {
+          const msg = r === this.rank ? undefined : describeMismatch(seq, mine, this.rank, this.descriptor(f.descriptors[r]!), r);
+          if (msg) return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.rank, r] });
+        }
+        // This rank agrees with every other one; two others disagree between themselves.
+        const [a, b] = this.disagreeingPair(f.descriptors);
+        const msg = describeMismatch(seq, this.descriptor(f.descriptors[a]!), a, this.descriptor(f.descriptors[b]!), b)!;
+        return new CollectiveMismatchError(msg, { op: display, seq, ranks: [a, b] });
+      }
+      default:
+        return new CollectiveError(`${label}: the group failed earlier and must be re-formed`, details);
+    }
+  }
+
+  private disagreeingPair(ds: ShmDescriptor[]): [number, number] {
+    for (let a = 0; a < ds.length; a++) {
+      for (let b = a + 1; b < ds.length; b++) {
+        if (describeMismatch(0, this.descriptor(ds[a]!), a, this.descriptor(ds[b]!), b)) return [a, b];
+      }
+    }
+    return [0, 0];
+  }
+
+  /** The native descriptor in the TCP path's terms, so both paths word a mismatch the same way. */
+  private descriptor(d: ShmDescriptor): OpDescriptor {
+    const op = OP_OF_CODE[d.op] ?? "barrier";
+    return {
+      op,
+      // Like describeRequest: reduce-scatter is described by its input (worldSize × output).
+      count: op === "reduceScatter" ? d.count * this.worldSize : d.count,
+      root: d.root < 0 ? 0 : d.root,
+      reduceOp: REDUCE_OF_CODE[d.reduce] ?? "none",
+      wire: "f32", // ignored here, so never compared
+      algorithm: "none",
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.addon.shmClose(this.handle);
+    await this.p2p.close();
+  }
+}

@@ -1,0 +1,125 @@
+// The main-thread side of the comm thread: starts it, forwards operations, resolves their promises.
+//
+// Buffers on a SharedArrayBuffer go to the comm thread as they are (no copy). Others are copied
+// into shared memory before the operation and their outputs copied back after it, which costs two
+// copies of the buffer: allocate long-lived buffers with sharedFloat32Array() to avoid them.
+//
+// The thread is unref'd while no operation is pending, so a script that forgets destroy() still
+// exits.
+import { Worker } from "node:worker_threads";
+import { deserializeError } from "../base/errors.js";
+import type { OpRequest } from "../collectives/ops.js";
+import type { OpExecutor } from "../group/process-group.js";
+import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
+import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
+
+interface Pending {
+  resolve(): void;
+  reject(err: Error): void;
+  /** Copies outputs back into non-shared caller buffers. */
+  after: (() => void) | undefined;
+}
+
+/** Returns a request whose buffers are all shared, and the copy-backs its outputs need. */
+function shareBuffers(req: OpRequest): { request: OpRequest; after: (() => void) | undefined } {
+  const copies: (() => void)[] = [];
+  const stage = (a: Float32Array, copyIn: boolean, copyOut: boolean): Float32Array => {
+    if (isShared(a)) return a;
+    const s = sharedFloat32Array(a.length);
+    if (copyIn) s.set(a);
+    if (copyOut) copies.push(() => a.set(s));
+    return s;
+  };
+  let request: OpRequest;
+  switch (req.op) {
+    case "allReduce":
+    case "broadcast":
+      request = { ...req, buffer: stage(req.buffer, true, true) };
+      break;
+    case "send":
+      request = { ...req, buffer: stage(req.buffer, true, false) };
+      break;
+    case "recv":
+      request = { ...req, buffer: stage(req.buffer, false, true) };
+      break;
+    case "reduceScatter":
+    case "allGather":
+      request = { ...req, input: stage(req.input, true, false), output: stage(req.output, false, true) };
+      break;
+    case "barrier":
+      request = req;
+      break;
+  }
+  return { request, after: copies.length > 0 ? () => copies.forEach((c) => c()) : undefined };
+}
+
+export class ThreadedExecutor implements OpExecutor {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closedPromise: Promise<void> | undefined;
+
+  private constructor(private readonly worker: Worker) {}
+
+  /** Starts the comm thread and waits until its links to every peer are up. */
+  static start(config: CommWorkerConfig): Promise<{ executor: ThreadedExecutor; address: string }> {
+    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: config });
+    const executor = new ThreadedExecutor(worker);
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number): void => reject(new Error(`the comm thread exited (code ${code}) before it was ready`));
+      worker.once("error", reject);
+      worker.once("exit", onExit);
+      worker.on("message", (m: FromCommThread) => {
+        if (m.kind === "ready") {
+          worker.off("error", reject);
+          worker.off("exit", onExit);
+          worker.on("error", (err) => executor.failAll(err));
+          worker.on("exit", (code) => executor.failAll(new Error(`the comm thread exited (code ${code})`)));
+          worker.unref();
+          resolve({ executor, address: m.address });
+        } else if (m.kind === "initFailed") {
+          reject(deserializeError(m.error));
+        } else {
+          executor.onMessage(m);
+        }
+      });
+    });
+  }
+
+  private onMessage(m: FromCommThread): void {
+    if (m.kind !== "done" && m.kind !== "failed") return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (m.kind === "done") {
+      p.after?.();
+      p.resolve();
+    } else {
+      p.reject(deserializeError(m.error));
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  submit(req: OpRequest): Promise<void> {
+    const { request, after } = shareBuffers(req);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, after });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ kind: "op", id, request } satisfies ToCommThread);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closedPromise ??= new Promise<void>((resolve) => {
+      this.worker.ref();
+      this.worker.once("exit", () => resolve());
+      this.worker.postMessage({ kind: "close" } satisfies ToCommThread);
+    });
+    return this.closedPromise;
+  }
+}

@@ -1,0 +1,122 @@
+// Worker bootstrap: read what `weft launch` put in the environment, name the process, and build
+// the process group.
+//
+//   import { initProcessGroup } from "weft/dist";        // (or the project's import path)
+//   const pg = await initProcessGroup();                // rank, worldSize from the launcher
+//   await pg.allReduce(grads);
+//   await pg.destroy();
+import type { EngineOptions } from "../collectives/engine.js";
+import { bindThisProcess, parseCpuList } from "../base/cpu-binding.js";
+import { ENV } from "../rendezvous/worker-env.js";
+import { distAddon } from "../base/native-dist.js";
+import type { ProcessGroup } from "./process-group.js";
+import { createTcpProcessGroup } from "./tcp-group.js";
+
+export interface WorkerInfo {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  nodeRank: number;
+  masterAddr: string;
+  masterPort: number;
+  secret: string;
+  /** The CPUs this worker was bound to (Note [CPU binding]), or null. */
+  cpus: number[] | null;
+  /** runs/<job-id>/ : where metrics and logs of this job go. */
+  runDir: string;
+  jobId: string;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === "") {
+    throw new Error(`${name} is not set: start this script with \`weft launch --nproc N script.js\` (or set the WEFT_* variables yourself)`);
+  }
+  return v;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
+  const raw = env[name];
+  if ((raw === undefined || raw === "") && fallback !== undefined) return fallback;
+  const v = Number(required(env, name));
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name}=${raw} is not a non-negative integer`);
+  return v;
+}
+
+/**
+ * Asks the kernel to stop this worker (SIGTERM) when the launcher that started it dies, even by
+ * SIGKILL: otherwise its workers would go on training for nobody. A launcher already gone means
+ * the job is over.
+ */
+function exitWithLauncher(env: NodeJS.ProcessEnv): void {
+  const launcher = Number(env[ENV.launcherPid]);
+  if (!distAddon || !Number.isInteger(launcher) || launcher <= 0 || launcher !== process.ppid) return;
+  if (!distAddon.exitWithParent(launcher)) process.kill(process.pid, "SIGTERM");
+}
+
+/**
+ * Reads the launcher's environment, sets the process title to `weft worker <rank>` (what `ps`
+ * and `top` show), binds the process to the CPUs the launcher gave it, and ties its life to the
+ * launcher's. Throws, naming the variable, when run outside `weft launch`.
+ */
+export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
+  const info: WorkerInfo = {
+    rank: integer(env, ENV.rank),
+    worldSize: integer(env, ENV.worldSize),
+    localRank: integer(env, ENV.localRank, 0),
+    localWorldSize: integer(env, ENV.localWorldSize, 1),
+    nodeRank: integer(env, ENV.nodeRank, 0),
+    masterAddr: required(env, ENV.masterAddr),
+    masterPort: integer(env, ENV.masterPort),
+    secret: required(env, ENV.secret),
+    runDir: env[ENV.runDir] ?? ".",
+    jobId: env[ENV.jobId] ?? "job",
+    cpus: env[ENV.cpus] ? parseCpuList(env[ENV.cpus]!) : null,
+  };
+  if (info.rank >= info.worldSize) throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
+  process.title = `weft worker ${info.rank}`;
+  if (info.cpus && !bindThisProcess(info.cpus)) info.cpus = null;
+  exitWithLauncher(env);
+  return info;
+}
+
+export interface InitProcessGroupOptions extends Partial<EngineOptions> {
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Run collectives through shared memory when every rank is on this machine (default true;
+   * WEFT_SHM=0 turns it off). Send/recv and jobs on several machines use TCP.
+   */
+  sharedMemory?: boolean;
+  /** Bytes per rank per shared-memory chunk (default 1 MiB; small values are for tests). */
+  shmChunkBytes?: number;
+  groupName?: string;
+  listenHost?: string;
+  connectTimeoutMs?: number;
+}
+
+/**
+ * How long a shared-memory wait spins before sleeping. A worker bound to a core of its own
+ * spins through the usual gap between ranks (a few hundred µs to a few ms of a training step):
+ * a sleeping core is slow to wake, and on a virtual machine it may be handed to someone else.
+ * Unbound workers sleep at once, since a spinning one could hold the core a peer needs.
+ */
+const BOUND_SPIN_US = 5000;
+
+/** initWorker(), then a process group of all the job's workers (authenticated TCP links; shared memory on one machine). */
+export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
+  const { env = process.env, sharedMemory, ...rest } = options;
+  const w = initWorker(env);
+  const allLocal = w.localWorldSize === w.worldSize;
+  return createTcpProcessGroup({
+    ...rest,
+    sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
+    spinUs: w.cpus ? BOUND_SPIN_US : 0,
+    rank: w.rank,
+    worldSize: w.worldSize,
+    secret: w.secret,
+    storeHost: w.masterAddr,
+    storePort: w.masterPort,
+  });
+}

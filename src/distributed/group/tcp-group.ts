@@ -1,0 +1,70 @@
+// Process groups over TCP, run on a comm thread; on one machine, collectives through shared memory.
+import { ThreadedExecutor } from "../executors/threaded-executor.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../collectives/engine.js";
+import { stderrLogger } from "../base/log.js";
+import { attachSharedMemory } from "../executors/shm-attach.js";
+import { DEFAULT_FRAME_LIMITS } from "../wire/frame.js";
+import { ProcessGroup } from "./process-group.js";
+
+export interface TcpGroupOptions extends Partial<EngineOptions> {
+  rank: number;
+  worldSize: number;
+  /** The job secret (text, at least 16 characters). */
+  secret: string;
+  /** The rendezvous store (normally WEFT_MASTER_ADDR:WEFT_MASTER_PORT). */
+  storeHost: string;
+  storePort: number;
+  /**
+   * Names the group in the store; every rank must use the same name, and each new group (a new
+   * generation) a new one. Default: "pg<n>" for the n-th group this process creates.
+   */
+  groupName?: string;
+  /** Interface to listen on. Default: the local address used to reach the store (loopback on one host). */
+  listenHost?: string;
+  /** All links must be up within this time (default 60 s). */
+  connectTimeoutMs?: number;
+  /** Largest frame payload accepted from a peer (default 64 MiB). */
+  maxFrameBytes?: number;
+  /**
+   * All ranks run on this machine: run collectives through shared memory (executors/shm-attach.ts), keeping
+   * TCP for send/recv. Falls back to TCP alone, with a warning, when a rank cannot attach.
+   */
+  sharedMemory?: boolean;
+  /** With sharedMemory: how long a wait spins before it sleeps, µs (default 0: sleep at once). */
+  spinUs?: number;
+  /** With sharedMemory: bytes per rank per chunk (Note [shm chunk protocol]; default 1 MiB). */
+  shmChunkBytes?: number;
+}
+
+let groupsCreated = 0;
+
+/** Starts the comm thread, meets the other ranks through the store, and returns the group once all links are up. */
+export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<ProcessGroup> {
+  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, ...engine } = options;
+  const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
+  if (engine.segmentBytes !== undefined && engine.segmentBytes > limits.maxDataBytes) {
+    throw new RangeError(`segmentBytes ${engine.segmentBytes} is above maxFrameBytes ${limits.maxDataBytes}`);
+  }
+  const name = groupName ?? `pg${groupsCreated++}`;
+  const { executor } = await ThreadedExecutor.start({
+    rank,
+    worldSize,
+    secret,
+    storeHost,
+    storePort,
+    groupName: name,
+    listenHost,
+    connectTimeoutMs: connectTimeoutMs ?? 60_000,
+    handshakeTimeoutMs: 5000,
+    limits,
+    engine,
+  });
+  if (sharedMemory && worldSize > 1) {
+    const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
+    let reason = "another rank could not attach";
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: `${storeHost}:${storePort}`, groupName: name, timeoutMs, spinUs: spinUs ?? 0, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
+    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory");
+    stderrLogger(`rank ${rank}: collectives use TCP, not shared memory: ${reason}`);
+  }
+  return new ProcessGroup(rank, worldSize, executor, "tcp");
+}

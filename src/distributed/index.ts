@@ -1,0 +1,18 @@
+// What a training script uses of the distributed layer (docs/distributed.md walks through it).
+// The launcher, the rendezvous store and the metrics stream are for tools built on Weft and live
+// behind the "weft/launch" entry (src/launch.ts); everything else here is internal.
+//
+// Process groups and collectives
+export { ProcessGroup, Work, type CallOptions, type ReduceOptions, type P2POptions } from "./group/process-group.js";
+export { createInProcessGroups, type InProcessGroupOptions } from "./group/in-process-group.js";
+export { initWorker, initProcessGroup, type WorkerInfo, type InitProcessGroupOptions } from "./group/init.js";
+export { sharedFloat32Array, isShared } from "./base/shared-buffer.js";
+export type { ReduceOp } from "./collectives/ops.js";
+export type { WireDtype } from "./compression/wire-dtype.js";
+// Errors a script may catch
+export {
+  CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, AuthError, StoreError, StoreTimeoutError,
+  type CollectiveErrorDetails,
+} from "./base/errors.js";
+// Strategies
+export { DistributedDataParallel, DEFAULT_BUCKET_BYTES, type DdpOptions, type DdpStepTiming } from "./strategies/ddp.js";

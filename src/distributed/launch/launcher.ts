@@ -1,0 +1,260 @@
+// `weft launch`: start N workers on this machine and supervise them, like torchrun.
+//
+//  - Node 0 serves the rendezvous store (loopback for one machine, --rdzv HOST:PORT for several);
+//    every worker gets its rank, the store's address and the job secret in its environment.
+//  - Each output line of a worker is printed with a `[rank]` prefix; the last lines are kept.
+//  - If a worker fails, the job stops promptly: the others get SIGTERM, then SIGKILL after a grace
+//    period, and the launcher exits with the failed worker's status after printing its last lines.
+//  - Per-step metrics the workers write (MetricsWriter) are summarised live and at the end.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { constants } from "node:os";
+import { allowedCpus, planCpuShares } from "../base/cpu-binding.js";
+import { MetricsSummary } from "../metrics/metrics-summary.js";
+import { secretKey } from "../wire/secret.js";
+import { StoreClient } from "../rendezvous/store-client.js";
+import { StoreServer } from "../rendezvous/store-server.js";
+import { ENV } from "../rendezvous/worker-env.js";
+import { LineSplitter } from "./line-splitter.js";
+
+export interface LaunchOptions {
+  /** Workers on this machine. */
+  nproc: number;
+  /** Machines in the job (each runs one launcher with the same nproc). */
+  nnodes: number;
+  /** This machine's index, 0..nnodes-1; node 0 serves the store. */
+  nodeRank: number;
+  /** Address and port of the store (node 0 binds it; port 0 picks one, single machine only). */
+  rdzvHost: string;
+  rdzvPort: number;
+  /** The job secret (checked for length); every node must use the same. */
+  secret: string;
+  /** Worker program: .js/.mjs/.cjs run with this Node; anything else is executed directly. */
+  script: string;
+  args: string[];
+  /** Default runs/<job-id>. */
+  runDir?: string;
+  /** Time between SIGTERM and SIGKILL when stopping workers. */
+  graceMs: number;
+  /** Print the live per-step summary from the workers' metrics files. */
+  liveMetrics: boolean;
+  /** How long nodes other than 0 wait for node 0's store (default DEFAULT_RDZV_TIMEOUT_MS). */
+  rdzvTimeoutMs?: number;
+  /** "cores" (default): give each worker its own share of this machine's CPUs (Note [CPU binding]); "none": leave placement to the OS. */
+  cpuBind?: "cores" | "none";
+  /** Environment for the workers (default process.env); WEFT_* are added. */
+  env?: NodeJS.ProcessEnv;
+  /** Where worker lines go (default: stdout/stderr with a `[rank] ` prefix). */
+  onLine?: (rank: number, stream: "stdout" | "stderr", line: string) => void;
+  /** The launcher's own messages (default: stderr, `weft launch: ` prefix). */
+  log?: (message: string) => void;
+}
+
+export interface JobResult {
+  /** 0, or the first failed worker's exit code (128 + signal number when it was killed). */
+  exitCode: number;
+  jobId: string;
+  runDir: string;
+  /** The first worker that failed, with its last output lines. */
+  failed?: { rank: number; pid: number | undefined; exitCode: number; tail: string[] };
+}
+
+interface Worker {
+  rank: number;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+function newJobId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${t}-${randomBytes(3).toString("hex")}`;
+}
+
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
+
+function commandFor(script: string): { file: string; args: string[] } {
+  if (/\.(c|m)?js$/.test(script)) return { file: process.execPath, args: [script] };
+  if (/\.(c|m)?ts$/.test(script)) {
+    throw new Error(`${script} is TypeScript: compile it first (npx tsc) and launch the .js file it produces`);
+  }
+  return { file: script, args: [] };
+}
+
+/** Each local worker's CPUs, or null when workers are not bound (one worker, --cpu-bind none, too few CPUs). */
+function cpuSharesFor(o: LaunchOptions, log: (m: string) => void): number[][] | null {
+  if ((o.cpuBind ?? "cores") === "none" || o.nproc === 1) return null;
+  const cpus = allowedCpus();
+  if (cpus === null) return null;
+  const shares = planCpuShares(cpus, o.nproc);
+  if (shares === null) log(`not binding workers to CPUs: ${o.nproc} workers share ${cpus.length} CPUs`);
+  return shares;
+}
+
+/** How long a node waits for node 0's store by default (node 0 may start after the others, as with torchrun). */
+export const DEFAULT_RDZV_TIMEOUT_MS = 60_000;
+
+function storeListenHint(err: NodeJS.ErrnoException, host: string, port: number): string {
+  if (err.code === "EADDRINUSE") {
+    return `port ${port} on ${host} is already in use, so this node cannot serve the job's store: pick another --rdzv port, or stop the process listening there`;
+  }
+  if (err.code === "EADDRNOTAVAIL") {
+    return `${host} is not an address of this machine, so node 0 cannot serve the store there: give --rdzv an address of node 0 itself`;
+  }
+  return `could not serve the store on ${host}:${port}: ${err.message}`;
+}
+
+/** Runs a job to completion on this machine and returns how it ended. */
+export async function launchJob(o: LaunchOptions): Promise<JobResult> {
+  const log = o.log ?? ((m: string) => process.stderr.write(`weft launch: ${m}\n`));
+  const onLine =
+    o.onLine ??
+    ((rank: number, stream: "stdout" | "stderr", line: string) => (stream === "stdout" ? process.stdout : process.stderr).write(`[${rank}] ${line}\n`));
+  const key = secretKey(o.secret);
+  const command = commandFor(o.script);
+  const worldSize = o.nproc * o.nnodes;
+
+  // Node 0 serves the store; every node learns the job id from it, so run directories match.
+  let store: StoreServer | undefined;
+  let storePort = o.rdzvPort;
+  let jobId: string;
+  if (o.nodeRank === 0) {
+    try {
+      store = await StoreServer.listen({ host: o.rdzvHost, port: o.rdzvPort, secret: key, log: (m) => log(m) });
+    } catch (err) {
+      throw new Error(storeListenHint(err as NodeJS.ErrnoException, o.rdzvHost, o.rdzvPort));
+    }
+    storePort = store.port;
+    jobId = newJobId();
+  }
+  const rdzvTimeoutMs = o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS;
+  const waitingNote = o.nodeRank === 0 ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
+  try {
+    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: rdzvTimeoutMs }).catch((err: Error) => {
+      throw o.nodeRank === 0
+        ? err
+        : new Error(`${err.message}; is the launcher of node 0 (--node-rank 0) running with the same --rdzv, and is the port open between the machines?`);
+    });
+    try {
+      if (o.nodeRank === 0) await client.set("launch/job-id", jobId!);
+      else jobId = await client.getString("launch/job-id", rdzvTimeoutMs);
+    } finally {
+      client.close();
+    }
+  } catch (err) {
+    // Without this the listening store would keep the launcher alive after the error.
+    await store?.close();
+    throw err;
+  } finally {
+    clearTimeout(waitingNote);
+  }
+  const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
+  mkdirSync(runDir, { recursive: true });
+
+  const workers: Worker[] = [];
+  let failed: JobResult["failed"];
+  let stopping = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stopAll = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    if (alive.length > 0) log(`${why}; stopping ranks ${alive.map((w) => w.rank).join(", ")} (SIGTERM, SIGKILL after ${o.graceMs} ms)`);
+    for (const w of alive) w.child.kill("SIGTERM");
+    killTimer = setTimeout(() => {
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
+    }, o.graceMs);
+  };
+
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted ??= signal;
+    stopAll(`received ${signal}`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const cpuShares = cpuSharesFor(o, log);
+  for (let localRank = 0; localRank < o.nproc; localRank++) {
+    const rank = o.nodeRank * o.nproc + localRank;
+    const share = cpuShares?.[localRank];
+    const child = spawn(command.file, [...command.args, ...o.args], {
+      env: {
+        ...(o.env ?? process.env),
+        [ENV.rank]: String(rank),
+        [ENV.worldSize]: String(worldSize),
+        [ENV.localRank]: String(localRank),
+        [ENV.localWorldSize]: String(o.nproc),
+        [ENV.nodeRank]: String(o.nodeRank),
+        [ENV.masterAddr]: o.rdzvHost,
+        [ENV.masterPort]: String(storePort),
+        [ENV.secret]: o.secret,
+        [ENV.runDir]: runDir,
+        [ENV.jobId]: jobId!,
+        ...(share ? { [ENV.cpus]: share.join(",") } : {}),
+        [ENV.launcherPid]: String(process.pid),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines = new LineSplitter((line) => onLine(rank, "stdout", line));
+    const errLines = new LineSplitter((line) => onLine(rank, "stderr", line));
+    // One tail per worker, both streams in arrival order.
+    const tail = new LineSplitter(() => {});
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (lines.push(d), tail.push(d)));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (errLines.push(d), tail.push(d)));
+    const exited = new Promise<void>((resolveExit) => {
+      const ended = (status: number, how: string): void => {
+        lines.flush();
+        errLines.flush();
+        tail.flush();
+        if (status !== 0 && !failed && !stopping) {
+          failed = { rank, pid: child.pid, exitCode: status, tail: tail.tail() };
+          stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
+        }
+        resolveExit();
+      };
+      child.on("error", (err) => {
+        // Spawning failed (no such file, not executable): there will be no exit event.
+        if (child.pid === undefined) ended(127, `could not start ${o.script}: ${err.message}`);
+      });
+      child.on("close", (code, signal) => ended(exitStatus(code, signal), `exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
+    });
+    workers.push({ rank, child, exited });
+  }
+
+  const summary = new MetricsSummary(runDir, o.nproc);
+  const poller = o.liveMetrics
+    ? setInterval(() => {
+        summary.poll();
+        const line = summary.nextLine();
+        if (line) log(line);
+      }, 500)
+    : undefined;
+
+  try {
+    await Promise.all(workers.map((w) => w.exited));
+  } finally {
+    if (poller) clearInterval(poller);
+    clearTimeout(killTimer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await store?.close();
+  }
+  if (o.liveMetrics) {
+    summary.poll();
+    const line = summary.nextLine();
+    if (line) log(line);
+    const end = summary.finalSummary();
+    if (end) log(`job ${jobId!}: ${end}`);
+  }
+  if (failed) {
+    log(`job ${jobId!} failed: rank ${failed.rank} exited with status ${failed.exitCode}; its last lines:\n` + failed.tail.map((l) => `  [${failed!.rank}] ${l}`).join("\n"));
+    return { exitCode: failed.exitCode, jobId: jobId!, runDir, failed };
+  }
+  if (interrupted) return { exitCode: 128 + (constants.signals[interrupted] ?? 0), jobId: jobId!, runDir };
+  return { exitCode: 0, jobId: jobId!, runDir };
+}

@@ -1,0 +1,17 @@
+// The environment `weft launch` gives each worker (the names a worker reads in group/init.ts).
+export const ENV = {
+  rank: "WEFT_RANK",
+  worldSize: "WEFT_WORLD_SIZE",
+  localRank: "WEFT_LOCAL_RANK",
+  localWorldSize: "WEFT_LOCAL_WORLD_SIZE",
+  nodeRank: "WEFT_NODE_RANK",
+  masterAddr: "WEFT_MASTER_ADDR",
+  masterPort: "WEFT_MASTER_PORT",
+  secret: "WEFT_JOB_SECRET",
+  runDir: "WEFT_RUN_DIR",
+  jobId: "WEFT_JOB_ID",
+  /** The CPUs this worker is bound to ("0" or "2,3"); unset when unbound (Note [CPU binding]). */
+  cpus: "WEFT_CPUS",
+  /** The launcher's pid: a worker asks to be stopped when that process dies. */
+  launcherPid: "WEFT_LAUNCHER_PID",
+} as const;

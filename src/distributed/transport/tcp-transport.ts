@@ -1,0 +1,238 @@
+// TCP links between the ranks of one group, one connection per ordered pair of ranks.
+//
+// Note [receiver dials]: frames from rank a to rank b travel on a connection that b dialed to a's
+// listener. Node can read straight into caller memory (`onread`) only on sockets it dials, so
+// making the receiver the dialer lets every Data frame land directly in its destination (a
+// staging segment or the caller's SharedArrayBuffer) with no intermediate Buffer. Each link is
+// therefore used in one direction after the handshake: the dialer announces itself with a Hello
+// frame ("I am rank b of group g; send me your frames"), the listener answers with its own Hello,
+// and from then on only the listener writes.
+//
+// Set-up: listen (on the interface the store is reached through, unless told otherwise), publish
+// `<group>/addr/<rank>` in the store, read every peer's address, dial each, and wait until every
+// peer has dialed us too. Strangers that cannot authenticate are refused and logged; the mesh
+// keeps waiting for the real peers.
+import { FramedConnection } from "../wire/connection.js";
+import { FrameError } from "../base/errors.js";
+import { FrameType, type FrameHeader, type FrameLimits } from "../wire/frame.js";
+import type { FrameSink } from "../wire/frame-reader.js";
+import { AuthenticatedListener, type AcceptedConnectionSetup } from "../wire/listener.js";
+import type { Logger } from "../base/log.js";
+import { retryWhileRefused } from "../base/retry.js";
+import type { StoreClient } from "../rendezvous/store-client.js";
+import type { Transport, TransportHandlers } from "./transport.js";
+
+export interface TcpTransportOptions {
+  rank: number;
+  worldSize: number;
+  /** HMAC key of the job secret. */
+  secret: Buffer;
+  /** Store used to exchange listen addresses. */
+  store: StoreClient;
+  /** Names this group in the store and in Hello frames, so links of another group are refused. */
+  groupName: string;
+  /** Interface to listen on. */
+  listenHost: string;
+  /** The whole mesh must be up within this time. */
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  limits: FrameLimits;
+  handlers: TransportHandlers;
+  log: Logger;
+}
+
+interface Hello {
+  rank: number;
+  worldSize: number;
+  group: string;
+}
+
+function encodeHello(h: Hello): Buffer {
+  return Buffer.from(JSON.stringify(h), "utf8");
+}
+
+function parseHello(header: FrameHeader, payload: Uint8Array, expectGroup: string, worldSize: number): Hello {
+  if (header.type !== FrameType.Hello) throw new FrameError(`expected a Hello frame first, got type ${header.type}`);
+  let h: Hello;
+  try {
+    h = JSON.parse(Buffer.from(payload).toString("utf8")) as Hello;
+  } catch {
+    throw new FrameError("Hello frame is not JSON");
+  }
+  if (h.group !== expectGroup || h.worldSize !== worldSize) {
+    throw new FrameError(`Hello from group "${h.group}" of ${h.worldSize} ranks; this is group "${expectGroup}" of ${worldSize}`);
+  }
+  if (!Number.isInteger(h.rank) || h.rank < 0 || h.rank >= worldSize) throw new FrameError(`Hello names rank ${h.rank}, outside 0..${worldSize - 1}`);
+  return h;
+}
+
+const HELLO_HEADER = { type: FrameType.Hello, flags: 0, seq: 0, tag: 0, aux0: 0, aux1: 0, aux2: 0 } as const;
+
+export class TcpTransport implements Transport {
+  /** outbound[p]: the connection p dialed to us, on which we write frames for p. */
+  private readonly outbound: (FramedConnection | undefined)[];
+  /** inbound[p]: the connection we dialed to p, on which p's frames arrive. */
+  private readonly inbound: (FramedConnection | undefined)[];
+  private listener: AuthenticatedListener | undefined;
+  private closed = false;
+  private linksUp = 0;
+  private onLinkUp: () => void = () => {};
+
+  private constructor(
+    readonly rank: number,
+    readonly worldSize: number,
+    private readonly o: TcpTransportOptions,
+  ) {
+    this.outbound = new Array(worldSize).fill(undefined);
+    this.inbound = new Array(worldSize).fill(undefined);
+  }
+
+  /** The address peers dial, once listening. */
+  get address(): string {
+    return `${this.listener!.host}:${this.listener!.port}`;
+  }
+
+  static async create(o: TcpTransportOptions): Promise<TcpTransport> {
+    const t = new TcpTransport(o.rank, o.worldSize, o);
+    const deadline = Date.now() + o.connectTimeoutMs;
+    t.listener = await AuthenticatedListener.listen(
+      { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${o.rank}` },
+      t.acceptSetup(),
+    );
+    const allUp = new Promise<void>((resolve) => {
+      t.onLinkUp = () => {
+        if (++t.linksUp === 2 * (o.worldSize - 1)) resolve();
+      };
+    });
+    if (o.worldSize === 1) t.onLinkUp = () => {};
+    try {
+      await o.store.set(`${o.groupName}/addr/${o.rank}`, t.address);
+      const dials: Promise<void>[] = [];
+      for (let p = 0; p < o.worldSize; p++) if (p !== o.rank) dials.push(t.dialPeer(p, deadline));
+      await Promise.all(dials);
+      if (o.worldSize > 1) await withDeadline(allUp, deadline, () => t.missingLinksMessage());
+    } catch (err) {
+      t.close();
+      throw err;
+    }
+    return t;
+  }
+
+  private missingLinksMessage(): string {
+    const missing: number[] = [];
+    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(p);
+    return `rank ${this.rank}: ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started and can reach this host`;
+  }
+
+  /**
+   * Accepted sockets: after authentication the dialer says Hello (who it is); we register the
+   * link as our way to write to that rank and answer Hello. Nothing else may come from it.
+   */
+  private acceptSetup(): AcceptedConnectionSetup {
+    return {
+      sink: (conn) => {
+        let hello: Hello | undefined;
+        return {
+          destinationFor: () => undefined,
+          onFrame: (h, payload) => {
+            if (hello) throw new FrameError(`rank ${hello.rank} sent a frame on a link that only we write to`);
+            hello = parseHello(h, payload, this.o.groupName, this.worldSize);
+            this.register(conn, hello);
+          },
+        };
+      },
+      onAuthenticated: (conn) => {
+        if (this.closed) conn.close();
+      },
+    };
+  }
+
+  private register(conn: FramedConnection, hello: Hello): void {
+    if (hello.rank === this.rank || this.outbound[hello.rank]) {
+      throw new FrameError(`a second link claims to be rank ${hello.rank}`);
+    }
+    this.outbound[hello.rank] = conn;
+    // Only the closing of the link we read from reports a lost peer: it is seen after the last
+    // frame the peer sent, whereas this one may close (a peer that finished and exited) while
+    // that peer's last frames are still in flight on the other link. A write to a closed link
+    // fails the operation on its own.
+    conn.onClose = () => {};
+    conn.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
+    this.onLinkUp();
+  }
+
+  /** Dials `peer` (Note [receiver dials]) and waits for its Hello. */
+  private async dialPeer(peer: number, deadline: number): Promise<void> {
+    const addr = await this.o.store.getString(`${this.o.groupName}/addr/${peer}`, Math.max(1, deadline - Date.now()));
+    const i = addr.lastIndexOf(":");
+    const host = addr.slice(0, i);
+    const port = Number(addr.slice(i + 1));
+    const engineSink = this.o.handlers.sinkFor(peer);
+    let greeted = false;
+    let resolveHello!: () => void;
+    const helloSeen = new Promise<void>((r) => (resolveHello = r));
+    const sink: FrameSink = {
+      destinationFor: (h) => (greeted ? engineSink.destinationFor(h) : undefined),
+      attachResume: (resume) => engineSink.attachResume?.(resume),
+      onFrame: (h, payload) => {
+        if (greeted) return engineSink.onFrame(h, payload);
+        const hello = parseHello(h, payload, this.o.groupName, this.worldSize);
+        if (hello.rank !== peer) throw new FrameError(`dialed rank ${peer} at ${addr} but it says it is rank ${hello.rank}`);
+        greeted = true;
+        resolveHello();
+      },
+    };
+    const conn = await retryWhileRefused(`rank ${peer} at ${addr}`, deadline, () =>
+      FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink: () => sink, log: this.o.log }),
+    );
+    this.inbound[peer] = conn;
+    conn.onClose = (reason) => this.linkLost(peer, reason);
+    if (this.closed) return conn.close();
+    conn.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
+    await withDeadline(helloSeen, deadline, () => `rank ${peer} at ${addr} did not answer our Hello`);
+    this.onLinkUp();
+  }
+
+  private linkLost(peer: number, reason: string): void {
+    if (this.closed) return;
+    this.o.handlers.onPeerLost(peer, reason);
+  }
+
+  send(peer: number, header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): void {
+    const conn = this.outbound[peer];
+    if (!conn || !conn.open) {
+      if (onWritten) queueMicrotask(() => onWritten(new Error(`no open link to rank ${peer}`)));
+      return;
+    }
+    conn.send(header, payload, onWritten);
+  }
+
+  batch(fn: () => void): void {
+    const corked = this.outbound.filter((c): c is FramedConnection => c !== undefined && c.open);
+    for (const c of corked) c.socket.cork();
+    try {
+      fn();
+    } finally {
+      for (const c of corked) c.socket.uncork();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [...this.outbound, ...this.inbound]) c?.close();
+    void this.listener?.close();
+  }
+}
+
+async function withDeadline<T>(p: Promise<T>, deadline: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,33 @@
+// A worker for the launcher tests. Modes: "env" (report environment, pid, title), "fail" (rank 1
+// exits with status 3 after a few lines, the others would run for a long time), "sleep" (report
+// the pid, then run for a minute), "metrics".
+import { initWorker } from "../../../src/distributed/group/init.js";
+import { MetricsWriter } from "../../../src/distributed/metrics/metrics-writer.js";
+
+const mode = process.argv[2];
+const w = initWorker();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+if (mode === "env") {
+  console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length, cpus: w.cpus }));
+  console.error(`stderr line of rank ${w.rank}`);
+  process.stdout.write("a last line without newline");
+  await sleep(500); // the test reads /proc/<pid> meanwhile
+} else if (mode === "fail") {
+  if (w.rank === 1) {
+    for (let i = 0; i < 30; i++) console.log(`line ${i}`);
+    console.error("fatal: something broke");
+    process.exit(3);
+  }
+  await sleep(60_000);
+} else if (mode === "sleep") {
+  console.log(JSON.stringify({ rank: w.rank, pid: process.pid }));
+  await sleep(60_000);
+} else if (mode === "metrics") {
+  const m = new MetricsWriter();
+  for (let step = 0; step < 3; step++) {
+    m.write({ step, loss: 2 - step, samples_per_s: 100, compute_ms: 10 + w.rank, comm_ms: 2, wait_ms: 1 });
+    await sleep(50);
+  }
+  m.close();
+}

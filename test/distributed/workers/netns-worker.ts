@@ -1,0 +1,9 @@
+// A rank of the multi-machine test: one all-reduce across the two network namespaces.
+import { initProcessGroup } from "../../../src/distributed/group/init.js";
+import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
+
+const pg = await initProcessGroup({ connectTimeoutMs: 20_000 });
+const buf = sharedFloat32Array(300_000).fill(pg.rank + 1);
+await pg.allReduce(buf);
+console.log(JSON.stringify({ rank: pg.rank, worldSize: pg.worldSize, ok: buf.every((v) => v === 3) }));
+await pg.destroy();
