@@ -1,69 +1,37 @@
 #!/usr/bin/env node
-// The `weft` command: train a recipe, benchmark, or launch a distributed job.
-import { describeOptions, parseOptions, UsageError, type OptionSpec } from "./args.js";
+// The `weft` command: train a recipe, benchmark, or launch a distributed job. Each command lives
+// in its own file; this one only dispatches and turns errors into one line and an exit status
+// (2 for bad input, 1 for a failure).
+import { readFileSync } from "node:fs";
+import { UsageError } from "./options.js";
 
 const usage = `usage: weft <command> ...
 
-  weft train mnist [options]      train the MNIST CNN on the mnist package's 10,000 digits
-  weft bench mnist-cnn|gpt-tiny   training throughput, one JSON line (compare with ../peers)
-  weft bench allreduce            all-reduce bus bandwidth between 2 workers, one JSON line per size
-  weft launch --nproc N script    run a script on N workers (like torchrun)
+  weft train <recipe> [options]   train a recipe (weft train --list shows them)
+  weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth)
+  weft launch [options] script    run a script on N workers, like torchrun
+  weft --version                  the version of this package
 
 Run \`weft <command> --help\` for a command's options.`;
 
-const benchSpec: Record<string, OptionSpec> = {
-  steps: { type: "number", help: "timed steps" },
-  warmup: { type: "number", help: "untimed steps first" },
-  batch: { type: "number", help: "batch size" },
-  json: { type: "flag", help: "(accepted for symmetry: the output is always one JSON line)" },
-  profile: { type: "flag", help: "print a per-kernel time profile on stderr" },
-  help: { type: "flag", help: "show this help" },
-};
-
-async function bench(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === "allreduce") {
-    const { runAllreduceBench } = await import("../bench/allreduce-bench.js");
-    await runAllreduceBench(rest);
-    return 0;
-  }
-  const { options } = parseOptions(rest, benchSpec);
-  if (options.help || (name !== "mnist-cnn" && name !== "gpt-tiny")) {
-    console.log(`usage: weft bench mnist-cnn|gpt-tiny|allreduce [options]\n${describeOptions(benchSpec)}`);
-    return options.help ? 0 : 2;
-  }
-  const o = {
-    steps: options.steps as number | undefined, warmup: options.warmup as number | undefined,
-    batch: options.batch as number | undefined, profile: options.profile === true,
-  };
-  const result = name === "mnist-cnn"
-    ? (await import("../bench/mnist-cnn.js")).benchMnistCnn(o)
-    : (await import("../bench/gpt-tiny.js")).benchGptTiny(o);
-  console.log(JSON.stringify(result));
-  return 0;
-}
-
-async function train(argv: string[]): Promise<number> {
-  const [recipe, ...rest] = argv;
-  if (recipe !== "mnist") {
-    console.error(`weft train: unknown recipe "${recipe ?? ""}"; available: mnist`);
-    return 2;
-  }
-  const { runMnistCommand } = await import("../recipes/mnist-command.js");
-  return runMnistCommand(rest);
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "train":
-      return train(rest);
+      return (await import("./train-command.js")).runTrainCommand(rest);
     case "bench":
-      return bench(rest);
-    case "launch": {
-      const { runLaunch } = await import("./run-launch.js");
-      return runLaunch(rest);
-    }
+      return (await import("./bench-command.js")).runBenchCommand(rest);
+    case "launch":
+      return (await import("./run-launch.js")).runLaunch(rest);
+    case "--version":
+    case "-v":
+      console.log(`weft ${version()}`);
+      return 0;
     case undefined:
     case "help":
     case "--help":
@@ -71,8 +39,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      console.error(`weft: unknown command "${command}"\n\n${usage}`);
-      return 2;
+      throw new UsageError(`unknown command "${command}"; the commands are train, bench, launch (weft --help)`);
   }
 }
 
