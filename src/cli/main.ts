@@ -49,12 +49,12 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      console.error(`weft: ${err.message}`);
+      console.error(err.message.startsWith("weft") ? err.message : `weft: ${err.message}`);
       process.exitCode = 2;
     } else {
       // The message is written to be read; the stack only when asked for.
       const detail = err instanceof Error ? (process.env.WEFT_DEBUG ? (err.stack ?? err.message) : `${err.name}: ${err.message}`) : String(err);
-      console.error(`weft: ${detail}${process.env.WEFT_DEBUG ? "" : "\n(set WEFT_DEBUG=1 to see where it came from)"}`);
+      console.error(`weft: ${detail}${process.env.WEFT_DEBUG ? "" : " (WEFT_DEBUG=1 shows where it came from)"}`);
       process.exitCode = 1;
     }
   },

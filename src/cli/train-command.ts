@@ -1,10 +1,137 @@
-// `weft train <recipe>`: placeholder while the recipe registry is built.
-import { runMnistCommand } from "../recipes/mnist-command.js";
+// `weft train <recipe> [options]`: finds the recipe in the registry, parses the shared budget,
+// the recipe's own options and the strategy's, and runs it: in this process for `single`, or on
+// N workers through the launcher (train-worker.ts) for a distributed strategy. The result is one
+// summary line, or with --json one JSON line, last on stdout.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { backend } from "../backend/index.js";
+import { launchJob } from "../distributed/launch/launcher.js";
+import { generateSecret } from "../distributed/wire/secret.js";
+import { ENV } from "../distributed/rendezvous/worker-env.js";
+import { findRecipe, RECIPES } from "../recipes/index.js";
+import type { OptionTable } from "../train/option-spec.js";
+import type { Recipe, RecipeSettings } from "../train/recipe.js";
+import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
+import { findStrategy, STRATEGIES } from "../train/strategies.js";
+import { describeOptions, parseCommandLine, UsageError } from "./options.js";
+import { checkWorkerCount } from "./worker-count.js";
+import { RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
+
+/** Flags every recipe takes; a recipe's defaults fill in the budget's. */
+function sharedOptions(recipe: Recipe | undefined) {
+  const d = recipe?.defaults;
+  return {
+    epochs: { type: "int", min: 1, ...(d ? { default: d.epochs } : {}), help: "passes over the training data" },
+    "max-steps": { type: "int", min: 1, help: "stop after this many steps in all (default: every epoch's)" },
+    batch: { type: "int", min: 1, max: 1 << 20, ...(d ? { default: d.batch } : {}), help: "batch size per worker" },
+    lr: { type: "number", positive: true, ...(d ? { default: d.lr } : {}), help: "peak learning rate" },
+    seed: { type: "int", min: 0, max: 2 ** 31 - 1, ...(d ? { default: d.seed } : {}), help: "seed of initialisation, shuffling and augmentation" },
+    workers: { type: "int", min: 1, default: 1, help: "worker processes on this machine" },
+    strategy: { type: "choice", choices: STRATEGIES.map((s) => s.name), help: "how the workers train together (default: single for 1 worker, ddp for more)" },
+    oversubscribe: { type: "flag", help: "allow more workers than 2 per CPU" },
+    checkpoint: { type: "string", placeholder: "PATH", help: "write a checkpoint here (at the end, and every --checkpoint-every steps)" },
+    "checkpoint-every": { type: "int", min: 1, help: "steps between checkpoints (needs --checkpoint)" },
+    resume: { type: "string", placeholder: "PATH", help: "resume from this checkpoint" },
+    json: { type: "flag", help: "print the result as one JSON line, last on stdout" },
+    list: { type: "flag", help: "list the recipes and strategies" },
+    help: { type: "flag", short: "h", help: "show this help" },
+  } as const satisfies OptionTable;
+}
+
+function strategyOptions(): OptionTable {
+  return Object.assign({}, ...STRATEGIES.map((s) => s.options)) as OptionTable;
+}
+
+function listing(): string {
+  const width = Math.max(...RECIPES.map((r) => r.name.length), ...STRATEGIES.map((s) => s.name.length)) + 2;
+  return [
+    "recipes:", ...RECIPES.map((r) => `  ${r.name.padEnd(width)}${r.summary}`),
+    "strategies (--strategy):", ...STRATEGIES.map((s) => `  ${s.name.padEnd(width)}${s.summary}`),
+  ].join("\n");
+}
+
+function usage(recipe: Recipe | undefined, table: OptionTable): string {
+  return `usage: weft train ${recipe?.name ?? "<recipe>"} [options]\n\n${listing()}\n\noptions:\n${describeOptions(table)}`;
+}
+
 export async function runTrainCommand(argv: string[]): Promise<number> {
-  const [recipe, ...rest] = argv;
-  if (recipe !== "mnist") {
-    console.error(`weft train: unknown recipe "${recipe ?? ""}"; available: mnist`);
-    return 2;
+  const name = argv[0] !== undefined && !argv[0].startsWith("-") ? argv[0] : undefined;
+  const recipe = name === undefined ? undefined : findRecipe(name);
+  if (name !== undefined && !recipe) {
+    throw new UsageError(`weft train: unknown recipe "${name}"; the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
   }
-  return runMnistCommand(rest);
+  const shared = sharedOptions(recipe);
+  const table: OptionTable = { ...shared, ...(recipe?.options ?? {}), ...strategyOptions() };
+  const { values } = parseCommandLine(name === undefined ? argv : argv.slice(1), table, { command: `weft train${name ? ` ${name}` : ""}` });
+  const v = values as Record<string, string | number | boolean | undefined>;
+  if (v.help || v.list) {
+    console.log(v.help ? usage(recipe, table) : listing());
+    return 0;
+  }
+  if (!recipe) throw new UsageError(`weft train: which recipe? the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
+
+  const workers = v.workers as number;
+  const strategyName = (v.strategy as string | undefined) ?? (workers > 1 ? "ddp" : "single");
+  const strategy = findStrategy(strategyName)!;
+  if (!strategy.distributed && workers > 1) {
+    throw new UsageError(`weft train: --strategy ${strategyName} runs on one worker, not ${workers}; use --strategy ${STRATEGIES.filter((s) => s.distributed).map((s) => s.name).join(" or ")}`);
+  }
+  for (const other of STRATEGIES) {
+    if (other === strategy) continue;
+    for (const flag of Object.keys(other.options)) {
+      if (v[flag] !== undefined && !(flag in strategy.options)) {
+        throw new UsageError(`weft train: --${flag} is an option of --strategy ${other.name}, not of ${strategyName}`);
+      }
+    }
+  }
+  if (v["checkpoint-every"] !== undefined && v.checkpoint === undefined) throw new UsageError("weft train: --checkpoint-every needs --checkpoint PATH");
+  checkWorkerCount(workers, v.oversubscribe === true, "--workers");
+
+  const settings: RecipeSettings = {
+    epochs: v.epochs as number, seed: v.seed as number, batch: v.batch as number, lr: v.lr as number,
+    ...(v["max-steps"] === undefined ? {} : { maxSteps: v["max-steps"] as number }),
+    options: Object.fromEntries(Object.keys(recipe.options).map((k) => [k, v[k]])),
+  };
+  const job: TrainJob = {
+    recipe: recipe.name, settings, strategy: strategyName,
+    strategyOptions: Object.fromEntries(Object.keys(strategy.options).map((k) => [k, v[k]])),
+    ...(v.checkpoint === undefined ? {} : { checkpoint: { path: v.checkpoint as string, ...(v["checkpoint-every"] === undefined ? {} : { everySteps: v["checkpoint-every"] as number }) } }),
+    ...(v.resume === undefined ? {} : { resumeFrom: v.resume as string }),
+  };
+
+  const result = strategy.distributed ? await trainOnWorkers(job, workers) : await runRecipe({
+    recipe, settings, strategy: strategy.create(undefined, job.strategyOptions), progress: true,
+    ...(job.checkpoint ? { checkpoint: job.checkpoint } : {}), ...(job.resumeFrom === undefined ? {} : { resumeFrom: job.resumeFrom }),
+  });
+  if (result === undefined) return 1;
+  const line = { ...result, backend: backend().name };
+  if (v.json) console.log(JSON.stringify(line));
+  else console.log(summary(line));
+  return 0;
+}
+
+/** Starts the job's workers through the launcher; returns rank 0's result, or undefined if the job failed (the launcher said why). */
+async function trainOnWorkers(job: TrainJob, workers: number): Promise<RecipeResult | undefined> {
+  const run = await launchJob({
+    nproc: workers, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0,
+    secret: process.env[ENV.secret] ?? generateSecret(),
+    script: fileURLToPath(new URL("./train-worker.js", import.meta.url)),
+    args: [JSON.stringify(job)], graceMs: 5000, liveMetrics: process.stderr.isTTY === true,
+  });
+  if (run.exitCode !== 0) return undefined;
+  const result = JSON.parse(readFileSync(join(run.runDir, RESULT_FILE), "utf8")) as RecipeResult;
+  // Strategies that promise identical replicas report a digest on every rank: compare them here.
+  if (typeof result.digest === "string") {
+    const digests = Array.from({ length: workers }, (_, r) => (JSON.parse(readFileSync(join(run.runDir, reportFile(r)), "utf8")) as { digest?: string }).digest);
+    result.replicas_identical = digests.every((d) => d === result.digest);
+  }
+  return { ...result, run_dir: run.runDir };
+}
+
+function summary(r: RecipeResult): string {
+  const value = Number.isFinite(r.value) ? (r.metric.endsWith("accuracy") ? `${(100 * r.value).toFixed(2)}%` : r.value.toPrecision(4)) : String(r.value);
+  const where = r.workers > 1 ? ` on ${r.workers} workers (${r.strategy})` : "";
+  const extra = r.run_dir ? ` (metrics in ${r.run_dir})` : "";
+  return `${r.recipe}: ${r.metric} ${value} after ${r.steps} steps${where}, ${r.samples_per_s} samples/s, ${r.wall_s} s${extra}`;
 }

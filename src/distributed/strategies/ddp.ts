@@ -38,7 +38,20 @@ export interface DdpOptions {
   bucketBytes?: number;
   /** Deadline for each bucket's all-reduce, ms (default: the group's). */
   timeoutMs?: number;
+  /**
+   * Average the step's loss with the gradients (Note [the loss rides with the gradients]): set it
+   * with setLoss() before backward, read the average with averagedLoss() after finishGradients().
+   */
+  averageLoss?: boolean;
 }
+
+// Note [the loss rides with the gradients]
+// Every rank must agree on whether a step's loss is finite: a rank that alone saw NaN and
+// stopped would leave the others waiting in an all-reduce until its deadline, and a rank that
+// alone went on would step on NaN gradients. Averaging the loss costs nothing when it travels as
+// one more float at the end of the first bucket, which starts first and is full long before its
+// gradients are (the loss is known before backward begins). After the reduce every rank holds
+// the same average, so all of them take the same decision.
 
 interface Slot {
   param: Tensor;
@@ -51,6 +64,8 @@ interface Bucket {
   buffer: Float32Array; // shared memory: the comm thread reduces it in place
   slots: Slot[];
   ready: number;
+  /** Slots to fill before the all-reduce starts (one more than slots in the loss's bucket). */
+  expected: number;
   work: Work | null;
 }
 
@@ -86,7 +101,8 @@ export class DistributedDataParallel {
     let size = 0;
     const flush = () => {
       if (group.length === 0) return;
-      const bucket: Bucket = { index: this.buckets.length, buffer: sharedFloat32Array(size), slots: [], ready: 0, work: null };
+      const lossHere = options.averageLoss === true && this.buckets.length === 0;
+      const bucket: Bucket = { index: this.buckets.length, buffer: sharedFloat32Array(size + (lossHere ? 1 : 0)), slots: [], ready: 0, expected: group.length + (lossHere ? 1 : 0), work: null };
       let offset = 0;
       for (const param of group) {
         const slot = { param, offset, bucket };
@@ -129,6 +145,30 @@ export class DistributedDataParallel {
     return new DistributedDataParallel(model, pg, options);
   }
 
+  private lossSet = false;
+
+  private lossBucket(): Bucket | undefined {
+    return this.options.averageLoss ? this.buckets[0] : undefined;
+  }
+
+  /** Puts this rank's loss into the first bucket (Note [the loss rides with the gradients]); call before backward. */
+  setLoss(loss: number): void {
+    const b = this.lossBucket();
+    if (!b) throw new Error("DDP: setLoss() needs the averageLoss option");
+    if (this.lossSet) throw new Error("DDP: setLoss() called twice in one step; call finishGradients() after each backward");
+    b.buffer[b.buffer.length - 1] = loss;
+    b.ready++;
+    this.lossSet = true;
+    this.startReadyBuckets();
+  }
+
+  /** The loss averaged over the ranks, after finishGradients(). */
+  averagedLoss(): number {
+    const b = this.lossBucket();
+    if (!b) throw new Error("DDP: averagedLoss() needs the averageLoss option");
+    return b.buffer[b.buffer.length - 1]!;
+  }
+
   /** Number of buckets and their sizes in floats (for logs and tests). */
   bucketSizes(): number[] {
     return this.buckets.map((b) => b.buffer.length);
@@ -162,7 +202,7 @@ export class DistributedDataParallel {
   private startReadyBuckets(): void {
     while (this.nextToStart < this.buckets.length) {
       const b = this.buckets[this.nextToStart]!;
-      if (b.ready < b.slots.length) return;
+      if (b.ready < b.expected) return;
       const t = performance.now();
       if (this.nextToStart === 0) this.firstStart = t;
       b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }) });
@@ -179,12 +219,15 @@ export class DistributedDataParallel {
    */
   async finishGradients(): Promise<void> {
     for (const b of this.buckets) {
-      if (b.ready < b.slots.length && b.work === null) {
+      if (b.ready < b.expected && b.work === null) {
         for (const slot of b.slots) {
           if (slot.param.grad === null) {
             b.buffer.fill(0, slot.offset, slot.offset + slot.param.size);
             b.ready++;
           }
+        }
+        if (b.ready < b.expected && b === this.lossBucket() && !this.lossSet) {
+          throw new Error("DDP: averageLoss is on but setLoss() was not called before backward; call it with the step's loss");
         }
       }
     }
@@ -201,6 +244,7 @@ export class DistributedDataParallel {
         b.work = null;
       }
       this.nextToStart = 0;
+      this.lossSet = false;
     }
     for (const b of this.buckets) {
       for (const slot of b.slots) {

@@ -1,0 +1,71 @@
+// The contract between the training loop (src/train/fit.ts) and a way of training in parallel.
+//
+// A strategy owns the training step: the loop hands it a `forward` that computes this rank's loss,
+// and the strategy runs backward, does its communication and applies the update. Owning the step
+// is what makes it impossible to step the optimizer on gradients that were not yet averaged, and
+// it is the one place each future strategy differs (Note [how strategies fit]):
+//
+//   single           backward, optimizer step (the baseline that changes nothing)
+//   ddp              backward with bucketed all-reduces overlapping it, wait, step
+//   parameter server workers push gradients and pull parameters; the servers own the optimizer,
+//                    so step() sends instead of calling optimizer.step()
+//   gossip           backward, local step, then average parameters with a neighbour
+//   local SGD        backward, local step; every K steps average parameters (and DiLoCo's outer step)
+//   pipeline         the rank holds some stages: step() runs the micro-batch schedule, forward
+//                    and backward of its own stages, sending activations and gradients on
+//   ZeRO             backward, reduce-scatter the gradients, step on this rank's shard of the
+//                    optimizer state, all-gather the parameters
+//
+// Everything else (data, seeds, schedules, evaluation, progress, metrics, checkpoints, the result
+// line) is the loop's, so a new strategy is one file.
+import type { Module } from "../../nn/index.js";
+import type { Optimizer } from "../../optim/index.js";
+import type { Tensor } from "../../tensor/index.js";
+
+export interface StepInput {
+  /** Steps taken before this one, for messages. */
+  step: number;
+  /** Runs forward on this rank's batch and returns its loss (a scalar tensor). */
+  forward: () => Tensor;
+}
+
+export interface StepOutcome {
+  /**
+   * The step's loss: this rank's own, or the average over ranks where the strategy communicates
+   * it anyway (DDP averages it with the gradients), so every rank agrees on it.
+   */
+  loss: number;
+  /** How long the step's communication ran, overlapped with compute or not, ms. */
+  commMs: number;
+  /** How long the step was blocked waiting for communication, ms. */
+  waitMs: number;
+}
+
+export interface Strategy {
+  /** The name `--strategy` takes ("single", "ddp"). */
+  readonly name: string;
+  /** This rank's index among the ranks training together, and their number. */
+  readonly rank: number;
+  readonly worldSize: number;
+  /**
+   * Once, before the first step: e.g. broadcast rank 0's parameters so replicas start equal, and
+   * install gradient hooks. Call it after a checkpoint was loaded, so the loaded state is what is
+   * broadcast.
+   */
+  setup(model: Module, optimizer: Optimizer): Promise<void>;
+  /**
+   * One training step: zero the gradients, run `forward`, backward, communicate, update. A loss
+   * that is not finite throws NonFiniteLossError before anything is updated, on every rank that
+   * shares the loss.
+   */
+  step(input: StepInput): Promise<StepOutcome>;
+  /**
+   * Whether this rank writes the job's checkpoints and result. Strategies whose ranks hold the
+   * same state (single, ddp) say yes on rank 0 only; sharded ones will write a file per rank.
+   */
+  writesCheckpoints(): boolean;
+  /** What the strategy adds to the result line and checkpoints' metadata (e.g. a parameter digest). */
+  report(): Record<string, string | number | boolean>;
+  /** After the last step: release hooks and buffers (the process group stays the caller's). */
+  end(): Promise<void>;
+}

@@ -1,0 +1,183 @@
+// The training loop: one for every recipe and every strategy, in one process or in each of N.
+//
+// One step, in order:
+//  1. the schedule sets the learning rate for this step;
+//  2. the strategy runs it: zero the gradients, forward (the caller's `loss`), backward, its
+//     communication, the update; a non-finite loss throws before anything is updated
+//     (strategies/non-finite-loss.ts) and ends the loop with the step named;
+//  3. the step is reported: the progress bar (on a terminal), the metrics stream (under the
+//     launcher), and `onStep`;
+//  4. every `checkpoint.everySteps` steps, the ranks the strategy names write a checkpoint.
+// After the last step, the rank that writes results evaluates and the result is returned.
+//
+// Resuming reads the checkpoint before the strategy's set-up (so DDP broadcasts the loaded state),
+// then skips to the saved step: the data loader's batches are a function of (seed, epoch, batch),
+// so the resumed run sees exactly the batches the uninterrupted run would have.
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./training-checkpoint.js";
+import { ProgressBar } from "./progress-bar.js";
+import type { Module } from "../nn/index.js";
+import type { Optimizer } from "../optim/index.js";
+import type { Tensor } from "../tensor/index.js";
+import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import { SingleStrategy } from "../distributed/strategies/single.js";
+import type { Strategy } from "../distributed/strategies/strategy.js";
+
+/** Batches of an epoch on this rank; a DataLoader (with a DistributedSampler per rank) is one. */
+export interface EpochSource<B> {
+  readonly batchesPerEpoch: number;
+  epoch(epoch: number, fromBatch?: number): AsyncIterable<B>;
+}
+
+export interface FitOptions<B> {
+  model: Module;
+  optimizer: Optimizer;
+  /** This rank's batches. */
+  data: EpochSource<B>;
+  /** Forward on one batch: returns the loss (a scalar tensor). */
+  loss(model: Module, batch: B): Tensor;
+  /** Samples in a batch, for throughput. */
+  samplesIn(batch: B): number;
+  /** Passes over the data (default 1). */
+  epochs?: number;
+  /** Stop after this many steps in all, even mid-epoch. */
+  maxSteps?: number;
+  /** The learning rate of each step (default: the optimizer's, unchanged). */
+  schedule?(step: number): number;
+  /** How the step runs across ranks (default SingleStrategy: one process). */
+  strategy?: Strategy;
+  /** After training, on the rank that writes results: the metrics of the trained model. */
+  evaluate?(model: Module): Record<string, number>;
+  /** Write a checkpoint to `path` every `everySteps` steps and after the last one. */
+  checkpoint?: { path: string; everySteps?: number; config?: unknown };
+  /** Resume from this checkpoint (written by `checkpoint` with the same model and data). */
+  resumeFrom?: string;
+  /** Per-step metrics of this rank (the launcher's live summary reads them). */
+  metrics?: MetricsWriter;
+  /** Label of the progress bar drawn on a terminal (default none: no bar). */
+  progress?: string;
+  /** Called after every step. */
+  onStep?(info: StepInfo): void;
+}
+
+export interface StepInfo {
+  /** Steps done, this one included. */
+  step: number;
+  epoch: number;
+  loss: number;
+  samples: number;
+  computeMs: number;
+  commMs: number;
+  waitMs: number;
+}
+
+export interface FitResult {
+  /** Steps taken in this call (a resumed run counts from where it resumed). */
+  steps: number;
+  /** Where the run ended, counting the steps before a resume. */
+  final_step: number;
+  /** Loss of the last step (averaged over the ranks when the strategy does so). */
+  train_loss: number;
+  /** Samples per second over the job: this rank's rate times the number of ranks. */
+  samples_per_s: number;
+  wall_s: number;
+  /** What evaluate() returned (on the rank that writes results; empty elsewhere). */
+  evaluation: Record<string, number>;
+  /** What the strategy adds (e.g. DDP's parameter digest). */
+  strategy: Record<string, string | number | boolean>;
+}
+
+function checkCount(name: string, v: number | undefined, min: number): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new RangeError(`fit: ${name} must be an integer >= ${min}, got ${v}`);
+}
+
+/**
+ * Trains `model` on `data` and returns what happened.
+ *
+ * @example XOR through the loop
+ * ```ts
+ * import { Adam, fit, Linear, manualSeed, mseLoss, ReLU, Sequential, tensor } from "weft";
+ * manualSeed(0);
+ * const model = new Sequential(new Linear(2, 16), new ReLU(), new Linear(16, 1));
+ * const batch = { x: tensor([0, 0, 0, 1, 1, 0, 1, 1], [4, 2]), y: tensor([0, 1, 1, 0], [4, 1]) };
+ * const data = { batchesPerEpoch: 1, async *epoch() { yield batch; } };
+ * const result = await fit({
+ *   model, optimizer: new Adam(model.parameters(), { lr: 0.05 }), data, epochs: 300,
+ *   loss: (m, b) => mseLoss(m.forward(b.x), b.y), samplesIn: () => 4,
+ * });
+ * assert.ok(result.train_loss < 0.01, `XOR not learned: ${result.train_loss}`);
+ * ```
+ */
+export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
+  const strategy = o.strategy ?? new SingleStrategy();
+  const epochs = o.epochs ?? 1;
+  checkCount("epochs", epochs, 1);
+  checkCount("maxSteps", o.maxSteps, 1);
+  checkCount("checkpoint.everySteps", o.checkpoint?.everySteps, 1);
+  const perEpoch = o.data.batchesPerEpoch;
+  if (perEpoch < 1) throw new RangeError("fit: the data has no batches; check the data set and the batch size");
+  const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
+
+  let step = 0;
+  if (o.resumeFrom !== undefined) {
+    step = (await loadTrainingCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer })).step;
+    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${o.resumeFrom} is at step ${step}, past this run's ${totalSteps} steps; raise the budget to go on`);
+  }
+  await strategy.setup(o.model, o.optimizer);
+  const writer = strategy.writesCheckpoints();
+  const save = async (): Promise<void> => {
+    if (o.checkpoint && writer) await saveTrainingCheckpoint(o.checkpoint.path, { model: o.model, optimizer: o.optimizer }, step, o.checkpoint.config ?? null);
+  };
+  const bar = o.progress !== undefined && writer ? new ProgressBar(o.progress, totalSteps) : undefined;
+  const window = { samples: 0, ms: 0 };
+
+  const startStep = step;
+  let samples = 0;
+  let lastLoss = NaN;
+  const started = performance.now();
+  o.model.train();
+  try {
+    for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < totalSteps; epoch++) {
+      for await (const batch of o.data.epoch(epoch, step - epoch * perEpoch)) {
+        const t0 = performance.now();
+        if (o.schedule) o.optimizer.lr = o.schedule(step);
+        const outcome = await strategy.step({ step, forward: () => o.loss(o.model, batch) });
+        const ms = performance.now() - t0;
+        step++;
+        const n = o.samplesIn(batch);
+        samples += n;
+        lastLoss = outcome.loss;
+        const info: StepInfo = { step, epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
+        o.metrics?.write({
+          step, epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
+          compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
+        });
+        if (bar) {
+          window.samples += n;
+          window.ms += ms;
+          bar.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: info.loss.toFixed(4), "samples/s": Math.round((1000 * window.samples) / window.ms) });
+          if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
+        }
+        o.onStep?.(info);
+        if (o.checkpoint?.everySteps && step % o.checkpoint.everySteps === 0 && step < totalSteps) await save();
+        if (step >= totalSteps) break;
+      }
+    }
+  } finally {
+    bar?.finish();
+  }
+  const wall = (performance.now() - started) / 1000;
+  await save();
+  const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
+  const report = strategy.report();
+  await strategy.end();
+  return {
+    steps: step - startStep, final_step: step, train_loss: lastLoss,
+    samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
+    wall_s: Math.round(wall * 100) / 100,
+    evaluation, strategy: report,
+  };
+}
+
+function round2(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

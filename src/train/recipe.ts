@@ -1,0 +1,63 @@
+// A recipe is data plus a few functions: which data set, model, loss, metric, optimizer and
+// schedule, with their defaults and the options it adds to `weft train <recipe>`. The loop
+// (run-recipe.ts) does everything else, the same way for every recipe and every strategy.
+import type { Collate, Dataset } from "../data/index.js";
+import type { Module } from "../nn/index.js";
+import type { Optimizer } from "../optim/index.js";
+import type { Tensor } from "../tensor/index.js";
+import type { OptionTable } from "./option-spec.js";
+
+/** The budget every recipe shares (`--epochs`, `--max-steps`, `--seed`, `--batch`, `--lr`). */
+export interface RecipeBudget {
+  epochs: number;
+  /** Stop after this many steps in all (default: epochs × batches per epoch). */
+  maxSteps?: number;
+  seed: number;
+  /** Batch size per worker. */
+  batch: number;
+  /** Peak learning rate. */
+  lr: number;
+}
+
+/** The budget and the recipe's own options, as parsed. */
+export interface RecipeSettings extends RecipeBudget {
+  options: Record<string, string | number | boolean | undefined>;
+}
+
+export interface RecipeData<S, B> {
+  /** What is trained on; each rank takes its share through a DistributedSampler. */
+  train: Dataset<S>;
+  /** Builds a batch (and augments it) from samples. */
+  collate: Collate<S, B>;
+}
+
+export interface Recipe<S = unknown, B = unknown> {
+  /** What `weft train` takes ("mnist"). */
+  readonly name: string;
+  /** One line for `weft train --list`. */
+  readonly summary: string;
+  /** The budget a plain `weft train <name>` runs with. */
+  readonly defaults: Omit<RecipeBudget, "maxSteps">;
+  /** The recipe's own options, beyond the shared budget (names must not clash with the shared ones). */
+  readonly options: OptionTable;
+  /** The number the recipe is judged by, reported as `metric`/`value` and under its own name. */
+  readonly metric: { name: string; higherIsBetter: boolean };
+  data(settings: RecipeSettings): RecipeData<S, B>;
+  model(settings: RecipeSettings): Module;
+  loss(model: Module, batch: B): Tensor;
+  samplesIn(batch: B): number;
+  optimizer(model: Module, settings: RecipeSettings): Optimizer;
+  /** Learning rate at each step of a run of `totalSteps` steps. */
+  schedule(settings: RecipeSettings, totalSteps: number): (step: number) => number;
+  /** After training: the metric (and any others) on held-out data. */
+  evaluate(model: Module, settings: RecipeSettings): Record<string, number>;
+}
+
+/**
+ * Declares a recipe. Its sample and batch types stay inside it: the loop only hands what one of
+ * the recipe's functions returned to another of the same recipe, so the registry may hold
+ * recipes of different types side by side.
+ */
+export function defineRecipe<S, B>(recipe: Recipe<S, B>): Recipe {
+  return recipe as unknown as Recipe;
+}

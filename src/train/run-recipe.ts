@@ -1,0 +1,69 @@
+// Runs a recipe through the loop: seeds, the model, this rank's share of the data, the optimizer
+// and schedule, fit(), and the result in the shape of the `--json` line. The same call runs in
+// one process and in each worker of a job; only the strategy differs.
+import { DataLoader, DistributedSampler } from "../data/index.js";
+import { manualSeed } from "../nn/index.js";
+import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import type { Strategy } from "../distributed/strategies/strategy.js";
+import { fit } from "./fit.js";
+import type { Recipe, RecipeSettings } from "./recipe.js";
+
+export interface RecipeRun {
+  recipe: Recipe;
+  settings: RecipeSettings;
+  strategy: Strategy;
+  metrics?: MetricsWriter;
+  /** Draw a progress bar on a terminal. */
+  progress?: boolean;
+  checkpoint?: { path: string; everySteps?: number };
+  resumeFrom?: string;
+}
+
+/** The result of a run: the `--json` line's fields (the caller adds where it ran). */
+export interface RecipeResult {
+  recipe: string;
+  strategy: string;
+  workers: number;
+  metric: string;
+  value: number;
+  epochs: number;
+  steps: number;
+  train_loss: number;
+  samples_per_s: number;
+  wall_s: number;
+  [field: string]: string | number | boolean;
+}
+
+export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
+  const { recipe, settings, strategy } = run;
+  manualSeed(settings.seed);
+  const model = recipe.model(settings);
+  const { train, collate } = recipe.data(settings);
+  // One sampler for every world size: with one rank it is the seeded shuffle of the whole set.
+  const sampler = new DistributedSampler(train.length, { rank: strategy.rank, worldSize: strategy.worldSize, seed: settings.seed });
+  const data = new DataLoader(train, { batchSize: settings.batch, collate, seed: settings.seed, sampler });
+  const totalSteps = Math.min(settings.epochs * data.batchesPerEpoch, settings.maxSteps ?? Infinity);
+  const result = await fit({
+    model,
+    optimizer: recipe.optimizer(model, settings),
+    data,
+    loss: (m, b) => recipe.loss(m, b),
+    samplesIn: (b) => recipe.samplesIn(b),
+    epochs: settings.epochs,
+    ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),
+    schedule: recipe.schedule(settings, totalSteps),
+    strategy,
+    evaluate: (m) => recipe.evaluate(m, settings),
+    ...(run.checkpoint ? { checkpoint: { ...run.checkpoint, config: { recipe: recipe.name, settings } } } : {}),
+    ...(run.resumeFrom === undefined ? {} : { resumeFrom: run.resumeFrom }),
+    ...(run.metrics ? { metrics: run.metrics } : {}),
+    ...(run.progress ? { progress: recipe.name } : {}),
+  });
+  const value = result.evaluation[recipe.metric.name] ?? NaN;
+  return {
+    recipe: recipe.name, strategy: strategy.name, workers: strategy.worldSize,
+    metric: recipe.metric.name, value, ...result.evaluation,
+    epochs: settings.epochs, steps: result.final_step, train_loss: result.train_loss,
+    samples_per_s: result.samples_per_s, wall_s: result.wall_s, ...result.strategy,
+  };
+}
