@@ -1,0 +1,130 @@
+// The training loop with its two first strategies, on the MNIST recipe with a tiny budget:
+// data parallelism on 2 ranks equals one process on the same global batch, a NaN loss stops every
+// rank before any update, and a resumed run continues exactly where the interrupted one was.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createInProcessGroups } from "../../src/distributed/group/in-process-group.js";
+import { DdpStrategy } from "../../src/distributed/strategies/ddp-strategy.js";
+import { NonFiniteLossError } from "../../src/distributed/strategies/non-finite-loss.js";
+import { SingleStrategy } from "../../src/distributed/strategies/single.js";
+import type { Strategy } from "../../src/distributed/strategies/strategy.js";
+import { Linear, manualSeed } from "../../src/nn/index.js";
+import { SGD } from "../../src/optim/index.js";
+import { mnist } from "../../src/recipes/mnist.js";
+import { fit } from "../../src/train/fit.js";
+import type { RecipeSettings } from "../../src/train/recipe.js";
+import { runRecipe } from "../../src/train/run-recipe.js";
+import { mseLoss, tensor } from "../../src/tensor/index.js";
+
+const settings = (batch: number, maxSteps: number): RecipeSettings => ({
+  epochs: 1, maxSteps, seed: 3, batch, lr: 2e-3, options: { shift: 2, "warmup-steps": 2 },
+});
+
+test("ddp on 2 ranks with 32 samples each follows one process with 64 through runRecipe", async () => {
+  const steps = 6;
+  const single = await runRecipe({ recipe: mnist, settings: settings(64, steps), strategy: new SingleStrategy() });
+  const pgs = createInProcessGroups(2);
+  const results = await Promise.all(pgs.map((pg) => runRecipe({ recipe: mnist, settings: settings(32, steps), strategy: new DdpStrategy(pg) })));
+  // Both ranks agree with each other bit for bit, and with the single process to rounding.
+  assert.equal(results[0]!.digest, results[1]!.digest);
+  assert.equal(results[0]!.steps, steps);
+  assert.equal(results[0]!.workers, 2);
+  assert.ok(Math.abs(results[0]!.train_loss - single.train_loss) < 1e-4, `ddp loss ${results[0]!.train_loss}, single ${single.train_loss}`);
+  assert.ok(Math.abs(results[0]!.value - single.value) <= 0.002, `ddp accuracy ${results[0]!.value}, single ${single.value}`);
+});
+
+test("fit: per-step losses of ddp (2 x 32) and single (64) agree at every step", async () => {
+  const steps = 5;
+  const run = async (strategy: Strategy, batch: number): Promise<number[]> => {
+    const losses: number[] = [];
+    manualSeed(1);
+    const s = settings(batch, steps);
+    const model = mnist.model(s);
+    const { train, collate } = mnist.data(s);
+    const { DataLoader, DistributedSampler } = await import("../../src/data/index.js");
+    const data = new DataLoader(train, { batchSize: batch, collate, seed: 1, sampler: new DistributedSampler(train.length, { rank: strategy.rank, worldSize: strategy.worldSize, seed: 1 }) });
+    await fit({
+      model, optimizer: mnist.optimizer(model, s), data, strategy, maxSteps: steps,
+      loss: (m, b) => mnist.loss(m, b), samplesIn: (b) => mnist.samplesIn(b), onStep: (i) => losses.push(i.loss),
+    });
+    return losses;
+  };
+  const single = await run(new SingleStrategy(), 64);
+  const pgs = createInProcessGroups(2);
+  const [d0, d1] = await Promise.all(pgs.map((pg) => run(new DdpStrategy(pg), 32)));
+  assert.deepEqual(d0, d1, "the ranks report the same (averaged) loss");
+  assert.equal(single.length, steps);
+  single.forEach((l, i) => assert.ok(Math.abs(l - d0![i]!) < 1e-4, `step ${i}: single ${l}, ddp ${d0![i]}`));
+  // Training moved: the losses are not all the same number.
+  assert.ok(new Set(single.map((l) => l.toFixed(4))).size > 1);
+});
+
+test("a NaN on one rank stops every rank at the same step, before any update", async () => {
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map(() => (manualSeed(0), new Linear(2, 1)));
+  const before = models.map((m) => m.parameters().map((p) => p.dense().slice()));
+  const x = tensor([1, 2], [1, 2]);
+  const y = tensor([1], [1, 1]);
+  const data = { batchesPerEpoch: 3, async *epoch() { yield 0; yield 1; yield 2; } };
+  const outcomes = await Promise.allSettled(pgs.map((pg, rank) => fit({
+    model: models[rank]!, optimizer: new SGD(models[rank]!.parameters(), { lr: 0.1 }), data, strategy: new DdpStrategy(pg),
+    // Rank 1's second batch is poisoned; rank 0's data is fine.
+    loss: (m, step) => (rank === 1 && step === 1 ? mseLoss(m.forward(tensor([NaN, 2], [1, 2])), y) : mseLoss(m.forward(x), y)),
+    samplesIn: () => 1,
+  })));
+  for (const o of outcomes) {
+    assert.equal(o.status, "rejected");
+    const err = (o as PromiseRejectedResult).reason as NonFiniteLossError;
+    assert.ok(err instanceof NonFiniteLossError, String(err));
+    assert.equal(err.step, 1);
+    assert.match(err.message, /at step 1 \(averaged over 2 ranks\); no update was applied/);
+  }
+  // Step 0 was applied on both ranks (identically), step 1 on neither.
+  const after = models.map((m) => m.parameters().map((p) => p.dense().slice()));
+  assert.deepEqual(after[0], after[1]);
+  assert.notDeepEqual(after[0], before[0]);
+});
+
+test("a run resumed from its checkpoint ends exactly where the uninterrupted run ends", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-fit-"));
+  const s = settings(32, 6);
+  const { DataLoader } = await import("../../src/data/index.js");
+  const { train, collate } = mnist.data(s);
+  const data = new DataLoader(train, { batchSize: 32, collate, seed: 5, shuffle: true });
+  const schedule = mnist.schedule(s, 6);
+  const fresh = () => {
+    manualSeed(5);
+    const model = mnist.model(s);
+    return { model, optimizer: mnist.optimizer(model, s), data, schedule, loss: mnist.loss, samplesIn: mnist.samplesIn };
+  };
+  try {
+    const path = join(dir, "ckpt.safetensors");
+    const whole = fresh();
+    const wholeLosses: number[] = [];
+    await fit({ ...whole, maxSteps: 6, onStep: (i) => wholeLosses.push(i.loss) });
+    // "Interrupted" after 3 steps, with the same schedule, then resumed by a new model and optimizer.
+    await fit({ ...fresh(), maxSteps: 3, checkpoint: { path } });
+    const resumed = fresh();
+    const resumedLosses: number[] = [];
+    const r = await fit({ ...resumed, maxSteps: 6, resumeFrom: path, onStep: (i) => resumedLosses.push(i.loss) });
+    assert.equal(r.steps, 3);
+    assert.equal(r.final_step, 6);
+    assert.deepEqual(resumedLosses, wholeLosses.slice(3));
+    assert.deepEqual(resumed.model.parameters().map((p) => [...p.dense()]), whole.model.parameters().map((p) => [...p.dense()]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fit refuses a budget that is not a positive whole number", async () => {
+  manualSeed(0);
+  const model = new Linear(1, 1);
+  const data = { batchesPerEpoch: 1, async *epoch() { yield 0; } };
+  const base = { model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), data, loss: () => mseLoss(model.forward(tensor([1], [1, 1])), tensor([0], [1, 1])), samplesIn: () => 1 };
+  await assert.rejects(fit({ ...base, epochs: 0 }), /epochs must be an integer >= 1, got 0/);
+  await assert.rejects(fit({ ...base, epochs: 1.5 }), /epochs must be an integer >= 1, got 1.5/);
+  await assert.rejects(fit({ ...base, maxSteps: -1 }), /maxSteps must be an integer >= 1, got -1/);
+});
