@@ -1,0 +1,60 @@
+// `weft train` refuses bad input with one line on stderr and exit status 2, naming the flag and
+// what it accepts; unknown names list what exists.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const weft = join(root, "dist/src/cli/main.js");
+
+function weftRun(args: string[]) {
+  return spawnSync(process.execPath, [weft, ...args], { cwd: root, encoding: "utf8", timeout: 60_000 });
+}
+
+const refused: [string[], RegExp][] = [
+  [["train", "mnist", "--epochs", "-1"], /--epochs must be an integer >= 1, got "-1"/],
+  [["train", "mnist", "--epochs", "0.5"], /--epochs must be an integer >= 1, got "0.5"/],
+  [["train", "mnist", "--epochs", "1.5"], /--epochs must be an integer >= 1, got "1.5"/],
+  [["train", "mnist", "stray"], /unexpected argument "stray"/],
+  [["train", "mnist", "--workers", "1000"], /--workers 1000 is more than 2 workers per CPU .* pass --oversubscribe/],
+  [["train", "mnist", "--workers", "0"], /--workers must be an integer >= 1, got "0"/],
+  [["train", "mnist", "--batch", "0"], /--batch must be an integer from 1 to \d+, got "0"/],
+  [["train", "mnist", "--lr", "-1"], /--lr must be a number above 0, got "-1"/],
+  [["train", "mnist", "--lr", "abc"], /--lr must be a number above 0, got "abc"/],
+  [["train", "mnist", "--bogus"], /unknown option --bogus; known: --epochs, --max-steps/],
+  [["train", "mnist", "--strategy", "magic"], /--strategy must be one of single, ddp, got "magic"/],
+  [["train", "mnist", "--strategy", "single", "--workers", "2"], /--strategy single runs on one worker, not 2; use --strategy ddp/],
+  [["train", "mnist", "--bucket-kb", "64"], /--bucket-kb is an option of --strategy ddp, not of single/],
+  [["train", "mnist", "--checkpoint-every", "5"], /--checkpoint-every needs --checkpoint PATH/],
+  [["train", "mnist", "--epochs"], /--epochs needs a value/],
+  [["train", "nope"], /unknown recipe "nope"; the recipes are mnist/],
+  [["train"], /which recipe\? the recipes are mnist/],
+  [["frobnicate"], /unknown command "frobnicate"; the commands are train, bench, launch/],
+];
+
+for (const [args, message] of refused) {
+  test(`weft ${args.join(" ")} is refused in one line with exit status 2`, () => {
+    const run = weftRun(args);
+    assert.equal(run.status, 2, run.stderr);
+    assert.equal(run.stderr.trim().split("\n").length, 1, `more than one line:\n${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.doesNotMatch(run.stderr, /at .*\.js:\d+/, "no stack trace");
+  });
+}
+
+test("weft train --list and --help show the recipes and strategies; --version the package's", () => {
+  const list = weftRun(["train", "--list"]);
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /^recipes:\n  mnist /m);
+  assert.match(list.stdout, /^strategies \(--strategy\):\n  single .*\n  ddp /m);
+  const help = weftRun(["train", "mnist", "--help"]);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /usage: weft train mnist \[options\]/);
+  assert.match(help.stdout, /--epochs N +passes over the training data \(default 12\)/);
+  assert.match(help.stdout, /--shift N +random shift/);
+  const version = weftRun(["--version"]);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^weft \d+\.\d+\.\d+\n$/);
+});
