@@ -3,9 +3,24 @@
 export * from "./tensor/index.js";
 export * from "./nn/index.js";
 export * from "./optim/index.js";
-export * from "./data/index.js";
-export * from "./checkpoint/index.js";
+export {
+  collateLabeled, DataLoader, DistributedSampler, LabeledImages, loadMnist, randomShift, randomShiftAugment, shiftImage,
+  epochPermutation, SequentialSampler, ShuffleSampler, MnistSplit,
+  MNIST_CLASSES, MNIST_IMAGE_SHAPE, MNIST_PIXELS, MNIST_SIDE, MNIST_TEST_SIZE, MNIST_TRAIN_MEAN, MNIST_TRAIN_SIZE, MNIST_TRAIN_STD,
+  type Augment, type BatchContext, type Collate, type DataLoaderOptions, type Dataset, type DistributedSamplerOptions,
+  type LabeledBatch, type LabeledCollateOptions, type LabeledSample, type Mnist, type Sampler,
+} from "./data/index.js";
+export {
+  CheckpointError, loadCheckpoint, saveCheckpoint, expectTensor, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, toFloat32,
+  type CheckpointErrorSite, type TensorSource, type NamedArray, type SafetensorsDtype, type Checkpoint,
+} from "./checkpoint/index.js";
 export { backend, setBackend, referenceBackend, nativeBackend } from "./backend/index.js";
 export { Rng } from "./util/rng.js";
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState } from "./train/training-checkpoint.js";
 export * from "./distributed/index.js";
+// The training loop and the strategies it runs
+export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource } from "./train/fit.js";
+export type { Strategy, StepInput, StepOutcome } from "./distributed/strategies/strategy.js";
+export { SingleStrategy } from "./distributed/strategies/single.js";
+export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
+export { NonFiniteLossError } from "./distributed/strategies/non-finite-loss.js";

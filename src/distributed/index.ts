@@ -14,5 +14,3 @@ export {
   CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, AuthError, StoreError, StoreTimeoutError,
   type CollectiveErrorDetails,
 } from "./base/errors.js";
-// Strategies
-export { DistributedDataParallel, DEFAULT_BUCKET_BYTES, type DdpOptions, type DdpStepTiming } from "./strategies/ddp.js";
