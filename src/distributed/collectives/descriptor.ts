@@ -50,14 +50,18 @@ export function descriptorFromAux(h: Pick<FrameHeader, "aux0" | "aux1" | "aux2">
 
 /**
  * Compares two ranks' descriptors of the same sequence number; returns a message naming both
- * sides of the first difference, or undefined when they agree.
+ * sides of the first difference, or undefined when they agree. The ranks are given as they should
+ * be named (a subgroup passes job-wide ranks, Note [global rank names] in engine.ts) and `scope`
+ * follows the operation's name (" in group [1, 3]").
  */
-export function describeMismatch(seq: number, mine: OpDescriptor, myRank: number, theirs: OpDescriptor, theirRank: number): string | undefined {
-  const at = `collective #${seq}`;
+export function describeMismatch(
+  seq: number, mine: OpDescriptor, myRank: number, theirs: OpDescriptor, theirRank: number, scope = "",
+): string | undefined {
+  const at = `collective #${seq}${scope}`;
   if (mine.op !== theirs.op) {
     return `${at}: rank ${myRank} called ${OP_DISPLAY_NAMES[mine.op]}, rank ${theirRank} called ${OP_DISPLAY_NAMES[theirs.op]}; every rank must issue the same collectives in the same order`;
   }
-  const name = `${OP_DISPLAY_NAMES[mine.op]} #${seq}`;
+  const name = `${OP_DISPLAY_NAMES[mine.op]} #${seq}${scope}`;
   if (mine.count !== theirs.count) {
     return `${name}: rank ${myRank} passed ${mine.count} floats, rank ${theirRank} passed ${theirs.count}; every rank must pass buffers of the same size`;
   }

@@ -17,6 +17,16 @@
 // ranks still waiting fail at once instead of at their own deadline, and refuses further
 // operations with an error of the same kind. Recovery is to build a new group (a new generation)
 // at the next step boundary; a half-finished collective cannot be trusted.
+//
+// Note [global rank names]: a subgroup (ProcessGroup.newGroup) is a group of its own, whose
+// engine numbers its members 0..k-1: frames, sequence numbers, chunk owners and the ranks users
+// pass to send/recv are in that numbering. Messages and the `ranks` of errors, though, name the
+// job's ranks (the top-level group's), which is what a user reads logs and kills processes by:
+// "rank 3 passed 999 floats" means job rank 3 even inside group [1, 3]. The engine is given the
+// table (RankNaming) and names ranks through it at each place it words an error, rather than
+// having the process group rewrite messages afterwards, which would mean parsing them. A peer's
+// Abort arrives already named, since every member has the same table. Labels carry the group
+// (" in group [1, 3]") so the two numberings are never mixed up in one message.
 import { runAllGather } from "./all-gather.js";
 import { runAllReduce } from "./all-reduce.js";
 import { runBroadcast } from "./broadcast.js";
@@ -25,6 +35,7 @@ import { describeRequest, validateRequest } from "./request.js";
 import { OpRun } from "./op-context.js";
 import { runReduceScatter } from "./reduce-scatter.js";
 import { runRecv, runSend } from "./send-recv.js";
+import { runRecvAny } from "./recv-any.js";
 import {
   CollectiveError,
   CollectiveMismatchError,
@@ -40,7 +51,7 @@ import {
 import { FrameType, frameTypeName, type FrameHeader } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 import { Mailbox } from "./mailbox.js";
-import { OP_DISPLAY_NAMES, type OpRequest } from "./ops.js";
+import { OP_DISPLAY_NAMES, type OpRequest, type OpResult } from "./ops.js";
 import type { Transport, TransportHandlers } from "../transport/transport.js";
 import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
 
@@ -77,6 +88,14 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   wire: "f32",
 };
 
+/** How a subgroup's engine names ranks (Note [global rank names]). */
+export interface RankNaming {
+  /** Job-wide rank of each member, indexed by this group's rank. */
+  globalRanks: readonly number[];
+  /** Follows every operation's name in messages, e.g. " in group [1, 3]". */
+  scope: string;
+}
+
 interface Running {
   run: OpRun;
   /** Undefined for send/recv, which exchange no descriptors. */
@@ -100,12 +119,17 @@ export class CollectiveEngine implements TransportHandlers {
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratchBuffers = new Map<string, Float32Array>();
+  /** The source of the last receive-any: the next one starts posting after it (recv-any.ts). */
+  private lastAnySource: number;
 
   constructor(
     readonly rank: number,
     readonly worldSize: number,
     options: Partial<EngineOptions> = {},
+    /** For a subgroup: job-wide rank names (Note [global rank names]); default: this group's numbering. */
+    private readonly naming?: RankNaming,
   ) {
+    this.lastAnySource = rank;
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
     if (this.options.segmentBytes < 4 || this.options.segmentBytes % 4 !== 0) {
       throw new RangeError(`segmentBytes must be a positive multiple of 4, got ${this.options.segmentBytes}`);
@@ -119,6 +143,15 @@ export class CollectiveEngine implements TransportHandlers {
   /** Connects the engine to its transport (created with this engine as its handlers). */
   attach(transport: Transport): void {
     this.transport = transport;
+  }
+
+  /** How `r` is named in messages and error fields (Note [global rank names]). */
+  private name(r: number): number {
+    return this.naming?.globalRanks[r] ?? r;
+  }
+
+  private get scope(): string {
+    return this.naming?.scope ?? "";
   }
 
   // ---- TransportHandlers -------------------------------------------------------------------
@@ -139,8 +172,8 @@ export class CollectiveEngine implements TransportHandlers {
     if (this.closed || this.broken) return;
     const cur = this.current;
     const err = new PeerLostError(
-      `${cur ? cur.run.label : "the process group"}: lost the connection to rank ${peer} (${reason}); check whether it crashed, then re-form the group`,
-      { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [peer] },
+      `${cur ? cur.run.label : this.naming ? `group [${this.naming.globalRanks.join(", ")}]` : "the process group"}: lost the connection to rank ${this.name(peer)} (${reason}); check whether it crashed, then re-form the group`,
+      { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [this.name(peer)] },
     );
     // A peer that finished the running operation may close its links before our own last write
     // completions are delivered; that operation has all it needs from the peer and must not fail.
@@ -167,7 +200,7 @@ export class CollectiveEngine implements TransportHandlers {
       case FrameType.Abort:
         return this.onAbort(peer, payload);
       default:
-        throw new FrameError(`unexpected ${frameTypeName(h.type)} frame from rank ${peer} on a peer link`);
+        throw new FrameError(`unexpected ${frameTypeName(h.type)} frame from rank ${this.name(peer)} on a peer link`);
     }
   }
 
@@ -181,9 +214,10 @@ export class CollectiveEngine implements TransportHandlers {
   }
 
   private checkArrival(cur: Running, peer: number, desc: OpDescriptor): void {
-    const msg = describeMismatch(cur.run.seq, cur.desc!, this.rank, desc, peer);
+    const [me, them] = [this.name(this.rank), this.name(peer)];
+    const msg = describeMismatch(cur.run.seq, cur.desc!, me, desc, them, this.scope);
     if (msg === undefined) return cur.run.arrived(peer);
-    cur.run.fail(new CollectiveMismatchError(msg, { op: OP_DISPLAY_NAMES[cur.request.op], seq: cur.run.seq, ranks: [this.rank, peer] }));
+    cur.run.fail(new CollectiveMismatchError(msg, { op: OP_DISPLAY_NAMES[cur.request.op], seq: cur.run.seq, ranks: [me, them] }));
   }
 
   private onAbort(peer: number, payload: Uint8Array): void {
@@ -191,11 +225,11 @@ export class CollectiveEngine implements TransportHandlers {
     try {
       s = JSON.parse(Buffer.from(payload).toString("utf8")) as SerializedError;
     } catch {
-      throw new FrameError(`rank ${peer} sent an Abort frame that is not JSON`);
+      throw new FrameError(`rank ${this.name(peer)} sent an Abort frame that is not JSON`);
     }
-    const err = deserializeError({ ...s, message: `rank ${peer} reported: ${s.message}` });
+    const err = deserializeError({ ...s, message: `rank ${this.name(peer)} reported: ${s.message}` });
     this.poison(
-      err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [peer] }),
+      err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [this.name(peer)] }),
       false,
     );
   }
@@ -225,7 +259,7 @@ export class CollectiveEngine implements TransportHandlers {
   // ---- running operations ------------------------------------------------------------------
 
   /** Queues an operation; operations run one at a time, in the order they were submitted. */
-  run(request: OpRequest): Promise<void> {
+  run(request: OpRequest): Promise<OpResult> {
     const p = this.queue.then(() => this.execute(request));
     this.queue = p.catch(() => undefined);
     return p;
@@ -240,7 +274,7 @@ export class CollectiveEngine implements TransportHandlers {
     return b;
   };
 
-  private async execute(req: OpRequest): Promise<void> {
+  private async execute(req: OpRequest): Promise<OpResult> {
     if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const display = OP_DISPLAY_NAMES[req.op];
     if (this.broken) {
@@ -250,10 +284,14 @@ export class CollectiveEngine implements TransportHandlers {
     const transport = this.transport!;
     const desc = describeRequest(req, this.worldSize, this.options.smallMessageBytes, this.options.wire);
     const isSend = req.op === "send";
-    const isP2P = isSend || req.op === "recv";
-    const peer = isP2P ? req.peer : -1;
-    const seq = !isP2P ? this.nextSeq++ : isSend ? this.p2pSent[peer]!++ : this.p2pReceived[peer]!++;
-    const label = isP2P ? `${display} #${seq} ${isSend ? "to" : "from"} rank ${peer}` : `${display} #${seq}`;
+    const isAny = req.op === "recvAny";
+    const isP2P = isSend || req.op === "recv" || isAny;
+    const peer = req.op === "send" || req.op === "recv" ? req.peer : -1;
+    // A receive-any has no message number until a peer's message is claimed (recv-any.ts).
+    const seq = !isP2P ? this.nextSeq++ : isAny ? -1 : isSend ? this.p2pSent[peer]!++ : this.p2pReceived[peer]!++;
+    const label = isAny
+      ? `${display} (tag ${req.tag}) from any of ${ranksText(this.anyOrder().map((p) => this.name(p)).sort((a, b) => a - b))}${this.scope}`
+      : isP2P ? `${display} #${seq} ${isSend ? "to" : "from"} rank ${this.name(peer)}${this.scope}` : `${display} #${seq}${this.scope}`;
     const others = new Set<number>();
     if (!isP2P) for (let p = 0; p < this.worldSize; p++) if (p !== this.rank) others.add(p);
     const run = new OpRun({
@@ -270,13 +308,14 @@ export class CollectiveEngine implements TransportHandlers {
       mailboxes: this.mailboxes,
       scratch: this.scratch,
       awaitArrivals: others,
+      ...(this.naming ? { rankNames: this.naming.globalRanks } : {}),
     });
     const running: Running = { run, desc, request: req };
     this.current = running;
     run.onFail = (err) => this.poison(err, true);
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const timer = setTimeout(() => run.fail(this.timeoutError(running, timeoutMs)), timeoutMs);
-    let finalize: (() => void) | undefined;
+    let finalize: (() => OpResult) | undefined;
     try {
       transport.batch(() => {
         if (desc) {
@@ -290,9 +329,9 @@ export class CollectiveEngine implements TransportHandlers {
       });
       run.start();
       await run.done;
-      finalize?.();
+      return finalize?.();
     } catch (err) {
-      if (!(err instanceof CollectiveError)) run.fail(new CollectiveError(`${label}: ${(err as Error).message}`, { op: display, seq, ranks: [] }));
+      if (!(err instanceof CollectiveError)) run.fail(new CollectiveError(`${run.label}: ${(err as Error).message}`, { op: display, seq: run.seq, ranks: [] }));
       throw err;
     } finally {
       clearTimeout(timer);
@@ -300,8 +339,18 @@ export class CollectiveEngine implements TransportHandlers {
     }
   }
 
-  /** Starts the algorithm; returns what to do once it has completed, if anything. */
-  private dispatch(run: OpRun, req: OpRequest, desc: OpDescriptor | undefined): (() => void) | undefined {
+  /** The peers a receive-any posts to, in order: starting after the last source (recv-any.ts). */
+  private anyOrder(): number[] {
+    const order: number[] = [];
+    for (let i = 1; i <= this.worldSize; i++) {
+      const p = (this.lastAnySource + i) % this.worldSize;
+      if (p !== this.rank) order.push(p);
+    }
+    return order;
+  }
+
+  /** Starts the algorithm; returns what to do once it has completed (and its result), if anything. */
+  private dispatch(run: OpRun, req: OpRequest, desc: OpDescriptor | undefined): (() => OpResult) | undefined {
     switch (req.op) {
       case "allReduce":
         runAllReduce(run, req.buffer, desc!.algorithm, req.reduceOp === "avg", desc!.wire);
@@ -322,13 +371,21 @@ export class CollectiveEngine implements TransportHandlers {
       case "recv":
         runRecv(run, req.buffer, req.peer, req.tag);
         return undefined;
+      case "recvAny": {
+        const source = runRecvAny(run, req.buffer, req.tag, this.anyOrder(), (p) => this.p2pReceived[p]!, (p) => {
+          run.label = `${OP_DISPLAY_NAMES.recvAny} #${this.p2pReceived[p]} from rank ${this.name(p)}${this.scope}`;
+          this.p2pReceived[p]!++;
+          this.lastAnySource = p;
+        });
+        return () => ({ source: source() });
+      }
     }
   }
 
   private timeoutError(cur: Running, timeoutMs: number): CollectiveTimeoutError {
     const { run, request } = cur;
     const op = OP_DISPLAY_NAMES[request.op];
-    const never = [...run.arrivalsMissing].sort((a, b) => a - b);
+    const never = [...run.arrivalsMissing].map((r) => this.name(r)).sort((a, b) => a - b);
     if (never.length > 0) {
       return new CollectiveTimeoutError(
         `${run.label} did not finish within ${timeoutMs} ms: ${ranksText(never)} never arrived; ` +
@@ -336,7 +393,7 @@ export class CollectiveEngine implements TransportHandlers {
         { op, seq: run.seq, ranks: never },
       );
     }
-    const silent = [...run.waitingOn.keys()].sort((a, b) => a - b);
+    const silent = [...run.waitingOn.keys()].map((r) => this.name(r)).sort((a, b) => a - b);
     return new CollectiveTimeoutError(
       `${run.label} did not finish within ${timeoutMs} ms: ` +
         (silent.length > 0 ? `no data came from ${ranksText(silent)}` : `sends to peers did not complete`) +

@@ -11,6 +11,12 @@ export interface PostedReceive {
   dest: Uint8Array;
   /** The frame is in `dest` (or, on a length mismatch, in `payload`, and dest is untouched). */
   onFrame(header: FrameHeader, payload: Uint8Array): void;
+  /**
+   * Receive-any only (recv-any.ts): asked when a frame matches, before anything is written into
+   * `dest`; true takes the frame (and claims the receive for this peer), false leaves it where it
+   * is, for a later receive, as if nothing were posted. Must answer true again for the frame it took.
+   */
+  claim?(header: FrameHeader): boolean;
 }
 
 function key(type: number, seq: number, tag: number): string {
@@ -27,7 +33,7 @@ export class Mailbox {
   post(type: number, seq: number, tag: number, receive: PostedReceive): void {
     const k = key(type, seq, tag);
     const early = this.unexpected.get(k);
-    if (early) {
+    if (early && (!receive.claim || receive.claim(early.header))) {
       this.unexpected.delete(k);
       if (early.payload.length === receive.dest.length) receive.dest.set(early.payload);
       receive.onFrame(early.header, early.payload);
@@ -43,20 +49,26 @@ export class Mailbox {
    */
   destinationFor(h: FrameHeader): Uint8Array | undefined | typeof HOLD_FRAME {
     const p = this.posted.get(key(h.type, h.seq, h.tag));
-    if (!p) return HOLD_FRAME;
+    if (!p || (p.claim && !p.claim(h))) return HOLD_FRAME;
     return p.dest.length === h.payloadBytes ? p.dest : undefined;
   }
 
   deliver(h: FrameHeader, payload: Uint8Array): void {
     const k = key(h.type, h.seq, h.tag);
     const p = this.posted.get(k);
-    if (!p) {
+    if (!p || (p.claim && !p.claim(h))) {
       this.unexpected.set(k, { header: h, payload });
       return;
     }
     this.posted.delete(k);
     if (payload !== p.dest && payload.length === p.dest.length) p.dest.set(payload);
     p.onFrame(h, payload);
+  }
+
+  /** Takes back `receive` if it is still posted (receive-any, once another peer claimed it). */
+  withdraw(type: number, seq: number, tag: number, receive: PostedReceive): void {
+    const k = key(type, seq, tag);
+    if (this.posted.get(k) === receive) this.posted.delete(k);
   }
 
   /** Drops everything (the group failed; late frames must not land in user buffers). */

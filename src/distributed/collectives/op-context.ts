@@ -5,7 +5,7 @@
 // (Note [collective descriptors]).
 import { CollectiveMismatchError, PeerLostError, type CollectiveError } from "../base/errors.js";
 import { WIRE_FLAG_MASK, type FrameHeader, type FrameType } from "../wire/frame.js";
-import type { Mailbox } from "./mailbox.js";
+import type { Mailbox, PostedReceive } from "./mailbox.js";
 import type { Transport } from "../transport/transport.js";
 import { wireBytes, wireCode, wireOfCode, type WireDtype } from "../compression/wire-dtype.js";
 
@@ -28,6 +28,8 @@ export interface OpContext {
   readonly label: string;
   /** Operation name alone, for error fields: "all-reduce". */
   readonly opName: string;
+  /** How `rank` (this group's numbering) is named in messages and errors (Note [global rank names] in engine.ts). */
+  nameOf(rank: number): number;
   /**
    * Sends `data` to `peer` as frame `tag`; it must not change until the write completes. `wire`
    * (default "f32") names what `data` holds and goes into the frame's flags: a Uint16Array is
@@ -65,6 +67,8 @@ export interface OpRunParams {
   scratch: (slot: string, elems: number) => Float32Array;
   /** Peers whose descriptor must arrive before the operation can complete. */
   awaitArrivals: Set<number>;
+  /** Job-wide rank of each member, for messages (Note [global rank names] in engine.ts); default: the group's own. */
+  rankNames?: readonly number[];
 }
 
 /** A frame's elements and its wire type must agree (an algorithm's mistake, not a peer's). */
@@ -77,8 +81,10 @@ function checkElementType(data: FrameData, wire: WireDtype): void {
 export class OpRun implements OpContext {
   readonly rank: number;
   readonly worldSize: number;
-  readonly seq: number;
-  readonly label: string;
+  /** Fixed at creation, except for receive-any, which takes its source's message number once it knows it. */
+  seq: number;
+  /** Likewise: receive-any names its source once it knows it. */
+  label: string;
   readonly opName: string;
   readonly segmentElems: number;
   readonly stagingElems: number;
@@ -114,6 +120,10 @@ export class OpRun implements OpContext {
     return this.settled;
   }
 
+  nameOf(rank: number): number {
+    return this.p.rankNames?.[rank] ?? rank;
+  }
+
   send(peer: number, tag: number, data: FrameData, onWritten?: () => void, wire: WireDtype = "f32"): void {
     if (this.settled) return;
     checkElementType(data, wire);
@@ -124,7 +134,8 @@ export class OpRun implements OpContext {
       this.writesPending--;
       if (this.settled) return;
       if (err) {
-        return this.fail(new PeerLostError(`${this.label}: sending to rank ${peer} failed (${err.message})`, { op: this.opName, seq: this.seq, ranks: [peer] }));
+        const name = this.nameOf(peer);
+        return this.fail(new PeerLostError(`${this.label}: sending to rank ${name} failed (${err.message})`, { op: this.opName, seq: this.seq, ranks: [name] }));
       }
       onWritten?.();
       this.maybeFinish();
@@ -137,19 +148,83 @@ export class OpRun implements OpContext {
   ): void {
     if (this.settled) return;
     checkElementType(dest, wire);
+    this.expect(peer);
+    this.p.mailboxes[peer]!.post(this.p.frameType, this.seq, tag, this.receiveInto(peer, tag, dest, onDone, check, wire));
+  }
+
+  /**
+   * The first frame (`tag`) of a receive-any (recv-any.ts): `dest` is posted at once on every one
+   * of `peers`, at that peer's next message number `seqOf(peer)`. The first peer whose frame
+   * `accept` takes claims the receive at the moment its frame is matched, before a byte is
+   * written (Note [claim on match] in recv-any.ts): the postings on the other peers are withdrawn
+   * then and there, this run takes the claimed message's number, and `onClaim` runs. From there it
+   * is an ordinary receive from that peer: `check`, the sizes, then `onDone`.
+   */
+  recvFromAny(
+    peers: readonly number[], seqOf: (peer: number) => number, tag: number, dest: Float32Array,
+    accept: (header: FrameHeader) => boolean, onClaim: (peer: number) => void,
+    onDone: (peer: number, header: FrameHeader) => void, check: (peer: number, header: FrameHeader) => CollectiveError | undefined,
+  ): void {
+    if (this.settled) return;
+    this.recvsPending++;
+    for (const p of peers) this.waitingOn.set(p, (this.waitingOn.get(p) ?? 0) + 1);
+    const postings = new Map<number, { seq: number; receive: PostedReceive }>();
+    let source = -1;
+    const claimFor = (peer: number) => (header: FrameHeader): boolean => {
+      if (source !== -1) return source === peer;
+      if (this.settled || !accept(header)) return false;
+      source = peer;
+      for (const [p, { seq, receive }] of postings) {
+        if (p === peer) continue;
+        this.p.mailboxes[p]!.withdraw(this.p.frameType, seq, tag, receive);
+        this.unexpect(p);
+      }
+      this.seq = postings.get(peer)!.seq;
+      onClaim(peer);
+      return true;
+    };
+    for (const peer of peers) {
+      if (source !== -1) break; // posting on an earlier peer found its frame already there
+      const seq = seqOf(peer);
+      const receive = this.receiveInto(peer, tag, dest, (h) => onDone(peer, h), (h) => check(peer, h), "f32");
+      receive.claim = claimFor(peer);
+      postings.set(peer, { seq, receive });
+      // Counted for this peer already (above); receiveInto's completion takes one off.
+      this.p.mailboxes[peer]!.post(this.p.frameType, seq, tag, receive);
+    }
+  }
+
+  /** One more receive outstanding from `peer`. */
+  private expect(peer: number): void {
     this.recvsPending++;
     this.waitingOn.set(peer, (this.waitingOn.get(peer) ?? 0) + 1);
+  }
+
+  /** One receive fewer waited for from `peer` (for the timeout message). */
+  private unexpect(peer: number): void {
+    const left = this.waitingOn.get(peer)! - 1;
+    if (left === 0) this.waitingOn.delete(peer);
+    else this.waitingOn.set(peer, left);
+  }
+
+  /** The posted receive of frame `tag` from `peer` into `dest`: checks the frame, then `onDone`. */
+  private receiveInto(
+    peer: number, tag: number, dest: FrameData, onDone: (header: FrameHeader) => void,
+    check: ((header: FrameHeader) => CollectiveError | undefined) | undefined, wire: WireDtype,
+  ): PostedReceive {
     const bytes = new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength);
-    this.p.mailboxes[peer]!.post(this.p.frameType, this.seq, tag, {
+    return {
       dest: bytes,
       onFrame: (header, payload) => {
         if (this.settled) return;
         const sent = header.flags & WIRE_FLAG_MASK;
+        const name = this.nameOf(peer);
+        const me = this.nameOf(this.rank);
         if (sent !== wireCode(wire)) {
           return this.fail(
             new CollectiveMismatchError(
-              `${this.label}: rank ${peer} sent ${wireOfCode(sent) ?? `element type ${sent}`} elements as frame ${tag} where rank ${this.rank} expected ${wire}; every rank must pass the same wire option`,
-              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
+              `${this.label}: rank ${name} sent ${wireOfCode(sent) ?? `element type ${sent}`} elements as frame ${tag} where rank ${me} expected ${wire}; every rank must pass the same wire option`,
+              { op: this.opName, seq: this.seq, ranks: [me, name] },
             ),
           );
         }
@@ -158,19 +233,17 @@ export class OpRun implements OpContext {
         if (payload.length !== bytes.length) {
           return this.fail(
             new CollectiveMismatchError(
-              `${this.label}: rank ${peer} sent ${payload.length} bytes as frame ${tag} where rank ${this.rank} expected ${bytes.length}; the ranks passed buffers of different sizes`,
-              { op: this.opName, seq: this.seq, ranks: [this.rank, peer] },
+              `${this.label}: rank ${name} sent ${payload.length} bytes as frame ${tag} where rank ${me} expected ${bytes.length}; the ranks passed buffers of different sizes`,
+              { op: this.opName, seq: this.seq, ranks: [me, name] },
             ),
           );
         }
         onDone(header);
         this.recvsPending--;
-        const left = this.waitingOn.get(peer)! - 1;
-        if (left === 0) this.waitingOn.delete(peer);
-        else this.waitingOn.set(peer, left);
+        this.unexpect(peer);
         this.maybeFinish();
       },
-    });
+    };
   }
 
   scratch(slot: string, elems: number): Float32Array {

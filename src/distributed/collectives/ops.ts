@@ -12,9 +12,16 @@ export type OpRequest =
   | { op: "broadcast"; buffer: Float32Array; root: number; timeoutMs?: number }
   | { op: "barrier"; timeoutMs?: number }
   | { op: "send"; buffer: Float32Array; peer: number; tag: number; timeoutMs?: number }
-  | { op: "recv"; buffer: Float32Array; peer: number; tag: number; timeoutMs?: number };
+  | { op: "recv"; buffer: Float32Array; peer: number; tag: number; timeoutMs?: number }
+  | { op: "recvAny"; buffer: Float32Array; tag: number; timeoutMs?: number };
 
 export type OpName = OpRequest["op"];
+
+/**
+ * What an operation hands back once it completed: receive-any names the rank whose message it
+ * took (in the group's own numbering, the one send() takes); every other operation nothing.
+ */
+export type OpResult = void | { source: number };
 
 /** The names used in error messages and logs. */
 export const OP_DISPLAY_NAMES: Record<OpName, string> = {
@@ -25,4 +32,5 @@ export const OP_DISPLAY_NAMES: Record<OpName, string> = {
   barrier: "barrier",
   send: "send",
   recv: "recv",
+  recvAny: "recv-any",
 };

@@ -18,7 +18,11 @@ export function validateRequest(req: OpRequest, rank: number, w: number): void {
       if (!rankOk(req.peer) || req.peer === rank) {
         throw new RangeError(`${req.op} peer ${req.peer} must be another rank of this group (0..${w - 1}, not ${rank})`);
       }
-      if (!Number.isInteger(req.tag) || req.tag < 0 || req.tag > 0xffffffff) throw new RangeError(`${req.op} tag must be a u32, got ${req.tag}`);
+      checkTag(req.op, req.tag);
+      return;
+    case "recvAny":
+      if (w < 2) throw new RangeError(`recv-any needs another rank to receive from, and this group has only rank ${rank}`);
+      checkTag("recv-any", req.tag);
       return;
     case "allGather":
       if (req.output.length !== w * req.input.length) {
@@ -37,6 +41,10 @@ export function validateRequest(req: OpRequest, rank: number, w: number): void {
     default:
       return;
   }
+}
+
+function checkTag(op: string, tag: number): void {
+  if (!Number.isInteger(tag) || tag < 0 || tag > 0xffffffff) throw new RangeError(`${op} tag must be a u32, got ${tag}`);
 }
 
 function checkWire(wire: unknown): void {

@@ -1,7 +1,7 @@
 // Messages between the main thread and the comm thread. Operation requests are posted as they
 // are: their Float32Arrays sit on SharedArrayBuffers, which structured clone shares rather than
 // copies, so the comm thread reads and writes the caller's memory directly.
-import type { EngineOptions } from "../collectives/engine.js";
+import type { EngineOptions, RankNaming } from "../collectives/engine.js";
 import type { SerializedError } from "../base/errors.js";
 import type { FrameLimits } from "../wire/frame.js";
 import type { OpRequest } from "../collectives/ops.js";
@@ -20,6 +20,8 @@ export interface CommWorkerConfig {
   handshakeTimeoutMs: number;
   limits: FrameLimits;
   engine: Partial<EngineOptions>;
+  /** A subgroup's job-wide rank names (Note [global rank names] in collectives/engine.ts). */
+  naming: RankNaming | undefined;
 }
 
 export type ToCommThread = { kind: "op"; id: number; request: OpRequest } | { kind: "close" };
@@ -27,6 +29,7 @@ export type ToCommThread = { kind: "op"; id: number; request: OpRequest } | { ki
 export type FromCommThread =
   | { kind: "ready"; address: string }
   | { kind: "initFailed"; error: SerializedError }
-  | { kind: "done"; id: number }
+  /** `source`: the rank a receive-any took its message from. */
+  | { kind: "done"; id: number; source?: number }
   | { kind: "failed"; id: number; error: SerializedError }
   | { kind: "closed" };

@@ -19,7 +19,7 @@ const post = (m: FromCommThread): void => port.postMessage(m);
 
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
-  const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine);
+  const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
   const store = await StoreClient.connect({
     host: config.storeHost,
     port: config.storePort,
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       limits: config.limits,
       handlers: engine,
       log: stderrLogger,
+      ...(config.naming ? { rankNames: config.naming.globalRanks } : {}),
     });
   } finally {
     store.close();
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
       return;
     }
     engine.run(m.request).then(
-      () => post({ kind: "done", id: m.id }),
+      (result) => post({ kind: "done", id: m.id, ...(result ? { source: result.source } : {}) }),
       (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),
     );
   });

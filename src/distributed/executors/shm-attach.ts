@@ -66,5 +66,5 @@ export async function attachSharedMemory(tcp: OpExecutor, o: AttachOptions, why:
     if (handle !== null) addon!.shmClose(handle);
     return null;
   }
-  return new SharedMemoryExecutor(addon!, handle!, o.rank, o.worldSize, tcp, { timeoutMs: o.timeoutMs, spinUs: o.spinUs });
+  return new SharedMemoryExecutor(addon!, handle!, o.rank, o.worldSize, tcp, { timeoutMs: o.timeoutMs, spinUs: o.spinUs, naming: o.naming });
 }

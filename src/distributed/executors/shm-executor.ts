@@ -1,6 +1,6 @@
 // Collectives through shared memory for a group whose ranks all run on this machine (native
-// protocol: Note [shm chunk protocol] in native/dist/shm-group.h); point-to-point send/recv still
-// go over the group's TCP links.
+// protocol: Note [shm chunk protocol] in native/dist/shm-group.h); point-to-point send, recv and
+// recv-any still go over the group's TCP links.
 //
 // A shared-memory collective runs inline, on the thread that submits it: there is no socket to
 // keep moving while a kernel runs elsewhere, so the comm thread's hand-offs (two, ~45 µs each)
@@ -18,7 +18,8 @@ import {
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import { validateRequest } from "../collectives/request.js";
 import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/native-dist.js";
-import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type ReduceOp } from "../collectives/ops.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp } from "../collectives/ops.js";
+import type { RankNaming } from "../collectives/engine.js";
 import type { OpExecutor } from "../group/process-group.js";
 
 /** Operation codes of native/dist/shm-group.h. */
@@ -27,13 +28,15 @@ const OP_OF_CODE: OpName[] = ["barrier", "allReduce", "reduceScatter", "allGathe
 const REDUCE_CODE: Record<ReduceOp | "none", number> = { none: 0, sum: 1, avg: 2 };
 const REDUCE_OF_CODE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
 
-const DONE: Promise<void> = Promise.resolve();
+const DONE: Promise<OpResult> = Promise.resolve();
 
 export interface SharedMemoryOptions {
   /** Default deadline of every operation (ms). */
   timeoutMs: number;
   /** How long a wait spins before it sleeps (µs): worth it when each rank has a core of its own. */
   spinUs: number;
+  /** A subgroup's job-wide rank names for messages (Note [global rank names] in collectives/engine.ts). */
+  naming?: RankNaming | undefined;
 }
 
 export class SharedMemoryExecutor implements OpExecutor {
@@ -53,12 +56,12 @@ export class SharedMemoryExecutor implements OpExecutor {
     private readonly options: SharedMemoryOptions,
   ) {}
 
-  submit(req: OpRequest): Promise<void> {
-    const p2p = req.op === "send" || req.op === "recv";
+  submit(req: OpRequest): Promise<OpResult> {
+    const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
     // The common case, nothing in flight: run now and hand back a settled promise, with no chain
     // (a 4 KiB all-reduce costs a few microseconds, and each promise in a chain about a fifth).
     if (this.inFlight === 0 && !p2p) return this.settled(req);
-    const start = (): Promise<void> => {
+    const start = (): Promise<OpResult> => {
       if (!p2p) return this.settled(req);
       const refused = this.refusal(req);
       return refused ? Promise.reject(refused) : this.p2p.submit(req);
@@ -66,14 +69,17 @@ export class SharedMemoryExecutor implements OpExecutor {
     const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
     this.inFlight++;
     const done = started.then(
-      () => void this.inFlight--,
+      (result) => {
+        this.inFlight--;
+        return result;
+      },
       (err: Error) => {
         this.inFlight--;
         if (err instanceof CollectiveError) this.broken ??= err;
         throw err;
       },
     );
-    this.tail = done.catch(() => {});
+    this.tail = done.then(() => {}, () => {});
     return done;
   }
 
@@ -86,7 +92,7 @@ export class SharedMemoryExecutor implements OpExecutor {
   }
 
   /** Runs a collective inline; returns it as a settled promise, recording a failure for the ops after it. */
-  private settled(req: OpRequest): Promise<void> {
+  private settled(req: OpRequest): Promise<OpResult> {
     const refused = this.refusal(req);
     if (refused) return Promise.reject(refused);
     try {
@@ -126,29 +132,37 @@ export class SharedMemoryExecutor implements OpExecutor {
     if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
   }
 
+  /** How `r` is named in messages (Note [global rank names] in collectives/engine.ts). */
+  private name(r: number): number {
+    return this.options.naming?.globalRanks[r] ?? r;
+  }
+
   private errorOf(op: OpName, seq: number, timeoutMs: number, f: ShmFailure): Error {
     const display = OP_DISPLAY_NAMES[op];
-    const label = `${display} #${seq}`;
-    const details = { op: display, seq, ranks: f.ranks };
+    const scope = this.options.naming?.scope ?? "";
+    const label = `${display} #${seq}${scope}`;
+    const ranks = f.ranks.map((r) => this.name(r));
+    const details = { op: display, seq, ranks };
     switch (f.status) {
       case "timeout":
         return new CollectiveTimeoutError(
-          `${label} did not finish within ${timeoutMs} ms: ${ranksText(f.ranks)} never arrived; ` +
+          `${label} did not finish within ${timeoutMs} ms: ${ranksText(ranks)} never arrived; ` +
             `check that they are alive and issue the same collectives in the same order, or raise timeoutMs`,
           details,
         );
       case "peerLost":
-        return new PeerLostError(`${label}: the process of ${ranksText(f.ranks)} is gone (it exited or was killed)`, details);
+        return new PeerLostError(`${label}: the process of ${ranksText(ranks)} is gone (it exited or was killed)`, details);
       case "mismatch": {
         const mine = this.descriptor(f.descriptors[this.rank]!);
+        const me = this.name(this.rank);
         for (let r = 0; r < f.descriptors.length; r++) {
-          const msg = r === this.rank ? undefined : describeMismatch(seq, mine, this.rank, this.descriptor(f.descriptors[r]!), r);
-          if (msg) return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.rank, r] });
+          const msg = r === this.rank ? undefined : describeMismatch(seq, mine, me, this.descriptor(f.descriptors[r]!), this.name(r), scope);
+          if (msg) return new CollectiveMismatchError(msg, { op: display, seq, ranks: [me, this.name(r)] });
         }
         // This rank agrees with every other one; two others disagree between themselves.
         const [a, b] = this.disagreeingPair(f.descriptors);
-        const msg = describeMismatch(seq, this.descriptor(f.descriptors[a]!), a, this.descriptor(f.descriptors[b]!), b)!;
-        return new CollectiveMismatchError(msg, { op: display, seq, ranks: [a, b] });
+        const msg = describeMismatch(seq, this.descriptor(f.descriptors[a]!), this.name(a), this.descriptor(f.descriptors[b]!), this.name(b), scope)!;
+        return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.name(a), this.name(b)] });
       }
       default:
         return new CollectiveError(`${label}: the group failed earlier and must be re-formed`, details);

@@ -8,13 +8,13 @@
 // exits.
 import { Worker } from "node:worker_threads";
 import { deserializeError } from "../base/errors.js";
-import type { OpRequest } from "../collectives/ops.js";
+import type { OpRequest, OpResult } from "../collectives/ops.js";
 import type { OpExecutor } from "../group/process-group.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
 
 interface Pending {
-  resolve(): void;
+  resolve(result: OpResult): void;
   reject(err: Error): void;
   /** Copies outputs back into non-shared caller buffers. */
   after: (() => void) | undefined;
@@ -40,6 +40,7 @@ function shareBuffers(req: OpRequest): { request: OpRequest; after: (() => void)
       request = { ...req, buffer: stage(req.buffer, true, false) };
       break;
     case "recv":
+    case "recvAny":
       request = { ...req, buffer: stage(req.buffer, false, true) };
       break;
     case "reduceScatter":
@@ -93,7 +94,7 @@ export class ThreadedExecutor implements OpExecutor {
     if (this.pending.size === 0) this.worker.unref();
     if (m.kind === "done") {
       p.after?.();
-      p.resolve();
+      p.resolve(m.source === undefined ? undefined : { source: m.source });
     } else {
       p.reject(deserializeError(m.error));
     }
@@ -104,7 +105,7 @@ export class ThreadedExecutor implements OpExecutor {
     this.pending.clear();
   }
 
-  submit(req: OpRequest): Promise<void> {
+  submit(req: OpRequest): Promise<OpResult> {
     const { request, after } = shareBuffers(req);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -1,6 +1,12 @@
 // Worker bootstrap: read what `weft launch` put in the environment, name the process, and build
 // the process group.
 //
+// A script started without the launcher (neither WEFT_RANK nor WEFT_WORLD_SIZE set) is rank 0 of
+// a group of one: every collective is the identity, run inline (executors/single-executor.ts), so
+// the same script runs alone with `node train.js` and under `weft launch`. Once either variable is
+// set the script is taken to be a worker, and a missing variable is an error naming it: a
+// half-set environment is a mistake to report, not a reason to train alone.
+//
 //   import { initProcessGroup } from "weft/dist";        // (or the project's import path)
 //   const pg = await initProcessGroup();                // rank, worldSize from the launcher
 //   await pg.allReduce(grads);
@@ -9,8 +15,9 @@ import type { EngineOptions } from "../collectives/engine.js";
 import { bindThisProcess, parseCpuList } from "../base/cpu-binding.js";
 import { ENV } from "../rendezvous/worker-env.js";
 import { distAddon } from "../base/native-dist.js";
-import type { ProcessGroup } from "./process-group.js";
+import { ProcessGroup } from "./process-group.js";
 import { createTcpProcessGroup } from "./tcp-group.js";
+import { SingleExecutor } from "../executors/single-executor.js";
 
 export interface WorkerInfo {
   rank: number;
@@ -31,7 +38,10 @@ export interface WorkerInfo {
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
   if (v === undefined || v === "") {
-    throw new Error(`${name} is not set: start this script with \`weft launch --nproc N script.js\` (or set the WEFT_* variables yourself)`);
+    throw new Error(
+      `${name} is not set: start this script with \`weft launch --nproc N script.js\` (or set the WEFT_* variables yourself), ` +
+        `or unset both ${ENV.rank} and ${ENV.worldSize} to run it alone as rank 0 of 1`,
+    );
   }
   return v;
 }
@@ -55,12 +65,26 @@ function exitWithLauncher(env: NodeJS.ProcessEnv): void {
   if (!distAddon.exitWithParent(launcher)) process.kill(process.pid, "SIGTERM");
 }
 
+/** Neither WEFT_RANK nor WEFT_WORLD_SIZE is set: the script was started without the launcher. */
+function runsAlone(env: NodeJS.ProcessEnv): boolean {
+  const unset = (name: string): boolean => env[name] === undefined || env[name] === "";
+  return unset(ENV.rank) && unset(ENV.worldSize);
+}
+
 /**
  * Reads the launcher's environment, sets the process title to `weft worker <rank>` (what `ps`
  * and `top` show), binds the process to the CPUs the launcher gave it, and ties its life to the
- * launcher's. Throws, naming the variable, when run outside `weft launch`.
+ * launcher's. Started without the launcher (neither WEFT_RANK nor WEFT_WORLD_SIZE set) it returns
+ * rank 0 of 1 and leaves the process as it is; with some WEFT_* variables but not all, it throws
+ * naming the missing one.
  */
 export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
+  if (runsAlone(env)) {
+    return {
+      rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, nodeRank: 0, masterAddr: "", masterPort: 0, secret: "",
+      cpus: null, runDir: env[ENV.runDir] ?? ".", jobId: env[ENV.jobId] ?? "job",
+    };
+  }
   const info: WorkerInfo = {
     rank: integer(env, ENV.rank),
     worldSize: integer(env, ENV.worldSize),
@@ -104,9 +128,13 @@ export interface InitProcessGroupOptions extends Partial<EngineOptions> {
  */
 const BOUND_SPIN_US = 5000;
 
-/** initWorker(), then a process group of all the job's workers (authenticated TCP links; shared memory on one machine). */
+/**
+ * initWorker(), then a process group of all the job's workers (authenticated TCP links; shared
+ * memory on one machine); without the launcher, a group of one (`transport` "single").
+ */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
   const { env = process.env, sharedMemory, ...rest } = options;
+  if (runsAlone(env)) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
   const w = initWorker(env);
   const allLocal = w.localWorldSize === w.worldSize;
   return createTcpProcessGroup({

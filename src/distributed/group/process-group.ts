@@ -1,5 +1,5 @@
 // The process group as user code sees it: rank, worldSize, and collectives on Float32Array
-// buffers, each in an awaited form (`await pg.allReduce(buf)`) and a non-blocking form that
+// buffers or tensors (group/tensor-buffers.ts), each in an awaited form (`await pg.allReduce(buf)`) and a non-blocking form that
 // returns a Work handle (`const w = pg.allReduceAsync(buf); ...; await w.wait()`), which is what
 // DDP uses to start a bucket's all-reduce during backward.
 //
@@ -8,23 +8,34 @@
 // touched until the operation completes. Every operation has a deadline; failures are typed
 // (CollectiveTimeoutError, CollectiveMismatchError, PeerLostError) and leave the group failed
 // (Note [a failed group stays failed] in collectives/engine.ts).
-import type { OpRequest, ReduceOp } from "../collectives/ops.js";
+//
+// Subgroups (newGroup) are groups of their own, built the way their parent was built (a comm
+// thread and links of their own over TCP, a hub of their own in-process, shared memory when the
+// parent has it), so a subgroup's collectives never interleave with the parent's sequence
+// numbers and two disjoint subgroups run at the same time. The module that builds a group gives
+// it the factory for its siblings (GroupInternals.makeSubgroup).
+import type { OpRequest, OpResult, ReduceOp } from "../collectives/ops.js";
+import type { EngineOptions, RankNaming } from "../collectives/engine.js";
 import type { WireDtype } from "../compression/wire-dtype.js";
+import { SingleExecutor } from "../executors/single-executor.js";
+import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
 
-/** Where operations run: the comm thread (TCP groups) or inline (in-process groups). */
+/** Where operations run: the comm thread (TCP groups), inline (in-process, shared-memory and one-rank groups). */
 export interface OpExecutor {
-  submit(request: OpRequest): Promise<void>;
+  /** Resolves with the operation's result (recv-any: its source), rejects with its error. */
+  submit(request: OpRequest): Promise<OpResult>;
   close(): Promise<void>;
 }
 
-/** A pending operation. */
-export class Work {
+/** A pending operation; `wait()` gives its result (nothing, except for recv-any: the source). */
+export class Work<T = void> {
   private completed = false;
-  private readonly promise: Promise<void>;
+  private readonly promise: Promise<T>;
 
-  constructor(promise: Promise<void>) {
-    this.promise = promise.then(() => {
+  constructor(promise: Promise<T>) {
+    this.promise = promise.then((value) => {
       this.completed = true;
+      return value;
     });
     // A failure is reported through wait(); never as an unhandled rejection if nobody waits.
     this.promise.catch(() => {
@@ -33,7 +44,7 @@ export class Work {
   }
 
   /** Resolves when the operation has completed on this rank; rejects with its error. */
-  wait(): Promise<void> {
+  wait(): Promise<T> {
     return this.promise;
   }
 
@@ -66,6 +77,40 @@ export interface P2POptions extends CallOptions {
   tag?: number;
 }
 
+/** How collectives travel: "tcp", "shared-memory" (same machine), "in-process" (tests) or "single" (one rank alone). */
+export type GroupTransport = "tcp" | "shared-memory" | "in-process" | "single";
+
+/** A subgroup's settings; each defaults to its parent's. */
+export interface NewGroupOptions extends Partial<EngineOptions> {
+  /** Over TCP: every member must have called newGroup within this time (default: the parent's, 60 s). */
+  connectTimeoutMs?: number;
+}
+
+/** What a group's factory is asked to build (ProcessGroup.newGroup). */
+export interface SubgroupRequest {
+  /** This process's rank in the subgroup, and the subgroup's size. */
+  rank: number;
+  worldSize: number;
+  /** The members, in the parent's numbering (subgroup rank i is parent rank members[i]). */
+  members: readonly number[];
+  /** Unique among the parent's subgroups, the same on every member: the rank list and how many times it was made. */
+  key: string;
+  /** Job-wide names of the members, for messages (Note [global rank names] in collectives/engine.ts). */
+  naming: RankNaming;
+  options: NewGroupOptions;
+}
+
+/** Makes a subgroup of the same kind as the group it belongs to. */
+export type SubgroupFactory = (request: SubgroupRequest) => Promise<ProcessGroup>;
+
+/** Set by the module that builds a group (tcp-group.ts, in-process-group.ts, init.ts). */
+export interface GroupInternals {
+  /** Job-wide rank of each member (default: 0..worldSize-1, a top-level group). */
+  globalRanks?: readonly number[] | undefined;
+  /** How to make subgroups; without one, newGroup refuses (except for a one-rank subgroup). */
+  makeSubgroup?: SubgroupFactory;
+}
+
 function timeout(o: CallOptions | undefined): { timeoutMs?: number } {
   return o?.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs };
 }
@@ -76,6 +121,15 @@ function wire(o: ReduceOptions | undefined): { wire?: WireDtype } {
 
 export class ProcessGroup {
   private destroyed = false;
+  /** Job-wide rank of each member: `globalRanks[r]` is this group's rank r in the job's numbering. */
+  readonly globalRanks: readonly number[];
+  private readonly makeSubgroup: SubgroupFactory | undefined;
+  /** Subgroups not yet destroyed (destroyed with this group). */
+  private readonly subgroups = new Set<ProcessGroup>();
+  /** How many times each rank list was passed to newGroup, which names its next subgroup. */
+  private readonly subgroupsMade = new Map<string, number>();
+  /** Removes this subgroup from its parent's set. */
+  private detach: () => void = () => {};
 
   constructor(
     /** This process's rank, 0..worldSize-1. */
@@ -83,54 +137,90 @@ export class ProcessGroup {
     /** Number of ranks in the group. */
     readonly worldSize: number,
     private readonly executor: OpExecutor,
-    /** How collectives travel: "tcp", "shared-memory" (same machine), or "in-process" (tests). */
-    readonly transport: "tcp" | "shared-memory" | "in-process" = "tcp",
-  ) {}
+    /** How collectives travel: "tcp", "shared-memory" (same machine), "in-process" (tests), or "single" (one rank alone). */
+    readonly transport: GroupTransport = "tcp",
+    internals: GroupInternals = {},
+  ) {
+    this.globalRanks = internals.globalRanks ? [...internals.globalRanks] : Array.from({ length: worldSize }, (_, r) => r);
+    this.makeSubgroup = internals.makeSubgroup;
+  }
 
-  private start(request: OpRequest): Work {
-    return new Work(this.destroyed ? Promise.reject(new Error("the process group was destroyed")) : this.executor.submit(request));
+  /** Builds the request from the caller's buffers (tensors staged) and submits it; strided outputs are written back once it succeeded. */
+  private submit(make: () => { request: OpRequest; after?: (() => void) | undefined }): Promise<OpResult> {
+    if (this.destroyed) return Promise.reject(new Error("the process group was destroyed"));
+    let built: { request: OpRequest; after?: (() => void) | undefined };
+    try {
+      built = make();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { request, after } = built;
+    const done = this.executor.submit(request);
+    if (!after) return done;
+    return done.then((result) => {
+      after();
+      return result;
+    });
+  }
+
+  private start(make: () => { request: OpRequest; after?: (() => void) | undefined }): Work {
+    // Collectives resolve with nothing; only recv-any's result (recvAnyAsync) is read.
+    return new Work(this.submit(make) as Promise<void>);
   }
 
   /** Starts an in-place all-reduce of `buffer` (sum by default) and returns its handle. */
-  allReduceAsync(buffer: Float32Array, options?: ReduceOptions): Work {
-    return this.start({ op: "allReduce", buffer, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) });
+  allReduceAsync(buffer: CommBuffer, options?: ReduceOptions): Work {
+    return this.start(() => {
+      const b = denseOutput(buffer, true, "all-reduce");
+      return { request: { op: "allReduce", buffer: b.data, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) }, after: b.after };
+    });
   }
 
   /** In-place all-reduce: every rank ends with the element-wise sum (or average) of all buffers. */
-  allReduce(buffer: Float32Array, options?: ReduceOptions): Promise<void> {
+  allReduce(buffer: CommBuffer, options?: ReduceOptions): Promise<void> {
     return this.allReduceAsync(buffer, options).wait();
   }
 
   /** Starts a reduce-scatter: `input` (worldSize × m) is reduced and rank r gets chunk r in `output` (m). */
-  reduceScatterAsync(input: Float32Array, output: Float32Array, options?: ReduceOptions): Work {
-    return this.start({ op: "reduceScatter", input, output, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) });
+  reduceScatterAsync(input: CommBuffer, output: CommBuffer, options?: ReduceOptions): Work {
+    return this.start(() => {
+      const out = denseOutput(output, false, "reduce-scatter");
+      const request: OpRequest = { op: "reduceScatter", input: denseInput(input, "reduce-scatter"), output: out.data, reduceOp: options?.op ?? "sum", ...wire(options), ...timeout(options) };
+      return { request, after: out.after };
+    });
   }
 
-  reduceScatter(input: Float32Array, output: Float32Array, options?: ReduceOptions): Promise<void> {
+  reduceScatter(input: CommBuffer, output: CommBuffer, options?: ReduceOptions): Promise<void> {
     return this.reduceScatterAsync(input, output, options).wait();
   }
 
   /** Starts an all-gather: rank r's `input` (m) lands at output[r·m, (r+1)·m) on every rank. */
-  allGatherAsync(input: Float32Array, output: Float32Array, options?: CallOptions): Work {
-    return this.start({ op: "allGather", input, output, ...timeout(options) });
+  allGatherAsync(input: CommBuffer, output: CommBuffer, options?: CallOptions): Work {
+    return this.start(() => {
+      const out = denseOutput(output, false, "all-gather");
+      return { request: { op: "allGather", input: denseInput(input, "all-gather"), output: out.data, ...timeout(options) }, after: out.after };
+    });
   }
 
-  allGather(input: Float32Array, output: Float32Array, options?: CallOptions): Promise<void> {
+  allGather(input: CommBuffer, output: CommBuffer, options?: CallOptions): Promise<void> {
     return this.allGatherAsync(input, output, options).wait();
   }
 
   /** Starts a broadcast of `root`'s buffer into every rank's `buffer`. */
-  broadcastAsync(buffer: Float32Array, root: number, options?: CallOptions): Work {
-    return this.start({ op: "broadcast", buffer, root, ...timeout(options) });
+  broadcastAsync(buffer: CommBuffer, root: number, options?: CallOptions): Work {
+    return this.start(() => {
+      const b = denseOutput(buffer, true, "broadcast");
+      return { request: { op: "broadcast", buffer: b.data, root, ...timeout(options) }, after: b.after };
+    });
   }
 
-  broadcast(buffer: Float32Array, root: number, options?: CallOptions): Promise<void> {
+  broadcast(buffer: CommBuffer, root: number, options?: CallOptions): Promise<void> {
     return this.broadcastAsync(buffer, root, options).wait();
   }
 
   /** Starts a barrier: completes once every rank has reached it. */
   barrierAsync(options?: CallOptions): Work {
-    return this.start({ op: "barrier", ...timeout(options) });
+    return this.start(() => ({ request: { op: "barrier", ...timeout(options) } }));
   }
 
   barrier(options?: CallOptions): Promise<void> {
@@ -138,27 +228,99 @@ export class ProcessGroup {
   }
 
   /** Starts sending `buffer` to rank `dst` (completes once handed to the network). */
-  sendAsync(buffer: Float32Array, dst: number, options?: P2POptions): Work {
-    return this.start({ op: "send", buffer, peer: dst, tag: options?.tag ?? 0, ...timeout(options) });
+  sendAsync(buffer: CommBuffer, dst: number, options?: P2POptions): Work {
+    return this.start(() => ({ request: { op: "send", buffer: denseInput(buffer, "send"), peer: dst, tag: options?.tag ?? 0, ...timeout(options) } }));
   }
 
-  send(buffer: Float32Array, dst: number, options?: P2POptions): Promise<void> {
+  send(buffer: CommBuffer, dst: number, options?: P2POptions): Promise<void> {
     return this.sendAsync(buffer, dst, options).wait();
   }
 
   /** Starts receiving the next message from rank `src` into `buffer` (its size and tag must match). */
-  recvAsync(buffer: Float32Array, src: number, options?: P2POptions): Work {
-    return this.start({ op: "recv", buffer, peer: src, tag: options?.tag ?? 0, ...timeout(options) });
+  recvAsync(buffer: CommBuffer, src: number, options?: P2POptions): Work {
+    return this.start(() => {
+      const b = denseOutput(buffer, false, "recv");
+      return { request: { op: "recv", buffer: b.data, peer: src, tag: options?.tag ?? 0, ...timeout(options) }, after: b.after };
+    });
   }
 
-  recv(buffer: Float32Array, src: number, options?: P2POptions): Promise<void> {
+  recv(buffer: CommBuffer, src: number, options?: P2POptions): Promise<void> {
     return this.recvAsync(buffer, src, options).wait();
   }
 
-  /** Closes the links and the comm thread; operations still running fail. */
+  /**
+   * Starts receiving the next message with `options.tag` (default 0) from whichever rank sends
+   * one first; `wait()` gives its sender, in this group's numbering (the rank to reply to). The
+   * other side is an ordinary send(). Its size must match `buffer`; a message with another tag
+   * is left for a recv() with that tag (collectives/recv-any.ts).
+   */
+  recvAnyAsync(buffer: CommBuffer, options?: P2POptions): Work<{ source: number }> {
+    const done = this.submit(() => {
+      const b = denseOutput(buffer, false, "recv-any");
+      return { request: { op: "recvAny", buffer: b.data, tag: options?.tag ?? 0, ...timeout(options) }, after: b.after };
+    });
+    return new Work(done.then((result) => ({ source: (result as { source: number }).source })));
+  }
+
+  recvAny(buffer: CommBuffer, options?: P2POptions): Promise<{ source: number }> {
+    return this.recvAnyAsync(buffer, options).wait();
+  }
+
+  /**
+   * A group of `ranks` (this group's numbering; subgroup rank i is ranks[i]), or null on a rank
+   * not in the list, so the same line runs on every rank. Every member must call it with the same
+   * list, in the same order relative to its other newGroup calls; other ranks need not call it.
+   * The subgroup is a group of its own, of this one's kind, with the same deadlines, descriptor
+   * checks and typed errors; errors name job-wide ranks (Note [global rank names]). It is
+   * destroyed with this group at the latest.
+   */
+  async newGroup(ranks: readonly number[], options: NewGroupOptions = {}): Promise<ProcessGroup | null> {
+    const list = [...ranks];
+    const bad = list.find((r) => !Number.isInteger(r) || r < 0 || r >= this.worldSize);
+    if (list.length === 0 || bad !== undefined || new Set(list).size !== list.length) {
+      throw new RangeError(
+        `newGroup([${list.join(", ")}]): pass distinct ranks of this group (0..${this.worldSize - 1}), at least one` +
+          (bad !== undefined ? `; ${bad} is not one` : ""),
+      );
+    }
+    // Counted on every caller before anything is awaited, so members agree on the name however
+    // their calls interleave with other work.
+    const listKey = list.join(",");
+    const made = this.subgroupsMade.get(listKey) ?? 0;
+    this.subgroupsMade.set(listKey, made + 1);
+    const index = list.indexOf(this.rank);
+    if (index < 0) return null;
+    if (this.destroyed) throw new Error(`newGroup([${listKey}]): the process group was destroyed`);
+    const globalRanks = list.map((r) => this.globalRanks[r]!);
+    let sub: ProcessGroup;
+    if (list.length === 1) {
+      sub = new ProcessGroup(0, 1, new SingleExecutor(), "single", { globalRanks });
+    } else {
+      if (!this.makeSubgroup) throw new Error(`newGroup([${listKey}]): this process group was built without a way to make subgroups`);
+      sub = await this.makeSubgroup({
+        rank: index,
+        worldSize: list.length,
+        members: list,
+        key: `[${listKey}]#${made}`,
+        naming: { globalRanks, scope: ` in group [${globalRanks.join(", ")}]` },
+        options,
+      });
+    }
+    if (this.destroyed) {
+      await sub.destroy();
+      throw new Error(`newGroup([${listKey}]): the process group was destroyed while the subgroup was set up`);
+    }
+    this.subgroups.add(sub);
+    sub.detach = () => this.subgroups.delete(sub);
+    return sub;
+  }
+
+  /** Closes the links and the comm thread, after this group's subgroups; operations still running fail. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    await Promise.all([...this.subgroups].map((g) => g.destroy()));
     await this.executor.close();
+    this.detach();
   }
 }

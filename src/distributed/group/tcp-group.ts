@@ -1,10 +1,15 @@
 // Process groups over TCP, run on a comm thread; on one machine, collectives through shared memory.
+//
+// A subgroup is built by the same function, from the parent's options: a comm thread and links of
+// its own, met through the same store under `<parent group name>/[<ranks>]#<n>` (the rank list and
+// how many times it was made: unique, and the same on every member), and shared memory when the
+// parent asked for it.
 import { ThreadedExecutor } from "../executors/threaded-executor.js";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../collectives/engine.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RankNaming } from "../collectives/engine.js";
 import { stderrLogger } from "../base/log.js";
 import { attachSharedMemory } from "../executors/shm-attach.js";
 import { DEFAULT_FRAME_LIMITS } from "../wire/frame.js";
-import { ProcessGroup } from "./process-group.js";
+import { ProcessGroup, type SubgroupFactory } from "./process-group.js";
 
 export interface TcpGroupOptions extends Partial<EngineOptions> {
   rank: number;
@@ -38,8 +43,11 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
 
 let groupsCreated = 0;
 
-/** Starts the comm thread, meets the other ranks through the store, and returns the group once all links are up. */
-export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<ProcessGroup> {
+/**
+ * Starts the comm thread, meets the other ranks through the store, and returns the group once all
+ * links are up. `naming` is for subgroups (Note [global rank names] in collectives/engine.ts).
+ */
+export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: RankNaming): Promise<ProcessGroup> {
   const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, ...engine } = options;
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
   if (engine.segmentBytes !== undefined && engine.segmentBytes > limits.maxDataBytes) {
@@ -58,13 +66,17 @@ export async function createTcpProcessGroup(options: TcpGroupOptions): Promise<P
     handshakeTimeoutMs: 5000,
     limits,
     engine,
+    naming,
   });
+  const makeSubgroup: SubgroupFactory = (sub) =>
+    createTcpProcessGroup({ ...options, ...sub.options, rank: sub.rank, worldSize: sub.worldSize, groupName: `${name}/${sub.key}` }, sub.naming);
+  const internals = { globalRanks: naming?.globalRanks, makeSubgroup };
   if (sharedMemory && worldSize > 1) {
     const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
     let reason = "another rank could not attach";
-    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: `${storeHost}:${storePort}`, groupName: name, timeoutMs, spinUs: spinUs ?? 0, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
-    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory");
-    stderrLogger(`rank ${rank}: collectives use TCP, not shared memory: ${reason}`);
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: `${storeHost}:${storePort}`, groupName: name, timeoutMs, spinUs: spinUs ?? 0, naming, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
+    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", internals);
+    stderrLogger(`rank ${naming?.globalRanks[rank] ?? rank}${naming?.scope ?? ""}: collectives use TCP, not shared memory: ${reason}`);
   }
-  return new ProcessGroup(rank, worldSize, executor, "tcp");
+  return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
 }

@@ -2,13 +2,28 @@
 // buffer, as after a kernel write) and delivered on a later turn of the event loop, in order per
 // pair, through the same FrameSink calls a socket reader makes. A rank can be "killed" to test
 // how its peers notice.
+//
+// A subgroup's hub (derive) is made by whichever member asks first, so its other members join
+// later: frames sent to a member that has not joined yet wait for it, in order, and a member
+// that joins after a peer died is told at once. Killing a rank kills it in every hub derived from
+// this one too, as the death of a process closes all its groups' links.
 import type { FrameHeader } from "../wire/frame.js";
 import type { Transport, TransportHandlers } from "./transport.js";
+
+interface Waiting {
+  from: number;
+  header: FrameHeader;
+  payload: Uint8Array;
+}
 
 /** The shared medium of one in-process group. */
 export class InProcessHub {
   private readonly handlers: (TransportHandlers | undefined)[];
-  private readonly dead = new Set<number>();
+  private readonly dead = new Map<number, string>();
+  /** Frames for ranks that have not joined yet, in arrival order. */
+  private readonly early = new Map<number, Waiting[]>();
+  /** Hubs of subgroups: `members[i]` is this hub's rank of the child's rank i. */
+  private readonly children: { hub: InProcessHub; members: readonly number[] }[] = [];
 
   constructor(readonly worldSize: number) {
     this.handlers = new Array(worldSize).fill(undefined);
@@ -17,28 +32,60 @@ export class InProcessHub {
   /** The transport of `rank`, delivering to `handlers`. */
   join(rank: number, handlers: TransportHandlers): InProcessTransport {
     this.handlers[rank] = handlers;
+    // Delivered now, before any frame sent later (those go through setImmediate), so the order
+    // per pair holds.
+    const waiting = this.early.get(rank) ?? [];
+    this.early.delete(rank);
+    for (const w of waiting) if (!this.dead.has(w.from)) this.hand(handlers, w.from, w.header, w.payload);
+    for (const [r, reason] of this.dead) if (r !== rank) setImmediate(() => handlers.onPeerLost(r, reason));
     return new InProcessTransport(this, rank);
+  }
+
+  /** A hub for the subgroup of `members` (ranks of this hub, in the subgroup's order). */
+  derive(members: readonly number[]): InProcessHub {
+    const hub = new InProcessHub(members.length);
+    this.children.push({ hub, members });
+    members.forEach((m, i) => {
+      const reason = this.dead.get(m);
+      if (reason !== undefined) hub.kill(i, reason);
+    });
+    return hub;
   }
 
   deliver(from: number, to: number, header: FrameHeader, payload: Uint8Array): void {
     setImmediate(() => {
       if (this.dead.has(from) || this.dead.has(to)) return;
-      const sink = this.handlers[to]!.sinkFor(from);
-      // No socket to pause here: a frame with no place yet is handed over as it is and kept
-      // by the mailbox until its receive is posted.
-      const lent = sink.destinationFor(header);
-      const dest = lent instanceof Uint8Array ? lent : payload;
-      if (dest !== payload) dest.set(payload);
-      sink.onFrame(header, dest);
+      const handlers = this.handlers[to];
+      if (!handlers) {
+        const list = this.early.get(to) ?? [];
+        list.push({ from, header, payload });
+        this.early.set(to, list);
+        return;
+      }
+      this.hand(handlers, from, header, payload);
     });
+  }
+
+  private hand(handlers: TransportHandlers, from: number, header: FrameHeader, payload: Uint8Array): void {
+    const sink = handlers.sinkFor(from);
+    // No socket to pause here: a frame with no place yet is handed over as it is and kept
+    // by the mailbox until its receive is posted.
+    const lent = sink.destinationFor(header);
+    const dest = lent instanceof Uint8Array ? lent : payload;
+    if (dest !== payload) dest.set(payload);
+    sink.onFrame(header, dest);
   }
 
   /** Simulates the death of `rank`: its links go silent and every other rank is told. */
   kill(rank: number, reason = "killed"): void {
     if (this.dead.has(rank)) return;
-    this.dead.add(rank);
+    this.dead.set(rank, reason);
     for (let r = 0; r < this.worldSize; r++) {
-      if (r !== rank && !this.dead.has(r)) this.handlers[r]!.onPeerLost(rank, reason);
+      if (r !== rank && !this.dead.has(r)) this.handlers[r]?.onPeerLost(rank, reason);
+    }
+    for (const { hub, members } of this.children) {
+      const i = members.indexOf(rank);
+      if (i >= 0) hub.kill(i, reason);
     }
   }
 
@@ -60,7 +107,7 @@ export class InProcessTransport implements Transport {
   send(peer: number, header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): void {
     const copy = payload ? payload.slice() : new Uint8Array(0);
     this.hub.deliver(this.rank, peer, { ...header, payloadBytes: copy.length }, copy);
-    if (onWritten) queueMicrotask(() => onWritten(this.hub.isDead(peer) ? new Error(`rank ${peer} is dead`) : null));
+    if (onWritten) queueMicrotask(() => onWritten(this.hub.isDead(peer) ? new Error("the receiving rank is dead") : null));
   }
 
   batch(fn: () => void): void {

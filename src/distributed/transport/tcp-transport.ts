@@ -39,6 +39,8 @@ export interface TcpTransportOptions {
   limits: FrameLimits;
   handlers: TransportHandlers;
   log: Logger;
+  /** A subgroup's job-wide rank names, for set-up messages (Note [global rank names] in collectives/engine.ts). */
+  rankNames?: readonly number[];
 }
 
 interface Hello {
@@ -120,8 +122,9 @@ export class TcpTransport implements Transport {
 
   private missingLinksMessage(): string {
     const missing: number[] = [];
-    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(p);
-    return `rank ${this.rank}: ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started and can reach this host`;
+    const name = (r: number): number => this.o.rankNames?.[r] ?? r;
+    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(name(p));
+    return `rank ${name(this.rank)} of group "${this.o.groupName}": ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started (and, for a subgroup, called newGroup with the same ranks) and can reach this host`;
   }
 
   /**
