@@ -1,148 +1,156 @@
-// Command line of `weft launch` (launcher options, then the script and its own arguments).
-import { readSecretFile, generateSecret } from "../distributed/wire/secret.js";
+// Command line of `weft launch`: launcher options, then the script and its own arguments. The
+// options are a table for the one parser (options.ts) with stopAtPositional, so everything from the
+// script on belongs to the script (`weft launch train.ts --lr 0.1` hands `--lr 0.1` to train.ts).
+// Checks that span flags (--node-rank below --nnodes, a secret for several machines) are made here
+// too, so a bad command line is one line and exit 2 before anything starts.
+import { statSync } from "node:fs";
+import { readSecretFile, generateSecret, secretKey } from "../distributed/wire/secret.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
-import type { LaunchOptions } from "../distributed/launch/launcher.js";
+import { DEFAULT_RDZV_TIMEOUT_MS, type LaunchOptions } from "../distributed/launch/launcher.js";
+import type { OptionTable } from "../train/option-spec.js";
+import { describeOptions, parseCommandLine, UsageError } from "./options.js";
+import { checkWorkerCount } from "./worker-count.js";
 
-export const LAUNCH_USAGE = `usage: weft launch [options] script.js [script args...]
+const COMMAND = "weft launch";
 
-Starts the workers of a distributed job on this machine, like torchrun.
+export const LAUNCH_OPTIONS = {
+  nproc: { type: "int", min: 1, help: "workers on this machine (default 1)" },
+  "nproc-per-node": { type: "int", min: 1, help: "the same as --nproc (torchrun's name)" },
+  nnodes: { type: "int", min: 1, default: 1, help: "machines in the job" },
+  "node-rank": { type: "int", min: 0, default: 0, help: "this machine's index, 0..nnodes-1" },
+  rdzv: { type: "string", placeholder: "HOST:PORT", help: "node 0's store (default 127.0.0.1, any port; see below)" },
+  "rdzv-timeout": { type: "int", min: 1, default: DEFAULT_RDZV_TIMEOUT_MS / 1000, help: "seconds nodes 1.. wait for node 0's store" },
+  "secret-file": { type: "string", placeholder: "PATH", help: "the job secret's file (first line); else WEFT_JOB_SECRET" },
+  "run-dir": { type: "string", placeholder: "DIR", help: "metrics and rank-<r>.log files (default runs/<job-id>)" },
+  "grace-ms": { type: "int", min: 0, default: 5000, help: "SIGTERM-to-SIGKILL delay when stopping workers" },
+  "cpu-bind": { type: "choice", choices: ["cores", "none"], default: "cores", help: "cores: a share of the CPUs each; none: the OS decides" },
+  oversubscribe: { type: "flag", help: "allow more than 2 workers per CPU" },
+  "no-metrics": { type: "flag", help: "do not print the live per-step summary" },
+  help: { type: "flag", short: "h", help: "show this help" },
+} as const satisfies OptionTable;
+
+export const LAUNCH_USAGE = `usage: weft launch [options] script [script args...]
+
+Starts the workers of a distributed job on this machine, like torchrun. Everything after the
+script is the script's own. Node 0 serves the job's store; with --nnodes > 1 every node needs
+--rdzv with node 0's address on the job's network and a fixed port, and the same secret.
 
 options:
-  --nproc N            workers on this machine (default 1; alias --nproc-per-node)
-  --nnodes M           machines in the job (default 1)
-  --node-rank K        this machine's index, 0..M-1 (default 0); node 0 serves the store
-  --rdzv HOST:PORT     address of node 0's store (default 127.0.0.1 and a free port; required,
-                       with a port, when --nnodes > 1: use node 0's address on the job's network)
-  --rdzv-timeout S     how long nodes 1.. wait for node 0's store (default 60)
-  --secret-file PATH   read the job secret from PATH (first line); otherwise WEFT_JOB_SECRET is
-                       used, and a single-machine job without either gets a random secret
-  --run-dir DIR        where workers write metrics (default runs/<job-id>)
-  --grace-ms MS        SIGTERM-to-SIGKILL delay when stopping workers (default 5000)
-  --cpu-bind MODE      cores (default): each worker gets its own share of the CPUs; none: the OS
-                       places them
-  --no-metrics         do not print the live per-step summary
-  -h, --help           show this help
+${describeOptions(LAUNCH_OPTIONS)}
 
 Workers find WEFT_RANK, WEFT_WORLD_SIZE, WEFT_LOCAL_RANK, WEFT_MASTER_ADDR, WEFT_MASTER_PORT,
 WEFT_JOB_SECRET and WEFT_RUN_DIR in their environment; initProcessGroup() reads them.
-A TypeScript script must be compiled first (npx tsc) and the .js file launched.`;
+.js/.mjs/.cjs scripts run with this Node, .ts/.mts/.cts ones too through tsx (no build step,
+no type check); anything else is executed directly. A single-machine job without a secret gets
+a random one. Each worker's output is printed with a [rank] prefix and kept in
+<run-dir>/rank-<r>.log; a worker that dies of an uncaught error is summed up in one line.`;
 
-export class LaunchUsageError extends Error {
-  override name = "LaunchUsageError";
+function usage(message: string): UsageError {
+  return new UsageError(`${COMMAND}: ${message}`);
 }
 
-function positiveInt(flag: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < min) throw new LaunchUsageError(`${flag} needs an integer >= ${min}, got ${v ?? "nothing"}`);
-  return n;
+/** Host and port of --rdzv ("10.0.0.1:29500", "[fe80::1]:29500"). */
+function parseRdzv(rdzv: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(rdzv);
+  if (!m || Number(m[2]) > 65535) throw usage(`--rdzv must be HOST:PORT with a port up to 65535, got "${rdzv}"`);
+  const host = m[1]!;
+  if (host === "0.0.0.0" || host === "::") {
+    throw usage(`--rdzv needs node 0's actual address, not ${host}: workers also listen on the interface they reach it through`);
+  }
+  return { host, port: Number(m[2]) };
 }
 
-/** Parses argv (after `launch`); returns undefined for --help. Throws LaunchUsageError on bad input. */
-export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env, warn: (m: string) => void = () => {}): LaunchOptions | undefined {
-  let nproc = 1;
-  let nnodes = 1;
-  let nodeRank = 0;
-  let rdzv: string | undefined;
-  let secretFile: string | undefined;
-  let runDir: string | undefined;
-  let graceMs = 5000;
-  let liveMetrics = true;
-  let cpuBind: "cores" | "none" = "cores";
-  let rdzvTimeoutMs: number | undefined;
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("-")) break;
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new LaunchUsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return undefined;
-      case "--nproc":
-      case "--nproc-per-node":
-        nproc = positiveInt(flag, value(), 1);
-        break;
-      case "--nnodes":
-        nnodes = positiveInt(flag, value(), 1);
-        break;
-      case "--node-rank":
-        nodeRank = positiveInt(flag, value(), 0);
-        break;
-      case "--rdzv":
-        rdzv = value();
-        break;
-      case "--rdzv-timeout":
-        rdzvTimeoutMs = positiveInt(flag, value(), 1) * 1000;
-        break;
-      case "--secret-file":
-        secretFile = value();
-        break;
-      case "--run-dir":
-        runDir = value();
-        break;
-      case "--grace-ms":
-        graceMs = positiveInt(flag, value(), 0);
-        break;
-      case "--cpu-bind": {
-        const v = value();
-        if (v !== "cores" && v !== "none") throw new LaunchUsageError(`--cpu-bind must be cores or none, got ${v}`);
-        cpuBind = v;
-        break;
-      }
-      case "--no-metrics":
-        liveMetrics = false;
-        break;
-      case "--":
-        i++;
-        break;
-      default:
-        throw new LaunchUsageError(`unknown option ${flag}`);
+function readSecret(file: string | undefined, nnodes: number, env: NodeJS.ProcessEnv, warn: (m: string) => void): string {
+  if (file !== undefined) {
+    try {
+      return readSecretFile(file, warn);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // A missing or unreadable file, or a secret too short (AuthError): the message says which.
+      throw usage(`--secret-file ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
     }
-    if (flag === "--") break;
   }
-  const script = argv[i];
-  if (script === undefined) throw new LaunchUsageError("no script to launch");
-  if (nodeRank >= nnodes) throw new LaunchUsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+  const fromEnv = env[ENV.secret];
+  if (fromEnv) {
+    try {
+      secretKey(fromEnv);
+    } catch (err) {
+      throw usage(`${ENV.secret}: ${(err as Error).message}`);
+    }
+    return fromEnv;
+  }
+  if (nnodes === 1) return generateSecret();
+  throw usage(`a job on several machines needs a shared secret: set ${ENV.secret} on every node or pass --secret-file`);
+}
 
-  let rdzvHost = "127.0.0.1";
-  let rdzvPort = 0;
-  if (rdzv !== undefined) {
-    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(rdzv);
-    if (!m) throw new LaunchUsageError(`--rdzv must be HOST:PORT, got ${rdzv}`);
-    rdzvHost = m[1]!;
-    rdzvPort = Number(m[2]);
+/**
+ * Parses argv (after `launch`); returns undefined for --help. Throws UsageError on bad input. It
+ * does not look for the script (checkScript does, before anything starts).
+ *
+ * @example Script arguments pass through untouched
+ * ```ts
+ * const o = parseLaunchArgs(["--nproc", "2", "train.js", "--lr", "0.1"], {})!;
+ * assert.deepEqual([o.nproc, o.script, o.args], [2, "train.js", ["--lr", "0.1"]]);
+ * ```
+ */
+export function parseLaunchArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (m: string) => void = () => {},
+): LaunchOptions | undefined {
+  const { values: v, rest } = parseCommandLine(argv, LAUNCH_OPTIONS, { command: COMMAND, positionals: ["script"], stopAtPositional: true });
+  if (v.help) return undefined;
+  const [script, ...args] = rest;
+  if (script === undefined) throw usage("no script to launch: weft launch [options] script [script args...] (weft launch --help)");
+  if (v.nproc !== undefined && v["nproc-per-node"] !== undefined) throw usage("--nproc and --nproc-per-node are the same option: give one");
+  const nproc = v.nproc ?? v["nproc-per-node"] ?? 1;
+  try {
+    checkWorkerCount(nproc, v.oversubscribe, v.nproc === undefined ? "--nproc-per-node" : "--nproc");
+  } catch (err) {
+    throw err instanceof UsageError ? usage(err.message) : err;
   }
-  if (nnodes > 1 && (rdzv === undefined || rdzvPort === 0)) {
-    throw new LaunchUsageError("--nnodes > 1 needs --rdzv HOST:PORT with node 0's address and a fixed port");
-  }
-  if (rdzvHost === "0.0.0.0" || rdzvHost === "::") {
-    throw new LaunchUsageError(`--rdzv needs node 0's actual address, not ${rdzvHost}: workers also listen on the interface they reach it through`);
-  }
+  if (v["node-rank"] >= v.nnodes) throw usage(`--node-rank ${v["node-rank"]} must be below --nnodes ${v.nnodes} (node ranks are 0..${v.nnodes - 1})`);
 
-  let secret: string;
-  if (secretFile !== undefined) secret = readSecretFile(secretFile, warn);
-  else if (env[ENV.secret]) secret = env[ENV.secret]!;
-  else if (nnodes === 1) secret = generateSecret();
-  else throw new LaunchUsageError(`a job on several machines needs a shared secret: set ${ENV.secret} on every node or pass --secret-file`);
+  const { host: rdzvHost, port: rdzvPort } = v.rdzv === undefined ? { host: "127.0.0.1", port: 0 } : parseRdzv(v.rdzv);
+  if (v.nnodes > 1 && (v.rdzv === undefined || rdzvPort === 0)) {
+    throw usage("--nnodes > 1 needs --rdzv HOST:PORT with node 0's address and a fixed port");
+  }
+  const secret = readSecret(v["secret-file"], v.nnodes, env, warn);
 
   return {
     nproc,
-    nnodes,
-    nodeRank,
+    nnodes: v.nnodes,
+    nodeRank: v["node-rank"],
     rdzvHost,
     rdzvPort,
     secret,
     script,
-    args: argv.slice(i + 1),
-    ...(runDir === undefined ? {} : { runDir }),
-    graceMs,
-    liveMetrics,
-    cpuBind,
-    ...(rdzvTimeoutMs === undefined ? {} : { rdzvTimeoutMs }),
+    args,
+    ...(v["run-dir"] === undefined ? {} : { runDir: v["run-dir"] }),
+    graceMs: v["grace-ms"],
+    liveMetrics: !v["no-metrics"],
+    cpuBind: v["cpu-bind"] as "cores" | "none",
+    rdzvTimeoutMs: v["rdzv-timeout"] * 1000,
   };
+}
+
+/**
+ * Refuses a worker script that is not there, before any worker starts: otherwise every worker
+ * fails at once, each with its own stack. A bare name without a path or a script extension may
+ * be a program on PATH (a non-Node worker), so it is left to the launcher to start or report.
+ *
+ * @example A missing path is one UsageError
+ * ```ts
+ * assert.throws(() => checkScript("no/such/train.js"), /weft launch: no such script: no\/such\/train\.js/);
+ * ```
+ */
+export function checkScript(script: string): void {
+  if (!script.includes("/") && !/\.(c|m)?[jt]s$/.test(script)) return;
+  let stat;
+  try {
+    stat = statSync(script);
+  } catch {
+    throw usage(`no such script: ${script}`);
+  }
+  if (!stat.isFile()) throw usage(`${script} is not a file: give the worker script itself`);
 }

@@ -1,29 +1,24 @@
-// Entry of `weft launch ...` for the CLI.
-import { AuthError } from "../distributed/base/errors.js";
+// Entry of `weft launch ...` for the CLI: parse (a bad command line is a UsageError, one line and
+// exit 2 from main.ts), check the script is there, run the job. The job's own failures are
+// reported by the launcher as they happen, so what reaches here is the exit status, or a job that
+// could not start at all (the store's port taken, node 0 unreachable): one line, exit 1.
 import { launchJob } from "../distributed/launch/launcher.js";
-import { LAUNCH_USAGE, LaunchUsageError, parseLaunchArgs } from "./launch-args.js";
+import { checkScript, LAUNCH_USAGE, parseLaunchArgs } from "./launch-args.js";
 
-/** Runs `weft launch <argv>` and returns the process exit code (2 for usage errors). */
+/** Runs `weft launch <argv>` and returns the process exit code. */
 export async function runLaunch(argv: string[]): Promise<number> {
-  const warn = (m: string): void => void process.stderr.write(`weft launch: ${m}\n`);
-  let options;
-  try {
-    options = parseLaunchArgs(argv, process.env, warn);
-  } catch (err) {
-    if (err instanceof LaunchUsageError || err instanceof AuthError || (err as NodeJS.ErrnoException).code === "ENOENT") {
-      warn(`${(err as Error).message}\n\n${LAUNCH_USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+  const say = (m: string): void => void process.stderr.write(`weft launch: ${m}\n`);
+  const options = parseLaunchArgs(argv, process.env, say);
   if (!options) {
     process.stdout.write(`${LAUNCH_USAGE}\n`);
     return 0;
   }
+  checkScript(options.script);
   try {
     return (await launchJob(options)).exitCode;
   } catch (err) {
-    warn((err as Error).message);
+    // Written to be read (launcher.ts says what to check); the stack would add nothing.
+    say((err as Error).message.replace(/\s*\n\s*/g, " "));
     return 1;
   }
 }

@@ -2,14 +2,18 @@
 //
 //  - Node 0 serves the rendezvous store (loopback for one machine, --rdzv HOST:PORT for several);
 //    every worker gets its rank, the store's address and the job secret in its environment.
-//  - Each output line of a worker is printed with a `[rank]` prefix; the last lines are kept.
+//  - Each output line of a worker is printed with a `[rank]` prefix and kept in the run
+//    directory's rank-<r>.log (worker-output.ts).
 //  - If a worker fails, the job stops promptly: the others get SIGTERM, then SIGKILL after a grace
-//    period, and the launcher exits with the failed worker's status after printing its last lines.
+//    period, and what they print meanwhile goes to their logs only. The launcher exits with the
+//    failed worker's status. A worker that died of an uncaught error is summed up in one line (the
+//    error, where it was thrown, which log has the rest: Note [one line per failed job]); one that
+//    exited non-zero by itself gets its last lines printed.
 //  - Per-step metrics the workers write (MetricsWriter) are summarised live and at the end.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { constants } from "node:os";
 import { allowedCpus, planCpuShares } from "../base/cpu-binding.js";
 import { MetricsSummary } from "../metrics/metrics-summary.js";
@@ -17,7 +21,8 @@ import { secretKey } from "../wire/secret.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { StoreServer } from "../rendezvous/store-server.js";
 import { ENV } from "../rendezvous/worker-env.js";
-import { LineSplitter } from "./line-splitter.js";
+import { workerCommand } from "./worker-command.js";
+import { WorkerOutput } from "./worker-output.js";
 
 export interface LaunchOptions {
   /** Workers on this machine. */
@@ -31,7 +36,7 @@ export interface LaunchOptions {
   rdzvPort: number;
   /** The job secret (checked for length); every node must use the same. */
   secret: string;
-  /** Worker program: .js/.mjs/.cjs run with this Node; anything else is executed directly. */
+  /** Worker program: .js/.mjs/.cjs run with this Node, .ts/.mts/.cts with Node and tsx; anything else is executed directly. */
   script: string;
   args: string[];
   /** Default runs/<job-id>. */
@@ -57,13 +62,23 @@ export interface JobResult {
   exitCode: number;
   jobId: string;
   runDir: string;
-  /** The first worker that failed, with its last output lines. */
-  failed?: { rank: number; pid: number | undefined; exitCode: number; tail: string[] };
+  /** The first worker that failed, with its last output lines (for an uncaught error, Node's report of it). */
+  failed?: {
+    rank: number;
+    pid: number | undefined;
+    exitCode: number;
+    tail: string[];
+    /** The uncaught error that ended it, on one line (`Error: boom`), when it was one. */
+    error?: string;
+    /** Its whole output. */
+    logPath: string;
+  };
 }
 
 interface Worker {
   rank: number;
   child: ChildProcess;
+  output: WorkerOutput;
   exited: Promise<void>;
 }
 
@@ -75,14 +90,6 @@ function newJobId(): string {
 function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
   return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-}
-
-function commandFor(script: string): { file: string; args: string[] } {
-  if (/\.(c|m)?js$/.test(script)) return { file: process.execPath, args: [script] };
-  if (/\.(c|m)?ts$/.test(script)) {
-    throw new Error(`${script} is TypeScript: compile it first (npx tsc) and launch the .js file it produces`);
-  }
-  return { file: script, args: [] };
 }
 
 /** Each local worker's CPUs, or null when workers are not bound (one worker, --cpu-bind none, too few CPUs). */
@@ -115,7 +122,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     o.onLine ??
     ((rank: number, stream: "stdout" | "stderr", line: string) => (stream === "stdout" ? process.stdout : process.stderr).write(`[${rank}] ${line}\n`));
   const key = secretKey(o.secret);
-  const command = commandFor(o.script);
+  const command = workerCommand(o.script);
   const worldSize = o.nproc * o.nnodes;
 
   // Node 0 serves the store; every node learns the job id from it, so run directories match.
@@ -159,12 +166,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   let failed: JobResult["failed"];
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
-  const stopAll = (why: string): void => {
+  const alive = (): Worker[] => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  /** Stops every worker still running; `why` (when given) is logged with who is being stopped. */
+  const stopAll = (why: string | undefined): void => {
     if (stopping) return;
     stopping = true;
-    const alive = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-    if (alive.length > 0) log(`${why}; stopping ranks ${alive.map((w) => w.rank).join(", ")} (SIGTERM, SIGKILL after ${o.graceMs} ms)`);
-    for (const w of alive) w.child.kill("SIGTERM");
+    const running = alive();
+    if (why !== undefined && running.length > 0) log(`${why}; stopping ranks ${running.map((w) => w.rank).join(", ")} (SIGTERM, SIGKILL after ${o.graceMs} ms)`);
+    for (const w of running) w.child.kill("SIGTERM");
     killTimer = setTimeout(() => {
       for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
     }, o.graceMs);
@@ -182,6 +191,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   for (let localRank = 0; localRank < o.nproc; localRank++) {
     const rank = o.nodeRank * o.nproc + localRank;
     const share = cpuShares?.[localRank];
+    const startedAt = Date.now();
     const child = spawn(command.file, [...command.args, ...o.args], {
       env: {
         ...(o.env ?? process.env),
@@ -200,20 +210,26 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const lines = new LineSplitter((line) => onLine(rank, "stdout", line));
-    const errLines = new LineSplitter((line) => onLine(rank, "stderr", line));
-    // One tail per worker, both streams in arrival order.
-    const tail = new LineSplitter(() => {});
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (lines.push(d), tail.push(d)));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (errLines.push(d), tail.push(d)));
+    const output = new WorkerOutput(rank, join(runDir, `rank-${rank}.log`), onLine, log);
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => output.push("stdout", d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => output.push("stderr", d));
     const exited = new Promise<void>((resolveExit) => {
       const ended = (status: number, how: string): void => {
-        lines.flush();
-        errLines.flush();
-        tail.flush();
+        output.flush();
         if (status !== 0 && !failed && !stopping) {
-          failed = { rank, pid: child.pid, exitCode: status, tail: tail.tail() };
-          stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
+          const fatal = output.fatal;
+          failed = { rank, pid: child.pid, exitCode: status, tail: output.tail(), logPath: output.logPath, ...(fatal ? { error: fatal.error } : {}) };
+          // The cause is on the terminal (or in the line below); the others' ends are its echo.
+          for (const w of workers) if (w.rank !== rank) w.output.mute();
+          if (fatal) {
+            const others = alive().length > 0 ? "stopping the other ranks; " : "";
+            const where = fatal.location ? ` at ${fatal.location}` : "";
+            const after = ((Date.now() - startedAt) / 1000).toFixed(1);
+            log(`rank ${rank} failed ${after} s after it started: ${fatal.error}${where} (exit code ${status}); ${others}its output is in ${output.logPath}`);
+            stopAll(undefined);
+          } else {
+            stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
+          }
         }
         resolveExit();
       };
@@ -223,7 +239,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       });
       child.on("close", (code, signal) => ended(exitStatus(code, signal), `exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
     });
-    workers.push({ rank, child, exited });
+    workers.push({ rank, child, output, exited });
   }
 
   const summary = new MetricsSummary(runDir, o.nproc);
@@ -243,6 +259,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await store?.close();
+    await Promise.all(workers.map((w) => w.output.close()));
   }
   if (o.liveMetrics) {
     summary.poll();
@@ -252,7 +269,11 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     if (end) log(`job ${jobId!}: ${end}`);
   }
   if (failed) {
-    log(`job ${jobId!} failed: rank ${failed.rank} exited with status ${failed.exitCode}; its last lines:\n` + failed.tail.map((l) => `  [${failed!.rank}] ${l}`).join("\n"));
+    // An uncaught error was summed up when it happened; a worker that chose its exit status
+    // printed its own reason, which its last lines show.
+    if (failed.error === undefined) {
+      log(`job ${jobId!} failed: rank ${failed.rank} exited with status ${failed.exitCode}; its last lines:\n` + failed.tail.map((l) => `  [${failed!.rank}] ${l}`).join("\n"));
+    }
     return { exitCode: failed.exitCode, jobId: jobId!, runDir, failed };
   }
   if (interrupted) return { exitCode: 128 + (constants.signals[interrupted] ?? 0), jobId: jobId!, runDir };

@@ -1,0 +1,44 @@
+// How the launcher starts a worker script: .js/.mjs/.cjs with this Node, .ts/.mts/.cts with this
+// Node and tsx, anything else executed directly. Node workers also load worker-preload.ts (Note
+// [one line per failed job] in fatal-report.ts).
+//
+// Why tsx for TypeScript: Node 20 cannot strip types itself, and users write their training
+// scripts in TypeScript. tsx (esbuild underneath, shipped as a prebuilt binary inside a registry
+// package) transpiles each file as it is loaded, resolves `./model.js` to `./model.ts` as tsc's
+// NodeNext style expects, handles ESM and CommonJS and the tsconfig's paths, and runs inside the
+// worker's own process (`--import`), so a rank stays one process. The alternative, a
+// module.register() hook over TypeScript's transpileModule, starts about as slowly (both add
+// 0.3-0.5 s to a worker's start here), but would make the 23 MB compiler a runtime dependency and
+// re-implement tsx's resolution rules by hand. Neither type-checks: `npx tsc --noEmit` does that.
+
+/** The program and leading arguments for `script` (its own arguments follow). */
+export interface WorkerCommand {
+  file: string;
+  args: string[];
+}
+
+const PRELOAD = new URL("./worker-preload.js", import.meta.url).href;
+
+/** tsx's loader as a file URL, resolved from this package so the user's project need not install it. */
+function tsxLoader(): string {
+  try {
+    return import.meta.resolve("tsx");
+  } catch (err) {
+    throw new Error(`cannot run a TypeScript worker: the tsx package is missing (${(err as Error).message}); reinstall weft, or compile the script and launch the .js`);
+  }
+}
+
+/**
+ * The command that runs `script`.
+ *
+ * @example A TypeScript script runs through tsx, a shell script directly
+ * ```ts
+ * assert.ok(workerCommand("train.ts").args.includes("train.ts"));
+ * assert.deepEqual(workerCommand("./run.sh"), { file: "./run.sh", args: [] });
+ * ```
+ */
+export function workerCommand(script: string): WorkerCommand {
+  if (/\.(c|m)?js$/.test(script)) return { file: process.execPath, args: ["--import", PRELOAD, script] };
+  if (/\.(c|m)?ts$/.test(script)) return { file: process.execPath, args: ["--import", PRELOAD, "--import", tsxLoader(), script] };
+  return { file: script, args: [] };
+}
