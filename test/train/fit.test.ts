@@ -33,7 +33,7 @@ test("ddp on 2 ranks with 32 samples each follows one process with 64 through ru
   assert.equal(results[0]!.steps, steps);
   assert.equal(results[0]!.workers, 2);
   assert.ok(Math.abs(results[0]!.train_loss - single.train_loss) < 1e-4, `ddp loss ${results[0]!.train_loss}, single ${single.train_loss}`);
-  assert.ok(Math.abs(results[0]!.value - single.value) <= 0.002, `ddp accuracy ${results[0]!.value}, single ${single.value}`);
+  assert.ok(Math.abs(results[0]!.value - single.value) <= 0.005, `ddp accuracy ${results[0]!.value}, single ${single.value}`);
 });
 
 test("fit: per-step losses of ddp (2 x 32) and single (64) agree at every step", async () => {
