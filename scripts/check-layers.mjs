@@ -34,7 +34,7 @@ const TOP_LAYERS = [
   ["models", "reference models built from nn (MNIST CNN, tiny GPT)"],
   ["distributed", "process groups, collectives, strategies (sub-layered below)"],
   ["train", "the training loop (fit), the recipe contract, training state on disk, option specs"],
-  ["recipes", "the registry of training recipes (one per task) run by train/"],
+  ["recipes", "the training recipes (one per task), written against train/'s recipe contract"],
   ["bench", "benchmarks of models and collectives"],
   ["cli", "the `weft` command: one argument parser, dispatch to the layers below"],
 ];
@@ -71,6 +71,14 @@ const KNOWN_VIOLATIONS = [
   {
     rule: "upward", files: ["src/distributed/executors/threaded-executor.ts", "src/distributed/group/process-group.ts"],
     why: "same OpExecutor type as above",
+  },
+  {
+    rule: "upward", files: ["src/distributed/executors/single-executor.ts", "src/distributed/group/process-group.ts"],
+    why: "same OpExecutor type as above (arrived with the subgroups commit 4052eaa)",
+  },
+  {
+    rule: "cycle", files: ["src/distributed/executors/single-executor.ts", "src/distributed/group/process-group.ts"],
+    why: "process-group builds a SingleExecutor, which imports the OpExecutor type back: moving OpExecutor down to executors/ fixes this and the four above",
   },
   {
     rule: "cycle", files: ["src/tensor/autograd.ts", "src/tensor/tensor.ts"],
