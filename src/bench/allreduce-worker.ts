@@ -2,16 +2,12 @@
 // benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
 // each start after a barrier; rank 0 reports the median on its own clock.
 //
-// Arguments: those of `weft bench allreduce` but --workers (allreduce-options.ts).
-import { parseArgs } from "node:util";
+// Argument: the settings `weft bench allreduce` checked, as JSON (allreduce-options.ts).
 import { initProcessGroup } from "../distributed/group/init.js";
 import { sharedFloat32Array } from "../distributed/base/shared-buffer.js";
-import { ALLREDUCE_OPTIONS, checkAllreduceOptions } from "./allreduce-options.js";
+import { decodeAllreduceSettings } from "./allreduce-options.js";
 
-const { values } = parseArgs({ options: ALLREDUCE_OPTIONS });
-const { sizes, wire, tcp } = checkAllreduceOptions(values);
-const maxIters = Number(values.iters);
-const budget = Number(values["budget-mib"]) * (1 << 20);
+const { sizes, wire, tcp, iters: maxIters, budgetBytes: budget, segmentBytes, smallBytes } = decodeAllreduceSettings(process.argv[2]);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -21,8 +17,8 @@ function median(xs: number[]): number {
 
 const pg = await initProcessGroup({
   sharedMemory: !tcp,
-  ...(values["segment-bytes"] ? { segmentBytes: Number(values["segment-bytes"]) } : {}),
-  ...(values["small-bytes"] ? { smallMessageBytes: Number(values["small-bytes"]) } : {}),
+  ...(segmentBytes === undefined ? {} : { segmentBytes }),
+  ...(smallBytes === undefined ? {} : { smallMessageBytes: smallBytes }),
 });
 for (const bytes of sizes) {
   const buf = sharedFloat32Array(bytes / 4).fill(1);
