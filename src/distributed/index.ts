@@ -3,7 +3,10 @@
 // behind the "weft/launch" entry (src/launch.ts); everything else here is internal.
 //
 // Process groups and collectives
-export { ProcessGroup, Work, type CallOptions, type ReduceOptions, type P2POptions } from "./group/process-group.js";
+export {
+  ProcessGroup, Work, type CallOptions, type ReduceOptions, type P2POptions, type NewGroupOptions, type GroupTransport,
+} from "./group/process-group.js";
+export type { CommBuffer } from "./group/tensor-buffers.js";
 export { createInProcessGroups, type InProcessGroupOptions } from "./group/in-process-group.js";
 export { initWorker, initProcessGroup, type WorkerInfo, type InitProcessGroupOptions } from "./group/init.js";
 export { sharedFloat32Array, isShared } from "./base/shared-buffer.js";

@@ -7,7 +7,7 @@
 //      the memory goes away with the last process even if the job is killed.
 // If any rank failed (say, ranks that share no /dev/shm), every rank keeps using TCP alone.
 import { createHash } from "node:crypto";
-import type { OpExecutor } from "../group/process-group.js";
+import type { OpExecutor } from "./op-executor.js";
 import { distAddon, type ShmHandle } from "../base/native-dist.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import { SharedMemoryExecutor, type SharedMemoryOptions } from "./shm-executor.js";

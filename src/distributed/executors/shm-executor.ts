@@ -20,7 +20,7 @@ import { validateRequest } from "../collectives/request.js";
 import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/native-dist.js";
 import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp } from "../collectives/ops.js";
 import type { RankNaming } from "../collectives/engine.js";
-import type { OpExecutor } from "../group/process-group.js";
+import type { OpExecutor } from "./op-executor.js";
 
 /** Operation codes of native/dist/shm-group.h. */
 const OP_CODE: Partial<Record<OpName, number>> = { allReduce: 1, reduceScatter: 2, allGather: 3, broadcast: 4, barrier: 5 };

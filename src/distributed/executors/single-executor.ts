@@ -9,7 +9,7 @@
 import type { OpRequest, OpResult } from "../collectives/ops.js";
 import { OP_DISPLAY_NAMES } from "../collectives/ops.js";
 import { validateRequest } from "../collectives/request.js";
-import type { OpExecutor } from "../group/process-group.js";
+import type { OpExecutor } from "./op-executor.js";
 
 const DONE: Promise<OpResult> = Promise.resolve();
 

@@ -9,7 +9,7 @@
 import { Worker } from "node:worker_threads";
 import { deserializeError } from "../base/errors.js";
 import type { OpRequest, OpResult } from "../collectives/ops.js";
-import type { OpExecutor } from "../group/process-group.js";
+import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
 

@@ -18,14 +18,10 @@ import type { OpRequest, OpResult, ReduceOp } from "../collectives/ops.js";
 import type { EngineOptions, RankNaming } from "../collectives/engine.js";
 import type { WireDtype } from "../compression/wire-dtype.js";
 import { SingleExecutor } from "../executors/single-executor.js";
+import type { OpExecutor } from "../executors/op-executor.js";
 import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
 
-/** Where operations run: the comm thread (TCP groups), inline (in-process, shared-memory and one-rank groups). */
-export interface OpExecutor {
-  /** Resolves with the operation's result (recv-any: its source), rejects with its error. */
-  submit(request: OpRequest): Promise<OpResult>;
-  close(): Promise<void>;
-}
+export type { OpExecutor };
 
 /** A pending operation; `wait()` gives its result (nothing, except for recv-any: the source). */
 export class Work<T = void> {
@@ -253,6 +249,18 @@ export class ProcessGroup {
    * one first; `wait()` gives its sender, in this group's numbering (the rank to reply to). The
    * other side is an ordinary send(). Its size must match `buffer`; a message with another tag
    * is left for a recv() with that tag (collectives/recv-any.ts).
+   *
+   * @example A server takes the first message, whoever sent it
+   * ```ts
+   * import { createInProcessGroups } from "weft";
+   * const [server, a, b] = createInProcessGroups(3);
+   * const sent = b!.send(Float32Array.of(42), 0);        // only rank 2 sends
+   * const got = new Float32Array(1);
+   * assert.deepEqual(await server!.recvAny(got), { source: 2 });
+   * assert.equal(got[0], 42);
+   * await sent;
+   * await Promise.all([server!, a!, b!].map((pg) => pg.destroy()));
+   * ```
    */
   recvAnyAsync(buffer: CommBuffer, options?: P2POptions): Work<{ source: number }> {
     const done = this.submit(() => {
@@ -273,6 +281,18 @@ export class ProcessGroup {
    * The subgroup is a group of its own, of this one's kind, with the same deadlines, descriptor
    * checks and typed errors; errors name job-wide ranks (Note [global rank names]). It is
    * destroyed with this group at the latest.
+   *
+   * @example Two pairs reduce on their own
+   * ```ts
+   * import { createInProcessGroups } from "weft";
+   * const groups = createInProcessGroups(4);
+   * const pairs = await Promise.all(groups.map((pg) => pg.newGroup(pg.rank < 2 ? [0, 1] : [2, 3])));
+   * const bufs = groups.map((pg) => Float32Array.of(pg.rank));
+   * await Promise.all(pairs.map((pair, r) => pair!.allReduce(bufs[r]!)));
+   * assert.deepEqual(bufs.map((b) => b[0]), [1, 1, 5, 5]);
+   * assert.deepEqual(pairs[3]!.globalRanks, [2, 3]);
+   * await Promise.all(groups.map((pg) => pg.destroy()));   // and the pairs
+   * ```
    */
   async newGroup(ranks: readonly number[], options: NewGroupOptions = {}): Promise<ProcessGroup | null> {
     const list = [...ranks];
