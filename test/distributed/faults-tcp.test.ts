@@ -21,19 +21,23 @@ test("a killed rank makes the others fail with PeerLostError well within the dea
   assert.equal(results[2]!.signal, "SIGKILL");
   for (const r of results.slice(0, 2)) {
     assert.equal(r.code, 0, r.stderr);
-    const row = r.json.find((j) => j.check === "kill")!;
+    const row = r.json.find((j) => j.check === "kill");
+    assert.ok(row, `rank ${r.rank} reported no outcome:\n${r.stderr}`);
     assert.ok(row.error === "PeerLostError" || row.error === "CollectiveTimeoutError", JSON.stringify(row));
     assert.match(row.message as string, /rank 2/);
-    assert.ok((row.ms as number) < 3000, `took ${row.ms} ms`);
+    // The call's deadline is KILL_DEADLINE_MS (30 s) in the worker: an outcome in under half of it
+    // came from the lost peer (directly or reported by another rank), however slow the machine.
+    assert.ok((row.ms as number) < 15_000, `took ${row.ms} ms`);
   }
 });
 
 test("a frozen rank (SIGSTOP) makes the others time out, naming it", async () => {
   const results = await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["freeze"], waitFor: [0, 1] });
   for (const r of results.slice(0, 2)) {
-    const row = r.json.find((j) => j.check === "freeze")!;
+    const row = r.json.find((j) => j.check === "freeze");
+    assert.ok(row, `rank ${r.rank} reported no outcome:\n${r.stderr}`);
     assert.equal(row.error, "CollectiveTimeoutError", JSON.stringify(row));
     assert.deepEqual(row.ranks, [2]);
-    assert.match(row.message as string, /all-reduce #1 did not finish within 1500 ms: rank 2 never arrived/);
+    assert.match(row.message as string, /all-reduce #1 did not finish within 5000 ms: rank 2 never arrived/);
   }
 });

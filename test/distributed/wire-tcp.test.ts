@@ -8,7 +8,7 @@ import { checks } from "./helpers/rank-checks.js";
 
 for (const world of [2, 3]) {
   test(`bf16 and f16 all-reduce over TCP with ${world} ranks: documented rounding, bitwise, one hash on every rank`, async () => {
-    const by = checks(await spawnRanks({ worldSize: world, script: "collectives-worker.js", args: ["wire"], timeoutMs: 60_000 }));
+    const by = checks(await spawnRanks({ worldSize: world, script: "collectives-worker.js", args: ["wire"] }));
     assert.equal(by.size, 12); // 2 wire types × 3 sizes × sum/avg
     for (const [name, rows] of by) {
       assert.equal(rows.length, world, name);

@@ -13,3 +13,16 @@ export function checks(results: RankResult[]): Map<string, Record<string, unknow
   }
   return by;
 }
+
+/**
+ * The "barrier" rows of every rank: nobody left the barrier before the last rank arrived. The
+ * stamps are Date.now() in each process, one clock on one machine, so this compares events, not
+ * durations, and holds however loaded the machine is.
+ */
+export function assertBarrierHeld(rows: Record<string, unknown>[] | undefined, world: number): void {
+  assert.equal(rows?.length, world, "barrier rows");
+  const lastArrival = Math.max(...rows!.map((r) => r.arrivedMs as number));
+  for (const row of rows!) {
+    assert.ok((row.leftMs as number) >= lastArrival, `rank ${row.rank} left the barrier at ${row.leftMs}, before the last rank arrived at ${lastArrival}`);
+  }
+}

@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { StoreServer } from "../../../src/distributed/rendezvous/store-server.js";
 import { generateSecret, secretKey } from "../../../src/distributed/wire/secret.js";
 
+const DEFAULT_TIMEOUT_MS = 180_000;
+
 export interface RankResult {
   rank: number;
   code: number | null;
@@ -23,7 +25,10 @@ export interface SpawnOptions {
   /** Node flags for the children (e.g. --cpu-prof). */
   execArgv?: string[];
   env?: Record<string, string>;
-  /** Kill everything after this long (the test then fails on the missing results). */
+  /**
+   * Kill everything after this long (the test then fails on the missing results). A safety net for
+   * a hung job, not a claim: the default is far above what any job here takes on a loaded machine.
+   */
   timeoutMs?: number;
   /** Ranks whose exit ends the run (default all); the others are then killed (e.g. a frozen rank). */
   waitFor?: number[];
@@ -71,7 +76,7 @@ export async function spawnRanks(o: SpawnOptions): Promise<RankResult[]> {
         });
     });
     const waited = o.waitFor ?? exits.map((_, r) => r);
-    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("ranks did not finish in time")), o.timeoutMs ?? 20_000).unref());
+    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`ranks did not finish within ${o.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`)), o.timeoutMs ?? DEFAULT_TIMEOUT_MS).unref());
     await Promise.race([Promise.all(waited.map((r) => exits[r]!)), deadline]);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     return await Promise.all(exits);

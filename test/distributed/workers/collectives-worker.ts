@@ -3,6 +3,8 @@
 // collectives-shm.test.ts). Runs one scenario and prints JSON lines: {"check":name,"ok":bool,
 // "transport":...} or {"error":class,...}.
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
 import { CollectiveError } from "../../../src/distributed/base/errors.js";
@@ -12,18 +14,30 @@ import {
 import type { Wire16 } from "../helpers/wire-rounding.js";
 
 const scenario = process.argv[2];
+// Deadlines of the fault scenarios (the fault tests name them in what they expect).
+const FREEZE_DEADLINE_MS = 5000;
+const KILL_DEADLINE_MS = 30_000;
 const SMALL = 32; // smallMessageBytes used by these tests: 1 and 3 floats go by recursive doubling, 17 and up by the ring
 // "window": tiny segments and a 4-segment staging window, so most reduce-scatter segments arrive
 // before their receive is posted and must wait in the socket.
+// The group's deadline is not what these scenarios test (the fault scenarios pass their own), so it
+// is far above what any operation takes on a loaded machine: a spurious timeout is then a hang.
+const GROUP_TIMEOUT_MS = 60_000;
 const pg = await initProcessGroup(
   scenario === "window"
-    ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: 10_000, shmChunkBytes: 4096 }
-    : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: 10_000, shmChunkBytes: 4096 },
+    ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: GROUP_TIMEOUT_MS, shmChunkBytes: 4096 }
+    : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: GROUP_TIMEOUT_MS, shmChunkBytes: 4096 },
 );
 const { rank, worldSize: w } = pg;
 const shm = pg.transport === "shared-memory";
 const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, transport: pg.transport, ...o })}\n`);
 const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex").slice(0, 16);
+
+/** Names under /dev/shm that this process has mapped (from /proc/self/maps; " (deleted)" once unlinked). */
+function mappedShmSegments(): string[] {
+  const names = readFileSync("/proc/self/maps", "utf8").split("\n").flatMap((l) => /\/dev\/shm\/(\S+)/.exec(l)?.[1] ?? []);
+  return [...new Set(names)];
+}
 
 function shared(a: Float32Array): Float32Array {
   const s = sharedFloat32Array(a.length);
@@ -54,6 +68,9 @@ switch (scenario) {
         out({ check: `allreduce ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, expected), hash: hash(buf) });
       }
     }
+    // The shared-memory segments this process has mapped, whatever their names: the unlink test
+    // checks that each is gone once the job is (and no other job's segment can be mistaken for one).
+    if (shm) out({ check: "mapped", segments: mappedShmSegments() });
     break;
   }
   case "collectives": {
@@ -76,10 +93,13 @@ switch (scenario) {
     await pg.broadcast(bc, root);
     out({ check: "broadcast", ok: bitwiseEqual(bc, orderSensitiveInputs(w, 5000, 13)[root]!) });
 
-    const t0 = Date.now();
+    // Rank 0 arrives late. The test checks, across ranks, that nobody left before the last one
+    // arrived: Date.now() is one clock for all processes on this machine, so the order of these
+    // stamps is the order of the events, however long each rank took to get here.
     if (rank === 0) await new Promise((r) => setTimeout(r, 300));
+    const arrivedMs = Date.now();
     await pg.barrier();
-    out({ check: "barrier", ok: Date.now() - t0 >= 250 });
+    out({ check: "barrier", arrivedMs, leftMs: Date.now() });
 
     // A ring of messages: each rank sends to rank+1 and receives from rank-1.
     const msg = Float32Array.from({ length: 3000 }, (_, i) => rank * 10000 + i);
@@ -106,20 +126,37 @@ switch (scenario) {
     break;
   }
   case "overlap": {
-    // Rank 0 blocks its main thread for a second right after starting an all-reduce; its comm
-    // thread keeps the sockets going, so rank 1 finishes long before rank 0's main thread is free.
+    // Rank 0 starts an all-reduce, then blocks its main thread in a synchronous loop that ends only
+    // when rank 1 has finished the same all-reduce, which rank 1 announces with a file (seeing it
+    // needs no event loop). Rank 1 cannot finish without rank 0's share of 16 MB passing both ways
+    // through rank 0's sockets, so if the file appears while rank 0's main thread is still blocked,
+    // rank 0's comm thread did that work. Events, not durations: on a loaded machine the block may
+    // take any time, and only the order matters. If the comm thread does not progress, the loop
+    // gives up after BLOCK_LIMIT_MS and rank 0 reports it.
+    const BLOCK_LIMIT_MS = 60_000;
+    const peerDone = join(process.argv[3]!, "rank-1-finished");
     const buf = sharedFloat32Array(4 << 20).fill(1);
     await pg.barrier();
-    const t0 = performance.now();
     const work = pg.allReduceAsync(buf);
     if (rank === 0) {
-      const until = Date.now() + 1000;
-      while (Date.now() < until) {
-        // a long synchronous kernel
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      const t0 = Date.now();
+      let peerFinishedWhileBlocked = false;
+      while (Date.now() - t0 < BLOCK_LIMIT_MS) {
+        if (existsSync(peerDone)) {
+          peerFinishedWhileBlocked = true;
+          break;
+        }
+        Atomics.wait(nap, 0, 0, 2); // still synchronous: the main thread sleeps, its event loop does not run
       }
+      const blockedMs = Date.now() - t0;
+      await work.wait();
+      out({ check: "overlap", peerFinishedWhileBlocked, blockedMs, ok: buf.every((v) => v === w) });
+    } else {
+      await work.wait();
+      writeFileSync(peerDone, "");
+      out({ check: "overlap", ok: buf.every((v) => v === w) });
     }
-    await work.wait();
-    out({ check: "overlap", ms: Math.round(performance.now() - t0), ok: buf.every((v) => v === w) });
     break;
   }
   case "wire": {
@@ -152,8 +189,12 @@ switch (scenario) {
     await pg.barrier();
     if (rank === w - 1) process.kill(process.pid, scenario === "kill" ? "SIGKILL" : "SIGSTOP");
     // Timed from before the call: through shared memory the call itself blocks until the outcome.
+    // A freeze is found by the deadline, so the deadline is what the freeze test measures; a kill
+    // is found by the lost peer, and its long deadline lets the test tell the two apart on a
+    // loaded machine (an outcome well before KILL_DEADLINE_MS cannot have been the deadline).
     const t0 = performance.now();
-    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs: 1500 }), t0);
+    const timeoutMs = scenario === "kill" ? KILL_DEADLINE_MS : FREEZE_DEADLINE_MS;
+    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs }), t0);
     break;
   }
   default:
