@@ -126,11 +126,11 @@ test("an authenticated peer that sends an oversized header is disconnected and l
   let allocated = 0;
   const sink = () => ({ destinationFor: () => undefined, onFrame: () => void allocated++ });
   const listener = await AuthenticatedListener.listen(
-    { host: "127.0.0.1", port: 0, secret: key, limits: LIMITS, handshakeTimeoutMs: 1000, log: (m) => logs.push(m), label: "test" },
+    { host: "127.0.0.1", port: 0, secret: key, limits: LIMITS, handshakeTimeoutMs: 60_000, log: (m) => logs.push(m), label: "test" },
     { sink, onAuthenticated: () => {} },
   );
   try {
-    const conn = await FramedConnection.dial("127.0.0.1", listener.port, { secret: key, limits: LIMITS, handshakeTimeoutMs: 1000, sink, log: () => {} });
+    const conn = await FramedConnection.dial("127.0.0.1", listener.port, { secret: key, limits: LIMITS, handshakeTimeoutMs: 60_000, sink, log: () => {} });
     const closed = new Promise((r) => conn.socket.once("close", r));
     const bad = frame({ type: FrameType.Data });
     new DataView(bad.buffer).setUint32(16, 0xfffffff0, true);

@@ -23,15 +23,25 @@ async function withStore(fn: (server: StoreServer, connect: () => Promise<StoreC
   }
 }
 
+/** Waits, a turn of the event loop at a time, until `done()` holds; fails after a minute. */
+async function eventually(done: () => boolean, why: () => string): Promise<void> {
+  const t0 = Date.now();
+  while (!done()) {
+    assert.ok(Date.now() - t0 < 60_000, why());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 test("get blocks until another client sets the key", async () => {
   await withStore(async (_s, connect) => {
     const [a, b] = [await connect(), await connect()];
-    const t0 = Date.now();
-    const pending = a.getString("addr/1", 5000);
+    // The deadline is not under test: a minute, so only a get that never returns can reach it.
+    let answered = false;
+    const pending = a.getString("addr/1", 60_000).then((v) => ((answered = true), v));
     await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, "get answered before the key was set");
     await b.set("addr/1", "10.0.0.2:4000");
     assert.equal(await pending, "10.0.0.2:4000");
-    assert.ok(Date.now() - t0 >= 90);
   });
 });
 
@@ -41,7 +51,8 @@ test("get of a missing key fails with StoreTimeoutError naming it after the dead
     const t0 = Date.now();
     await assert.rejects(a.get("never/set", 150), (err: unknown) => err instanceof StoreTimeoutError && /never\/set/.test(err.message));
     const took = Date.now() - t0;
-    assert.ok(took >= 140 && took < 1500, `took ${took} ms`);
+    // Never before the deadline; after it, only "it fired" (a loaded machine may be late to notice).
+    assert.ok(took >= 140 && took < 30_000, `took ${took} ms`);
   });
 });
 
@@ -58,7 +69,7 @@ test("add is an atomic counter across clients, readable with get", async () => {
 test("wait returns once every key exists; delete removes a key", async () => {
   await withStore(async (_s, connect) => {
     const a = await connect();
-    const waiting = a.wait(["x", "y"], 5000);
+    const waiting = a.wait(["x", "y"], 60_000);
     await a.set("x", "1");
     await a.set("y", new Uint8Array([1, 2, 3]));
     await waiting;
@@ -71,12 +82,14 @@ test("wait returns once every key exists; delete removes a key", async () => {
 
 test("a client with the wrong secret is refused and logged; the store keeps serving", async () => {
   await withStore(async (server, connect, logs) => {
+    // A long connect deadline: the refusal, not a slow machine, must be what ends the attempt.
     await assert.rejects(
-      StoreClient.connect({ host: "127.0.0.1", port: server.port, secret: secretKey(generateSecret()), connectTimeoutMs: 1000 }),
+      StoreClient.connect({ host: "127.0.0.1", port: server.port, secret: secretKey(generateSecret()), connectTimeoutMs: 60_000 }),
       (err: unknown) => err instanceof StoreError && /prove|closed/.test(err.message),
     );
-    await new Promise((r) => setTimeout(r, 50));
-    assert.ok(logs.some((l) => /store: refused connection/.test(l)), logs.join("\n"));
+    // The client may give up first (it cannot check the store's proof), so the store's log line can
+    // come a little after: wait for it rather than for a fixed time.
+    await eventually(() => logs.some((l) => /store: refused connection/.test(l)), () => `no refusal logged:\n${logs.join("\n")}`);
     const ok = await connect();
     await ok.set("still", "here");
     assert.equal(await ok.getString("still"), "here");
