@@ -1,6 +1,9 @@
-// A worker for the launcher tests. Modes: "env" (report environment, pid, title), "fail" (rank 1
+// A worker for the launcher tests. Modes: "env" (report environment, pid, title; with "wait-seen",
+// stay alive until the test has looked at /proc), "fail" (rank 1
 // exits with status 3 after a few lines, the others would run for a long time), "sleep" (report
 // the pid, then run for a minute), "metrics".
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { initWorker } from "../../../src/distributed/group/init.js";
 import { MetricsWriter } from "../../../src/distributed/metrics/metrics-writer.js";
 
@@ -12,7 +15,12 @@ if (mode === "env") {
   console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length, cpus: w.cpus }));
   console.error(`stderr line of rank ${w.rank}`);
   process.stdout.write("a last line without newline");
-  await sleep(500); // the test reads /proc/<pid> meanwhile
+  if (process.argv[3] === "wait-seen") {
+    // The test reads /proc/<pid> when it gets the line above, then writes seen-<rank>: stay alive
+    // until then rather than for a guessed time (the launcher may hand the line over late).
+    const seen = join(w.runDir, `seen-${w.rank}`);
+    for (const t0 = Date.now(); !existsSync(seen) && Date.now() - t0 < 120_000; ) await sleep(10);
+  }
 } else if (mode === "fail") {
   if (w.rank === 1) {
     for (let i = 0; i < 30; i++) console.log(`line ${i}`);
