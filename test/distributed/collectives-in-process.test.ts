@@ -139,19 +139,20 @@ test("ranks passing different sizes to one all-reduce all get CollectiveMismatch
 
 test("a rank that never arrives makes the others time out, naming it", async () => {
   const groups = createInProcessGroups(3, { timeoutMs: 100 });
-  const t0 = Date.now();
   const results = await Promise.allSettled([groups[0]!.allReduce(new Float32Array(10)), groups[1]!.allReduce(new Float32Array(10))]);
-  assert.ok(Date.now() - t0 < 2000);
   for (const res of results) {
     const err = (res as PromiseRejectedResult).reason;
     assert.ok(err instanceof CollectiveTimeoutError, String(err));
     assert.deepEqual(err.ranks, [2]);
     assert.match(err.message, /all-reduce #0 did not finish within 100 ms: rank 2 never arrived/);
   }
-  // The late rank learns from the others' aborts instead of waiting for its own deadline.
-  const t1 = Date.now();
-  await assert.rejects(groups[2]!.allReduce(new Float32Array(10), { timeoutMs: 5000 }), CollectiveTimeoutError);
-  assert.ok(Date.now() - t1 < 1000, "late rank waited for its own deadline");
+  // The late rank learns from the others' aborts instead of waiting for its own deadline: its error
+  // is the one another rank reported (100 ms), not its own (a minute, which no test run reaches).
+  await assert.rejects(groups[2]!.allReduce(new Float32Array(10), { timeoutMs: 60_000 }), (err: unknown) => {
+    assert.ok(err instanceof CollectiveTimeoutError, String(err));
+    assert.match(err.message, /^rank [01] reported: all-reduce #0 did not finish within 100 ms/, "late rank waited for its own deadline");
+    return true;
+  });
   await Promise.all(groups.map((g) => g.destroy()));
 });
 
