@@ -95,7 +95,10 @@ test("epoch() yields the same batches as batches(), building the next one while 
   for await (const batch of loader.epoch(0)) {
     received.push(batch);
     const builtBefore = built;
-    await new Promise((resolve) => setTimeout(resolve, 1)); // stands in for an all-reduce
+    // Stands in for an all-reduce: the consumer yields to the event loop. A macrotask queued now
+    // (setImmediate) runs after the prefetch, which the loader queued the same way before handing
+    // the batch out; a timer would not do, as a timer that is already due may run first.
+    await new Promise((resolve) => setImmediate(resolve));
     // While we waited, the following batch (if any) was prepared.
     assert.equal(built, Math.min(builtBefore + 1, 4));
   }
