@@ -12,16 +12,18 @@ import { loadCheckpoint, saveCheckpoint } from "../../src/checkpoint/checkpoint-
 import { bf16ToF32 } from "../../src/checkpoint/half-float.js";
 
 const PYTHON = "/usr/bin/python3";
+// Importing torch takes seconds, many more on a loaded machine: the limit only stops a hung python.
+const PYTHON_TIMEOUT_MS = 300_000;
 
 function python(script: string, ...args: string[]): string {
-  const run = spawnSync(PYTHON, ["-c", script, ...args], { encoding: "utf8", timeout: 60_000 });
+  const run = spawnSync(PYTHON, ["-c", script, ...args], { encoding: "utf8", timeout: PYTHON_TIMEOUT_MS });
   if (run.status !== 0) throw new Error(`python failed (${run.status}): ${run.stderr}`);
   return run.stdout;
 }
 
 function unavailable(): string | false {
   // safetensors first: where it is missing the probe fails before paying for importing torch.
-  const probe = spawnSync(PYTHON, ["-c", "import safetensors, torch"], { encoding: "utf8", timeout: 60_000 });
+  const probe = spawnSync(PYTHON, ["-c", "import safetensors, torch"], { encoding: "utf8", timeout: PYTHON_TIMEOUT_MS });
   if (probe.error) return `${PYTHON} not runnable (${probe.error.message})`;
   if (probe.status !== 0) return `${PYTHON} cannot import torch and safetensors; install them to run this cross-check`;
   return false;
