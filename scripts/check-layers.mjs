@@ -61,26 +61,6 @@ const DIST_LAYERS = [
 // run says when an entry no longer matches anything).
 const KNOWN_VIOLATIONS = [
   {
-    rule: "upward", files: ["src/distributed/executors/shm-attach.ts", "src/distributed/group/process-group.ts"],
-    why: "`import type { OpExecutor }`: the executor contract belongs in executors/ (or base/), with group/ importing it",
-  },
-  {
-    rule: "upward", files: ["src/distributed/executors/shm-executor.ts", "src/distributed/group/process-group.ts"],
-    why: "same OpExecutor type as above",
-  },
-  {
-    rule: "upward", files: ["src/distributed/executors/threaded-executor.ts", "src/distributed/group/process-group.ts"],
-    why: "same OpExecutor type as above",
-  },
-  {
-    rule: "upward", files: ["src/distributed/executors/single-executor.ts", "src/distributed/group/process-group.ts"],
-    why: "same OpExecutor type as above (arrived with the subgroups commit 4052eaa)",
-  },
-  {
-    rule: "cycle", files: ["src/distributed/executors/single-executor.ts", "src/distributed/group/process-group.ts"],
-    why: "process-group builds a SingleExecutor, which imports the OpExecutor type back: moving OpExecutor down to executors/ fixes this and the four above",
-  },
-  {
     rule: "cycle", files: ["src/tensor/autograd.ts", "src/tensor/tensor.ts"],
     why: "Tensor.backward calls runBackward, which builds leaf grads with `new Tensor`",
   },
