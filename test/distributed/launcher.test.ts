@@ -1,7 +1,7 @@
 // `weft launch`: environment, prefixes, process titles, failure handling and metrics summary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
@@ -125,7 +125,9 @@ test("a store port in use, and a node that cannot reach node 0's store, fail wit
 
 test("workers of a launcher killed with SIGKILL stop by themselves", async () => {
   const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-  const launcher = spawn(process.execPath, [cli, "launch", "--nproc", "2", "--no-metrics", worker, "sleep"], { stdio: ["ignore", "pipe", "pipe"] });
+  // Its own run directory, not runs/ in the checkout that other runs share.
+  const runDir = mkdtempSync(join(tmpdir(), "weft-orphans-"));
+  const launcher = spawn(process.execPath, [cli, "launch", "--nproc", "2", "--no-metrics", "--run-dir", runDir, worker, "sleep"], { stdio: ["ignore", "pipe", "pipe"] });
   let pids: number[] = [];
   let out = "";
   launcher.stdout!.setEncoding("utf8").on("data", (d: string) => {
@@ -162,6 +164,7 @@ test("workers of a launcher killed with SIGKILL stop by themselves", async () =>
         // already gone
       }
     }
+    rmSync(runDir, { recursive: true, force: true });
   }
 });
 

@@ -29,7 +29,8 @@ function runIn(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d));
   child.stderr.on("data", (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  // Only stops a hung launcher: the job takes a few seconds, more on a loaded machine.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
   return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, out }))));
 }
 
