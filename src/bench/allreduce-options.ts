@@ -42,8 +42,8 @@ export interface AllreduceSettings {
  *
  * @example Sizes must be multiples of 4 bytes
  * ```ts
- * const values = { sizes: "4096,100", iters: 50, "budget-mib": 1, transport: "shm", wire: "f32" } as any;
- * assert.throws(() => allreduceSettings(values), /--sizes: 100 is not a positive multiple of 4/);
+ * const values = { sizes: "4096,102", iters: 50, "budget-mib": 1, transport: "shm", wire: "f32" } as any;
+ * assert.throws(() => allreduceSettings(values), /--sizes: "102" is not a positive multiple of 4/);
  * assert.deepEqual(allreduceSettings({ ...values, sizes: "4096" }).sizes, [4096]);
  * ```
  */
