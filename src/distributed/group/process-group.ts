@@ -323,7 +323,8 @@ export class ProcessGroup {
         members: list,
         key: `[${listKey}]#${made}`,
         naming: { globalRanks, scope: ` in group [${globalRanks.join(", ")}]` },
-        options,
+        // An option given as undefined means the parent's, not "unset" (spread would erase the parent's).
+        options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as NewGroupOptions,
       });
     }
     if (this.destroyed) {

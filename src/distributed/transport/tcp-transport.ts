@@ -13,7 +13,7 @@
 // peer has dialed us too. Strangers that cannot authenticate are refused and logged; the mesh
 // keeps waiting for the real peers.
 import { FramedConnection } from "../wire/connection.js";
-import { FrameError } from "../base/errors.js";
+import { FrameError, StoreTimeoutError } from "../base/errors.js";
 import { FrameType, type FrameHeader, type FrameLimits } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 import { AuthenticatedListener, type AcceptedConnectionSetup } from "../wire/listener.js";
@@ -120,11 +120,15 @@ export class TcpTransport implements Transport {
     return t;
   }
 
+  /** How rank `r` of this group is named in messages (a subgroup's are job ranks). */
+  private name(r: number): number {
+    return this.o.rankNames?.[r] ?? r;
+  }
+
   private missingLinksMessage(): string {
     const missing: number[] = [];
-    const name = (r: number): number => this.o.rankNames?.[r] ?? r;
-    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(name(p));
-    return `rank ${name(this.rank)} of group "${this.o.groupName}": ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started (and, for a subgroup, called newGroup with the same ranks) and can reach this host`;
+    for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(this.name(p));
+    return `rank ${this.name(this.rank)} of group "${this.o.groupName}": ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started (and, for a subgroup, called newGroup with the same ranks) and can reach this host`;
   }
 
   /**
@@ -166,7 +170,13 @@ export class TcpTransport implements Transport {
 
   /** Dials `peer` (Note [receiver dials]) and waits for its Hello. */
   private async dialPeer(peer: number, deadline: number): Promise<void> {
-    const addr = await this.o.store.getString(`${this.o.groupName}/addr/${peer}`, Math.max(1, deadline - Date.now()));
+    const addr = await this.o.store.getString(`${this.o.groupName}/addr/${peer}`, Math.max(1, deadline - Date.now())).catch((err: unknown) => {
+      if (!(err instanceof StoreTimeoutError)) throw err;
+      throw new StoreTimeoutError(
+        `rank ${this.name(this.rank)} of group "${this.o.groupName}": rank ${this.name(peer)} did not publish its address within ${this.o.connectTimeoutMs} ms; ` +
+          `check that it started (and, for a subgroup, called newGroup with the same ranks) (${err.message})`,
+      );
+    });
     const i = addr.lastIndexOf(":");
     const host = addr.slice(0, i);
     const port = Number(addr.slice(i + 1));

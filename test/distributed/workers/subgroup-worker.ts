@@ -3,7 +3,8 @@
 //   concurrent: subgroups [1, 3] and [0, 2] all-reduce at the same time, then the parent, then a
 //               transposed tensor view on the parent;
 //   mismatch:   ranks 1 and 3 pass different sizes inside [1, 3];
-//   kill:       rank 3 dies inside [1, 3] while rank 1 all-reduces there.
+//   kill:       rank 3 dies inside [1, 3] while rank 1 all-reduces there;
+//   absent:     rank 3 never calls newGroup([1, 3]), so rank 1's call fails at its connect deadline.
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
 import type { CollectiveError } from "../../../src/distributed/base/errors.js";
@@ -62,6 +63,11 @@ switch (scenario) {
       const t0 = performance.now();
       await reportError("kill", sub.allReduce(sharedFloat32Array(100_000), { timeoutMs: 5000 }), t0);
     }
+    break;
+  }
+  case "absent": {
+    if (rank === 1) await reportError("absent", pg.newGroup([1, 3], { connectTimeoutMs: 1000 }));
+    if (rank === 3) await new Promise((r) => setTimeout(r, 1500)); // alive, but elsewhere
     break;
   }
   default:
