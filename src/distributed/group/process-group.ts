@@ -1,7 +1,7 @@
 // The process group as user code sees it: rank, worldSize, and collectives on Float32Array
-// buffers or tensors (group/tensor-buffers.ts), each in an awaited form (`await pg.allReduce(buf)`) and a non-blocking form that
-// returns a Work handle (`const w = pg.allReduceAsync(buf); ...; await w.wait()`), which is what
-// DDP uses to start a bucket's all-reduce during backward.
+// buffers or tensors (group/tensor-buffers.ts), each in an awaited form (`await pg.allReduce(buf)`)
+// and a non-blocking form that returns a Work handle (`const w = pg.allReduceAsync(buf); ...;
+// await w.wait()`), which is what DDP uses to start a bucket's all-reduce during backward.
 //
 // Contract (as in NCCL and gloo): every rank issues the same collectives in the same order;
 // operations run one at a time in submission order; a buffer passed to an operation must not be
