@@ -137,10 +137,10 @@ test("over TCP between 4 processes: a mismatch, a killed member and a member tha
   assert.equal(killed.error, "PeerLostError", JSON.stringify(killed));
   assert.deepEqual(killed.ranks, [3]);
   assert.match(killed.message as string, /in group \[1, 3\]: lost the connection to rank 3/);
-  assert.ok((killed.ms as number) < 4000, `seen after ${killed.ms} ms, before the 5 s deadline`);
+  // PeerLostError, not CollectiveTimeoutError: the loss was seen from the closed link, not at the deadline.
 
   const absent = checks(await spawnRanks({ worldSize: 4, script: "subgroup-worker.js", args: ["absent"], env: { WEFT_SHM: "0" }, timeoutMs: 60_000 })).get("absent");
   assert.equal(absent?.length, 1);
-  assert.notEqual(absent![0]!.error, null, "rank 1's newGroup failed"); // a plain Error: its class does not cross the comm thread
+  assert.equal(absent![0]!.error, "StoreTimeoutError", "rank 1's newGroup failed with the store's timeout");
   assert.match(absent![0]!.message as string, /rank 1 of group "pg0\/\[1,3\]#0": rank 3 did not publish its address within 1000 ms; check that it started \(and, for a subgroup, called newGroup with the same ranks\)/);
 });

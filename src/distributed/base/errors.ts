@@ -70,9 +70,14 @@ const COLLECTIVE_ERROR_CLASSES = {
 
 export type CollectiveErrorKind = keyof typeof COLLECTIVE_ERROR_CLASSES;
 
+/** Errors without details that keep their class across the comm thread (a subgroup's set-up meets through the store). */
+const PLAIN_ERROR_CLASSES = { StoreError, StoreTimeoutError, AuthError } as const;
+
+type PlainErrorKind = keyof typeof PLAIN_ERROR_CLASSES;
+
 /** A plain-object form of an error, for postMessage and for ABORT frames. */
 export interface SerializedError {
-  kind: CollectiveErrorKind | "Error";
+  kind: CollectiveErrorKind | PlainErrorKind | "Error";
   message: string;
   op?: string;
   seq?: number;
@@ -90,12 +95,15 @@ export function serializeError(err: unknown): SerializedError {
       ranks: [...err.ranks],
     };
   }
+  const plain = err instanceof Error ? (err.constructor.name as PlainErrorKind) : undefined;
+  if (plain !== undefined && plain in PLAIN_ERROR_CLASSES) return { kind: plain, message: (err as Error).message };
   return { kind: "Error", message: err instanceof Error ? err.message : String(err) };
 }
 
 export function deserializeError(s: SerializedError): Error {
   if (s.kind === "Error") return new Error(s.message);
-  const Cls = COLLECTIVE_ERROR_CLASSES[s.kind] ?? CollectiveError;
+  if (s.kind in PLAIN_ERROR_CLASSES) return new PLAIN_ERROR_CLASSES[s.kind as PlainErrorKind](s.message);
+  const Cls = COLLECTIVE_ERROR_CLASSES[s.kind as CollectiveErrorKind] ?? CollectiveError;
   return new Cls(s.message, { op: s.op ?? "unknown", seq: s.seq ?? -1, ranks: s.ranks ?? [] });
 }
 
