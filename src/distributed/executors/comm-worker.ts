@@ -9,6 +9,7 @@ import { CollectiveEngine } from "../collectives/engine.js";
 import { serializeError } from "../base/errors.js";
 import { stderrLogger } from "../base/log.js";
 import { secretKey } from "../wire/secret.js";
+import { storeAddressBook } from "../rendezvous/address-book.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       rank: config.rank,
       worldSize: config.worldSize,
       secret,
-      store,
+      addresses: storeAddressBook(store, config.groupName),
       groupName: config.groupName,
       listenHost: config.listenHost ?? store.localAddress,
       connectTimeoutMs: config.connectTimeoutMs,

@@ -9,7 +9,7 @@
 // and from then on only the listener writes.
 //
 // Set-up: listen (on the interface the store is reached through, unless told otherwise), publish
-// `<group>/addr/<rank>` in the store, read every peer's address, dial each, and wait until every
+// our address in the group's address book (rendezvous/address-book.ts), read every peer's, dial each, and wait until every
 // peer has dialed us too. Strangers that cannot authenticate are refused and logged; the mesh
 // keeps waiting for the real peers.
 import { FramedConnection } from "../wire/connection.js";
@@ -19,7 +19,7 @@ import type { FrameSink } from "../wire/frame-reader.js";
 import { AuthenticatedListener, type AcceptedConnectionSetup } from "../wire/listener.js";
 import type { Logger } from "../base/log.js";
 import { retryWhileRefused } from "../base/retry.js";
-import type { StoreClient } from "../rendezvous/store-client.js";
+import type { AddressBook } from "../rendezvous/address-book.js";
 import type { Transport, TransportHandlers } from "./transport.js";
 
 export interface TcpTransportOptions {
@@ -27,8 +27,8 @@ export interface TcpTransportOptions {
   worldSize: number;
   /** HMAC key of the job secret. */
   secret: Buffer;
-  /** Store used to exchange listen addresses. */
-  store: StoreClient;
+  /** Where the group's ranks publish and find listen addresses. */
+  addresses: AddressBook;
   /** Names this group in the store and in Hello frames, so links of another group are refused. */
   groupName: string;
   /** Interface to listen on. */
@@ -108,7 +108,7 @@ export class TcpTransport implements Transport {
     });
     if (o.worldSize === 1) t.onLinkUp = () => {};
     try {
-      await o.store.set(`${o.groupName}/addr/${o.rank}`, t.address);
+      await o.addresses.publish(o.rank, t.address);
       const dials: Promise<void>[] = [];
       for (let p = 0; p < o.worldSize; p++) if (p !== o.rank) dials.push(t.dialPeer(p, deadline));
       await Promise.all(dials);
@@ -170,7 +170,7 @@ export class TcpTransport implements Transport {
 
   /** Dials `peer` (Note [receiver dials]) and waits for its Hello. */
   private async dialPeer(peer: number, deadline: number): Promise<void> {
-    const addr = await this.o.store.getString(`${this.o.groupName}/addr/${peer}`, Math.max(1, deadline - Date.now())).catch((err: unknown) => {
+    const addr = await this.o.addresses.lookup(peer, Math.max(1, deadline - Date.now())).catch((err: unknown) => {
       if (!(err instanceof StoreTimeoutError)) throw err;
       throw new StoreTimeoutError(
         `rank ${this.name(this.rank)} of group "${this.o.groupName}": rank ${this.name(peer)} did not publish its address within ${this.o.connectTimeoutMs} ms; ` +
