@@ -12,8 +12,10 @@
 // (gradFn = null) and the op's pending gradient, so memory falls as backward proceeds. A second
 // backward through the same graph therefore sees detached tensors, as in PyTorch without
 // retain_graph.
-import { backend } from "../backend/index.js";
-import { Tensor } from "./tensor.js";
+//
+// This file needs the Tensor type but not the class: folding a leaf's gradient (which makes a new
+// tensor) is the tensor's own method, so the class, which calls runBackward, is not imported here.
+import type { Tensor } from "./tensor.js";
 
 export function runBackward(root: Tensor, seed: Float32Array): void {
   if (!root.requiresGrad) {
@@ -77,14 +79,6 @@ function topologicalOrder(root: Tensor): Tensor[] {
 
 /** Folds a leaf's gradient from this pass into `leaf.grad` and runs its hooks. */
 function finishLeaf(leaf: Tensor): void {
-  const g = leaf.pendingGrad;
-  leaf.pendingGrad = null;
-  if (g === null) return;
-  if (leaf.grad === null) {
-    leaf.grad = new Tensor(leaf.pendingShared ? g.slice() : g, leaf.shape);
-  } else {
-    backend().axpy(1, g, leaf.grad.data, leaf.size);
-  }
-  leaf.pendingShared = false;
+  if (!leaf.foldPendingGrad()) return;
   for (const hook of leaf.gradHooks) hook(leaf);
 }

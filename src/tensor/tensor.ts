@@ -99,6 +99,20 @@ export class Tensor {
     return new Tensor(this.data, this.shape, this.strides, this.offset, false);
   }
 
+  /**
+   * @internal Moves this pass's pending gradient into `.grad` (a new tensor, or added to the one
+   * there); false when there was none. The backward pass calls it for leaves (autograd.ts).
+   */
+  foldPendingGrad(): boolean {
+    const g = this.pendingGrad;
+    this.pendingGrad = null;
+    if (g === null) return false;
+    if (this.grad === null) this.grad = new Tensor(this.pendingShared ? g.slice() : g, this.shape);
+    else backend().axpy(1, g, this.grad.data, this.size);
+    this.pendingShared = false;
+    return true;
+  }
+
   /** Reverse-mode autograd from this tensor: a scalar, or any tensor given its gradient. */
   backward(grad?: Tensor): void {
     let seed: Float32Array;
