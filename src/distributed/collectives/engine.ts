@@ -116,6 +116,8 @@ export class CollectiveEngine implements TransportHandlers {
   private readonly earlyArrivals = new Map<number, Map<number, OpDescriptor>>();
   private current: Running | undefined;
   private broken: CollectiveError | undefined;
+  /** Whether the peers were sent an Abort (at most once). */
+  private peersAborted = false;
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratchBuffers = new Map<string, Float32Array>();
@@ -175,18 +177,23 @@ export class CollectiveEngine implements TransportHandlers {
       `${cur ? cur.run.label : this.naming ? `group [${this.naming.globalRanks.join(", ")}]` : "the process group"}: lost the connection to rank ${this.name(peer)} (${reason}); check whether it crashed, then re-form the group`,
       { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [this.name(peer)] },
     );
-    // A peer that finished the running operation may close its links before our own last write
-    // completions are delivered; that operation has all it needs from the peer and must not fail.
-    // The group is still unusable afterwards.
+    // Note [a lost peer is news only to whom it fails]
+    // A peer that finished its last operation and destroyed its group closes its links; ranks
+    // that still run that operation may have all they need from it. So the loss fails only an
+    // operation that still waits on the peer, and only then are the others told (Abort frames,
+    // so that ranks waiting on us fail now rather than at their deadline). Otherwise the group is
+    // marked failed here alone: every rank has its own link to the lost peer and decides for
+    // itself, and a rank that is still finishing the last operation must not be aborted by one
+    // that finished it first.
     const needsPeer = cur !== undefined && (cur.run.waitingOn.has(peer) || cur.run.arrivalsMissing.has(peer));
     if (cur && !needsPeer) {
       cur.run.done.then(
-        () => this.poison(err, true),
+        () => this.poison(err, false),
         () => undefined,
       );
       return;
     }
-    this.poison(err, true);
+    this.poison(err, cur !== undefined);
   }
 
   private onFrame(peer: number, h: FrameHeader, payload: Uint8Array): void {
@@ -242,18 +249,23 @@ export class CollectiveEngine implements TransportHandlers {
       m.clear();
       m.onPost(); // readers holding a frame resume, to drain and drop what is left
     }
-    if (tellPeers && this.transport) {
-      const payload = Buffer.from(JSON.stringify(serializeError(err)), "utf8").subarray(0, 8 << 10);
-      for (let p = 0; p < this.worldSize; p++) {
-        if (p === this.rank) continue;
-        try {
-          this.transport.send(p, { type: FrameType.Abort, flags: 0, seq: err.seq >>> 0, tag: 0, aux0: 0, aux1: 0, aux2: 0 }, payload);
-        } catch {
-          // best effort: the link may already be gone
-        }
+    if (tellPeers) this.abortPeers(err);
+    this.current?.run.fail(err);
+  }
+
+  /** Sends every peer an Abort frame carrying `err`, once (Note [a lost peer is news only to whom it fails]). */
+  private abortPeers(err: CollectiveError): void {
+    if (this.peersAborted || !this.transport) return;
+    this.peersAborted = true;
+    const payload = Buffer.from(JSON.stringify(serializeError(err)), "utf8").subarray(0, 8 << 10);
+    for (let p = 0; p < this.worldSize; p++) {
+      if (p === this.rank) continue;
+      try {
+        this.transport.send(p, { type: FrameType.Abort, flags: 0, seq: err.seq >>> 0, tag: 0, aux0: 0, aux1: 0, aux2: 0 }, payload);
+      } catch {
+        // best effort: the link may already be gone
       }
     }
-    this.current?.run.fail(err);
   }
 
   // ---- running operations ------------------------------------------------------------------
@@ -278,6 +290,8 @@ export class CollectiveEngine implements TransportHandlers {
     if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const display = OP_DISPLAY_NAMES[req.op];
     if (this.broken) {
+      // Peers that reached this operation would otherwise wait for us until their deadline.
+      this.abortPeers(this.broken);
       throw withMessage(this.broken, `${display} not started: the group failed earlier and must be re-formed (${this.broken.message})`);
     }
     validateRequest(req, this.rank, this.worldSize);
