@@ -55,18 +55,6 @@ const DIST_LAYERS = [
   ["strategies", "DDP and other ways to train with a group"],
 ];
 
-// Violations that were in the tree when this check arrived, each to be fixed by the lane that owns
-// the files. They are printed on every run (never silently passed) but do not fail it; any other
-// violation does, including a new one in the same files. Delete an entry when its fix lands (the
-// run says when an entry no longer matches anything).
-const KNOWN_VIOLATIONS = [
-  {
-    rule: "cycle", files: ["src/tensor/autograd.ts", "src/tensor/tensor.ts"],
-    why: "since f08c62f autograd imports only the Tensor type, which this check counts on purpose; a type-only cycle still ties the two files together: move runBackward into tensor.ts, or give autograd an interface of its own that Tensor implements",
-  },
-];
-
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TOP_RANK = new Map(TOP_LAYERS.map(([name], i) => [name, i]));
 const DIST_RANK = new Map(DIST_LAYERS.map(([name], i) => [name, i]));
 
@@ -330,9 +318,8 @@ function findCycles(graph) {
 
 // ---------------------------------------------------------------------------------------------
 
-/** A violation: its rule, the files it names (the key KNOWN_VIOLATIONS matches on) and its line. */
+/** A violation: its rule, the files it names, and its line of text. */
 const v = (rule, files, text) => ({ rule, files, text });
-const keyOf = (x) => `${x.rule} ${x.files.join(" ")}`;
 
 /** Checks root/src; returns the violations and counts. */
 export function checkLayers(root) {
@@ -424,20 +411,9 @@ function main() {
     process.exit(2);
   }
   const { violations, fileCount, importCount } = checkLayers(root);
-  // --root trees (the tests) carry no known violations: the list describes this repository only.
-  const known = new Map(root === resolve(REPO_ROOT) ? KNOWN_VIOLATIONS.map((k) => [keyOf(k), k]) : []);
-  const matched = new Set();
-  const failing = [];
-  for (const x of violations) {
-    const k = known.get(keyOf(x));
-    if (k) { matched.add(keyOf(x)); console.log(`known, to fix (${k.why}): ${x.text}`); }
-    else failing.push(x);
-  }
-  for (const [key] of known) {
-    if (!matched.has(key)) console.log(`check-layers: KNOWN_VIOLATIONS entry "${key}" no longer occurs: delete it from scripts/check-layers.mjs`);
-  }
-  for (const x of failing) console.error(x.text);
-  const summary = `check-layers: ${fileCount} files, ${importCount} imports inside src/, ${failing.length} violation(s), ${matched.size} known`;
+  for (const x of violations) console.error(x.text);
+  const failing = violations;
+  const summary = `check-layers: ${fileCount} files, ${importCount} imports inside src/, ${failing.length} violation(s)`;
   if (failing.length > 0) {
     console.error(`${summary}. The layers (bottom to top) are listed at the top of scripts/check-layers.mjs.`);
     process.exit(1);

@@ -13,16 +13,29 @@
 // backward through the same graph therefore sees detached tensors, as in PyTorch without
 // retain_graph.
 //
-// This file needs the Tensor type but not the class: folding a leaf's gradient (which makes a new
-// tensor) is the tensor's own method, so the class, which calls runBackward, is not imported here.
-import type { Tensor } from "./tensor.js";
+// The pass works on GraphNode, the few fields it needs, which Tensor (tensor.ts) has: so this file
+// imports nothing from tensor.ts, which calls it, and folding a leaf's gradient into `.grad`
+// (which makes a tensor) is the leaf's own method.
 
-export function runBackward(root: Tensor, seed: Float32Array): void {
+/** What the backward pass needs of a node of the graph; every Tensor is one. */
+export interface GraphNode {
+  readonly requiresGrad: boolean;
+  /** The op that produced this node, or null for a leaf (or once its backward has run). */
+  gradFn: { readonly inputs: readonly GraphNode[]; backward(grad: Float32Array): void } | null;
+  /** The gradient flowing into this node during the pass. */
+  pendingGrad: Float32Array | null;
+  /** Whether pendingGrad is borrowed from another node. */
+  pendingShared: boolean;
+  /** For a leaf: folds pendingGrad into its gradient and runs its gradient-ready hooks. */
+  finishLeaf(): void;
+}
+
+export function runBackward(root: GraphNode, seed: Float32Array): void {
   if (!root.requiresGrad) {
     throw new Error("backward: this tensor does not require a gradient (no input had requiresGrad, or it was computed under noGrad)");
   }
   const order = topologicalOrder(root);
-  const leafEdges = new Map<Tensor, number>();
+  const leafEdges = new Map<GraphNode, number>();
   for (const t of order) {
     for (const input of t.gradFn!.inputs) {
       if (input.requiresGrad && input.gradFn === null) leafEdges.set(input, (leafEdges.get(input) ?? 0) + 1);
@@ -31,7 +44,7 @@ export function runBackward(root: Tensor, seed: Float32Array): void {
   root.pendingGrad = seed;
   root.pendingShared = false;
   if (root.gradFn === null) {
-    finishLeaf(root);
+    root.finishLeaf();
     return;
   }
   for (let i = order.length - 1; i >= 0; i--) {
@@ -46,7 +59,7 @@ export function runBackward(root: Tensor, seed: Float32Array): void {
       if (left === undefined) continue;
       if (left === 1) {
         leafEdges.delete(input);
-        finishLeaf(input);
+        input.finishLeaf();
       } else {
         leafEdges.set(input, left - 1);
       }
@@ -55,11 +68,11 @@ export function runBackward(root: Tensor, seed: Float32Array): void {
 }
 
 /** Ops reachable from root that need a backward, each after all of its inputs (iterative DFS). */
-function topologicalOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
+function topologicalOrder(root: GraphNode): GraphNode[] {
+  const order: GraphNode[] = [];
   if (root.gradFn === null) return order;
-  const visited = new Set<Tensor>([root]);
-  const stack: { t: Tensor; next: number }[] = [{ t: root, next: 0 }];
+  const visited = new Set<GraphNode>([root]);
+  const stack: { t: GraphNode; next: number }[] = [{ t: root, next: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const inputs = top.t.gradFn!.inputs;
@@ -75,10 +88,4 @@ function topologicalOrder(root: Tensor): Tensor[] {
     }
   }
   return order;
-}
-
-/** Folds a leaf's gradient from this pass into `leaf.grad` and runs its hooks. */
-function finishLeaf(leaf: Tensor): void {
-  if (!leaf.foldPendingGrad()) return;
-  for (const hook of leaf.gradHooks) hook(leaf);
 }

@@ -100,17 +100,18 @@ export class Tensor {
   }
 
   /**
-   * @internal Moves this pass's pending gradient into `.grad` (a new tensor, or added to the one
-   * there); false when there was none. The backward pass calls it for leaves (autograd.ts).
+   * @internal Folds this pass's pending gradient into `.grad` (a new tensor, or added to the one
+   * there) and runs the gradient-ready hooks (Note [gradient-ready hooks]); nothing when no
+   * gradient reached it. The backward pass calls it for leaves (autograd.ts).
    */
-  foldPendingGrad(): boolean {
+  finishLeaf(): void {
     const g = this.pendingGrad;
     this.pendingGrad = null;
-    if (g === null) return false;
+    if (g === null) return;
     if (this.grad === null) this.grad = new Tensor(this.pendingShared ? g.slice() : g, this.shape);
     else backend().axpy(1, g, this.grad.data, this.size);
     this.pendingShared = false;
-    return true;
+    for (const hook of this.gradHooks) hook(this);
   }
 
   /** Reverse-mode autograd from this tensor: a scalar, or any tensor given its gradient. */
