@@ -93,7 +93,6 @@ test("a killed member of a subgroup gives PeerLostError naming its job rank; a m
 
   const g2 = createInProcessGroups(4);
   const s2 = await Promise.all(g2.map((g) => g.newGroup([0, 2, 3])));
-  const t0 = Date.now();
   const late = await Promise.allSettled([0, 2].map((g) => s2[g]!.allReduce(new Float32Array(10), { timeoutMs: 200 }))); // job rank 3 never calls
   for (const r of late) {
     const err = (r as PromiseRejectedResult).reason;
@@ -101,7 +100,6 @@ test("a killed member of a subgroup gives PeerLostError naming its job rank; a m
     assert.deepEqual(err.ranks, [3]);
     assert.match(err.message, /all-reduce #0 in group \[0, 2, 3\] did not finish within 200 ms: rank 3 never arrived/);
   }
-  assert.ok(Date.now() - t0 < 2000);
   await destroyAll(g2);
 });
 
