@@ -142,6 +142,29 @@ test("a node that cannot reach node 0's store says what to check in one line onc
   assert.match(oneLine(run), new RegExp(`^weft launch: could not connect to the store at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; is the launcher of node 0 \\(--node-rank 0\\) running with the same --rdzv, and is the port open between the machines\\?$`));
 });
 
+test("a run dir that cannot be created is one line naming it, and the launcher exits instead of waiting on its store", () => {
+  const dir = tempDir();
+  try {
+    // A path under a regular file: mkdir fails (ENOTDIR) after the store is already listening.
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    const runDir = join(file, "run");
+    const run = spawnSync(process.execPath, [weft, "launch", "--nproc", "1", "--no-metrics", "--run-dir", runDir, failWorker, "quiet"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.notEqual(run.status, null, `weft launch did not exit within 30 s (killed by ${run.signal}); stderr:\n${run.stderr}`);
+    assert.notEqual(run.status, 0, run.stderr);
+    const line = oneLine(run);
+    assert.ok(line.startsWith(`weft launch: cannot create the run directory ${runDir}: `), line);
+    assert.match(line, /ENOTDIR.*; give --run-dir a directory this user can create and write$/);
+    assert.equal(run.stdout, "");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a TypeScript worker runs from its source: types, and a relative import of another .ts module", async () => {
   const dir = tempDir();
   try {

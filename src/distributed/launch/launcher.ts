@@ -160,7 +160,6 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     clearTimeout(waitingNote);
   }
   const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
-  mkdirSync(runDir, { recursive: true });
 
   const workers: Worker[] = [];
   let failed: JobResult["failed"];
@@ -187,74 +186,101 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const cpuShares = cpuSharesFor(o, log);
-  for (let localRank = 0; localRank < o.nproc; localRank++) {
-    const rank = o.nodeRank * o.nproc + localRank;
-    const share = cpuShares?.[localRank];
-    const startedAt = Date.now();
-    const child = spawn(command.file, [...command.args, ...o.args], {
-      env: {
-        ...(o.env ?? process.env),
-        [ENV.rank]: String(rank),
-        [ENV.worldSize]: String(worldSize),
-        [ENV.localRank]: String(localRank),
-        [ENV.localWorldSize]: String(o.nproc),
-        [ENV.nodeRank]: String(o.nodeRank),
-        [ENV.masterAddr]: o.rdzvHost,
-        [ENV.masterPort]: String(storePort),
-        [ENV.secret]: o.secret,
-        [ENV.runDir]: runDir,
-        [ENV.jobId]: jobId!,
-        ...(share ? { [ENV.cpus]: share.join(",") } : {}),
-        [ENV.launcherPid]: String(process.pid),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output = new WorkerOutput(rank, join(runDir, `rank-${rank}.log`), onLine, log);
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => output.push("stdout", d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => output.push("stderr", d));
-    const exited = new Promise<void>((resolveExit) => {
-      const ended = (status: number, how: string): void => {
-        output.flush();
-        if (status !== 0 && !failed && !stopping) {
-          const fatal = output.fatal;
-          failed = { rank, pid: child.pid, exitCode: status, tail: output.tail(), logPath: output.logPath, ...(fatal ? { error: fatal.error } : {}) };
-          // The cause is on the terminal (or in the line below); the others' ends are its echo.
-          for (const w of workers) if (w.rank !== rank) w.output.mute();
-          if (fatal) {
-            const others = alive().length > 0 ? "stopping the other ranks; " : "";
-            const where = fatal.location ? ` at ${fatal.location}` : "";
-            const after = ((Date.now() - startedAt) / 1000).toFixed(1);
-            log(`rank ${rank} failed ${after} s after it started: ${fatal.error}${where} (exit code ${status}); ${others}its output is in ${output.logPath}`);
-            stopAll(undefined);
-          } else {
-            stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
-          }
-        }
-        resolveExit();
-      };
-      child.on("error", (err) => {
-        // Spawning failed (no such file, not executable): there will be no exit event.
-        if (child.pid === undefined) ended(127, `could not start ${o.script}: ${err.message}`);
-      });
-      child.on("close", (code, signal) => ended(exitStatus(code, signal), `exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
-    });
-    workers.push({ rank, child, output, exited });
-  }
-
   const summary = new MetricsSummary(runDir, o.nproc);
-  const poller = o.liveMetrics
-    ? setInterval(() => {
-        summary.poll();
-        const line = summary.nextLine();
-        if (line) log(line);
-      }, 500)
-    : undefined;
-
+  let poller: NodeJS.Timeout | undefined;
+  // From here to the end of the job, one try: the store is listening and the signal handlers are
+  // installed, so an error anywhere below (an unwritable run dir, a spawn that throws) must still
+  // stop the workers started so far, close the store and remove the handlers; otherwise the
+  // launcher would print the error and never exit.
+  let allExited = false;
   try {
+    try {
+      mkdirSync(runDir, { recursive: true });
+    } catch (err) {
+      // Node's message ends with ", mkdir '<path>'", which would name the directory twice.
+      const why = (err as Error).message.replace(/, mkdir '.*'$/, "");
+      throw new Error(`cannot create the run directory ${runDir}: ${why}; give --run-dir a directory this user can create and write`);
+    }
+
+    const cpuShares = cpuSharesFor(o, log);
+    for (let localRank = 0; localRank < o.nproc; localRank++) {
+      const rank = o.nodeRank * o.nproc + localRank;
+      const share = cpuShares?.[localRank];
+      const startedAt = Date.now();
+      let child: ChildProcess;
+      try {
+        child = spawn(command.file, [...command.args, ...o.args], {
+          env: {
+            ...(o.env ?? process.env),
+            [ENV.rank]: String(rank),
+            [ENV.worldSize]: String(worldSize),
+            [ENV.localRank]: String(localRank),
+            [ENV.localWorldSize]: String(o.nproc),
+            [ENV.nodeRank]: String(o.nodeRank),
+            [ENV.masterAddr]: o.rdzvHost,
+            [ENV.masterPort]: String(storePort),
+            [ENV.secret]: o.secret,
+            [ENV.runDir]: runDir,
+            [ENV.jobId]: jobId!,
+            ...(share ? { [ENV.cpus]: share.join(",") } : {}),
+            [ENV.launcherPid]: String(process.pid),
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+      } catch (err) {
+        // Invalid arguments or environment throw here instead of emitting "error" on the child.
+        throw new Error(`could not start rank ${rank} (${command.file} ${[...command.args, ...o.args].join(" ")}): ${(err as Error).message}`);
+      }
+      const output = new WorkerOutput(rank, join(runDir, `rank-${rank}.log`), onLine, log);
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => output.push("stdout", d));
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => output.push("stderr", d));
+      const exited = new Promise<void>((resolveExit) => {
+        const ended = (status: number, how: string): void => {
+          output.flush();
+          if (status !== 0 && !failed && !stopping) {
+            const fatal = output.fatal;
+            failed = { rank, pid: child.pid, exitCode: status, tail: output.tail(), logPath: output.logPath, ...(fatal ? { error: fatal.error } : {}) };
+            // The cause is on the terminal (or in the line below); the others' ends are its echo.
+            for (const w of workers) if (w.rank !== rank) w.output.mute();
+            if (fatal) {
+              const others = alive().length > 0 ? "stopping the other ranks; " : "";
+              const where = fatal.location ? ` at ${fatal.location}` : "";
+              const after = ((Date.now() - startedAt) / 1000).toFixed(1);
+              log(`rank ${rank} failed ${after} s after it started: ${fatal.error}${where} (exit code ${status}); ${others}its output is in ${output.logPath}`);
+              stopAll(undefined);
+            } else {
+              stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
+            }
+          }
+          resolveExit();
+        };
+        child.on("error", (err) => {
+          // Spawning failed (no such file, not executable): there will be no exit event.
+          if (child.pid === undefined) ended(127, `could not start ${o.script}: ${err.message}`);
+        });
+        child.on("close", (code, signal) => ended(exitStatus(code, signal), `exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
+      });
+      workers.push({ rank, child, output, exited });
+    }
+
+    poller = o.liveMetrics
+      ? setInterval(() => {
+          summary.poll();
+          const line = summary.nextLine();
+          if (line) log(line);
+        }, 500)
+      : undefined;
+
     await Promise.all(workers.map((w) => w.exited));
+    allExited = true;
   } finally {
     if (poller) clearInterval(poller);
+    if (!allExited) {
+      // The job could not be started whole: the workers already running would outlive us. The
+      // error that brought us here is the report, so they are stopped without a line of their own.
+      stopAll(undefined);
+      await Promise.all(workers.map((w) => w.exited));
+    }
     clearTimeout(killTimer);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
