@@ -123,9 +123,12 @@ test("when one rank fails, the others are stopped and what they say meanwhile go
   try {
     const run = weftRun(["launch", "--nproc", "2", "--no-metrics", "--run-dir", dir, failWorker, "rank0-late"]);
     assert.equal(run.status, 1, run.stderr);
-    // Lines from before the failure are shown as in any job.
+    // Lines from before the failure are shown as in any job. Rank 0's for sure: its pipe is read
+    // to the end before its exit is handled. Rank 1's "started" may reach the launcher together
+    // with rank 0's exit and be muted first, so whether it shows is not asserted; its log (below)
+    // has it either way. What rank 1 says once stopped must not show.
     assert.match(run.stdout, /^\[0\] rank 0 started$/m);
-    assert.match(run.stdout, /^\[1\] rank 1 started$/m);
+    assert.doesNotMatch(run.stdout + run.stderr, /rank 1 stopping/);
     assert.match(oneLine(run), /^weft launch: rank 0 failed [\d.]+ s after it started: Error: rank 0 gave up at \S+fail-worker\.js:\d+ \(exit code 1\); stopping the other ranks; its output is in \S+rank-0\.log$/);
     assert.match(readFileSync(join(dir, "rank-1.log"), "utf8"), /^rank 1 started\nrank 1 stopping: its peer failed\n$/);
   } finally {
