@@ -182,7 +182,10 @@ test("a TypeScript worker runs from its source: types, and a relative import of 
     assert.equal(code, 0, err);
     assert.match(out, /^\[0\] rank 0 of 2: triangle 1; args --lr 0\.1$/m);
     assert.match(out, /^\[1\] rank 1 of 2: triangle 3; args --lr 0\.1$/m);
-    assert.equal(err, "");
+    // Nothing from the workers on stderr (no loader warning, no error): the launcher's own notices
+    // may be there, which depend on the machine (too few CPUs to bind, no native addon).
+    assert.doesNotMatch(err, /^\[\d+\] /m, err);
+    assert.doesNotMatch(err, /^\s+at /m, err);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
