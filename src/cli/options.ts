@@ -78,7 +78,8 @@ export function convertValue(flag: string, spec: OptionSpec, raw: string): numbe
 
 /** Parses `argv` against `table`; throws UsageError on anything it cannot accept. */
 export function parseCommandLine<T extends OptionTable>(argv: readonly string[], table: T, o: ParseOptions): Parsed<T> {
-  const values: Record<string, number | string | boolean> = {};
+  // No prototype: "--constructor" or "--__proto__" must be unknown options, not inherited ones.
+  const values: Record<string, number | string | boolean> = Object.create(null) as Record<string, number | string | boolean>;
   const positionals: string[] = [];
   const wanted = o.positionals ?? [];
   const byShort = new Map(Object.entries(table).flatMap(([name, s]) => (s.type === "flag" && s.short ? [[s.short, name] as const] : [])));
@@ -110,10 +111,10 @@ export function parseCommandLine<T extends OptionTable>(argv: readonly string[],
       if (alias === undefined) throw new UsageError(`${o.command}: unknown option ${arg}; known: ${known()}`);
       name = alias;
     }
-    const spec = table[name];
+    const spec = Object.hasOwn(table, name) ? table[name] : undefined;
     if (!spec) throw new UsageError(`${o.command}: unknown option --${name}; known: ${known()}`);
     const flag = `--${name}`;
-    if (name in values) throw new UsageError(`${o.command}: ${flag} is given twice`);
+    if (Object.hasOwn(values, name)) throw new UsageError(`${o.command}: ${flag} is given twice`);
     if (spec.type === "flag") {
       if (inline !== undefined) throw new UsageError(`${o.command}: ${flag} takes no value, got "${inline}"`);
       values[name] = true;
@@ -136,7 +137,7 @@ export function parseCommandLine<T extends OptionTable>(argv: readonly string[],
     );
   }
   for (const [name, spec] of Object.entries(table)) {
-    if (name in values) continue;
+    if (Object.hasOwn(values, name)) continue;
     if (spec.type === "flag") values[name] = false;
     else if (spec.default !== undefined) values[name] = spec.default;
   }

@@ -2,8 +2,8 @@
 // the recipe's own options and the strategy's, and runs it: in this process for `single`, or on
 // N workers through the launcher (train-worker.ts) for a distributed strategy. The result is one
 // summary line, or with --json one JSON line, last on stdout.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { backend } from "../backend/index.js";
 import { launchJob } from "../distributed/launch/launcher.js";
@@ -39,8 +39,13 @@ function sharedOptions(recipe: Recipe | undefined) {
   } as const satisfies OptionTable;
 }
 
-function strategyOptions(): OptionTable {
-  return Object.assign({}, ...STRATEGIES.map((s) => s.options)) as OptionTable;
+function isWritableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function listing(): string {
@@ -55,14 +60,34 @@ function usage(recipe: Recipe | undefined, table: OptionTable): string {
   return `usage: weft train ${recipe?.name ?? "<recipe>"} [options]\n\n${listing()}\n\noptions:\n${describeOptions(table)}`;
 }
 
+/** The options of `weft train <recipe>`; a recipe or strategy option that shadows another is a bug in its declaration. */
+function optionTable(recipe: Recipe | undefined): OptionTable {
+  const parts: [string, OptionTable][] = [["weft train", sharedOptions(recipe)], [`recipe ${recipe?.name}`, recipe?.options ?? {}], ...STRATEGIES.map((s) => [`strategy ${s.name}`, s.options] as [string, OptionTable])];
+  const owner = new Map<string, string>();
+  for (const [who, options] of parts) {
+    for (const flag of Object.keys(options)) {
+      const first = owner.get(flag);
+      // Strategies may share a flag with each other (only one runs); nothing may shadow the shared ones or a recipe's.
+      if (first !== undefined && !(first.startsWith("strategy") && who.startsWith("strategy"))) {
+        throw new Error(`--${flag} is declared by both ${first} and ${who}: rename one of them`);
+      }
+      owner.set(flag, first ?? who);
+    }
+  }
+  return Object.assign({}, ...parts.map(([, options]) => options)) as OptionTable;
+}
+
 export async function runTrainCommand(argv: string[]): Promise<number> {
   const name = argv[0] !== undefined && !argv[0].startsWith("-") ? argv[0] : undefined;
   const recipe = name === undefined ? undefined : findRecipe(name);
   if (name !== undefined && !recipe) {
     throw new UsageError(`weft train: unknown recipe "${name}"; the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
   }
-  const shared = sharedOptions(recipe);
-  const table: OptionTable = { ...shared, ...(recipe?.options ?? {}), ...strategyOptions() };
+  if (name === undefined) {
+    const later = argv.find((a) => findRecipe(a) !== undefined);
+    if (later !== undefined) throw new UsageError(`weft train: put the recipe first: weft train ${later} ${argv.filter((a) => a !== later).join(" ")}`.trimEnd());
+  }
+  const table = optionTable(recipe);
   const { values } = parseCommandLine(name === undefined ? argv : argv.slice(1), table, { command: `weft train${name ? ` ${name}` : ""}` });
   const v = values as Record<string, string | number | boolean | undefined>;
   if (v.help || v.list) {
@@ -86,6 +111,10 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     }
   }
   if (v["checkpoint-every"] !== undefined && v.checkpoint === undefined) throw new UsageError("weft train: --checkpoint-every needs --checkpoint PATH");
+  if (v.checkpoint !== undefined && !isWritableDir(dirname(resolve(v.checkpoint as string)))) {
+    throw new UsageError(`weft train: --checkpoint ${v.checkpoint}: the folder ${dirname(resolve(v.checkpoint as string))} does not exist or is not writable; create it first`);
+  }
+  if (v.resume !== undefined && !existsSync(v.resume as string)) throw new UsageError(`weft train: --resume ${v.resume}: no such file`);
   checkWorkerCount(workers, v.oversubscribe === true, "--workers");
 
   const settings: RecipeSettings = {
@@ -102,7 +131,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
 
   const result = strategy.distributed ? await trainOnWorkers(job, workers) : await runRecipe({
     recipe, settings, strategy: strategy.create(undefined, job.strategyOptions), progress: true,
-    ...(job.checkpoint ? { checkpoint: job.checkpoint } : {}), ...(job.resumeFrom === undefined ? {} : { resumeFrom: job.resumeFrom }),
+    checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
   });
   if (result === undefined) return 1;
   const line = { ...result, backend: backend().name };

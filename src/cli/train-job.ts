@@ -1,5 +1,6 @@
 // What `weft train --workers N` hands each worker (as one JSON argument), and the files the
 // workers leave in the run folder for it.
+import type { CheckpointPlan } from "../train/fit.js";
 import type { RecipeSettings } from "../train/recipe.js";
 
 export interface TrainJob {
@@ -7,7 +8,7 @@ export interface TrainJob {
   settings: RecipeSettings;
   strategy: string;
   strategyOptions: Record<string, string | number | boolean | undefined>;
-  checkpoint?: { path: string; everySteps?: number };
+  checkpoint?: CheckpointPlan;
   resumeFrom?: string;
 }
 

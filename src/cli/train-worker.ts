@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   try {
     const result = await runRecipe({
       recipe, settings: job.settings, strategy, metrics,
-      ...(job.checkpoint ? { checkpoint: job.checkpoint } : {}), ...(job.resumeFrom === undefined ? {} : { resumeFrom: job.resumeFrom }),
+      checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
     });
     const runDir = process.env[ENV.runDir] ?? ".";
     writeFileSync(join(runDir, reportFile(pg.rank)), JSON.stringify(strategy.report()));
@@ -33,8 +33,6 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  // One line: the launcher shows it with the rank's prefix and stops the other workers.
-  console.error(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-  process.exit(1);
-});
+// An error is left uncaught on purpose: the launcher's worker preload marks Node's report of it,
+// and the launcher turns that into one line naming the rank (and keeps the stack in the rank's log).
+await main();

@@ -18,7 +18,10 @@ import { ProgressBar } from "./progress-bar.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
-import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import { accessSync, constants } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
 
@@ -26,6 +29,13 @@ import type { Strategy } from "../distributed/strategies/strategy.js";
 export interface EpochSource<B> {
   readonly batchesPerEpoch: number;
   epoch(epoch: number, fromBatch?: number): AsyncIterable<B>;
+}
+
+/** Where checkpoints go, and how often. */
+export interface CheckpointPlan {
+  path: string;
+  /** Also every this many steps (default: only after the last step). */
+  everySteps?: number;
 }
 
 export interface FitOptions<B> {
@@ -47,11 +57,11 @@ export interface FitOptions<B> {
   strategy?: Strategy;
   /** After training, on the rank that writes results: the metrics of the trained model. */
   evaluate?(model: Module): Record<string, number>;
-  /** Write a checkpoint to `path` every `everySteps` steps and after the last one. */
-  checkpoint?: { path: string; everySteps?: number; config?: unknown };
+  /** Write a checkpoint to `path` every `everySteps` steps and after the last one, with `config` in its metadata. */
+  checkpoint?: CheckpointPlan & { config?: unknown };
   /** Resume from this checkpoint (written by `checkpoint` with the same model and data). */
   resumeFrom?: string;
-  /** Per-step metrics of this rank (the launcher's live summary reads them). */
+  /** Per-step metrics of this rank (default under the launcher: a MetricsWriter into the job's run folder). */
   metrics?: MetricsWriter;
   /** Label of the progress bar drawn on a terminal (default none: no bar). */
   progress?: string;
@@ -116,66 +126,112 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const perEpoch = o.data.batchesPerEpoch;
   if (perEpoch < 1) throw new RangeError("fit: the data has no batches; check the data set and the batch size");
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
+  // What a checkpoint's position means depends on these (Note [what a resume needs]).
+  const layout: RunLayout = { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
+  if (o.checkpoint) checkWritableDir(o.checkpoint.path);
 
   let step = 0;
   if (o.resumeFrom !== undefined) {
-    step = (await loadTrainingCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer })).step;
-    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${o.resumeFrom} is at step ${step}, past this run's ${totalSteps} steps; raise the budget to go on`);
+    const saved = await loadTrainingCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer });
+    checkLayout(o.resumeFrom, saved.config, layout);
+    step = saved.step;
+    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${o.resumeFrom} is at step ${step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
   }
+  // Under the launcher, the per-step metrics go to the job's run folder unless the caller chose.
+  const ownMetrics = o.metrics === undefined && process.env[ENV.runDir] !== undefined ? new MetricsWriter() : undefined;
+  const metrics = o.metrics ?? ownMetrics;
   await strategy.setup(o.model, o.optimizer);
-  const writer = strategy.writesCheckpoints();
-  const save = async (): Promise<void> => {
-    if (o.checkpoint && writer) await saveTrainingCheckpoint(o.checkpoint.path, { model: o.model, optimizer: o.optimizer }, step, o.checkpoint.config ?? null);
-  };
-  const bar = o.progress !== undefined && writer ? new ProgressBar(o.progress, totalSteps) : undefined;
-  const window = { samples: 0, ms: 0 };
-
-  const startStep = step;
-  let samples = 0;
-  let lastLoss = NaN;
-  const started = performance.now();
-  o.model.train();
   try {
-    for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < totalSteps; epoch++) {
-      for await (const batch of o.data.epoch(epoch, step - epoch * perEpoch)) {
-        const t0 = performance.now();
-        if (o.schedule) o.optimizer.lr = o.schedule(step);
-        const outcome = await strategy.step({ step, forward: () => o.loss(o.model, batch) });
-        const ms = performance.now() - t0;
-        step++;
-        const n = o.samplesIn(batch);
-        samples += n;
-        lastLoss = outcome.loss;
-        const info: StepInfo = { step, epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
-        o.metrics?.write({
-          step, epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
-          compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
-        });
-        if (bar) {
-          window.samples += n;
-          window.ms += ms;
-          bar.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: info.loss.toFixed(4), "samples/s": Math.round((1000 * window.samples) / window.ms) });
-          if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
-        }
-        o.onStep?.(info);
-        if (o.checkpoint?.everySteps && step % o.checkpoint.everySteps === 0 && step < totalSteps) await save();
-        if (step >= totalSteps) break;
+    const writer = strategy.writesCheckpoints();
+    const save = async (): Promise<void> => {
+      if (o.checkpoint && writer) {
+        await saveTrainingCheckpoint(o.checkpoint.path, { model: o.model, optimizer: o.optimizer }, step, { run: layout, config: o.checkpoint.config ?? null });
       }
+    };
+    const bar = o.progress !== undefined && writer ? new ProgressBar(o.progress, totalSteps) : undefined;
+    const window = { samples: 0, ms: 0 };
+
+    const startStep = step;
+    let samples = 0;
+    let lastLoss = NaN;
+    const started = performance.now();
+    o.model.train();
+    try {
+      for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < totalSteps; epoch++) {
+        for await (const batch of o.data.epoch(epoch, step - epoch * perEpoch)) {
+          const t0 = performance.now();
+          if (o.schedule) o.optimizer.lr = o.schedule(step);
+          const outcome = await strategy.step({ step: step + 1, forward: () => o.loss(o.model, batch) });
+          const ms = performance.now() - t0;
+          step++;
+          const n = o.samplesIn(batch);
+          samples += n;
+          lastLoss = outcome.loss;
+          const info: StepInfo = { step, epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
+          metrics?.write({
+            step, epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
+            compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
+          });
+          if (bar) {
+            window.samples += n;
+            window.ms += ms;
+            bar.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: info.loss.toFixed(4), "samples/s": Math.round((1000 * window.samples) / window.ms) });
+            if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
+          }
+          o.onStep?.(info);
+          if (o.checkpoint?.everySteps && step % o.checkpoint.everySteps === 0 && step < totalSteps) await save();
+          if (step >= totalSteps) break;
+        }
+      }
+    } finally {
+      bar?.finish();
     }
+    const wall = (performance.now() - started) / 1000;
+    await save();
+    const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
+    return {
+      steps: step - startStep, final_step: step, train_loss: lastLoss,
+      samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
+      wall_s: Math.round(wall * 100) / 100,
+      evaluation, strategy: strategy.report(),
+    };
   } finally {
-    bar?.finish();
+    ownMetrics?.close();
+    await strategy.end();
   }
-  const wall = (performance.now() - started) / 1000;
-  await save();
-  const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
-  const report = strategy.report();
-  await strategy.end();
-  return {
-    steps: step - startStep, final_step: step, train_loss: lastLoss,
-    samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
-    wall_s: Math.round(wall * 100) / 100,
-    evaluation, strategy: report,
-  };
+}
+
+// Note [what a resume needs]
+// A checkpoint's step is a position in the data only for the world size and batches per epoch
+// that wrote it: with another --workers or --batch the same step names other batches, and the
+// resumed run would silently differ from the uninterrupted one. So fit() saves both beside the
+// caller's configuration and refuses a resume that changed them.
+interface RunLayout {
+  world_size: number;
+  batches_per_epoch: number;
+}
+
+function checkLayout(path: string, saved: unknown, now: RunLayout): void {
+  const run = (saved as { run?: Partial<RunLayout> } | null)?.run;
+  if (!run || typeof run.world_size !== "number" || typeof run.batches_per_epoch !== "number") {
+    throw new RangeError(`fit: ${path} was not written by fit() (it has no run layout); resume only from checkpoints fit() wrote`);
+  }
+  if (run.world_size !== now.world_size || run.batches_per_epoch !== now.batches_per_epoch) {
+    throw new RangeError(
+      `fit: ${path} was written by ${run.world_size} rank(s) with ${run.batches_per_epoch} batches per epoch, this run has ` +
+        `${now.world_size} with ${now.batches_per_epoch}; resume with the same number of workers and batch size`,
+    );
+  }
+}
+
+/** Fails before any training when the checkpoint could not be written at the end. */
+function checkWritableDir(path: string): void {
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new RangeError(`fit: cannot write the checkpoint ${path}: ${dir} does not exist or is not writable; create it or choose another path`);
+  }
 }
 
 function round2(ms: number): number {

@@ -5,7 +5,7 @@ import { DataLoader, DistributedSampler } from "../data/index.js";
 import { manualSeed } from "../nn/index.js";
 import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
-import { fit } from "./fit.js";
+import { fit, type CheckpointPlan } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
 
 export interface RecipeRun {
@@ -15,7 +15,7 @@ export interface RecipeRun {
   metrics?: MetricsWriter;
   /** Draw a progress bar on a terminal. */
   progress?: boolean;
-  checkpoint?: { path: string; everySteps?: number };
+  checkpoint?: CheckpointPlan;
   resumeFrom?: string;
 }
 

@@ -32,6 +32,10 @@ const refused: [string[], RegExp][] = [
   [["train", "nope"], /unknown recipe "nope"; the recipes are mnist/],
   [["train"], /which recipe\? the recipes are mnist/],
   [["frobnicate"], /unknown command "frobnicate"; the commands are train, bench, launch/],
+  [["train", "--workers", "2", "mnist"], /put the recipe first: weft train mnist --workers 2/],
+  [["train", "mnist", "--checkpoint", "/no/such/folder/ckpt.safetensors"], /--checkpoint .*: the folder \/no\/such\/folder does not exist or is not writable; create it first/],
+  [["train", "mnist", "--resume", "/no/such/ckpt.safetensors"], /--resume \/no\/such\/ckpt\.safetensors: no such file/],
+  [["train", "mnist", "--constructor", "1"], /unknown option --constructor/],
 ];
 
 for (const [args, message] of refused) {

@@ -68,3 +68,12 @@ test("a loss that becomes NaN stops training with the step named, in one line", 
   assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   assert.match(run.stderr, /NonFiniteLossError: the loss is (NaN|Infinity|-Infinity) at step \d+ \(one process\); no update was applied\. Lower the learning rate \(--lr\)/);
 });
+
+test("a NaN under --workers 2 stops both workers in one line naming the rank and the step", () => {
+  const run = spawnSync(process.execPath, [weft, "train", "mnist", "--workers", "2", "--lr", "1e30", "--max-steps", "20"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+  assert.match(run.stderr, /rank [01] failed .*NonFiniteLossError: the loss is (NaN|Infinity|-Infinity) at step \d+ \(averaged over 2 ranks\); no update was applied/);
+  const runDir = /its output is in (\S+)\/rank-\d\.log/.exec(run.stderr)?.[1];
+  if (runDir) rmSync(runDir, { recursive: true, force: true });
+});

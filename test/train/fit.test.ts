@@ -68,19 +68,20 @@ test("a NaN on one rank stops every rank at the same step, before any update", a
   const before = models.map((m) => m.parameters().map((p) => p.dense().slice()));
   const x = tensor([1, 2], [1, 2]);
   const y = tensor([1], [1, 1]);
+  // The "batches" are their own indices: batch 1 is the second step's.
   const data = { batchesPerEpoch: 3, async *epoch() { yield 0; yield 1; yield 2; } };
   const outcomes = await Promise.allSettled(pgs.map((pg, rank) => fit({
     model: models[rank]!, optimizer: new SGD(models[rank]!.parameters(), { lr: 0.1 }), data, strategy: new DdpStrategy(pg),
     // Rank 1's second batch is poisoned; rank 0's data is fine.
-    loss: (m, step) => (rank === 1 && step === 1 ? mseLoss(m.forward(tensor([NaN, 2], [1, 2])), y) : mseLoss(m.forward(x), y)),
+    loss: (m, batchIndex) => (rank === 1 && batchIndex === 1 ? mseLoss(m.forward(tensor([NaN, 2], [1, 2])), y) : mseLoss(m.forward(x), y)),
     samplesIn: () => 1,
   })));
   for (const o of outcomes) {
     assert.equal(o.status, "rejected");
     const err = (o as PromiseRejectedResult).reason as NonFiniteLossError;
     assert.ok(err instanceof NonFiniteLossError, String(err));
-    assert.equal(err.step, 1);
-    assert.match(err.message, /at step 1 \(averaged over 2 ranks\); no update was applied/);
+    assert.equal(err.step, 2, "steps count from 1, as in the metrics");
+    assert.match(err.message, /at step 2 \(averaged over 2 ranks\); no update was applied/);
   }
   // Step 0 was applied on both ranks (identically), step 1 on neither.
   const after = models.map((m) => m.parameters().map((p) => p.dense().slice()));
@@ -117,6 +118,56 @@ test("a run resumed from its checkpoint ends exactly where the uninterrupted run
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a resume with another number of ranks or batch size is refused, naming both", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-fit-"));
+  try {
+    const path = join(dir, "ckpt.safetensors");
+    manualSeed(0);
+    const model = new Linear(1, 1);
+    const batches = (n: number) => ({ batchesPerEpoch: n, async *epoch(_e: number, from = 0) { for (let i = from; i < n; i++) yield i; } });
+    const base = { model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), loss: () => mseLoss(model.forward(tensor([1], [1, 1])), tensor([0], [1, 1])), samplesIn: () => 1 };
+    await fit({ ...base, data: batches(4), checkpoint: { path } });
+    await assert.rejects(fit({ ...base, data: batches(8), resumeFrom: path }), /written by 1 rank\(s\) with 4 batches per epoch, this run has 1 with 8; resume with the same number of workers and batch size/);
+    const pgs = createInProcessGroups(2);
+    const rejected = await Promise.allSettled(pgs.map((pg) => fit({ ...base, data: batches(4), strategy: new DdpStrategy(pg), resumeFrom: path })));
+    for (const r of rejected) assert.match(String((r as PromiseRejectedResult).reason), /written by 1 rank\(s\) with 4 batches per epoch, this run has 2 with 4/);
+    await Promise.all(pgs.map((pg) => pg.destroy()));
+    // A checkpoint fit() cannot write is refused before the first step, not after the last.
+    let steps = 0;
+    await assert.rejects(
+      fit({ ...base, data: batches(4), checkpoint: { path: join(dir, "no", "such", "dir", "c.safetensors") }, onStep: () => steps++ }),
+      /cannot write the checkpoint .*does not exist or is not writable/,
+    );
+    assert.equal(steps, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("after a DDP run the model trains again under a new strategy: the old hooks are gone", async () => {
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map(() => (manualSeed(0), new Linear(2, 1)));
+  const data = { batchesPerEpoch: 2, async *epoch() { yield 0; yield 1; } };
+  const run = (strategyOf: (rank: number) => Strategy) => Promise.all(pgs.map((_, rank) => fit({
+    model: models[rank]!, optimizer: new SGD(models[rank]!.parameters(), { lr: 0.1 }), data, strategy: strategyOf(rank),
+    loss: (m) => mseLoss(m.forward(tensor([rank, 1], [1, 2])), tensor([1], [1, 1])), samplesIn: () => 1,
+  })));
+  const first = await run((rank) => new DdpStrategy(pgs[rank]!));
+  assert.equal(first[0]!.strategy.digest, first[1]!.strategy.digest);
+  // Each rank on its own now: no collective may be issued by a leftover hook.
+  let calls = 0;
+  for (const pg of pgs) {
+    const original = pg.allReduceAsync.bind(pg);
+    pg.allReduceAsync = ((...args: Parameters<typeof original>) => (calls++, original(...args))) as typeof pg.allReduceAsync;
+  }
+  await run(() => new SingleStrategy());
+  assert.equal(calls, 0, "a detached DDP issued collectives");
+  // And a second DDP run on the same models works.
+  const third = await run((rank) => new DdpStrategy(pgs[rank]!));
+  assert.equal(third[0]!.strategy.digest, third[1]!.strategy.digest);
+  await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
 test("fit refuses a budget that is not a positive whole number", async () => {

@@ -1,7 +1,7 @@
 // Synchronous data parallelism as a Strategy: DistributedDataParallel (ddp.ts) does the bucketed,
 // overlapped gradient all-reduce; this file is the step around it. The step's loss is averaged
-// with the gradients (Note [the loss rides with the gradients]), so every rank sees the same
-// loss, and a non-finite one stops every rank before any of them updates.
+// beside the gradients (Note [the loss is averaged beside the gradients] in ddp.ts), so every rank
+// sees the same loss, and a non-finite one stops every rank before any of them updates.
 import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { ProcessGroup } from "../group/process-group.js";
@@ -9,7 +9,7 @@ import { DistributedDataParallel, type DdpOptions } from "./ddp.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
 import type { StepInput, StepOutcome, Strategy } from "./strategy.js";
 
-export type DdpStrategyOptions = Omit<DdpOptions, "averageLoss">;
+export type DdpStrategyOptions = DdpOptions;
 
 /**
  * Data-parallel training over `pg`: every rank trains a replica on its own shard of the data, and
@@ -41,7 +41,8 @@ export class DdpStrategy implements Strategy {
   }
 
   async setup(model: Module, optimizer: Optimizer): Promise<void> {
-    this.ddp = await DistributedDataParallel.create(model, this.pg, { ...this.options, averageLoss: true });
+    if (this.ddp) throw new Error("DdpStrategy.setup() called twice: make a new DdpStrategy for another model or run");
+    this.ddp = await DistributedDataParallel.create(model, this.pg, this.options);
     this.optimizer = optimizer;
   }
 
@@ -69,5 +70,8 @@ export class DdpStrategy implements Strategy {
     return { digest: this.ddp?.parameterDigest() ?? "", transport: this.pg.transport };
   }
 
-  async end(): Promise<void> {}
+  /** Removes DDP's gradient hooks, so the model trains on its own again (or under a new strategy). */
+  async end(): Promise<void> {
+    this.ddp?.detach();
+  }
 }

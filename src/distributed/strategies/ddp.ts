@@ -38,34 +38,31 @@ export interface DdpOptions {
   bucketBytes?: number;
   /** Deadline for each bucket's all-reduce, ms (default: the group's). */
   timeoutMs?: number;
-  /**
-   * Average the step's loss with the gradients (Note [the loss rides with the gradients]): set it
-   * with setLoss() before backward, read the average with averagedLoss() after finishGradients().
-   */
-  averageLoss?: boolean;
 }
 
-// Note [the loss rides with the gradients]
+// Note [the loss is averaged beside the gradients]
 // Every rank must agree on whether a step's loss is finite: a rank that alone saw NaN and
 // stopped would leave the others waiting in an all-reduce until its deadline, and a rank that
-// alone went on would step on NaN gradients. Averaging the loss costs nothing when it travels as
-// one more float at the end of the first bucket, which starts first and is full long before its
-// gradients are (the loss is known before backward begins). After the reduce every rank holds
-// the same average, so all of them take the same decision.
+// alone went on would step on NaN gradients. So setLoss() starts an all-reduce of the one float
+// before backward begins: over TCP it runs on the comm thread while backward computes, through
+// shared memory inline in a few microseconds. It is its own all-reduce rather than a slot in a
+// gradient bucket because a bucket may travel compressed (bf16/f16 partial sums would round the
+// loss, and overflow f16 at a few tens of thousands), while the loss's asks for f32 whatever the
+// group's default. After finishGradients() every rank holds the same average, so all of them take
+// the same decision.
 
 interface Slot {
   param: Tensor;
   offset: number;
   bucket: Bucket;
+  /** The gradient-ready hook copied this step's gradient in. */
+  filled: boolean;
 }
 
 interface Bucket {
-  index: number;
   buffer: Float32Array; // shared memory: the comm thread reduces it in place
   slots: Slot[];
   ready: number;
-  /** Slots to fill before the all-reduce starts (one more than slots in the loss's bucket). */
-  expected: number;
   work: Work | null;
 }
 
@@ -79,20 +76,23 @@ export interface DdpStepTiming {
    * collectives inline (shared memory) rather than on its comm thread.
    */
   waitMs: number;
-  buckets: number;
 }
 
 export class DistributedDataParallel {
   private readonly buckets: Bucket[] = [];
   private readonly slotOf = new Map<Tensor, Slot>();
+  private readonly unhook: (() => void)[] = [];
   private nextToStart = 0;
   private readonly flag = sharedFloat32Array(1);
+  private readonly loss = sharedFloat32Array(1);
+  private lossWork: Work | null = null;
   private syncing = true;
+  private detached = false;
   private firstStart = 0;
   private lastDone = 0;
   private blockedInStartMs = 0;
   /** Timing of the most recent finishGradients(). */
-  lastTiming: DdpStepTiming = { commMs: 0, waitMs: 0, buckets: 0 };
+  lastTiming: DdpStepTiming = { commMs: 0, waitMs: 0 };
 
   private constructor(readonly model: Module, readonly pg: ProcessGroup, private readonly options: DdpOptions) {
     const capacity = Math.max(1, Math.floor((options.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
@@ -101,11 +101,10 @@ export class DistributedDataParallel {
     let size = 0;
     const flush = () => {
       if (group.length === 0) return;
-      const lossHere = options.averageLoss === true && this.buckets.length === 0;
-      const bucket: Bucket = { index: this.buckets.length, buffer: sharedFloat32Array(size + (lossHere ? 1 : 0)), slots: [], ready: 0, expected: group.length + (lossHere ? 1 : 0), work: null };
+      const bucket: Bucket = { buffer: sharedFloat32Array(size), slots: [], ready: 0, work: null };
       let offset = 0;
       for (const param of group) {
-        const slot = { param, offset, bucket };
+        const slot = { param, offset, bucket, filled: false };
         bucket.slots.push(slot);
         this.slotOf.set(param, slot);
         offset += param.size;
@@ -120,7 +119,11 @@ export class DistributedDataParallel {
       size += p.size;
     }
     flush();
-    for (const p of params) p.onGradReady((t) => this.onGradReady(t));
+    for (const p of params) this.unhook.push(p.onGradReady((t) => this.onGradReady(t)));
+  }
+
+  private timeout(): { timeoutMs?: number } {
+    return this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs };
   }
 
   /**
@@ -145,30 +148,6 @@ export class DistributedDataParallel {
     return new DistributedDataParallel(model, pg, options);
   }
 
-  private lossSet = false;
-
-  private lossBucket(): Bucket | undefined {
-    return this.options.averageLoss ? this.buckets[0] : undefined;
-  }
-
-  /** Puts this rank's loss into the first bucket (Note [the loss rides with the gradients]); call before backward. */
-  setLoss(loss: number): void {
-    const b = this.lossBucket();
-    if (!b) throw new Error("DDP: setLoss() needs the averageLoss option");
-    if (this.lossSet) throw new Error("DDP: setLoss() called twice in one step; call finishGradients() after each backward");
-    b.buffer[b.buffer.length - 1] = loss;
-    b.ready++;
-    this.lossSet = true;
-    this.startReadyBuckets();
-  }
-
-  /** The loss averaged over the ranks, after finishGradients(). */
-  averagedLoss(): number {
-    const b = this.lossBucket();
-    if (!b) throw new Error("DDP: averagedLoss() needs the averageLoss option");
-    return b.buffer[b.buffer.length - 1]!;
-  }
-
   /** Number of buckets and their sizes in floats (for logs and tests). */
   bucketSizes(): number[] {
     return this.buckets.map((b) => b.buffer.length);
@@ -184,16 +163,29 @@ export class DistributedDataParallel {
     }
   }
 
+  /** Starts averaging this step's loss over the ranks (Note [the loss is averaged beside the gradients]); call before backward. */
+  setLoss(loss: number): void {
+    if (this.lossWork !== null) throw new Error("DDP: setLoss() called twice in one step; call finishGradients() after each backward");
+    this.loss[0] = loss;
+    this.lossWork = this.pg.allReduceAsync(this.loss, { op: "avg", wire: "f32", ...this.timeout() });
+  }
+
+  /** The loss averaged over the ranks, after finishGradients() of a step that called setLoss(). */
+  averagedLoss(): number {
+    return this.loss[0]!;
+  }
+
   private onGradReady(param: Tensor): void {
-    if (!this.syncing) return;
+    if (!this.syncing || this.detached) return;
     const slot = this.slotOf.get(param)!;
     const b = slot.bucket;
-    if (b.work !== null) {
+    if (b.work !== null || slot.filled) {
       throw new Error(`DDP: a parameter's gradient became ready twice in one backward; call finishGradients() after each backward`);
     }
     const grad = param.grad!.dense();
     const target = b.buffer.subarray(slot.offset, slot.offset + param.size);
     if (grad !== target) target.set(grad);
+    slot.filled = true;
     b.ready++;
     this.startReadyBuckets();
   }
@@ -202,10 +194,10 @@ export class DistributedDataParallel {
   private startReadyBuckets(): void {
     while (this.nextToStart < this.buckets.length) {
       const b = this.buckets[this.nextToStart]!;
-      if (b.ready < b.expected) return;
+      if (b.ready < b.slots.length) return;
       const t = performance.now();
       if (this.nextToStart === 0) this.firstStart = t;
-      b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }) });
+      b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...this.timeout() });
       this.blockedInStartMs += performance.now() - t;
       void b.work.wait().then(() => (this.lastDone = performance.now()), () => {});
       this.nextToStart++;
@@ -213,38 +205,41 @@ export class DistributedDataParallel {
   }
 
   /**
-   * Waits for every bucket's all-reduce and points each parameter's .grad at its averaged slot.
-   * Parameters that got no gradient this step (unused in forward) contribute zeros, so every rank
-   * still issues the same collectives.
+   * Waits for every bucket's all-reduce (and the loss's) and points each parameter's .grad at its
+   * averaged slot. A slot the hook did not fill this step (a parameter unused in this backward)
+   * contributes the local gradient accumulated under noSync() if there is one, zeros otherwise, so
+   * every rank still issues the same collectives.
    */
   async finishGradients(): Promise<void> {
-    for (const b of this.buckets) {
-      if (b.ready < b.expected && b.work === null) {
-        for (const slot of b.slots) {
-          if (slot.param.grad === null) {
-            b.buffer.fill(0, slot.offset, slot.offset + slot.param.size);
-            b.ready++;
-          }
-        }
-        if (b.ready < b.expected && b === this.lossBucket() && !this.lossSet) {
-          throw new Error("DDP: averageLoss is on but setLoss() was not called before backward; call it with the step's loss");
-        }
-      }
-    }
-    this.startReadyBuckets();
     const t = performance.now();
     try {
+      for (const b of this.buckets) {
+        if (b.work !== null) continue;
+        for (const slot of b.slots) {
+          if (slot.filled) continue;
+          const target = b.buffer.subarray(slot.offset, slot.offset + slot.param.size);
+          const g = slot.param.grad;
+          // A gradient that is this slot's own view is last step's average, not this step's.
+          if (g !== null && g.data.buffer !== b.buffer.buffer) target.set(g.dense());
+          else target.fill(0);
+          slot.filled = true;
+          b.ready++;
+        }
+      }
+      this.startReadyBuckets();
+      if (this.lossWork) await this.lossWork.wait();
       for (const b of this.buckets) await b.work!.wait();
     } finally {
       const waitMs = performance.now() - t + this.blockedInStartMs;
-      this.lastTiming = { commMs: Math.max(0, this.lastDone - this.firstStart), waitMs, buckets: this.buckets.length };
+      this.lastTiming = { commMs: Math.max(0, this.lastDone - this.firstStart), waitMs };
       this.blockedInStartMs = 0;
       for (const b of this.buckets) {
         b.ready = 0;
         b.work = null;
+        for (const slot of b.slots) slot.filled = false;
       }
       this.nextToStart = 0;
-      this.lossSet = false;
+      this.lossWork = null;
     }
     for (const b of this.buckets) {
       for (const slot of b.slots) {
@@ -260,8 +255,14 @@ export class DistributedDataParallel {
    */
   async allHaveWork(hasWork: boolean): Promise<boolean> {
     this.flag[0] = hasWork ? 1 : 0;
-    await this.pg.allReduce(this.flag, { op: "sum", ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }) });
+    await this.pg.allReduce(this.flag, { op: "sum", ...this.timeout() });
     return this.flag[0] === this.pg.worldSize;
+  }
+
+  /** Removes the gradient hooks: the model trains on its own again (a later DDP may wrap it). */
+  detach(): void {
+    this.detached = true;
+    for (const off of this.unhook.splice(0)) off();
   }
 
   /** SHA-256 of all parameters and buffers, in order: equal on every rank after every step (Note [bitwise-identical replicas]). */

@@ -23,7 +23,7 @@ import type { Optimizer } from "../../optim/index.js";
 import type { Tensor } from "../../tensor/index.js";
 
 export interface StepInput {
-  /** Steps taken before this one, for messages. */
+  /** The number of this step, counting from 1 as the metrics and checkpoints do, for messages. */
   step: number;
   /** Runs forward on this rank's batch and returns its loss (a scalar tensor). */
   forward: () => Tensor;
@@ -64,7 +64,7 @@ export interface Strategy {
    * same state (single, ddp) say yes on rank 0 only; sharded ones will write a file per rank.
    */
   writesCheckpoints(): boolean;
-  /** What the strategy adds to the result line and checkpoints' metadata (e.g. a parameter digest). */
+  /** What the strategy adds to the result line (e.g. a parameter digest). */
   report(): Record<string, string | number | boolean>;
   /** After the last step: release hooks and buffers (the process group stays the caller's). */
   end(): Promise<void>;

@@ -94,6 +94,59 @@ test("replicas stay bitwise identical over Adam steps with bf16 or f16 gradients
   }
 });
 
+test("the loss is averaged in float32 beside compressed gradients: a large loss is exact, not a false NaN", async () => {
+  // 1e5 overflows f16 (65504), and bf16 keeps 3 digits; smallMessageBytes 0 sends even one float
+  // through the compressed ring unless the loss's all-reduce asks for f32.
+  for (const wire of ["bf16", "f16"] as const) {
+    const pgs = createInProcessGroups(2, { wire, smallMessageBytes: 0 });
+    const models = pgs.map(() => model(3));
+    const ddps = await Promise.all(models.map((m, r) => DistributedDataParallel.create(m, pgs[r]!)));
+    const losses = [100_001.5, 99_998.25];
+    await Promise.all(models.map(async (m, r) => {
+      ddps[r]!.setLoss(losses[r]!);
+      crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+      await ddps[r]!.finishGradients();
+    }));
+    for (const d of ddps) assert.equal(d.averagedLoss(), Math.fround((Math.fround(100_001.5) + Math.fround(99_998.25)) / 2), wire);
+    await Promise.all(pgs.map((pg) => pg.destroy()));
+  }
+});
+
+test("a parameter unused in one backward contributes zeros, or its noSync gradient, and nothing hangs", async () => {
+  // Two heads; each step uses one. The unused head's slot must still be filled on every rank.
+  class TwoHeads extends Sequential {
+    useFirst = true;
+    override forward(input: Tensor): Tensor {
+      return (this.layers[this.useFirst ? 0 : 1] as Linear).forward(input);
+    }
+  }
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map(() => (manualSeed(4), new TwoHeads(new Linear(6, 3), new Linear(6, 3))));
+  const ddps = await Promise.all(models.map((m, r) => DistributedDataParallel.create(m, pgs[r]!, { bucketBytes: 64 })));
+  const secondHead = (m: TwoHeads) => m.layers[1]!.parameters()[0]!;
+  // Step 1: only the first head. The second head's averaged gradient is zero.
+  await Promise.all(models.map(async (m, r) => {
+    crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+    await ddps[r]!.finishGradients();
+  }));
+  for (const m of models) assert.ok(secondHead(m).grad!.toArray().every((v) => v === 0));
+  // Step 2: the second head only under noSync, then a synced backward of the first: the second
+  // head's local gradient is averaged, not lost or replaced by last step's average.
+  const local = await Promise.all(models.map(async (m, r) => {
+    for (const p of m.parameters()) p.grad = null;
+    m.useFirst = false;
+    ddps[r]!.noSync(() => crossEntropy(m.forward(shard(r).x), shard(r).y).backward());
+    const mine = secondHead(m).grad!.toArray();
+    m.useFirst = true;
+    crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+    await ddps[r]!.finishGradients();
+    return mine;
+  }));
+  const expected = local[0]!.map((v, i) => Math.fround((v + local[1]![i]!) / 2));
+  for (const m of models) secondHead(m).grad!.toArray().forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-6 * Math.max(1, Math.abs(expected[i]!)), `${v} vs ${expected[i]}`));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
 test("a bucket's all-reduce starts during backward, before the first layer's gradient is ready", async () => {
   const pgs = createInProcessGroups(2);
   const events: string[] = [];
