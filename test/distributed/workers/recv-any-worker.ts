@@ -2,8 +2,9 @@
 // Prints JSON lines {"check":name,"ok":bool,"transport":...} or {"check":name,"error":class,...}.
 //   server: rank 0 is a parameter server: it takes a gradient from whichever of ranks 1 and 2
 //           sends first and replies to that rank; rank 2 sends at a slower pace than rank 1;
-//   race:   ranks 1 and 2 send a message of ~200 segments at the same moment, received with two
-//           receive-anys posted after the frames are waiting and then before they come; then a
+//   race:   ranks 1 and 2 both send rank 0 a message of several segments, received with two
+//           receive-anys posted after both messages are waiting (10 segments each), then posted
+//           before either is sent (~200 segments each, so the senders' frames interleave); then a
 //           receive-any that nobody answers, to its deadline.
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
@@ -54,20 +55,51 @@ switch (scenario) {
     break;
   }
   case "race": {
-    const n = 200_003;
-    for (const when of ["after", "before"]) {
-      await pg.barrier();
+    // The two orders are set up through a second group over the same ranks, not by sleeping
+    // (under load a sleep can turn one order into the other). It has sockets of its own, so its
+    // barrier does not wait behind frames held unread on this group's links (Note [hold, don't
+    // buffer] in wire/frame-reader.ts), and an engine of its own, so it runs while a receive-any
+    // is pending here (a group runs its operations one at a time).
+    const side = (await pg.newGroup([0, 1, 2]))!;
+    const message = (n: number): Float32Array => sharedFloat32Array(n).map((_, j) => rank * 1e6 + (j % 1000));
+    const check = (when: string, bufs: Float32Array[], got: number[]): void => {
+      const whole = bufs.every((b, i) => b.every((v, j) => v === got[i]! * 1e6 + (j % 1000)));
+      out({ check: `race posted ${when}`, ok: whole && [...got].sort().join() === "1,2", got });
+    };
+    {
+      // Posted after: each sender's send completes (every frame handed to the kernel), then it
+      // meets rank 0 in the side barrier; on loopback what was handed to the kernel is delivered
+      // before anything written after it, so when rank 0 posts, both messages are in its sockets.
+      // 10 segments (~40 KB) fit in what loopback TCP buffers while rank 0 does not read; a
+      // message of 200 would wait for rank 0's receive and never reach the barrier.
+      const n = 10_003;
       if (rank === 0) {
-        if (when === "after") await sleep(200); // both senders' first frames are waiting in their sockets
+        await side.barrier();
         const bufs = [sharedFloat32Array(n), sharedFloat32Array(n)];
-        const got = [await pg.recvAny(bufs[0]!), await pg.recvAny(bufs[1]!)].map((g) => g.source);
-        const whole = bufs.every((b, i) => b.every((v, j) => v === got[i]! * 1e6 + (j % 1000)));
-        out({ check: `race posted ${when}`, ok: whole && got.sort().join() === "1,2", got });
+        const got = [(await pg.recvAny(bufs[0]!)).source, (await pg.recvAny(bufs[1]!)).source];
+        check("after", bufs, got);
       } else {
-        if (when === "before") await sleep(100); // rank 0's receive-any is posted first
-        await pg.send(sharedFloat32Array(n).map((_, j) => rank * 1e6 + (j % 1000)), 0);
+        await pg.send(message(n), 0);
+        await side.barrier();
       }
     }
+    {
+      // Posted before: rank 0 posts its first receive-any, then releases the senders through the
+      // side barrier; they start only once it is done, so their frames of ~200 segments each come
+      // to a receive already posted, interleaved frame by frame.
+      const n = 200_003;
+      if (rank === 0) {
+        const bufs = [sharedFloat32Array(n), sharedFloat32Array(n)];
+        const first = pg.recvAnyAsync(bufs[0]!);
+        await side.barrier();
+        const got = [(await first.wait()).source, (await pg.recvAny(bufs[1]!)).source];
+        check("before", bufs, got);
+      } else {
+        await side.barrier();
+        await pg.send(message(n), 0);
+      }
+    }
+    await side.destroy();
     await pg.barrier();
     const t0 = performance.now();
     try {
