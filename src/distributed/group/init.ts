@@ -7,7 +7,7 @@
 // set the script is taken to be a worker, and a missing variable is an error naming it: a
 // half-set environment is a mistake to report, not a reason to train alone.
 //
-//   import { initProcessGroup } from "weft/dist";        // (or the project's import path)
+//   import { initProcessGroup } from "weft";
 //   const pg = await initProcessGroup();                // rank, worldSize from the launcher
 //   await pg.allReduce(grads);
 //   await pg.destroy();
