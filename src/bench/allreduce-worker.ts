@@ -6,14 +6,9 @@
 import { initProcessGroup } from "../distributed/group/init.js";
 import { sharedFloat32Array } from "../distributed/base/shared-buffer.js";
 import { decodeAllreduceSettings } from "./allreduce-options.js";
+import { median } from "./median.js";
 
 const { sizes, wire, tcp, iters: maxIters, budgetBytes: budget, segmentBytes, smallBytes } = decodeAllreduceSettings(process.argv[2]);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const pg = await initProcessGroup({
   sharedMemory: !tcp,

@@ -1,5 +1,6 @@
 import { backend, setBackend } from "../backend/index.js";
 import { KernelProfile } from "../backend/profile.js";
+import { median } from "./median.js";
 
 export interface BenchOptions {
   batch?: number;
@@ -7,12 +8,6 @@ export interface BenchOptions {
   warmup?: number;
   /** Time every kernel and print where each step's time goes (on stderr). */
   profile?: boolean;
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** With --profile, routes kernels through a timing wrapper; `finish` prints the table and restores the backend. */
