@@ -13,7 +13,7 @@
 // peer has dialed us too. Strangers that cannot authenticate are refused and logged; the mesh
 // keeps waiting for the real peers.
 import { FramedConnection } from "../wire/connection.js";
-import { FrameError, StoreTimeoutError } from "../base/errors.js";
+import { FrameError, ranksText, StoreTimeoutError } from "../base/errors.js";
 import { FrameType, type FrameHeader, type FrameLimits } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 import { AuthenticatedListener, type AcceptedConnectionSetup } from "../wire/listener.js";
@@ -98,7 +98,7 @@ export class TcpTransport implements Transport {
     const t = new TcpTransport(o.rank, o.worldSize, o);
     const deadline = Date.now() + o.connectTimeoutMs;
     t.listener = await AuthenticatedListener.listen(
-      { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${o.rank}` },
+      { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${t.name(o.rank)}` },
       t.acceptSetup(),
     );
     const allUp = new Promise<void>((resolve) => {
@@ -125,10 +125,20 @@ export class TcpTransport implements Transport {
     return this.o.rankNames?.[r] ?? r;
   }
 
+  /**
+   * This group in messages, by its members' job ranks ("group [1, 3]"), as the engine's labels
+   * name it (Note [global rank names] in collectives/engine.ts). Not by groupName: a nested
+   * subgroup's name ("pg0/[1,3]#0/[0,1]#0") lists its parent's numbering, which would put two
+   * numberings in one message.
+   */
+  private get groupText(): string {
+    return this.o.rankNames ? `group [${this.o.rankNames.join(", ")}]` : "the process group";
+  }
+
   private missingLinksMessage(): string {
     const missing: number[] = [];
     for (let p = 0; p < this.worldSize; p++) if (p !== this.rank && !this.outbound[p]) missing.push(this.name(p));
-    return `rank ${this.name(this.rank)} of group "${this.o.groupName}": ranks ${missing.join(", ")} did not connect within ${this.o.connectTimeoutMs} ms; check that they started (and, for a subgroup, called newGroup with the same ranks) and can reach this host`;
+    return `rank ${this.name(this.rank)} of ${this.groupText}: ${ranksText(missing)} did not connect within ${this.o.connectTimeoutMs} ms; check that they started (and, for a subgroup, called newGroup with the same ranks) and can reach this host`;
   }
 
   /**
@@ -142,7 +152,7 @@ export class TcpTransport implements Transport {
         return {
           destinationFor: () => undefined,
           onFrame: (h, payload) => {
-            if (hello) throw new FrameError(`rank ${hello.rank} sent a frame on a link that only we write to`);
+            if (hello) throw new FrameError(`rank ${this.name(hello.rank)} sent a frame on a link that only we write to`);
             hello = parseHello(h, payload, this.o.groupName, this.worldSize);
             this.register(conn, hello);
           },
@@ -156,7 +166,7 @@ export class TcpTransport implements Transport {
 
   private register(conn: FramedConnection, hello: Hello): void {
     if (hello.rank === this.rank || this.outbound[hello.rank]) {
-      throw new FrameError(`a second link claims to be rank ${hello.rank}`);
+      throw new FrameError(`a second link claims to be rank ${this.name(hello.rank)}`);
     }
     this.outbound[hello.rank] = conn;
     // Only the closing of the link we read from reports a lost peer: it is seen after the last
@@ -172,9 +182,10 @@ export class TcpTransport implements Transport {
   private async dialPeer(peer: number, deadline: number): Promise<void> {
     const addr = await this.o.addresses.lookup(peer, Math.max(1, deadline - Date.now())).catch((err: unknown) => {
       if (!(err instanceof StoreTimeoutError)) throw err;
+      // The store's own message would only repeat this one with the store key's internal name.
       throw new StoreTimeoutError(
-        `rank ${this.name(this.rank)} of group "${this.o.groupName}": rank ${this.name(peer)} did not publish its address within ${this.o.connectTimeoutMs} ms; ` +
-          `check that it started (and, for a subgroup, called newGroup with the same ranks) (${err.message})`,
+        `rank ${this.name(this.rank)} of ${this.groupText}: rank ${this.name(peer)} did not publish its address within ${this.o.connectTimeoutMs} ms; ` +
+          `check that it started (and, for a subgroup, called newGroup with the same ranks)`,
       );
     });
     const i = addr.lastIndexOf(":");
@@ -190,19 +201,19 @@ export class TcpTransport implements Transport {
       onFrame: (h, payload) => {
         if (greeted) return engineSink.onFrame(h, payload);
         const hello = parseHello(h, payload, this.o.groupName, this.worldSize);
-        if (hello.rank !== peer) throw new FrameError(`dialed rank ${peer} at ${addr} but it says it is rank ${hello.rank}`);
+        if (hello.rank !== peer) throw new FrameError(`dialed rank ${this.name(peer)} at ${addr} but it says it is rank ${this.name(hello.rank)}`);
         greeted = true;
         resolveHello();
       },
     };
-    const conn = await retryWhileRefused(`rank ${peer} at ${addr}`, deadline, () =>
+    const conn = await retryWhileRefused(`rank ${this.name(peer)} at ${addr}`, deadline, () =>
       FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink: () => sink, log: this.o.log }),
     );
     this.inbound[peer] = conn;
     conn.onClose = (reason) => this.linkLost(peer, reason);
     if (this.closed) return conn.close();
     conn.send(HELLO_HEADER, encodeHello({ rank: this.rank, worldSize: this.worldSize, group: this.o.groupName }));
-    await withDeadline(helloSeen, deadline, () => `rank ${peer} at ${addr} did not answer our Hello`);
+    await withDeadline(helloSeen, deadline, () => `rank ${this.name(this.rank)} of ${this.groupText}: rank ${this.name(peer)} at ${addr} did not answer our Hello`);
     this.onLinkUp();
   }
 
