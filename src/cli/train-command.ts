@@ -2,14 +2,15 @@
 // the recipe's own options and the strategy's, and runs it: in this process for `single`, or on
 // N workers through the launcher (train-worker.ts) for a distributed strategy. The result is one
 // summary line, or with --json one JSON line, last on stdout.
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { backend } from "../backend/index.js";
 import { launchJob } from "../distributed/launch/launcher.js";
 import { generateSecret } from "../distributed/wire/secret.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { findRecipe, RECIPES } from "../recipes/index.js";
+import { checkpointFolderProblem } from "../train/fit.js";
 import type { OptionTable } from "../train/option-spec.js";
 import type { Recipe, RecipeSettings } from "../train/recipe.js";
 import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
@@ -37,15 +38,6 @@ function sharedOptions(recipe: Recipe | undefined) {
     list: { type: "flag", help: "list the recipes and strategies" },
     help: { type: "flag", short: "h", help: "show this help" },
   } as const satisfies OptionTable;
-}
-
-function isWritableDir(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function listing(): string {
@@ -111,9 +103,8 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     }
   }
   if (v["checkpoint-every"] !== undefined && v.checkpoint === undefined) throw new UsageError("weft train: --checkpoint-every needs --checkpoint PATH");
-  if (v.checkpoint !== undefined && !isWritableDir(dirname(resolve(v.checkpoint as string)))) {
-    throw new UsageError(`weft train: --checkpoint ${v.checkpoint}: the folder ${dirname(resolve(v.checkpoint as string))} does not exist or is not writable; create it first`);
-  }
+  const folderProblem = v.checkpoint === undefined ? undefined : checkpointFolderProblem(v.checkpoint as string);
+  if (folderProblem) throw new UsageError(`weft train: --checkpoint ${v.checkpoint}: ${folderProblem}`);
   if (v.resume !== undefined && !existsSync(v.resume as string)) throw new UsageError(`weft train: --resume ${v.resume}: no such file`);
   checkWorkerCount(workers, v.oversubscribe === true, "--workers");
 

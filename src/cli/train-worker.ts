@@ -4,7 +4,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initProcessGroup } from "../distributed/group/init.js";
-import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { findRecipe } from "../recipes/index.js";
 import { runRecipe } from "../train/run-recipe.js";
@@ -18,17 +17,15 @@ async function main(): Promise<void> {
   if (!job || !recipe || !entry) throw new Error("train-worker: started without a valid job; it is run by `weft train --workers N`");
   const pg = await initProcessGroup();
   const strategy = entry.create(pg, job.strategyOptions);
-  const metrics = new MetricsWriter({ rank: pg.rank });
   try {
     const result = await runRecipe({
-      recipe, settings: job.settings, strategy, metrics,
+      recipe, settings: job.settings, strategy,
       checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
     });
     const runDir = process.env[ENV.runDir] ?? ".";
     writeFileSync(join(runDir, reportFile(pg.rank)), JSON.stringify(strategy.report()));
     if (pg.rank === 0) writeFileSync(join(runDir, RESULT_FILE), JSON.stringify({ ...result, transport: pg.transport }));
   } finally {
-    metrics.close();
     await pg.destroy();
   }
 }

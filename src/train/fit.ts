@@ -128,7 +128,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
   // What a checkpoint's position means depends on these (Note [what a resume needs]).
   const layout: RunLayout = { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
-  if (o.checkpoint) checkWritableDir(o.checkpoint.path);
+  const folderProblem = o.checkpoint && checkpointFolderProblem(o.checkpoint.path);
+  if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint ${o.checkpoint!.path}: ${folderProblem}`);
 
   let step = 0;
   if (o.resumeFrom !== undefined) {
@@ -224,13 +225,17 @@ function checkLayout(path: string, saved: unknown, now: RunLayout): void {
   }
 }
 
-/** Fails before any training when the checkpoint could not be written at the end. */
-function checkWritableDir(path: string): void {
+/**
+ * Why a checkpoint could not be written at `path` (its folder is missing or read-only), or
+ * undefined when it can: checked before the first step, not found after the last.
+ */
+export function checkpointFolderProblem(path: string): string | undefined {
   const dir = dirname(resolve(path));
   try {
     accessSync(dir, constants.W_OK);
+    return undefined;
   } catch {
-    throw new RangeError(`fit: cannot write the checkpoint ${path}: ${dir} does not exist or is not writable; create it or choose another path`);
+    return `the folder ${dir} does not exist or is not writable; create it first`;
   }
 }
 

@@ -3,7 +3,6 @@
 // one process and in each worker of a job; only the strategy differs.
 import { DataLoader, DistributedSampler } from "../data/index.js";
 import { manualSeed } from "../nn/index.js";
-import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
 import { fit, type CheckpointPlan } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
@@ -12,7 +11,6 @@ export interface RecipeRun {
   recipe: Recipe;
   settings: RecipeSettings;
   strategy: Strategy;
-  metrics?: MetricsWriter;
   /** Draw a progress bar on a terminal. */
   progress?: boolean;
   checkpoint?: CheckpointPlan;
@@ -56,7 +54,6 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     evaluate: (m) => recipe.evaluate(m, settings),
     ...(run.checkpoint ? { checkpoint: { ...run.checkpoint, config: { recipe: recipe.name, settings } } } : {}),
     ...(run.resumeFrom === undefined ? {} : { resumeFrom: run.resumeFrom }),
-    ...(run.metrics ? { metrics: run.metrics } : {}),
     ...(run.progress ? { progress: recipe.name } : {}),
   });
   const value = result.evaluation[recipe.metric.name] ?? NaN;

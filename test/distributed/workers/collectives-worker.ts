@@ -7,11 +7,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
-import { CollectiveError } from "../../../src/distributed/base/errors.js";
 import {
   bitwiseEqual, compressedRingReference, orderSensitiveInputs, rankOrderReference, recursiveDoublingReference, ringReference, wireErrorRatio,
 } from "../helpers/reference-sum.js";
 import type { Wire16 } from "../helpers/wire-rounding.js";
+import { reportError as report } from "../helpers/report-error.js";
 
 const scenario = process.argv[2];
 // Deadlines of the fault scenarios (the fault tests name them in what they expect).
@@ -45,15 +45,7 @@ function shared(a: Float32Array): Float32Array {
   return s;
 }
 
-async function reportError(what: string, p: Promise<unknown>, t0 = performance.now()): Promise<void> {
-  try {
-    await p;
-    out({ check: what, error: null });
-  } catch (err) {
-    const e = err as CollectiveError;
-    out({ check: what, error: e.constructor.name, message: e.message, ranks: e.ranks, seq: e.seq, op: e.op, ms: Math.round(performance.now() - t0) });
-  }
-}
+const reportError = (what: string, p: Promise<unknown>, t0?: number): Promise<void> => report(out, what, p, t0);
 
 switch (scenario) {
   case "allreduce": {

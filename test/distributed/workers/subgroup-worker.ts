@@ -7,24 +7,16 @@
 //   absent:     rank 3 never calls newGroup([1, 3]), so rank 1's call fails at its connect deadline.
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.js";
-import type { CollectiveError } from "../../../src/distributed/base/errors.js";
 import { tensor } from "../../../src/tensor/create.js";
 import { transpose } from "../../../src/tensor/ops/shape-ops.js";
+import { reportError as report } from "../helpers/report-error.js";
 
 const scenario = process.argv[2];
 const pg = await initProcessGroup({ smallMessageBytes: 256, segmentBytes: 4096, timeoutMs: 10_000, shmChunkBytes: 4096 });
 const { rank } = pg;
 const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ rank, ...o })}\n`);
 
-async function reportError(what: string, p: Promise<unknown>, t0 = performance.now()): Promise<void> {
-  try {
-    await p;
-    out({ check: what, error: null });
-  } catch (err) {
-    const e = err as CollectiveError;
-    out({ check: what, error: e.constructor.name, message: e.message, ranks: e.ranks, ms: Math.round(performance.now() - t0) });
-  }
-}
+const reportError = (what: string, p: Promise<unknown>, t0?: number): Promise<void> => report(out, what, p, t0);
 
 switch (scenario) {
   case "concurrent": {
