@@ -69,6 +69,11 @@ function optionTable(recipe: Recipe | undefined): OptionTable {
   return Object.assign({}, ...parts.map(([, options]) => options)) as OptionTable;
 }
 
+/** The flags `weft train <recipe>` accepts: `weft compare` checks its grid against them. */
+export function trainOptionTable(recipe: Recipe): OptionTable {
+  return optionTable(recipe);
+}
+
 export async function runTrainCommand(argv: string[]): Promise<number> {
   const name = argv[0] !== undefined && !argv[0].startsWith("-") ? argv[0] : undefined;
   const recipe = name === undefined ? undefined : findRecipe(name);
