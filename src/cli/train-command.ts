@@ -3,7 +3,7 @@
 // N workers through the launcher (train-worker.ts) for a distributed strategy. The result is one
 // summary line, or with --json one JSON line, last on stdout.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { backend } from "../backend/index.js";
 import { launchJob } from "../distributed/launch/launcher.js";
@@ -14,7 +14,8 @@ import { checkpointFolderProblem } from "../train/fit.js";
 import type { OptionTable } from "../train/option-spec.js";
 import type { Recipe, RecipeSettings } from "../train/recipe.js";
 import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
-import { findStrategy, STRATEGIES } from "../train/strategies.js";
+import { findStrategy, STRATEGIES, type RankReport, type StrategyEntry, type StrategyOptions } from "../train/strategies.js";
+import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
 import { RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
@@ -34,6 +35,10 @@ function sharedOptions(recipe: Recipe | undefined) {
     checkpoint: { type: "string", placeholder: "PATH", help: "write a checkpoint here (at the end, and every --checkpoint-every steps)" },
     "checkpoint-every": { type: "int", min: 1, help: "steps between checkpoints (needs --checkpoint)" },
     resume: { type: "string", placeholder: "PATH", help: "resume from this checkpoint" },
+    "eval-every": { type: "int", min: 1, help: "also evaluate every N epochs, into the run folder's metrics (for curves)" },
+    "run-dir": { type: "string", placeholder: "DIR", help: "where the per-step metrics and logs go (default runs/<job id> for several workers, none for one)" },
+    "slow-rank": { type: "int", min: 0, help: "make this worker slower, to study stragglers (with --slowdown)" },
+    slowdown: { type: "number", min: 1, help: "how many times slower --slow-rank runs (>= 1; it sleeps in proportion to its compute)" },
     json: { type: "flag", help: "print the result as one JSON line, last on stdout" },
     list: { type: "flag", help: "list the recipes and strategies" },
     help: { type: "flag", short: "h", help: "show this help" },
@@ -111,7 +116,15 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   const folderProblem = v.checkpoint === undefined ? undefined : checkpointFolderProblem(v.checkpoint as string);
   if (folderProblem) throw new UsageError(`weft train: --checkpoint ${v.checkpoint}: ${folderProblem}`);
   if (v.resume !== undefined && !existsSync(v.resume as string)) throw new UsageError(`weft train: --resume ${v.resume}: no such file`);
-  checkWorkerCount(workers, v.oversubscribe === true, "--workers");
+  if ((v["slow-rank"] === undefined) !== (v.slowdown === undefined)) throw new UsageError("weft train: --slow-rank R and --slowdown F go together (worker R runs F times slower)");
+  if (v["slow-rank"] !== undefined && (v["slow-rank"] as number) >= workers) {
+    throw new UsageError(`weft train: --slow-rank ${v["slow-rank"]} is not a worker; the workers are 0..${workers - 1}`);
+  }
+  const strategyOptions: StrategyOptions = Object.fromEntries(Object.keys(strategy.options).map((k) => [k, v[k]]));
+  const problem = strategy.check?.(strategyOptions, workers);
+  if (problem !== undefined) throw new UsageError(`weft train: ${problem}`);
+  const processes = strategy.processes?.(strategyOptions, workers) ?? workers;
+  checkWorkerCount(processes, v.oversubscribe === true, processes === workers ? "--workers" : `--workers ${workers} with --strategy ${strategyName} (${processes} processes)`);
 
   const settings: RecipeSettings = {
     epochs: v.epochs as number, seed: v.seed as number, batch: v.batch as number, lr: v.lr as number,
@@ -119,16 +132,15 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     options: Object.fromEntries(Object.keys(recipe.options).map((k) => [k, v[k]])),
   };
   const job: TrainJob = {
-    recipe: recipe.name, settings, strategy: strategyName,
-    strategyOptions: Object.fromEntries(Object.keys(strategy.options).map((k) => [k, v[k]])),
+    recipe: recipe.name, settings, strategy: strategyName, strategyOptions, workers,
+    ...(v["eval-every"] === undefined ? {} : { evaluateEvery: v["eval-every"] as number }),
+    ...(v["slow-rank"] === undefined ? {} : { slow: { rank: v["slow-rank"] as number, factor: v.slowdown as number } }),
     ...(v.checkpoint === undefined ? {} : { checkpoint: { path: v.checkpoint as string, ...(v["checkpoint-every"] === undefined ? {} : { everySteps: v["checkpoint-every"] as number }) } }),
     ...(v.resume === undefined ? {} : { resumeFrom: v.resume as string }),
   };
 
-  const result = strategy.distributed ? await trainOnWorkers(job, workers) : await runRecipe({
-    recipe, settings, strategy: strategy.create(undefined, job.strategyOptions), progress: true,
-    checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
-  });
+  const runDir = v["run-dir"] as string | undefined;
+  const result = strategy.distributed ? await trainOnWorkers(job, strategy, processes, runDir) : await trainHere(job, recipe, strategy, runDir);
   if (result === undefined) return 1;
   const line = { ...result, backend: backend().name };
   if (v.json) console.log(JSON.stringify(line));
@@ -136,22 +148,36 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Starts the job's workers through the launcher; returns rank 0's result, or undefined if the job failed (the launcher said why). */
-async function trainOnWorkers(job: TrainJob, workers: number): Promise<RecipeResult | undefined> {
+/** One worker, in this process (with a metrics stream only when --run-dir asks for one). */
+async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry, runDir: string | undefined): Promise<RecipeResult> {
+  const metrics = runDir === undefined ? undefined : new MetricsWriter({ runDir, rank: 0 });
+  try {
+    const result = await runRecipe({
+      recipe, settings: job.settings, strategy: strategy.create(undefined, job.strategyOptions, 1), progress: true,
+      checkpoint: job.checkpoint, resumeFrom: job.resumeFrom, metrics,
+      ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
+      ...(job.slow === undefined ? {} : { slowdown: job.slow.factor }),
+    });
+    return { ...result, bytes_sent_per_worker: 0, ...(runDir === undefined ? {} : { run_dir: resolve(runDir) }) };
+  } finally {
+    metrics?.close();
+  }
+}
+
+/** Starts the job's processes through the launcher; returns rank 0's result, or undefined if the job failed (the launcher said why). */
+async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes: number, runDir: string | undefined): Promise<RecipeResult | undefined> {
   const run = await launchJob({
-    nproc: workers, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0,
+    nproc: processes, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0, ...(runDir === undefined ? {} : { runDir }),
     secret: process.env[ENV.secret] ?? generateSecret(),
     script: fileURLToPath(new URL("./train-worker.js", import.meta.url)),
     args: [JSON.stringify(job)], graceMs: 5000, liveMetrics: process.stderr.isTTY === true,
   });
   if (run.exitCode !== 0) return undefined;
   const result = JSON.parse(readFileSync(join(run.runDir, RESULT_FILE), "utf8")) as RecipeResult;
-  // Strategies that promise identical replicas report a digest on every rank: compare them here.
-  if (typeof result.digest === "string") {
-    const digests = Array.from({ length: workers }, (_, r) => (JSON.parse(readFileSync(join(run.runDir, reportFile(r)), "utf8")) as { digest?: string }).digest);
-    result.replicas_identical = digests.every((d) => d === result.digest);
-  }
-  return { ...result, run_dir: run.runDir };
+  const reports = Array.from({ length: processes }, (_, r) => JSON.parse(readFileSync(join(run.runDir, reportFile(r)), "utf8")) as RankReport);
+  const workerReports = reports.slice(0, job.workers);
+  const sent = workerReports.reduce((sum, r) => sum + Number(r.bytes_sent ?? 0), 0);
+  return { ...result, bytes_sent_per_worker: Math.round(sent / job.workers), ...strategy.combine?.(reports, job.workers), run_dir: run.runDir };
 }
 
 function summary(r: RecipeResult): string {

@@ -8,6 +8,12 @@ export interface TrainJob {
   settings: RecipeSettings;
   strategy: string;
   strategyOptions: Record<string, string | number | boolean | undefined>;
+  /** Training workers (ranks 0..workers-1); a strategy with servers starts more processes. */
+  workers: number;
+  /** Evaluate every this many epochs into the metrics stream. */
+  evaluateEvery?: number;
+  /** One worker made slower on purpose: which, and how many times. */
+  slow?: { rank: number; factor: number };
   checkpoint?: CheckpointPlan;
   resumeFrom?: string;
 }
@@ -15,5 +21,5 @@ export interface TrainJob {
 /** Written by rank 0: the run's result. */
 export const RESULT_FILE = "result.json";
 
-/** Written by every rank: what its strategy reports (DDP: the parameter digest). */
+/** Written by every rank: what its strategy reports (DDP: the parameter digest) and its bytes_sent / bytes_received. */
 export const reportFile = (rank: number): string => `report-${rank}.json`;

@@ -7,8 +7,11 @@
 //     (strategies/non-finite-loss.ts) and ends the loop with the step named;
 //  3. the step is reported: the progress bar (on a terminal), the metrics stream (under the
 //     launcher), and `onStep`;
-//  4. every `checkpoint.everySteps` steps, the ranks the strategy names write a checkpoint.
-// After the last step, the rank that writes results evaluates and the result is returned.
+//  4. a rank made slower on purpose (`slowdown`) sleeps in proportion to the step's compute;
+//  5. every `checkpoint.everySteps` steps, the ranks the strategy names write a checkpoint;
+//     every `evaluateEvery` epochs, the rank that writes results evaluates into the metrics.
+// After the last step the strategy finishes (asynchronous ones settle their replicas), and the
+// rank that writes results saves, evaluates and the result is returned.
 //
 // Resuming reads the checkpoint before the strategy's set-up (so DDP broadcasts the loaded state),
 // then skips to the saved step: the data loader's batches are a function of (seed, epoch, batch),
@@ -23,7 +26,7 @@ import { dirname, resolve } from "node:path";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
-import type { Strategy } from "../distributed/strategies/strategy.js";
+import type { Strategy, Traffic } from "../distributed/strategies/strategy.js";
 
 /** Batches of an epoch on this rank; a DataLoader (with a DistributedSampler per rank) is one. */
 export interface EpochSource<B> {
@@ -67,6 +70,16 @@ export interface FitOptions<B> {
   progress?: string;
   /** Called after every step. */
   onStep?(info: StepInfo): void;
+  /**
+   * Also evaluate every this many epochs, on the rank that writes results, into the metrics
+   * stream (an "eval" line with the time so far), for curves of the metric against time.
+   */
+  evaluateEvery?: number;
+  /**
+   * Make this rank this many times slower (>= 1; default 1): after each step it sleeps for
+   * (slowdown - 1) times the step's compute, so stragglers can be studied on one machine.
+   */
+  slowdown?: number;
 }
 
 export interface StepInfo {
@@ -94,6 +107,11 @@ export interface FitResult {
   evaluation: Record<string, number>;
   /** What the strategy adds (e.g. DDP's parameter digest). */
   strategy: Record<string, string | number | boolean>;
+  /** Mean and 90th percentile of this rank's step time, ms (a slowed rank's sleep included). */
+  step_ms_mean: number;
+  step_ms_p90: number;
+  /** Bytes this rank sent and received during the run. */
+  traffic: Traffic;
 }
 
 function checkCount(name: string, v: number | undefined, min: number): void {
@@ -123,6 +141,9 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
   checkCount("checkpoint.everySteps", o.checkpoint?.everySteps, 1);
+  checkCount("evaluateEvery", o.evaluateEvery, 1);
+  const slowdown = o.slowdown ?? 1;
+  if (!(slowdown >= 1 && Number.isFinite(slowdown))) throw new RangeError(`fit: slowdown must be a number >= 1 (1 is full speed), got ${slowdown}`);
   const perEpoch = o.data.batchesPerEpoch;
   if (perEpoch < 1) throw new RangeError("fit: the data has no batches; check the data set and the batch size");
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
@@ -155,7 +176,16 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const startStep = step;
     let samples = 0;
     let lastLoss = NaN;
+    const stepMs: number[] = [];
+    const trafficAtStart = strategy.traffic();
     const started = performance.now();
+    const sinceStart = (): number => Math.round(performance.now() - started) / 1000;
+    const evaluateNow = (epoch: number): void => {
+      if (!writer || !o.evaluate) return;
+      const evaluation = o.evaluate(o.model);
+      o.model.train();
+      metrics?.write({ event: "eval", step, epoch, wall_s: sinceStart(), ...evaluation });
+    };
     o.model.train();
     try {
       for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < totalSteps; epoch++) {
@@ -163,15 +193,20 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
           const t0 = performance.now();
           if (o.schedule) o.optimizer.lr = o.schedule(step);
           const outcome = await strategy.step({ step: step + 1, forward: () => o.loss(o.model, batch) });
+          if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
           const ms = performance.now() - t0;
+          stepMs.push(ms);
           step++;
           const n = o.samplesIn(batch);
           samples += n;
           lastLoss = outcome.loss;
           const info: StepInfo = { step, epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
+          const moved = metrics ? strategy.traffic() : undefined;
           metrics?.write({
             step, epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
             compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
+            wall_s: sinceStart(), bytes_sent: moved!.sent - trafficAtStart.sent, bytes_received: moved!.received - trafficAtStart.received,
+            ...outcome.metrics,
           });
           if (bar) {
             window.samples += n;
@@ -183,18 +218,28 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
           if (o.checkpoint?.everySteps && step % o.checkpoint.everySteps === 0 && step < totalSteps) await save();
           if (step >= totalSteps) break;
         }
+        // The last epoch's evaluation is the result's, below; this is for the curve in between.
+        if (o.evaluateEvery && (epoch + 1) % o.evaluateEvery === 0 && step < totalSteps) evaluateNow(epoch);
       }
     } finally {
       bar?.finish();
     }
+    await strategy.finish();
     const wall = (performance.now() - started) / 1000;
+    const moved = strategy.traffic();
     await save();
     const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
+    if (o.evaluateEvery && writer && o.evaluate) {
+      metrics?.write({ event: "eval", step, epoch: Math.ceil(step / perEpoch) - 1, wall_s: Math.round(wall * 1000) / 1000, ...evaluation });
+    }
     return {
       steps: step - startStep, final_step: step, train_loss: lastLoss,
       samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
       wall_s: Math.round(wall * 100) / 100,
       evaluation, strategy: strategy.report(),
+      step_ms_mean: round2(stepMs.reduce((a, b) => a + b, 0) / Math.max(1, stepMs.length)),
+      step_ms_p90: round2(percentile(stepMs, 0.9)),
+      traffic: { sent: moved.sent - trafficAtStart.sent, received: moved.received - trafficAtStart.received },
     };
   } finally {
     ownMetrics?.close();
@@ -237,6 +282,17 @@ export function checkpointFolderProblem(path: string): string | undefined {
   } catch {
     return `the folder ${dir} does not exist or is not writable; create it first`;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The value below which a fraction `q` of `values` lie (nearest rank; 0 for none). */
+function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 function round2(ms: number): number {

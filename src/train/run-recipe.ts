@@ -3,6 +3,9 @@
 // one process and in each worker of a job; only the strategy differs.
 import { DataLoader, DistributedSampler } from "../data/index.js";
 import { manualSeed } from "../nn/index.js";
+import type { Module } from "../nn/index.js";
+import type { Optimizer } from "../optim/index.js";
+import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
 import { fit, type CheckpointPlan } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
@@ -15,6 +18,38 @@ export interface RecipeRun {
   progress?: boolean;
   checkpoint?: CheckpointPlan;
   resumeFrom?: string;
+  /** Also evaluate every this many epochs, into the metrics stream (fit's evaluateEvery). */
+  evaluateEvery?: number;
+  /** Make this rank this many times slower (fit's slowdown; the caller picks the rank). */
+  slowdown?: number;
+  /** Where the per-step metrics go (default: fit's, the run folder under the launcher). */
+  metrics?: MetricsWriter;
+}
+
+/**
+ * What a recipe builds before training, the same on every process of a job: the seeded model,
+ * its optimizer and schedule, and the steps each of `workers` training ranks will take. A
+ * parameter server builds these too, to own its shard of the same model.
+ */
+export interface RecipeParts {
+  model: Module;
+  optimizer: Optimizer;
+  schedule: (step: number) => number;
+  /** Training rank `rank`'s share of the data, one of `workers`. */
+  data: DataLoader<unknown, unknown>;
+  /** Steps each training rank takes in all (epochs and --max-steps applied). */
+  totalSteps: number;
+}
+
+export function buildRecipeParts(recipe: Recipe, settings: RecipeSettings, rank: number, workers: number): RecipeParts {
+  manualSeed(settings.seed);
+  const model = recipe.model(settings);
+  const { train, collate } = recipe.data(settings);
+  // One sampler for every world size: with one rank it is the seeded shuffle of the whole set.
+  const sampler = new DistributedSampler(train.length, { rank, worldSize: workers, seed: settings.seed });
+  const data = new DataLoader(train, { batchSize: settings.batch, collate, seed: settings.seed, sampler });
+  const totalSteps = Math.min(settings.epochs * data.batchesPerEpoch, settings.maxSteps ?? Infinity);
+  return { model, optimizer: recipe.optimizer(model, settings), schedule: recipe.schedule(settings, totalSteps), data, totalSteps };
 }
 
 /** The result of a run: the `--json` line's fields (the caller adds where it ran). */
@@ -34,33 +69,33 @@ export interface RecipeResult {
 
 export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   const { recipe, settings, strategy } = run;
-  manualSeed(settings.seed);
-  const model = recipe.model(settings);
-  const { train, collate } = recipe.data(settings);
-  // One sampler for every world size: with one rank it is the seeded shuffle of the whole set.
-  const sampler = new DistributedSampler(train.length, { rank: strategy.rank, worldSize: strategy.worldSize, seed: settings.seed });
-  const data = new DataLoader(train, { batchSize: settings.batch, collate, seed: settings.seed, sampler });
-  const totalSteps = Math.min(settings.epochs * data.batchesPerEpoch, settings.maxSteps ?? Infinity);
+  const { model, optimizer, schedule, data } = buildRecipeParts(recipe, settings, strategy.rank, strategy.worldSize);
   const result = await fit({
     model,
-    optimizer: recipe.optimizer(model, settings),
+    optimizer,
     data,
     loss: (m, b) => recipe.loss(m, b),
     samplesIn: (b) => recipe.samplesIn(b),
     epochs: settings.epochs,
     ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),
-    schedule: recipe.schedule(settings, totalSteps),
+    schedule,
     strategy,
     evaluate: (m) => recipe.evaluate(m, settings),
     ...(run.checkpoint ? { checkpoint: { ...run.checkpoint, config: { recipe: recipe.name, settings } } } : {}),
     ...(run.resumeFrom === undefined ? {} : { resumeFrom: run.resumeFrom }),
     ...(run.progress ? { progress: recipe.name } : {}),
+    ...(run.evaluateEvery === undefined ? {} : { evaluateEvery: run.evaluateEvery }),
+    ...(run.slowdown === undefined ? {} : { slowdown: run.slowdown }),
+    ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
   });
   const value = result.evaluation[recipe.metric.name] ?? NaN;
   return {
     recipe: recipe.name, strategy: strategy.name, workers: strategy.worldSize,
     metric: recipe.metric.name, value, ...result.evaluation,
     epochs: settings.epochs, steps: result.final_step, train_loss: result.train_loss,
-    samples_per_s: result.samples_per_s, wall_s: result.wall_s, ...result.strategy,
+    samples_per_s: result.samples_per_s, wall_s: result.wall_s,
+    step_ms_mean: result.step_ms_mean, step_ms_p90: result.step_ms_p90,
+    bytes_sent: result.traffic.sent, bytes_received: result.traffic.received,
+    ...result.strategy,
   };
 }

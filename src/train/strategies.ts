@@ -1,10 +1,33 @@
 // The strategies `--strategy` names, with the options each adds to `weft train`. A strategy that
 // needs a process group gets one from the job it runs in; `single` runs without.
+//
+// Most strategies run the same code on every process of a job. A parameter server does not: its
+// job has servers beside the training workers, so an entry may say how many processes it needs
+// (`processes`), which of them serve (`serves`) and what a server runs (`serve`). Training
+// workers are always ranks 0..workers-1, so the data, the result and the checkpoints belong to
+// the same ranks whatever the strategy.
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { DdpStrategy } from "../distributed/strategies/ddp-strategy.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
+import type { CheckpointPlan } from "./fit.js";
 import type { OptionTable } from "./option-spec.js";
+import type { RecipeParts } from "./run-recipe.js";
+
+export type StrategyOptions = Record<string, string | number | boolean | undefined>;
+/** What one process reports at the end (report-<rank>.json): its strategy's report and its traffic. */
+export type RankReport = Record<string, string | number | boolean>;
+
+/** What a serving process is given: its group, the recipe's parts built as every rank builds them, and the run's checkpoint plan. */
+export interface ServeInput {
+  pg: ProcessGroup;
+  options: StrategyOptions;
+  /** Training workers in the job (ranks 0..workers-1). */
+  workers: number;
+  parts: RecipeParts;
+  checkpoint?: CheckpointPlan | undefined;
+  resumeFrom?: string | undefined;
+}
 
 export interface StrategyEntry {
   readonly name: string;
@@ -12,7 +35,16 @@ export interface StrategyEntry {
   /** Runs on more than one worker (and so needs a process group). */
   readonly distributed: boolean;
   readonly options: OptionTable;
-  create(pg: ProcessGroup | undefined, options: Record<string, string | number | boolean | undefined>): Strategy;
+  /** Why these options cannot work together, or with this many workers (a one-line usage error); undefined when they can. */
+  check?(options: StrategyOptions, workers: number): string | undefined;
+  /** Processes the job starts for `workers` training workers (default: just them). */
+  processes?(options: StrategyOptions, workers: number): number;
+  /** A training worker's strategy: `pg` spans every process of the job, `workers` of which train. */
+  create(pg: ProcessGroup | undefined, options: StrategyOptions, workers: number): Strategy;
+  /** Runs on the ranks from `workers` up instead of training, until the workers are done; returns this rank's report. */
+  serve?(input: ServeInput): Promise<RankReport>;
+  /** Fields the whole job adds to the result, from every process's report (indexed by rank). */
+  combine?(reports: readonly RankReport[], workers: number): RankReport;
 }
 
 export const STRATEGIES: readonly StrategyEntry[] = [
@@ -34,6 +66,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       if (!pg) throw new Error("the ddp strategy needs a process group: run it under weft launch (weft train --workers N does)");
       return new DdpStrategy(pg, o["bucket-kb"] === undefined ? {} : { bucketBytes: (o["bucket-kb"] as number) * 1024 });
     },
+    // Replicas that promise to be identical report a digest on every rank: compare them.
+    combine: (reports) => ({ replicas_identical: reports.every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest) }),
   },
 ];
 

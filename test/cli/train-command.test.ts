@@ -24,7 +24,7 @@ const refused: [string[], RegExp][] = [
   [["train", "mnist", "--lr", "-1"], /--lr must be a number above 0, got "-1"/],
   [["train", "mnist", "--lr", "abc"], /--lr must be a number above 0, got "abc"/],
   [["train", "mnist", "--bogus"], /unknown option --bogus; known: --epochs, --max-steps/],
-  [["train", "mnist", "--strategy", "magic"], /--strategy must be one of single, ddp, got "magic"/],
+  [["train", "mnist", "--strategy", "magic"], /--strategy must be one of single, ddp\b.*, got "magic"/],
   [["train", "mnist", "--strategy", "single", "--workers", "2"], /--strategy single runs on one worker, not 2; use --strategy ddp/],
   [["train", "mnist", "--bucket-kb", "64"], /--bucket-kb is an option of --strategy ddp, not of single/],
   [["train", "mnist", "--checkpoint-every", "5"], /--checkpoint-every needs --checkpoint PATH/],
@@ -36,6 +36,10 @@ const refused: [string[], RegExp][] = [
   [["train", "mnist", "--checkpoint", "/no/such/folder/ckpt.safetensors"], /--checkpoint .*: the folder \/no\/such\/folder does not exist or is not writable; create it first/],
   [["train", "mnist", "--resume", "/no/such/ckpt.safetensors"], /--resume \/no\/such\/ckpt\.safetensors: no such file/],
   [["train", "mnist", "--constructor", "1"], /unknown option --constructor/],
+  [["train", "mnist", "--slowdown", "3"], /--slow-rank R and --slowdown F go together/],
+  [["train", "mnist", "--slow-rank", "1", "--slowdown", "0.5", "--workers", "2"], /--slowdown must be a number >= 1, got "0.5"/],
+  [["train", "mnist", "--slow-rank", "2", "--slowdown", "3", "--workers", "2"], /--slow-rank 2 is not a worker; the workers are 0..1/],
+  [["train", "mnist", "--eval-every", "0"], /--eval-every must be an integer >= 1, got "0"/],
 ];
 
 for (const [args, message] of refused) {

@@ -2,10 +2,11 @@
 // data parallelism on 2 ranks equals one process on the same global batch, a NaN loss stops every
 // rank before any update, and a resumed run continues exactly where the interrupted one was.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { MetricsWriter } from "../../src/distributed/metrics/metrics-writer.js";
 import { createInProcessGroups } from "../../src/distributed/group/in-process-group.js";
 import { DdpStrategy } from "../../src/distributed/strategies/ddp-strategy.js";
 import { NonFiniteLossError } from "../../src/distributed/strategies/non-finite-loss.js";
@@ -178,4 +179,72 @@ test("fit refuses a budget that is not a positive whole number", async () => {
   await assert.rejects(fit({ ...base, epochs: 0 }), /epochs must be an integer >= 1, got 0/);
   await assert.rejects(fit({ ...base, epochs: 1.5 }), /epochs must be an integer >= 1, got 1.5/);
   await assert.rejects(fit({ ...base, maxSteps: -1 }), /maxSteps must be an integer >= 1, got -1/);
+});
+
+/** A strategy whose step computes for about `computeMs` (busy) and reports `waitMs` of it as waiting. */
+function busyStrategy(computeMs: number, waitMs = 0): Strategy {
+  return new (class extends SingleStrategy {
+    override async step(input: Parameters<Strategy["step"]>[0]) {
+      const outcome = await super.step(input);
+      const until = performance.now() + computeMs;
+      while (performance.now() < until);
+      return { ...outcome, waitMs, metrics: { extra: 7 } };
+    }
+  })();
+}
+
+function tinyRun(extra: Partial<Parameters<typeof fit<number>>[0]>) {
+  manualSeed(0);
+  const model = new Linear(1, 1);
+  const data = { batchesPerEpoch: 2, async *epoch(_e: number, from = 0) { for (let b = from; b < 2; b++) yield b; } };
+  return fit({
+    model, optimizer: new SGD(model.parameters(), { lr: 0.1 }), data, epochs: 3, samplesIn: () => 1,
+    loss: (m) => {
+      assert.equal(m.training, true, "a step ran with the model in evaluation mode");
+      return mseLoss(m.forward(tensor([1], [1, 1])), tensor([0], [1, 1]));
+    },
+    ...extra,
+  });
+}
+
+test("a slowed rank sleeps (slowdown - 1) x its compute after each step, waiting excluded", async () => {
+  const times: number[] = [];
+  const result = await tinyRun({ strategy: busyStrategy(6, 2), slowdown: 3, epochs: 1, onStep: (i) => times.push(i.computeMs + i.waitMs) });
+  // compute 4 ms (6 busy minus 2 reported as waiting) slowed 3x is 12 ms of compute, plus the 2 waited.
+  for (const t of times) assert.ok(t >= 6 + 2 * 4 - 1, `a step took ${t} ms, less than the slowdown asks`);
+  assert.ok(result.step_ms_mean >= 13 && result.step_ms_p90 >= 13, `mean ${result.step_ms_mean} ms, p90 ${result.step_ms_p90} ms`);
+  await assert.rejects(tinyRun({ slowdown: 0.5 }), /slowdown must be a number >= 1 \(1 is full speed\), got 0.5/);
+});
+
+test("evaluateEvery writes an eval line per epoch into the metrics, and the steps go on in training mode", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-fit-eval-"));
+  try {
+    const metrics = new MetricsWriter({ runDir: dir, rank: 0 });
+    let evaluations = 0;
+    const result = await tinyRun({
+      strategy: busyStrategy(0), metrics, evaluateEvery: 1,
+      evaluate: (m) => {
+        m.eval();
+        return { score: ++evaluations };
+      },
+    });
+    metrics.close();
+    const lines = readFileSync(join(dir, "rank-0.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number | string>);
+    const evals = lines.filter((l) => l.event === "eval");
+    // Epochs 0 and 1 in between, and the final evaluation (the result's) after epoch 2.
+    assert.deepEqual(evals.map((e) => [e.epoch, e.step, e.score]), [[0, 2, 1], [1, 4, 2], [2, 6, 3]]);
+    assert.deepEqual(result.evaluation, { score: 3 });
+    const walls = evals.map((e) => e.wall_s as number);
+    assert.deepEqual([...walls].sort((a, b) => a - b), walls, "eval times go forward");
+    const steps = lines.filter((l) => l.event === undefined);
+    assert.equal(steps.length, 6);
+    for (const s of steps) {
+      assert.equal(s.extra, 7, "the strategy's own step metrics are in the line");
+      assert.equal(s.bytes_sent, 0);
+      assert.equal(typeof s.wall_s, "number");
+    }
+    assert.deepEqual(result.traffic, { sent: 0, received: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

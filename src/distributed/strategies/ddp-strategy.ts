@@ -7,7 +7,7 @@ import type { Optimizer } from "../../optim/index.js";
 import type { ProcessGroup } from "../group/process-group.js";
 import { DistributedDataParallel, type DdpOptions } from "./ddp.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
-import type { StepInput, StepOutcome, Strategy } from "./strategy.js";
+import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
 
 export type DdpStrategyOptions = DdpOptions;
 
@@ -61,6 +61,8 @@ export class DdpStrategy implements Strategy {
     return { loss: averaged, commMs, waitMs };
   }
 
+  async finish(): Promise<void> {}
+
   writesCheckpoints(): boolean {
     return this.rank === 0;
   }
@@ -68,6 +70,10 @@ export class DdpStrategy implements Strategy {
   /** The parameter digest (equal on every rank, Note [bitwise-identical replicas]) and the transport. */
   report(): Record<string, string | number | boolean> {
     return { digest: this.ddp?.parameterDigest() ?? "", transport: this.pg.transport };
+  }
+
+  traffic(): Traffic {
+    return this.pg.traffic();
   }
 
   /** Removes DDP's gradient hooks, so the model trains on its own again (or under a new strategy). */

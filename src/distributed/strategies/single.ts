@@ -3,7 +3,7 @@
 import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
-import type { StepInput, StepOutcome, Strategy } from "./strategy.js";
+import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
 
 export class SingleStrategy implements Strategy {
   readonly name = "single";
@@ -27,12 +27,18 @@ export class SingleStrategy implements Strategy {
     return { loss: value, commMs: 0, waitMs: 0 };
   }
 
+  async finish(): Promise<void> {}
+
   writesCheckpoints(): boolean {
     return true;
   }
 
   report(): Record<string, string | number | boolean> {
     return {};
+  }
+
+  traffic(): Traffic {
+    return { sent: 0, received: 0 };
   }
 
   async end(): Promise<void> {}

@@ -21,6 +21,7 @@
 import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { Tensor } from "../../tensor/index.js";
+import type { Traffic } from "../base/traffic-counter.js";
 
 export interface StepInput {
   /** The number of this step, counting from 1 as the metrics and checkpoints do, for messages. */
@@ -39,7 +40,11 @@ export interface StepOutcome {
   commMs: number;
   /** How long the step was blocked waiting for communication, ms. */
   waitMs: number;
+  /** Numbers of the strategy's own for this step's metrics line (e.g. a parameter server's staleness). */
+  metrics?: Record<string, number>;
 }
+
+export type { Traffic };
 
 export interface Strategy {
   /** The name `--strategy` takes ("single", "ddp"). */
@@ -64,8 +69,17 @@ export interface Strategy {
    * same state (single, ddp) say yes on rank 0 only; sharded ones will write a file per rank.
    */
   writesCheckpoints(): boolean;
+  /**
+   * After the last step, before the final checkpoint and the evaluation: bring this rank's model
+   * to the run's result. Synchronous strategies have nothing left to do; asynchronous ones do
+   * (gossip drains its peers and averages the replicas, local SGD syncs its last partial round,
+   * a parameter-server worker says it is done and pulls the final parameters).
+   */
+  finish(): Promise<void>;
   /** What the strategy adds to the result line (e.g. a parameter digest). */
   report(): Record<string, string | number | boolean>;
+  /** Bytes this rank has moved so far (the process group's count; zeros for one process). */
+  traffic(): Traffic;
   /** After the last step: release hooks and buffers (the process group stays the caller's). */
   end(): Promise<void>;
 }
