@@ -3,7 +3,8 @@
 // data-parallel workers with bitwise-identical replicas, and the two transports agreeing.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -44,9 +45,28 @@ test("weft train mnist --workers 2: ddp, identical replicas, a metrics line per 
     assert.equal(digest1, r.digest, "rank 1's parameters differ from rank 0's");
     const metrics = readFileSync(join(r.run_dir as string, "rank-1.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
     assert.equal(metrics.length, 20);
-    for (const key of ["step", "loss", "samples_per_s", "compute_ms", "comm_ms", "wait_ms"]) assert.equal(typeof metrics[0]![key], "number", key);
+    for (const key of ["step", "loss", "samples_per_s", "compute_ms", "comm_ms", "wait_ms", "wall_s", "bytes_sent", "bytes_received"]) assert.equal(typeof metrics[0]![key], "number", key);
+    // Bytes are cumulative, and every step of DDP moves gradients.
+    for (let i = 1; i < metrics.length; i++) assert.ok(metrics[i]!.bytes_sent! > metrics[i - 1]!.bytes_sent!, `step ${i + 1} sent nothing`);
+    const report1 = JSON.parse(readFileSync(join(r.run_dir as string, "report-1.json"), "utf8")) as { bytes_sent: number };
+    assert.equal(report1.bytes_sent, metrics.at(-1)!.bytes_sent, "rank 1's report and its last metrics line disagree on its bytes");
+    assert.equal(r.bytes_sent_per_worker, Math.round(((r.bytes_sent as number) + report1.bytes_sent) / 2));
   } finally {
     rmSync(r.run_dir as string, { recursive: true, force: true });
+  }
+});
+
+test("one worker with --run-dir --eval-every 1 writes its step and eval lines there", () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-single-run-"));
+  try {
+    const r = trainMnist(["--max-steps", "8", "--batch", "1000", "--eval-every", "1", "--run-dir", dir]);
+    assert.equal(r.run_dir, dir);
+    const lines = readFileSync(join(dir, "rank-0.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    // 8,000 digits in batches of 1,000: 8 steps is one epoch, whose evaluation is the result's.
+    assert.deepEqual(lines.filter((l) => l.event === "eval").map((l) => [l.step, l.test_accuracy]), [[8, r.test_accuracy]]);
+    assert.equal(lines.filter((l) => l.event === undefined).length, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
