@@ -36,6 +36,7 @@ const TOP_LAYERS = [
   ["train", "the training loop (fit), the recipe contract, training state on disk, option specs"],
   ["recipes", "the training recipes (one per task), written against train/'s recipe contract"],
   ["bench", "benchmarks of models and collectives"],
+  ["report", "weft compare's report: table, CSV/JSON, charts (SVG) and the HTML page"],
   ["cli", "the `weft` command: one argument parser, dispatch to the layers below"],
 ];
 

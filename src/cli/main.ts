@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The `weft` command: train a recipe, benchmark, or launch a distributed job. Each command lives
-// in its own file; this one only dispatches and turns errors into one line and an exit status
-// (2 for bad input, 1 for a failure).
+// The `weft` command: train a recipe, compare configurations of one, benchmark, or launch a
+// distributed job. Each command lives in its own file; this one only dispatches and turns errors
+// into one line and an exit status (2 for bad input, 1 for a failure).
 import { readFileSync } from "node:fs";
 import { UsageError } from "./options.js";
 
 const usage = `usage: weft <command> ...
 
   weft train <recipe> [options]   train a recipe (weft train --list shows them)
+  weft compare <recipe> --grid KEY=V1,V2 ...
+                                  train several configurations, write a report (table, charts)
   weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth)
   weft launch [options] script    run a script on N workers, like torchrun
   weft --version                  the version of this package
@@ -24,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "train":
       return (await import("./train-command.js")).runTrainCommand(rest);
+    case "compare":
+      return (await import("./compare-command.js")).runCompareCommand(rest);
     case "bench":
       return (await import("./bench-command.js")).runBenchCommand(rest);
     case "launch":
@@ -39,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; the commands are train, bench, launch (weft --help)`);
+      throw new UsageError(`unknown command "${command}"; the commands are train, bench, launch, compare (weft --help)`);
   }
 }
 
