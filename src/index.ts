@@ -23,4 +23,8 @@ export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource }
 export type { Strategy, StepInput, StepOutcome } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
+export { ParameterServerStrategy, type ParameterServerStrategyOptions } from "./distributed/strategies/ps-worker.js";
+export { runParameterServer, type ParameterServerOptions, type ParameterServerReport, type ServerUpdate } from "./distributed/strategies/ps-server.js";
+export { ParameterServerError, PS_MODES, type PsMode } from "./distributed/strategies/ps-protocol.js";
+export { assignShards, type Shard } from "./distributed/strategies/ps-shards.js";
 export { NonFiniteLossError } from "./distributed/strategies/non-finite-loss.js";

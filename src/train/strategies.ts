@@ -9,6 +9,9 @@
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { DdpStrategy } from "../distributed/strategies/ddp-strategy.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
+import { PS_MODES, type PsMode } from "../distributed/strategies/ps-protocol.js";
+import { runParameterServer } from "../distributed/strategies/ps-server.js";
+import { ParameterServerStrategy } from "../distributed/strategies/ps-worker.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
 import type { CheckpointPlan } from "./fit.js";
 import type { OptionTable } from "./option-spec.js";
@@ -68,6 +71,46 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     },
     // Replicas that promise to be identical report a digest on every rank: compare them.
     combine: (reports) => ({ replicas_identical: reports.every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest) }),
+  },
+  {
+    name: "ps",
+    summary: "parameter servers: --servers S processes own shards of the parameters and the optimizer; workers push gradients, pull parameters (--mode sync|async|ssp)",
+    distributed: true,
+    options: {
+      // No defaults in the table (a default would make the flag look given to every other strategy): applied below.
+      servers: { type: "int", min: 1, help: "parameter-server processes, each owning a size-balanced shard of the parameters (default 1)" },
+      mode: { type: "choice", choices: PS_MODES, help: "sync (default): average every worker's step; async: apply each gradient as it arrives; ssp: async within --staleness steps" },
+      staleness: { type: "int", min: 0, help: "with --mode ssp: how many steps the fastest worker may run ahead of the slowest" },
+    },
+    check: (o) => {
+      if (o.staleness !== undefined && o.mode !== "ssp") return `--staleness bounds --mode ssp; --mode ${o.mode ?? "sync"} takes none (drop it, or pass --mode ssp)`;
+      if (o.mode === "ssp" && o.staleness === undefined) return "--mode ssp needs --staleness S, an integer >= 0 (how many steps the fastest worker may lead the slowest)";
+      return undefined;
+    },
+    processes: (o, workers) => workers + ((o.servers as number | undefined) ?? 1),
+    create: (pg, o, workers) => {
+      if (!pg) throw new Error("the ps strategy needs a process group: run it under weft launch (weft train --workers N does)");
+      return new ParameterServerStrategy(pg, { workers, servers: (o.servers as number | undefined) ?? 1 });
+    },
+    serve: ({ pg, options: o, workers, parts, checkpoint, resumeFrom }) => runParameterServer({
+      pg, workers, servers: (o.servers as number | undefined) ?? 1, mode: ((o.mode as PsMode | undefined) ?? "sync"),
+      ...(o.staleness === undefined ? {} : { staleness: o.staleness as number }),
+      model: parts.model, optimizer: parts.optimizer, schedule: parts.schedule, totalSteps: parts.totalSteps, checkpoint, resumeFrom,
+    }),
+    combine: (reports, workers) => {
+      const servers = reports.slice(workers);
+      const updates = servers.reduce((n, r) => n + Number(r.updates), 0);
+      const weighted = servers.reduce((n, r) => n + Number(r.staleness_mean) * Number(r.updates), 0);
+      return {
+        servers: servers.length,
+        updates,
+        staleness_mean: updates === 0 ? 0 : Math.round((weighted / updates) * 1000) / 1000,
+        staleness_max: Math.max(0, ...servers.map((r) => Number(r.staleness_max))),
+        lead_max: Math.max(0, ...servers.map((r) => Number(r.lead_max))),
+        steps_skipped: reports.slice(0, workers).reduce((n, r) => n + Number(r.steps_skipped ?? 0), 0),
+        replicas_identical: reports.slice(0, workers).every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest),
+      };
+    },
   },
 ];
 
