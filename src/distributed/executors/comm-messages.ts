@@ -22,6 +22,8 @@ export interface CommWorkerConfig {
   engine: Partial<EngineOptions>;
   /** A subgroup's job-wide rank names (Note [global rank names] in collectives/engine.ts). */
   naming: RankNaming | undefined;
+  /** The group's traffic counter (base/traffic-counter.ts), shared: this thread writes it, the main thread reads it. */
+  traffic: SharedArrayBuffer;
 }
 
 export type ToCommThread = { kind: "op"; id: number; request: OpRequest } | { kind: "close" };

@@ -12,6 +12,7 @@ import { secretKey } from "../wire/secret.js";
 import { storeAddressBook } from "../rendezvous/address-book.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
+import { TrafficCounter } from "../base/traffic-counter.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
 
 const config = workerData as CommWorkerConfig;
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       handlers: engine,
       log: stderrLogger,
       ...(config.naming ? { rankNames: config.naming.globalRanks } : {}),
+      traffic: new TrafficCounter(config.traffic),
     });
   } finally {
     store.close();

@@ -12,6 +12,21 @@
 // for network bytes, and memory is not a network; the results here are float32 sums in rank
 // order. Ranks passing different `wire` values are therefore not a mismatch here (they are over
 // TCP, Note [collective descriptors]).
+//
+// Note [shared-memory traffic]: no socket carries these collectives, so traffic() counts the bytes
+// a rank moves through the segment, from the operation's size and the protocol (Note [shm chunk
+// protocol]) rather than in the copy loops, which stay as they are: "sent" is what this rank
+// writes into its slots, "received" what it reads of the other ranks' slots (its own slot, which
+// the reading loops may also read, is not counted). For an operation on n floats (reduce-scatter:
+// n = output floats) in a group of w ranks:
+//   all-reduce      sent 4n      received 4n(w-1)
+//   reduce-scatter  sent 4nw     received 4n(w-1)
+//   all-gather      sent 4n      received 4n(w-1)
+//   broadcast       root: sent 4n, received 0; every other rank: sent 0, received 4n
+//   barrier         0, 0
+// The arrival counters and descriptors (a few words per chunk) are not counted, and an operation
+// counts once it has succeeded. Send, recv and recv-any go over TCP and are counted by the TCP
+// executor, whose totals (the set-up's barrier and all-reduce included) traffic() adds.
 import {
   CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError, ranksText, withMessage,
 } from "../base/errors.js";
@@ -21,6 +36,7 @@ import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/na
 import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp } from "../collectives/ops.js";
 import type { RankNaming } from "../collectives/engine.js";
 import type { OpExecutor } from "./op-executor.js";
+import type { Traffic } from "../base/traffic-counter.js";
 
 /** Operation codes of native/dist/shm-group.h. */
 const OP_CODE: Partial<Record<OpName, number>> = { allReduce: 1, reduceScatter: 2, allGather: 3, broadcast: 4, barrier: 5 };
@@ -45,6 +61,9 @@ export class SharedMemoryExecutor implements OpExecutor {
   private tail: Promise<void> = Promise.resolve();
   private broken: Error | null = null;
   private closed = false;
+  /** Bytes through the segment (Note [shared-memory traffic]); only this thread writes them. */
+  private sentBytes = 0;
+  private receivedBytes = 0;
 
   constructor(
     private readonly addon: DistAddon,
@@ -113,23 +132,42 @@ export class SharedMemoryExecutor implements OpExecutor {
     let failure: ShmFailure | null;
     const run = (reduce: ReduceOp | "none", root: number, count: number, a: Float32Array | null, b: Float32Array | null): ShmFailure | null =>
       this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs);
+    // Bytes this rank writes into its slots and reads of the others' (Note [shared-memory traffic]).
+    let sent = 0;
+    let received = 0;
     switch (req.op) {
       case "allReduce":
         failure = run(req.reduceOp, -1, req.buffer.length, req.buffer, null);
+        sent = 4 * req.buffer.length;
+        received = sent * (this.worldSize - 1);
         break;
       case "reduceScatter":
         failure = run(req.reduceOp, -1, req.output.length, req.input, req.output);
+        sent = 4 * req.input.length;
+        received = 4 * req.output.length * (this.worldSize - 1);
         break;
       case "allGather":
         failure = run("none", -1, req.input.length, req.input, req.output);
+        sent = 4 * req.input.length;
+        received = sent * (this.worldSize - 1);
         break;
       case "broadcast":
         failure = run("none", req.root, req.buffer.length, req.buffer, null);
+        if (req.root === this.rank) sent = 4 * req.buffer.length;
+        else received = 4 * req.buffer.length;
         break;
       default:
         failure = run("none", -1, 0, null, null);
     }
     if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
+    this.sentBytes += sent;
+    this.receivedBytes += received;
+  }
+
+  /** Bytes through the segment (Note [shared-memory traffic]) plus those of the TCP links. */
+  traffic(): Traffic {
+    const tcp = this.p2p.traffic();
+    return { sent: this.sentBytes + tcp.sent, received: this.receivedBytes + tcp.received };
   }
 
   /** How `r` is named in messages (Note [global rank names] in collectives/engine.ts). */

@@ -10,6 +10,7 @@ import type { OpRequest, OpResult } from "../collectives/ops.js";
 import { OP_DISPLAY_NAMES } from "../collectives/ops.js";
 import { validateRequest } from "../collectives/request.js";
 import type { OpExecutor } from "./op-executor.js";
+import type { Traffic } from "../base/traffic-counter.js";
 
 const DONE: Promise<OpResult> = Promise.resolve();
 
@@ -30,5 +31,10 @@ export class SingleExecutor implements OpExecutor {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  /** Nothing moves between ranks: there is no other rank. */
+  traffic(): Traffic {
+    return { sent: 0, received: 0 };
   }
 }

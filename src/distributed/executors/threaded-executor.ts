@@ -6,12 +6,17 @@
 //
 // The thread is unref'd while no operation is pending, so a script that forgets destroy() still
 // exits.
+//
+// The comm thread counts the bytes of its links' frames into a SharedArrayBuffer made here, so
+// traffic() is a read of shared memory, not a message (Note [traffic counters] in
+// base/traffic-counter.ts).
 import { Worker } from "node:worker_threads";
 import { deserializeError } from "../base/errors.js";
 import type { OpRequest, OpResult } from "../collectives/ops.js";
 import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
+import { TrafficCounter, type Traffic } from "../base/traffic-counter.js";
 
 interface Pending {
   resolve(result: OpResult): void;
@@ -59,12 +64,16 @@ export class ThreadedExecutor implements OpExecutor {
   private readonly pending = new Map<number, Pending>();
   private closedPromise: Promise<void> | undefined;
 
-  private constructor(private readonly worker: Worker) {}
+  private constructor(
+    private readonly worker: Worker,
+    private readonly counter: TrafficCounter,
+  ) {}
 
   /** Starts the comm thread and waits until its links to every peer are up. */
-  static start(config: CommWorkerConfig): Promise<{ executor: ThreadedExecutor; address: string }> {
-    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: config });
-    const executor = new ThreadedExecutor(worker);
+  static start(config: Omit<CommWorkerConfig, "traffic">): Promise<{ executor: ThreadedExecutor; address: string }> {
+    const counter = new TrafficCounter();
+    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer } satisfies CommWorkerConfig });
+    const executor = new ThreadedExecutor(worker, counter);
     return new Promise((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`the comm thread exited (code ${code}) before it was ready`));
       worker.once("error", reject);
@@ -113,6 +122,11 @@ export class ThreadedExecutor implements OpExecutor {
       if (this.pending.size === 1) this.worker.ref();
       this.worker.postMessage({ kind: "op", id, request } satisfies ToCommThread);
     });
+  }
+
+  /** Bytes of every frame on this group's TCP links so far, headers included (Hello frames too, not the handshake). */
+  traffic(): Traffic {
+    return this.counter.read();
   }
 
   close(): Promise<void> {

@@ -26,10 +26,12 @@ function inProcessGroup(
   hub: InProcessHub, rank: number, engineOptions: Partial<EngineOptions>, registry: Map<string, InProcessHub>, name: string, naming: RankNaming | undefined,
 ): ProcessGroup {
   const engine = new CollectiveEngine(rank, hub.worldSize, engineOptions, naming);
-  engine.attach(hub.join(rank, engine));
+  const transport = hub.join(rank, engine);
+  engine.attach(transport);
   return new ProcessGroup(rank, hub.worldSize, {
     submit: (request) => engine.run(request),
     close: async () => engine.close(),
+    traffic: () => transport.traffic(),
   }, "in-process", {
     globalRanks: naming?.globalRanks,
     makeSubgroup: async (sub) => {

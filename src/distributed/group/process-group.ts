@@ -19,9 +19,10 @@ import type { EngineOptions, RankNaming } from "../collectives/engine.js";
 import type { WireDtype } from "../compression/wire-dtype.js";
 import { SingleExecutor } from "../executors/single-executor.js";
 import type { OpExecutor } from "../executors/op-executor.js";
+import type { Traffic } from "../base/traffic-counter.js";
 import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
 
-export type { OpExecutor };
+export type { OpExecutor, Traffic };
 
 /** A pending operation; `wait()` gives its result (nothing, except for recv-any: the source). */
 export class Work<T = void> {
@@ -124,8 +125,11 @@ export class ProcessGroup {
   private readonly subgroups = new Set<ProcessGroup>();
   /** How many times each rank list was passed to newGroup, which names its next subgroup. */
   private readonly subgroupsMade = new Map<string, number>();
-  /** Removes this subgroup from its parent's set. */
+  /** Removes this subgroup from its parent's set, handing its final traffic to the parent. */
   private detach: () => void = () => {};
+  /** Bytes of the subgroups destroyed so far, which still count in traffic(). */
+  private retiredSent = 0;
+  private retiredReceived = 0;
 
   constructor(
     /** This process's rank, 0..worldSize-1. */
@@ -327,13 +331,53 @@ export class ProcessGroup {
         options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as NewGroupOptions,
       });
     }
+    // The subgroup's bytes move to the retired totals as it leaves the set, in one synchronous
+    // step, so traffic() counts them exactly once whenever it is read.
+    sub.detach = () => {
+      this.subgroups.delete(sub);
+      const t = sub.traffic();
+      this.retiredSent += t.sent;
+      this.retiredReceived += t.received;
+    };
     if (this.destroyed) {
       await sub.destroy();
       throw new Error(`newGroup([${listKey}]): the process group was destroyed while the subgroup was set up`);
     }
     this.subgroups.add(sub);
-    sub.detach = () => this.subgroups.delete(sub);
     return sub;
+  }
+
+  /**
+   * Bytes this process has sent and received for this group and its subgroups so far (those
+   * destroyed included), headers included: over TCP every frame on the group's links (32-byte
+   * header plus payload, not the authentication handshake); in-process the same frames as they
+   * are handed over; through shared memory what this rank writes into the segment and reads of
+   * the other ranks' data (Note [shared-memory traffic] in executors/shm-executor.ts), plus its
+   * TCP links' frames. A group of one rank moves nothing. The totals only grow, and stay readable
+   * after destroy(); take differences to measure an interval.
+   *
+   * @example An all-reduce between two ranks sends the ring's bytes: 2(w-1)/w of the buffer
+   * ```ts
+   * import { createInProcessGroups } from "weft";
+   * const groups = createInProcessGroups(2);
+   * const bufs = groups.map(() => new Float32Array(1 << 16));      // 256 KiB each
+   * await Promise.all(groups.map((pg, r) => pg.allReduce(bufs[r]!)));
+   * const [a, b] = groups.map((pg) => pg.traffic());
+   * assert.ok(a!.sent >= 1 << 18 && a!.sent < (1 << 18) + 1024);  // payload, plus a few 32-byte headers
+   * assert.equal(a!.sent, b!.received);
+   * await Promise.all(groups.map((pg) => pg.destroy()));
+   * ```
+   */
+  traffic(): Traffic {
+    const own = this.executor.traffic();
+    let sent = own.sent + this.retiredSent;
+    let received = own.received + this.retiredReceived;
+    for (const sub of this.subgroups) {
+      const t = sub.traffic();
+      sent += t.sent;
+      received += t.received;
+    }
+    return { sent, received };
   }
 
   /** Closes the links and the comm thread, after this group's subgroups; operations still running fail. */

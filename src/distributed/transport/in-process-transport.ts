@@ -7,7 +7,13 @@
 // later: frames sent to a member that has not joined yet wait for it, in order, and a member
 // that joins after a peer died is told at once. Killing a rank kills it in every hub derived from
 // this one too, as the death of a process closes all its groups' links.
-import type { FrameHeader } from "../wire/frame.js";
+//
+// Traffic (what ProcessGroup.traffic() reports) is counted as if the frames went over TCP: each
+// frame is FRAME_HEADER_BYTES of header plus its payload, counted as sent when a rank hands it to
+// the hub and as received when the hub hands it to the receiver's sink (so frames to a dead rank
+// are sent, never received).
+import { FRAME_HEADER_BYTES, type FrameHeader } from "../wire/frame.js";
+import type { Traffic } from "../base/traffic-counter.js";
 import type { Transport, TransportHandlers } from "./transport.js";
 
 interface Waiting {
@@ -19,6 +25,7 @@ interface Waiting {
 /** The shared medium of one in-process group. */
 export class InProcessHub {
   private readonly handlers: (TransportHandlers | undefined)[];
+  private readonly transports: (InProcessTransport | undefined)[];
   private readonly dead = new Map<number, string>();
   /** Frames for ranks that have not joined yet, in arrival order. */
   private readonly early = new Map<number, Waiting[]>();
@@ -27,18 +34,21 @@ export class InProcessHub {
 
   constructor(readonly worldSize: number) {
     this.handlers = new Array(worldSize).fill(undefined);
+    this.transports = new Array(worldSize).fill(undefined);
   }
 
   /** The transport of `rank`, delivering to `handlers`. */
   join(rank: number, handlers: TransportHandlers): InProcessTransport {
+    const transport = new InProcessTransport(this, rank);
     this.handlers[rank] = handlers;
+    this.transports[rank] = transport;
     // Delivered now, before any frame sent later (those go through setImmediate), so the order
     // per pair holds.
     const waiting = this.early.get(rank) ?? [];
     this.early.delete(rank);
-    for (const w of waiting) if (!this.dead.has(w.from)) this.hand(handlers, w.from, w.header, w.payload);
+    for (const w of waiting) if (!this.dead.has(w.from)) this.hand(rank, handlers, w.from, w.header, w.payload);
     for (const [r, reason] of this.dead) if (r !== rank) setImmediate(() => handlers.onPeerLost(r, reason));
-    return new InProcessTransport(this, rank);
+    return transport;
   }
 
   /** A hub for the subgroup of `members` (ranks of this hub, in the subgroup's order). */
@@ -62,11 +72,12 @@ export class InProcessHub {
         this.early.set(to, list);
         return;
       }
-      this.hand(handlers, from, header, payload);
+      this.hand(to, handlers, from, header, payload);
     });
   }
 
-  private hand(handlers: TransportHandlers, from: number, header: FrameHeader, payload: Uint8Array): void {
+  private hand(to: number, handlers: TransportHandlers, from: number, header: FrameHeader, payload: Uint8Array): void {
+    this.transports[to]!.receivedBytes += FRAME_HEADER_BYTES + payload.length;
     const sink = handlers.sinkFor(from);
     // No socket to pause here: a frame with no place yet is handed over as it is and kept
     // by the mailbox until its receive is posted.
@@ -96,6 +107,9 @@ export class InProcessHub {
 
 export class InProcessTransport implements Transport {
   readonly worldSize: number;
+  /** Header and payload bytes of the frames this rank handed to the hub, and of those the hub handed to it. */
+  sentBytes = 0;
+  receivedBytes = 0;
 
   constructor(
     private readonly hub: InProcessHub,
@@ -106,12 +120,17 @@ export class InProcessTransport implements Transport {
 
   send(peer: number, header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): void {
     const copy = payload ? payload.slice() : new Uint8Array(0);
+    this.sentBytes += FRAME_HEADER_BYTES + copy.length;
     this.hub.deliver(this.rank, peer, { ...header, payloadBytes: copy.length }, copy);
     if (onWritten) queueMicrotask(() => onWritten(this.hub.isDead(peer) ? new Error("the receiving rank is dead") : null));
   }
 
   batch(fn: () => void): void {
     fn();
+  }
+
+  traffic(): Traffic {
+    return { sent: this.sentBytes, received: this.receivedBytes };
   }
 
   close(): void {

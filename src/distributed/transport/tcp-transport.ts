@@ -20,6 +20,7 @@ import { AuthenticatedListener, type AcceptedConnectionSetup } from "../wire/lis
 import type { Logger } from "../base/log.js";
 import { retryWhileRefused } from "../base/retry.js";
 import type { AddressBook } from "../rendezvous/address-book.js";
+import type { TrafficCounter } from "../base/traffic-counter.js";
 import type { Transport, TransportHandlers } from "./transport.js";
 
 export interface TcpTransportOptions {
@@ -41,6 +42,12 @@ export interface TcpTransportOptions {
   log: Logger;
   /** A subgroup's job-wide rank names, for set-up messages (Note [global rank names] in collectives/engine.ts). */
   rankNames?: readonly number[];
+  /**
+   * Counts the bytes of every frame on the group's links, both directions, headers included:
+   * Hello frames too, but not the authentication handshake (wire/connection.ts). Written from the
+   * thread this transport runs on (Note [traffic counters] in base/traffic-counter.ts).
+   */
+  traffic?: TrafficCounter | undefined;
 }
 
 interface Hello {
@@ -98,7 +105,7 @@ export class TcpTransport implements Transport {
     const t = new TcpTransport(o.rank, o.worldSize, o);
     const deadline = Date.now() + o.connectTimeoutMs;
     t.listener = await AuthenticatedListener.listen(
-      { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${t.name(o.rank)}` },
+      { host: o.listenHost, port: 0, secret: o.secret, limits: o.limits, handshakeTimeoutMs: o.handshakeTimeoutMs, log: o.log, label: `rank ${t.name(o.rank)}`, traffic: o.traffic },
       t.acceptSetup(),
     );
     const allUp = new Promise<void>((resolve) => {
@@ -207,7 +214,7 @@ export class TcpTransport implements Transport {
       },
     };
     const conn = await retryWhileRefused(`rank ${this.name(peer)} at ${addr}`, deadline, () =>
-      FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink: () => sink, log: this.o.log }),
+      FramedConnection.dial(host, port, { secret: this.o.secret, limits: this.o.limits, handshakeTimeoutMs: this.o.handshakeTimeoutMs, sink: () => sink, log: this.o.log, traffic: this.o.traffic }),
     );
     this.inbound[peer] = conn;
     conn.onClose = (reason) => this.linkLost(peer, reason);

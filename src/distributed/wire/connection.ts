@@ -12,6 +12,7 @@ import { AuthError } from "../base/errors.js";
 import { encodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import type { Logger } from "../base/log.js";
+import type { TrafficCounter } from "../base/traffic-counter.js";
 
 export interface ConnectionOptions {
   /** HMAC key of the job secret (secret.ts: secretKey). */
@@ -25,6 +26,13 @@ export interface ConnectionOptions {
    */
   sink: (conn: FramedConnection) => FrameSink;
   log: Logger;
+  /**
+   * Counts the bytes of every frame sent and received on this connection, headers included
+   * (Note [traffic counters] in base/traffic-counter.ts). The authentication handshake before
+   * the first frame (72 bytes each way) is not counted, so a stranger that fails it counts
+   * nothing. Peer links pass their group's counter; the store's connections pass none.
+   */
+  traffic?: TrafficCounter | undefined;
 }
 
 /** Payloads up to this size are copied next to their header and sent in one write. */
@@ -42,6 +50,7 @@ export class FramedConnection {
     readonly socket: net.Socket,
     readonly remote: string,
     private readonly log: Logger,
+    private readonly traffic: TrafficCounter | undefined,
   ) {}
 
   /** Dials host:port, authenticates as the client and resolves once both sides are proven. */
@@ -66,7 +75,7 @@ export class FramedConnection {
         },
       },
     });
-    conn = new FramedConnection(socket, `${host}:${port}`, options.log);
+    conn = new FramedConnection(socket, `${host}:${port}`, options.log, options.traffic);
     conn.attach(options, stages);
     return conn.authenticate(stages, options.handshakeTimeoutMs);
   }
@@ -74,7 +83,7 @@ export class FramedConnection {
   /** Authenticates an accepted socket as the server. */
   static accept(socket: net.Socket, options: ConnectionOptions): Promise<FramedConnection> {
     socket.setNoDelay(true);
-    const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, options.log);
+    const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, options.log, options.traffic);
     const stages = new Stages("server", options, () => conn, (bytes) => socket.write(bytes));
     conn.attach(options, stages);
     socket.on("data", (chunk: Buffer) => {
@@ -154,6 +163,7 @@ export class FramedConnection {
   send(header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): boolean {
     const bytes = payload?.length ?? 0;
     const full = { ...header, payloadBytes: bytes };
+    this.traffic?.addSent(FRAME_HEADER_BYTES + bytes);
     if (bytes <= COALESCE_BYTES) {
       const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes);
       encodeHeader(full, out, 0);
@@ -203,7 +213,7 @@ class Stages {
     conn: () => FramedConnection,
     write: (bytes: Buffer) => void,
   ) {
-    this.reader = new FrameReader({ limits: options.limits, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
+    this.reader = new FrameReader({ limits: options.limits, traffic: options.traffic, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
     this.handshake = new Handshake(role, options.secret, write, (err) => {
       if (!err) this.stream.switchTo(this.reader);
       this.onDone(err);

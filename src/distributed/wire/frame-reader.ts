@@ -13,6 +13,7 @@
 import type { ByteConsumer } from "./byte-consumer.js";
 import { decodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameError } from "../base/errors.js";
+import type { TrafficCounter } from "../base/traffic-counter.js";
 
 /** What a sink answers for a frame it will have a place for later (Note [hold, don't buffer]). */
 export const HOLD_FRAME: unique symbol = Symbol("hold frame");
@@ -39,6 +40,8 @@ export interface FrameReaderOptions {
   directReadMinBytes?: number;
   /** Allocator for payloads the sink has no place for (a hook so tests can see it is never reached). */
   allocate?: (bytes: number) => Uint8Array;
+  /** Counts every byte this reader consumes as received (a peer link's; Note [traffic counters]). */
+  traffic?: TrafficCounter | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -49,6 +52,7 @@ export class FrameReader implements ByteConsumer {
   private readonly staging: Uint8Array;
   private readonly directReadMinBytes: number;
   private readonly allocate: (bytes: number) => Uint8Array;
+  private readonly traffic: TrafficCounter | undefined;
   /** Unparsed bytes live in staging[start, end). */
   private start = 0;
   private end = 0;
@@ -70,6 +74,7 @@ export class FrameReader implements ByteConsumer {
     this.staging = new Uint8Array(Math.max(options.stagingBytes ?? 64 << 10, FRAME_HEADER_BYTES * 2));
     this.directReadMinBytes = options.directReadMinBytes ?? 16 << 10;
     this.allocate = options.allocate ?? ((n) => new Uint8Array(n));
+    this.traffic = options.traffic;
   }
 
   nextBuffer(): Uint8Array {
@@ -95,6 +100,8 @@ export class FrameReader implements ByteConsumer {
   /** Consumes `n` bytes; returns false when a frame is held and reading must stop. */
   advance(n: number): boolean {
     if (this.failed) throw this.failed;
+    // Every byte after the handshake passes here once, headers and payloads alike.
+    this.traffic?.addReceived(n);
     if (this.lentDirect) {
       this.lastWasDirect = true;
       this.filled += n;

@@ -6,6 +6,7 @@ import { FramedConnection } from "./connection.js";
 import type { FrameLimits } from "./frame.js";
 import type { FrameSink } from "./frame-reader.js";
 import type { Logger } from "../base/log.js";
+import type { TrafficCounter } from "../base/traffic-counter.js";
 
 export interface ListenerOptions {
   host: string;
@@ -17,6 +18,8 @@ export interface ListenerOptions {
   log: Logger;
   /** Names the listener in log lines, e.g. "store" or "rank 2". */
   label: string;
+  /** Counts the frames of accepted connections (connection.ts: ConnectionOptions.traffic). */
+  traffic?: TrafficCounter | undefined;
 }
 
 /** What the owner provides for accepted sockets: a frame sink per connection, and what to do once it is proven. */
