@@ -93,6 +93,8 @@ function spec(plan: ChartPlan, rows: Row[], labels: string[]): TopLevelSpec {
   return {
     width: 480, height: 250, background: "white", padding: 8,
     data: { values: rows },
+    // What a screen reader (and a test) reads for each line: the configuration it belongs to.
+    transform: [{ calculate: "'configuration: ' + datum.config", as: "description" }],
     // Dots as well as lines where points are few: a run evaluated once still shows up.
     mark: { type: "line", ...(plan.dots ? { point: { size: 28, filled: true } } : {}), strokeWidth: 1.75, clip: true },
     encoding: {
@@ -105,6 +107,7 @@ function spec(plan: ChartPlan, rows: Row[], labels: string[]): TopLevelSpec {
       },
       // Each line follows its points in the order they were measured, not sorted by x.
       order: { field: "i", type: "quantitative" },
+      description: { field: "description", type: "nominal" },
     },
     config: { font: "Helvetica, Arial, sans-serif", axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 12, titleFontSize: 12 } },
   };

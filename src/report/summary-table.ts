@@ -102,7 +102,7 @@ export function columns(c: Comparison): Column[] {
       key: "time_to_target_s", title: target === undefined ? "time to target (s)" : `time to ${formatMetric(name)(target)} (s)`, numeric: true,
       value: (r) => (target === undefined ? undefined : timeToTarget(r.curves.metric, target, c.metric.higherIsBetter)), format: fixed(1),
     },
-    { key: "bytes_sent_per_worker", title: "sent per worker", numeric: true, value: (r) => field(r, "bytes_sent_per_worker") ?? r.curves.loss.at(-1)?.bytes_sent, format: formatBytes },
+    { key: "bytes_sent_per_worker", title: "sent per worker", numeric: true, value: (r) => field(r, "bytes_sent_per_worker") ?? (r.status === "ok" ? r.curves.loss.at(-1)?.bytes_sent : undefined), format: formatBytes },
     { key: "step_ms_mean", title: "step mean (ms)", numeric: true, value: (r) => field(r, "step_ms_mean") ?? (r.status === "ok" ? mean(stepMs(r)) : undefined), format: fixed(1) },
     { key: "step_ms_p90", title: "step p90 (ms)", numeric: true, value: (r) => field(r, "step_ms_p90") ?? (r.status === "ok" ? percentile(stepMs(r), 0.9) : undefined), format: fixed(1) },
     { key: "staleness_mean", title: "staleness mean", numeric: true, value: (r) => field(r, "staleness_mean"), format: fixed(2) },
