@@ -4,7 +4,7 @@
 import { isAbsolute, relative, sep } from "node:path";
 import type { Chart } from "./charts.js";
 import type { Comparison } from "./comparison.js";
-import { shownColumns, type SummaryTable } from "./summary-table.js";
+import { formatMetric, shownColumns, type SummaryTable } from "./summary-table.js";
 
 /** Text made safe inside HTML elements and quoted attributes. */
 export function escapeHtml(text: string): string {
@@ -25,8 +25,10 @@ const CSS = `
   dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
   dl.meta dt { color: #666; }
   table.results { border-collapse: collapse; font-size: 13px; }
-  table.results th, table.results td { padding: 4px 9px; border-bottom: 1px solid #e5e5e5; text-align: left; white-space: nowrap; }
-  table.results th { background: #f5f5f7; font-weight: 600; }
+  .table-wrap { overflow-x: auto; }
+  table.results { width: 100%; }
+  table.results th, table.results td { padding: 4px 8px; border-bottom: 1px solid #e5e5e5; text-align: left; white-space: nowrap; }
+  table.results th { background: #f5f5f7; font-weight: 600; white-space: normal; vertical-align: bottom; }
   table.results td.num, table.results th.num { text-align: right; font-variant-numeric: tabular-nums; }
   td.status-ok { color: #1a7f37; } td.status-failed, td.status-timed-out, td.status-interrupted { color: #b42318; font-weight: 600; }
   .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
@@ -78,7 +80,7 @@ export function htmlPage(c: Comparison, table: SummaryTable, charts: readonly Ch
       return `<li><strong>${escapeHtml(run.label)}</strong> — ${escapeHtml(run.status)}${run.elapsed_s === undefined ? "" : `, ${run.elapsed_s.toFixed(1)} s in all`}${links.length ? ` (${links.join(", ")})` : ""}${why}<pre>weft train ${escapeHtml(run.argv.map(shellWord).join(" "))}</pre></li>`;
     })
     .join("\n");
-  const target = c.target ? `${c.target.value} (${escapeHtml(c.target.source)})` : "none (no configuration reported the metric)";
+  const target = c.target ? `${escapeHtml(formatMetric(c.metric.name)(c.target.value))} (${escapeHtml(c.target.source)})` : "none (no configuration reported the metric)";
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -97,13 +99,13 @@ export function htmlPage(c: Comparison, table: SummaryTable, charts: readonly Ch
 <dt>target</dt><dd>${target}</dd>
 </dl>
 <h2>Results</h2>
-<table class="results">
+<div class="table-wrap"><table class="results">
 <thead><tr>${head}</tr></thead>
 <tbody>
 ${body}
 </tbody>
-</table>
-<p>Wall time is the training loop's, from the first step to the last (start-up and the final evaluation are not in it); a dash means the run did not report that measure. The same numbers are in results.csv and, with every curve, results.json.</p>
+</table></div>
+<p>Wall time is the training loop's, from the first step to the last: start-up and the final evaluation are not in it, the evaluations during training (the points of the metric's curves) are. A dash means the run did not report that measure. The same numbers are in results.csv and, with every curve, results.json.</p>
 <h2>Curves</h2>
 <div class="charts">
 ${figures}
