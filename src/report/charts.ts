@@ -54,6 +54,8 @@ interface ChartPlan {
   y: { title: string; zero?: boolean };
   /** Mark each measurement with a dot (evaluations are few; per-step losses are a line). */
   dots: boolean;
+  /** Draw the trailing mean of the last few points (per-step losses jump from batch to batch). */
+  smooth: boolean;
   points(run: ConfigRun): { x: number | undefined; y: number }[];
   empty: string;
 }
@@ -64,25 +66,25 @@ function plans(c: Comparison): ChartPlan[] {
   return [
     {
       id: "metric-time", title: `${metric} against wall-clock time`,
-      x: { title: "wall-clock time since training started (s)" }, y: { title: metric, zero: false }, dots: true,
+      x: { title: "wall-clock time since training started (s)" }, y: { title: metric, zero: false }, dots: true, smooth: false,
       points: (r) => r.curves.metric.map((p) => ({ x: p.wall_s, y: p.value })),
       empty: `no configuration reported ${metric} during training`,
     },
     {
       id: "metric-bytes", title: `${metric} against bytes sent`,
-      x: { title: "bytes sent per worker (MB)" }, y: { title: metric, zero: false }, dots: true,
+      x: { title: "bytes sent per worker (MB)" }, y: { title: metric, zero: false }, dots: true, smooth: false,
       points: (r) => r.curves.metric.map((p) => ({ x: p.bytes_sent === undefined ? undefined : p.bytes_sent / MB, y: p.value })),
       empty: "no configuration reported the bytes it sent",
     },
     {
       id: "loss-step", title: "training loss against step",
-      x: { title: "step" }, y: { title: "training loss", zero: false }, dots: false,
+      x: { title: "step" }, y: { title: "training loss", zero: false }, dots: false, smooth: true,
       points: (r) => r.curves.loss.map((p) => ({ x: p.step, y: p.loss })),
       empty: "no configuration reported a training loss",
     },
     {
       id: "loss-time", title: "training loss against wall-clock time",
-      x: { title: "wall-clock time since training started (s)" }, y: { title: "training loss", zero: false }, dots: false,
+      x: { title: "wall-clock time since training started (s)" }, y: { title: "training loss", zero: false }, dots: false, smooth: true,
       points: (r) => r.curves.loss.map((p) => ({ x: p.wall_s, y: p.loss })),
       empty: "no configuration reported step times",
     },
@@ -113,6 +115,25 @@ function spec(plan: ChartPlan, rows: Row[], labels: string[]): TopLevelSpec {
   };
 }
 
+/** Points in a chart's longest line per point of smoothing window: 500 steps are drawn as the mean of the last 10. */
+const STEPS_PER_WINDOW = 50;
+
+/**
+ * Each y replaced by the mean of it and the `window - 1` before it (fewer at the start).
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(trailingMean([{ x: 1, y: 4 }, { x: 2, y: 2 }, { x: 3, y: 0 }], 2), [{ x: 1, y: 4 }, { x: 2, y: 3 }, { x: 3, y: 1 }]);
+ * ```
+ */
+export function trailingMean(points: readonly { x: number; y: number }[], window: number): { x: number; y: number }[] {
+  let sum = 0;
+  return points.map((p, i) => {
+    sum += p.y - (i >= window ? points[i - window]!.y : 0);
+    return { x: p.x, y: sum / Math.min(i + 1, window) };
+  });
+}
+
 /**
  * Vega numbers its clip paths and gradients from 1 in every SVG; several SVGs inline in one page
  * would share those ids, and each chart would clip to the first one's rectangle. Prefix them.
@@ -138,19 +159,24 @@ export async function renderCharts(c: Comparison): Promise<Chart[]> {
   const labels = c.configs.map((r) => r.label);
   const charts: Chart[] = [];
   for (const plan of plans(c)) {
+    const series = c.configs.map((run) => ({
+      run, points: plan.points(run).filter((p): p is { x: number; y: number } => p.x !== undefined && Number.isFinite(p.x) && Number.isFinite(p.y)),
+    }));
+    // One window for every line of the chart, so that the lines stay comparable.
+    const window = plan.smooth ? Math.max(1, Math.round(Math.max(...series.map((s) => s.points.length)) / STEPS_PER_WINDOW)) : 1;
+    const title = window > 1 ? `${plan.title} (mean of the last ${window} steps)` : plan.title;
     const rows: (Row & { i: number })[] = [];
     const lines: string[] = [];
-    for (const run of c.configs) {
-      const points = thin(plan.points(run).filter((p): p is { x: number; y: number } => p.x !== undefined && Number.isFinite(p.x) && Number.isFinite(p.y)), MAX_POINTS);
+    for (const { run, points } of series) {
       if (points.length === 0) continue;
       lines.push(run.label);
-      points.forEach((p, i) => rows.push({ config: run.label, x: p.x, y: p.y, i }));
+      thin(window > 1 ? trailingMean(points, window) : points, MAX_POINTS).forEach((p, i) => rows.push({ config: run.label, x: p.x, y: p.y, i }));
     }
     if (rows.length === 0) {
-      charts.push({ id: plan.id, title: plan.title, empty: plan.empty, lines });
+      charts.push({ id: plan.id, title, empty: plan.empty, lines });
       continue;
     }
-    charts.push({ id: plan.id, title: plan.title, svg: ownIds(await render(spec(plan, rows, labels)), plan.id), lines });
+    charts.push({ id: plan.id, title, svg: ownIds(await render(spec(plan, rows, labels)), plan.id), lines });
   }
   return charts;
 }

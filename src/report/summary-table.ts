@@ -74,7 +74,8 @@ export function defaultTarget(c: Comparison): number | undefined {
 
 const fixed = (digits: number) => (x: number | string): string => (typeof x === "number" ? x.toFixed(digits) : x);
 
-function formatMetric(name: string): (x: number | string) => string {
+/** How a value of the metric `name` is shown: accuracies as percentages, others to 4 digits. */
+export function formatMetric(name: string): (x: number | string) => string {
   return (x) => (typeof x !== "number" ? x : name.endsWith("accuracy") ? `${(100 * x).toFixed(2)}%` : x.toPrecision(4));
 }
 
