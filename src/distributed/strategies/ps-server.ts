@@ -19,12 +19,12 @@
 //          more than s steps ahead of the slowest (Note [the ssp bound]).
 //
 // Note [async learning rate]: each asynchronous gradient is applied at the schedule's full
-// learning rate for the step it was computed at, as an update of its own (W updates per round of
-// steps, where sync takes one averaged one). Scaling it by 1/W was measured on MNIST with 4
-// workers (BENCHMARKS.md, parameter server) and trained no better at the recipe's budget; Adam
-// normalises the step size, so an averaged gradient and W single ones move the parameters by
-// about one and W learning rates respectively, and the W-fold progress per round is what lets an
-// asynchronous job that skips a straggler's last steps still reach the recipe's accuracy.
+// learning rate for the step it was computed at, as an update of its own: W updates per round of
+// steps where sync takes one averaged one. Adam normalises the step size, so W single updates
+// move the parameters about W times as far as one averaged update; scaling each by 1/W would
+// undo that. Measured on MNIST (4 workers, 1 server, the recipe's 12 epochs, 2 shared cores, one
+// run each): full rate 98.25% test accuracy, 1/4 rate 97.8%, sync 97.85%. The full rate is the
+// default; `lrScale` keeps the other within reach.
 //
 // Note [the end of an async run]: no worker waits for another in async mode, and that includes
 // the end. Each worker has a fixed share of the data (DistributedSampler), so a fast worker cannot
@@ -32,8 +32,9 @@
 // steps. Every later gradient is still applied (it is already computed), and its reply carries
 // FLAG_STOP: that worker skips its remaining steps (ps-worker.ts) and says "done". A straggler
 // therefore costs an async job at most one of its steps at the end, where sync and ssp wait for
-// all of its steps. With workers of equal speed the others are within a step or two of the first.
-// The workers report the steps they skipped.
+// all of its steps. Workers of equal speed skip few: 75 of 4 x 384 steps (5%) in the measurement
+// of Note [async learning rate], on a machine shared with other jobs. The workers report the
+// steps they skipped (`steps_skipped` in the result line).
 //
 // When every worker has said "done", the server writes its final shard checkpoint and sends the
 // final parameters to every worker (their finish()), so all workers end with the same model.
