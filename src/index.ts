@@ -23,6 +23,11 @@ export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource }
 export type { Strategy, StepInput, StepOutcome } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
+export { GossipStrategy, GOSSIP_CHANNEL_TIMEOUT_MS, type GossipOptions } from "./distributed/strategies/gossip.js";
+export { gossipTargets, gossipSources, gossipEdges, GOSSIP_TOPOLOGIES, type GossipTopology } from "./distributed/strategies/gossip-topology.js";
+export { consensusDistance, type ConsensusDistance } from "./distributed/strategies/consensus.js";
+export { LocalSgdStrategy, type LocalSgdOptions } from "./distributed/strategies/local-sgd.js";
+export { OuterOptimizer, OUTER_OPTIMIZERS, type OuterOptimizerKind } from "./distributed/strategies/outer-optimizer.js";
 export { ParameterServerStrategy, type ParameterServerStrategyOptions } from "./distributed/strategies/ps-worker.js";
 export { runParameterServer, type ParameterServerOptions, type ParameterServerReport, type ServerUpdate } from "./distributed/strategies/ps-server.js";
 export { ParameterServerError, PS_MODES, type PsMode } from "./distributed/strategies/ps-protocol.js";

@@ -8,6 +8,10 @@
 // the same ranks whatever the strategy.
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { DdpStrategy } from "../distributed/strategies/ddp-strategy.js";
+import { GossipStrategy } from "../distributed/strategies/gossip.js";
+import { GOSSIP_TOPOLOGIES, type GossipTopology } from "../distributed/strategies/gossip-topology.js";
+import { LocalSgdStrategy } from "../distributed/strategies/local-sgd.js";
+import { OUTER_OPTIMIZERS, type OuterOptimizerKind } from "../distributed/strategies/outer-optimizer.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
 import { PS_MODES, type PsMode } from "../distributed/strategies/ps-protocol.js";
 import { runParameterServer } from "../distributed/strategies/ps-server.js";
@@ -71,6 +75,50 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     },
     // Replicas that promise to be identical report a digest on every rank: compare them.
     combine: (reports) => ({ replicas_identical: reports.every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest) }),
+  },
+  {
+    name: "gossip",
+    summary: "decentralized SGD: after each local step a worker averages with what its neighbours pushed, no server, no barrier; reports the consensus distance",
+    distributed: true,
+    options: {
+      topology: { type: "choice", choices: GOSSIP_TOPOLOGIES, help: "gossip peers: ring (r±1), random (a seeded random peer per step), exponential (2^(t mod log2 N) away) (default ring)" },
+    },
+    create: (pg, o) => {
+      if (!pg) throw new Error("the gossip strategy needs a process group: run it under weft launch (weft train --workers N does)");
+      return new GossipStrategy(pg, { topology: (o.topology as GossipTopology | undefined) ?? "ring" });
+    },
+    // The consensus distance is rank 0's (every rank measures the same); the counts are the job's totals.
+    combine: (reports, workers) => {
+      const ranks = reports.slice(0, workers);
+      const total = (key: string): number => ranks.reduce((s, r) => s + Number(r[key] ?? 0), 0);
+      return {
+        replicas_identical: ranks.every((r) => typeof r.digest === "string" && r.digest === ranks[0]!.digest),
+        gossip_sends: total("gossip_sends"), gossip_sends_skipped: total("gossip_sends_skipped"),
+        gossip_arrivals_mixed: total("gossip_arrivals_mixed"), gossip_arrivals_overwritten: total("gossip_arrivals_overwritten"),
+      };
+    },
+  },
+  {
+    name: "local-sgd",
+    summary: "local SGD / DiLoCo: K local steps, then an all-reduce of the parameter change and an outer optimizer step; about K times fewer bytes",
+    distributed: true,
+    options: {
+      "sync-every": { type: "int", min: 1, max: 1 << 20, help: "local SGD: local steps between syncs (default 8)" },
+      "outer-optimizer": { type: "choice", choices: OUTER_OPTIMIZERS, help: "local SGD: outer step on the mean parameter change: sgd (lr 1 = averaging) or nesterov (DiLoCo) (default sgd)" },
+      "outer-lr": { type: "number", positive: true, max: 10, help: "local SGD: outer learning rate (default 1 for sgd, 0.7 for nesterov)" },
+    },
+    create: (pg, o) => {
+      if (!pg) throw new Error("the local-sgd strategy needs a process group: run it under weft launch (weft train --workers N does)");
+      return new LocalSgdStrategy(pg, {
+        ...(o["sync-every"] === undefined ? {} : { syncEvery: o["sync-every"] as number }),
+        ...(o["outer-optimizer"] === undefined ? {} : { outerOptimizer: o["outer-optimizer"] as OuterOptimizerKind }),
+        ...(o["outer-lr"] === undefined ? {} : { outerLr: o["outer-lr"] as number }),
+      });
+    },
+    // Every sync leaves the replicas bitwise equal, and finish() syncs the last round: compare digests.
+    combine: (reports, workers) => ({
+      replicas_identical: reports.slice(0, workers).every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest),
+    }),
   },
   {
     name: "ps",
