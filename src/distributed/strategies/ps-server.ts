@@ -170,7 +170,6 @@ class ParameterServer {
   private readonly sum: Float32Array;
   /** Optimizer steps applied to the shard so far, counting those before a resume (the version of its parameters). */
   private version = 0;
-  private versionAtStart = 0;
   /** The version each worker's parameters were sent at (for staleness). */
   private readonly sentVersion: number[];
   /** Per worker: steps whose gradient has arrived (after a resume: counting from the resumed step). */
@@ -232,7 +231,7 @@ class ParameterServer {
         throw new Error(`${this.rankName}: ${path} is at step ${loaded.step}, the workers' ${o.resumeFrom} at step ${workerStep}; resume from a checkpoint whose shard files were written with it`);
       }
       startStep = loaded.step;
-      this.version = this.versionAtStart = loaded.updates;
+      this.version = loaded.updates;
     }
     this.workerZeroStep = startStep;
     this.completed.fill(startStep);
@@ -244,7 +243,7 @@ class ParameterServer {
     // The pull of every worker's setup(): the state the run starts from.
     const first = this.pairs.map((_, w) => this.reply(w, startStep, -1, 0, 0));
     await Promise.all(first);
-    if (this.mode === "sync") await this.serveSync(startStep);
+    if (this.mode === "sync") await this.serveSync();
     else await this.serveEach();
     await this.writeShard(this.workerZeroStep);
     await Promise.all(this.pairs.map((_, w) => this.reply(w, this.workerZeroStep, -1, 0, 0)));
@@ -321,9 +320,9 @@ class ParameterServer {
   }
 
   /** Sync: one averaged update per step, from every worker's gradient of that step. */
-  private async serveSync(startStep: number): Promise<void> {
+  private async serveSync(): Promise<void> {
     const n = this.workers;
-    for (let expected = startStep + 1; ; expected++) {
+    for (;;) {
       const msgs = await Promise.all(this.pairs.map((_, w) => this.receive(w)));
       const doneCount = msgs.filter((m) => m.kind === KIND_DONE).length;
       if (doneCount === n) {

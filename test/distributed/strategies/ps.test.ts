@@ -169,6 +169,16 @@ test("bad options are refused with the value and what is allowed", async () => {
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
+// --- One worker is plain training ---------------------------------------------------------------
+
+test("one worker and one sync server train exactly as one process does (SingleStrategy), bit for bit", async () => {
+  const single = tinyModel();
+  await fit({ model: single, optimizer: new Adam(single.parameters(), { lr: 0.02 }), data: batchesOf(0), loss: tinyLoss, samplesIn: () => 4, maxSteps: 8, schedule });
+  const { models, reports } = await tinyRun({ workers: 1, servers: 1, mode: "sync", steps: 8 });
+  assert.deepEqual(flat(models[0]!), flat(single));
+  assert.equal(reports[0]!.updates, 8);
+});
+
 // --- Sync equals DDP ----------------------------------------------------------------------------
 
 const mnistSettings: RecipeSettings = { epochs: 1, maxSteps: 4, seed: 5, batch: 16, lr: 2e-3, options: { shift: 2, "warmup-steps": 2 } };
