@@ -1,0 +1,173 @@
+// Local SGD / DiLoCo on in-process groups: K = 1 with plain SGD inside and outer SGD at lr 1 is
+// DDP with the same SGD; K = 4 equals a single-process simulation of the algorithm (sgd and
+// nesterov outer steps); replicas are bitwise equal after every sync and apart between syncs;
+// finish() syncs a last partial round; K syncs move about K times fewer bytes; bad options.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
+import { DdpStrategy } from "../../../src/distributed/strategies/ddp-strategy.js";
+import { FlatState } from "../../../src/distributed/strategies/flat-state.js";
+import { LocalSgdStrategy, type LocalSgdOptions } from "../../../src/distributed/strategies/local-sgd.js";
+import { OuterOptimizer } from "../../../src/distributed/strategies/outer-optimizer.js";
+import type { Strategy } from "../../../src/distributed/strategies/strategy.js";
+import { Linear, manualSeed, ReLU, Sequential } from "../../../src/nn/index.js";
+import { Adam, SGD, type Optimizer } from "../../../src/optim/index.js";
+import { crossEntropy, randn, type Tensor } from "../../../src/tensor/index.js";
+import { Rng } from "../../../src/util/rng.js";
+
+function model(seed: number): Sequential {
+  manualSeed(seed);
+  return new Sequential(new Linear(6, 16), new ReLU(), new Linear(16, 3));
+}
+
+function batch(r: number, t: number): { x: Tensor; y: Int32Array } {
+  const rng = new Rng(500 + r).fork(t);
+  return { x: randn([8, 6], rng), y: Int32Array.from({ length: 8 }, () => rng.int(3)) };
+}
+
+const lossOf = (m: Sequential, r: number, t: number): Tensor => crossEntropy(m.forward(batch(r, t).x), batch(r, t).y);
+
+function flat(m: Sequential): Float32Array {
+  const s = new FlatState(m);
+  const out = new Float32Array(s.size);
+  s.read(out);
+  return out;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}
+
+/** Sets up `make(pg)` on n ranks (different initial models: set-up must broadcast rank 0's) and runs `steps` steps. */
+async function train(n: number, steps: number, make: (pg: ReturnType<typeof createInProcessGroups>[number]) => Strategy, opt: (m: Sequential) => Optimizer, finish = true) {
+  const pgs = createInProcessGroups(n);
+  const models = pgs.map((_, r) => model(10 + r));
+  const strategies = pgs.map(make);
+  await Promise.all(strategies.map((s, r) => s.setup(models[r]!, opt(models[r]!))));
+  const sentAtStart = strategies[0]!.traffic().sent;
+  const digests: string[][] = [];
+  for (let t = 1; t <= steps; t++) {
+    await Promise.all(strategies.map((s, r) => s.step({ step: t, forward: () => lossOf(models[r]!, r, t) })));
+    digests.push(strategies.map((s) => s.report().digest as string));
+  }
+  if (finish) await Promise.all(strategies.map((s) => s.finish()));
+  const sent = strategies[0]!.traffic().sent - sentAtStart;
+  await Promise.all(strategies.map((s) => s.end()));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+  return { models, strategies, digests, sent };
+}
+
+const sgd = (m: Sequential): Optimizer => new SGD(m.parameters(), { lr: 0.1 });
+const adam = (m: Sequential): Optimizer => new Adam(m.parameters(), { lr: 0.01 });
+
+test("K = 1, plain SGD inside and outer SGD at lr 1, equals DDP with the same SGD on the same batches", async () => {
+  const local = await train(3, 6, (pg) => new LocalSgdStrategy(pg, { syncEvery: 1, outerOptimizer: "sgd", outerLr: 1 }), sgd);
+  const ddp = await train(3, 6, (pg) => new DdpStrategy(pg), sgd);
+  // Tolerance: DDP steps x - lr·mean(g); local SGD computes each x - lr·g_r, takes the deltas
+  // x - (x - lr·g_r) (not exactly lr·g_r in float32), averages them and steps by the mean. The
+  // same quantity rounded differently: a few float32 ulps of the parameters (|x| < 1) per step.
+  const d = maxDiff(flat(local.models[0]!), flat(ddp.models[0]!));
+  assert.ok(d < 1e-5, `local SGD K=1 and DDP differ by ${d}`);
+  assert.ok(local.digests.every((step) => step.every((h) => h === step[0])), "replicas equal after every step");
+});
+
+/**
+ * Local SGD / DiLoCo in one process, written from the algorithm: every replica starts from the
+ * same parameters; each takes its inner optimizer's steps on its own batches; after every K steps
+ * (and at the end) Δ = x_global - mean(x_r), the outer step x_global -= lr·Δ (sgd) or
+ * m = 0.9 m + Δ; x_global -= lr·(Δ + 0.9 m) (nesterov), and every replica becomes x_global.
+ */
+function simulate(n: number, steps: number, k: number, outer: "sgd" | "nesterov", lr: number): Float32Array {
+  const models = Array.from({ length: n }, () => model(10));
+  const opts = models.map(adam);
+  let global = Float64Array.from(flat(models[0]!));
+  let momentum: Float64Array | null = null;
+  const sync = (): void => {
+    const xs = models.map(flat);
+    const delta = global.map((g, i) => g - xs.reduce((s, x) => s + x[i]!, 0) / n);
+    if (outer === "sgd") global = global.map((g, i) => g - lr * delta[i]!);
+    else {
+      momentum = momentum === null ? Float64Array.from(delta) : momentum.map((m, i) => 0.9 * m + delta[i]!);
+      global = global.map((g, i) => g - lr * (delta[i]! + 0.9 * momentum![i]!));
+    }
+    for (const m of models) new FlatState(m).write(Float32Array.from(global));
+  };
+  for (let t = 1; t <= steps; t++) {
+    models.forEach((m, r) => {
+      opts[r]!.zeroGrad();
+      lossOf(m, r, t).backward();
+      opts[r]!.step();
+    });
+    if (t % k === 0) sync();
+  }
+  if (steps % k !== 0) sync();
+  return flat(models[0]!);
+}
+
+for (const [outer, lr] of [["sgd", 1], ["sgd", 0.5], ["nesterov", 0.7]] as const) {
+  test(`K = 4 with outer ${outer} at lr ${lr} equals a single-process simulation, over two rounds and a partial one`, async () => {
+    const options: LocalSgdOptions = { syncEvery: 4, outerOptimizer: outer, outerLr: lr };
+    const run = await train(3, 10, (pg) => new LocalSgdStrategy(pg, options), adam);
+    const expected = simulate(3, 10, 4, outer, lr);
+    // Tolerance: the simulation averages in float64, the all-reduce in float32 (and the outer
+    // step rounds to float32 each round): differences of a few ulps, 1e-5 of parameters < 1.
+    const d = maxDiff(flat(run.models[0]!), expected);
+    assert.ok(d < 1e-5, `${outer}: strategy and simulation differ by ${d}`);
+    // Replicas are bitwise equal after steps 4 and 8, apart in between, and equal after finish().
+    run.digests.forEach((step, i) => {
+      const same = step.every((h) => h === step[0]);
+      assert.equal(same, (i + 1) % 4 === 0, `after step ${i + 1}`);
+    });
+    const reports = run.strategies.map((s) => s.report());
+    assert.ok(reports.every((r) => r.digest === reports[0]!.digest && r.syncs === 3), "finish() synced the partial round");
+    run.models.forEach((m) => assert.deepEqual(flat(m), flat(run.models[0]!)));
+  });
+}
+
+test("a step that syncs says so in its metrics, with the mean change's norm", async () => {
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map((_, r) => model(r));
+  const strategies = pgs.map((pg) => new LocalSgdStrategy(pg, { syncEvery: 2 }));
+  await Promise.all(strategies.map((s, r) => s.setup(models[r]!, sgd(models[r]!))));
+  const metrics = [];
+  for (let t = 1; t <= 4; t++) metrics.push((await Promise.all(strategies.map((s, r) => s.step({ step: t, forward: () => lossOf(models[r]!, r, t) }))))[0]!.metrics!);
+  assert.deepEqual(metrics.map((m) => m.synced), [0, 1, 0, 1]);
+  assert.ok((metrics[1]!.delta_norm as number) > 0 && metrics[0]!.delta_norm === undefined);
+  await Promise.all(strategies.map((s) => s.finish())); // nothing left to sync
+  assert.equal(strategies[0]!.report().syncs, 2);
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+test("syncing every 4 steps moves about a quarter of DDP's bytes", async () => {
+  const local = await train(2, 8, (pg) => new LocalSgdStrategy(pg, { syncEvery: 4 }), sgd, false);
+  const ddp = await train(2, 8, (pg) => new DdpStrategy(pg), sgd, false);
+  // 2 all-reduces of the parameters against 8 (and DDP's 8 one-float loss all-reduces, whose
+  // frame headers are most of the rest on a model this small: 163 floats).
+  const ratio = local.sent / ddp.sent;
+  assert.ok(ratio > 0.2 && ratio <= 0.25, `local SGD sent ${local.sent} bytes, DDP ${ddp.sent} (ratio ${ratio})`);
+});
+
+test("the outer optimizers: sgd steps by lr·Δ; nesterov keeps DiLoCo's momentum 0.9 and defaults to lr 0.7", () => {
+  const g1 = Float32Array.of(1);
+  new OuterOptimizer(g1, "sgd", 0.5).step(Float32Array.of(2));
+  assert.deepEqual([...g1], [0]);
+  const g2 = Float32Array.of(0);
+  const nesterov = new OuterOptimizer(g2, "nesterov");
+  assert.equal(nesterov.lr, 0.7);
+  nesterov.step(Float32Array.of(1)); // m = 1; step 0.7·(1 + 0.9) = 1.33
+  assert.ok(Math.abs(g2[0]! + 1.33) < 1e-6, `${g2[0]}`);
+  nesterov.step(Float32Array.of(1)); // m = 1.9; step 0.7·(1 + 1.71) = 1.897
+  assert.ok(Math.abs(g2[0]! + 1.33 + 1.897) < 1e-5, `${g2[0]}`);
+});
+
+test("bad options are refused, naming what is allowed", () => {
+  const [pg] = createInProcessGroups(1);
+  assert.throws(() => new LocalSgdStrategy(pg!, { syncEvery: 0 }), /syncEvery must be an integer >= 1 \(1 syncs after every step\), got 0/);
+  assert.throws(() => new LocalSgdStrategy(pg!, { syncEvery: 2.5 }), /syncEvery must be an integer >= 1/);
+  assert.throws(() => new LocalSgdStrategy(pg!, { outerLr: 0 }), /outerLr must be a number above 0, got 0/);
+  assert.throws(() => new LocalSgdStrategy(pg!, { outerLr: NaN }), /outerLr must be a number above 0, got NaN/);
+  assert.throws(() => new LocalSgdStrategy(pg!, { outerOptimizer: "adam" as never }), /outerOptimizer must be one of sgd, nesterov, got "adam"/);
+  assert.throws(() => new OuterOptimizer(new Float32Array(1), "sgd", -1), /outer learning rate must be a number above 0, got -1/);
+});
