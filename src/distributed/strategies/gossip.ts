@@ -472,8 +472,15 @@ export class GossipStrategy implements Strategy {
     return this.pg.traffic();
   }
 
-  /** Closes the channels (after finish() nothing travels on them any more; after a failure, peers waiting on them fail at once). */
+  /**
+   * Closes the channels. After finish() nothing travels on them any more (every rank drained its
+   * channels before the barrier); after a failure, peers waiting on them fail at once.
+   */
   async end(): Promise<void> {
+    await this.closeChannels();
+  }
+
+  private async closeChannels(): Promise<void> {
     const groups = [...this.out.values(), ...this.in.values()].map((ch) => ch.group);
     this.out.clear();
     this.in.clear();
