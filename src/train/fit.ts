@@ -180,11 +180,14 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const trafficAtStart = strategy.traffic();
     const started = performance.now();
     const sinceStart = (): number => Math.round(performance.now() - started) / 1000;
+    // An eval line's time is when the parameters it scores were reached (before it evaluates),
+    // the same for those in between and the last; earlier evaluations' time is in it.
     const evaluateNow = (epoch: number): void => {
       if (!writer || !o.evaluate) return;
+      const reached = sinceStart();
       const evaluation = o.evaluate(o.model);
       o.model.train();
-      metrics?.write({ event: "eval", step, epoch, wall_s: sinceStart(), ...evaluation });
+      metrics?.write({ event: "eval", step, epoch, wall_s: reached, ...evaluation });
     };
     o.model.train();
     try {
@@ -193,6 +196,12 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
           const t0 = performance.now();
           if (o.schedule) o.optimizer.lr = o.schedule(step);
           const outcome = await strategy.step({ step: step + 1, forward: () => o.loss(o.model, batch) });
+          if (outcome.skipped) {
+            // The position still moves on (checkpoints and the budget count batches), nothing else.
+            step++;
+            if (step >= totalSteps) break;
+            continue;
+          }
           if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
           const ms = performance.now() - t0;
           stepMs.push(ms);

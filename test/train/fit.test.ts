@@ -248,3 +248,27 @@ test("evaluateEvery writes an eval line per epoch into the metrics, and the step
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("steps a strategy skipped count no samples, time or metrics line, and the run still ends at its budget", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-fit-skip-"));
+  try {
+    const metrics = new MetricsWriter({ runDir: dir, rank: 0 });
+    const trained: number[] = [];
+    const skipping = new (class extends SingleStrategy {
+      override async step(input: Parameters<Strategy["step"]>[0]) {
+        if (input.step > 2) return { loss: NaN, commMs: 0, waitMs: 0, skipped: true };
+        trained.push(input.step);
+        return super.step(input);
+      }
+    })();
+    const result = await tinyRun({ strategy: skipping, metrics, onStep: (i) => assert.ok(i.step <= 2, `onStep for skipped step ${i.step}`) });
+    metrics.close();
+    assert.deepEqual(trained, [1, 2]);
+    assert.equal(result.final_step, 6);
+    assert.ok(Number.isFinite(result.train_loss), "the last trained step's loss, not a skipped one's");
+    const lines = readFileSync(join(dir, "rank-0.jsonl"), "utf8").trim().split("\n");
+    assert.equal(lines.length, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

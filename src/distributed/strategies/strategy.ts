@@ -42,6 +42,11 @@ export interface StepOutcome {
   waitMs: number;
   /** Numbers of the strategy's own for this step's metrics line (e.g. a parameter server's staleness). */
   metrics?: Record<string, number>;
+  /**
+   * The strategy did not train on this batch (an asynchronous parameter server told this worker
+   * the job's budget is spent): the loop counts no samples, time or metrics line for it.
+   */
+  skipped?: boolean;
 }
 
 export type { Traffic };
