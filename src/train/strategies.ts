@@ -95,6 +95,7 @@ export const STRATEGIES: readonly StrategyEntry[] = [
         replicas_identical: ranks.every((r) => typeof r.digest === "string" && r.digest === ranks[0]!.digest),
         gossip_sends: total("gossip_sends"), gossip_sends_skipped: total("gossip_sends_skipped"),
         gossip_arrivals_mixed: total("gossip_arrivals_mixed"), gossip_arrivals_overwritten: total("gossip_arrivals_overwritten"),
+        steps_skipped: total("steps_skipped"),
       };
     },
   },

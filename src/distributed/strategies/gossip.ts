@@ -32,6 +32,8 @@
 // before the step, a message from a neighbour at the same pace holds exactly its x_t, so the
 // mean advances by the full update, as DDP's does.
 //
+// The run is over when the first worker has taken all its steps (Note [the end of a gossip run]).
+//
 // finish(): push "done" on every out-channel, drain every in-channel until it says done (so no
 // rank closes links a peer still sends on: to the peer, closed links are a lost rank), wait for
 // every worker (Note [the finish barrier]), measure the consensus distance (consensus.ts), and
@@ -67,6 +69,18 @@
 // Through shared memory the group's executor submits a subgroup's operations one after another
 // from the main thread, so one receive per channel is posted at a time, which is also why two
 // buffers suffice.
+//
+// Note [the end of a gossip run]
+// No worker waits for another, and that includes the end: otherwise a straggler would hold the
+// job until it had taken every one of its steps, and its neighbours would idle in finish() for
+// it, which is DDP's wall time again. Each worker has a fixed share of the data, so a fast worker
+// cannot take over a straggler's steps; instead, as for the asynchronous parameter server (Note
+// [the end of an async run] in ps-server.ts), the run is over when the first worker has taken
+// all its steps. Its "done" reaches its out-neighbours, which skip the steps they have left
+// (`steps_skipped`; the step line says `skipped: 1`) and say done in turn, so the end spreads
+// over the graph in a few hops, a step each. A straggler costs the job at most a few of its
+// steps at the end; workers of equal speed skip the few steps they drifted apart by, at the end
+// of the schedule where the learning rate is smallest. The synchronous schedule runs every step.
 //
 // Note [the finish barrier]
 // A rank leaves finish()'s drain once its own in-neighbours are done, while a straggler elsewhere
@@ -228,7 +242,10 @@ export class GossipStrategy implements Strategy {
   private failure: Error | undefined;
   private consensus: ConsensusDistance | undefined;
   private finished = false;
-  private readonly counts = { sends: 0, sendsSkipped: 0, arrivalsMixed: 0, arrivalsOverwritten: 0 };
+  /** A peer said done: the run is over, and the steps left are skipped (Note [the end of a gossip run]). */
+  private over = false;
+  private lastLoss = NaN;
+  private readonly counts = { sends: 0, sendsSkipped: 0, arrivalsMixed: 0, arrivalsOverwritten: 0, stepsSkipped: 0 };
 
   constructor(private readonly pg: ProcessGroup, options: GossipOptions = {}) {
     this.rank = pg.rank;
@@ -303,6 +320,7 @@ export class GossipStrategy implements Strategy {
     const step = ch.buffers[slot]![this.x.length]!;
     if (step === DONE) {
       ch.done = true;
+      this.over = true;
       if (++ch.dones === RECEIVES_POSTED) ch.settle.resolve();
       return;
     }
@@ -320,10 +338,18 @@ export class GossipStrategy implements Strategy {
     const { state, optimizer } = this.ready("step");
     // Note [receives stay posted]: arrivals that completed since the last mix re-post their
     // receives now, so the next messages land during this step's compute.
-    if (this.schedule === "async") await yieldToEventLoop();
+    if (this.schedule === "async") {
+      await yieldToEventLoop();
+      if (this.failure) throw this.failure;
+      if (this.over) {
+        this.counts.stepsSkipped++;
+        return { loss: this.lastLoss, commMs: 0, waitMs: 0, metrics: { skipped: 1, mixed: 0, sends_skipped: 0 } };
+      }
+    }
     optimizer.zeroGrad();
     const loss = forward();
     const value = loss.item();
+    this.lastLoss = value;
     checkFiniteLoss(value, step, `rank ${this.rank}'s own loss; gossip shares no loss`);
     loss.backward();
     const t0 = performance.now();
@@ -464,6 +490,7 @@ export class GossipStrategy implements Strategy {
       gossip_sends_skipped: this.counts.sendsSkipped,
       gossip_arrivals_mixed: this.counts.arrivalsMixed,
       gossip_arrivals_overwritten: this.counts.arrivalsOverwritten,
+      steps_skipped: this.counts.stepsSkipped,
       transport: this.pg.transport,
     };
   }

@@ -55,6 +55,9 @@ test("gossip does not wait for a worker slowed 3x: when rank 0 has taken its las
     const slowByThen = metrics(r.run_dir as string, 1).filter((l) => l.time! <= fastDone).length;
     // In lockstep (DDP) rank 1 would have taken all 30; at a third of the speed it takes ~10-15.
     assert.ok(slowByThen < (2 * steps) / 3, `rank 1 had taken ${slowByThen} of ${steps} steps when rank 0 finished`);
+    // ...and then the run was over (Note [the end of a gossip run]): rank 1 skipped what it had left.
+    const report1 = JSON.parse(readFileSync(join(r.run_dir as string, "report-1.json"), "utf8")) as { steps_skipped: number };
+    assert.ok(report1.steps_skipped > 0 && report1.steps_skipped === r.steps_skipped, JSON.stringify(report1));
     assert.equal(r.replicas_identical, true);
   } finally {
     rmSync(r.run_dir as string, { recursive: true, force: true });

@@ -211,7 +211,9 @@ test("asynchronous gossip does not wait for a rank that is held back: the others
   const { stepsWhileHeld, slowStepsWhenDone, reports } = await holdOneRank("async", 30, 1);
   assert.deepEqual(stepsWhileHeld, [30, 1, 30, 30]);
   assert.deepEqual(slowStepsWhenDone.filter((v) => v !== undefined), [1, 1, 1]);
-  // The held rank then caught up on its own, and the run still ended as one model.
+  // The run was over when the others were done (Note [the end of a gossip run]): the held rank
+  // skipped the steps it had left, and the run still ended as one model.
+  assert.equal(reports[1]!.steps_skipped, 29);
   assert.ok(reports.every((r) => r.digest === reports[0]!.digest));
   assert.ok(Number.isFinite(reports[0]!.consensus_distance as number));
 });
