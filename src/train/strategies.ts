@@ -105,8 +105,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     distributed: true,
     options: {
       "sync-every": { type: "int", min: 1, max: 1 << 20, help: "local SGD: local steps between syncs (default 8)" },
-      "outer-optimizer": { type: "choice", choices: OUTER_OPTIMIZERS, help: "local SGD: outer step on the mean parameter change: sgd (lr 1 = averaging) or nesterov (DiLoCo) (default sgd)" },
-      "outer-lr": { type: "number", positive: true, max: 10, help: "local SGD: outer learning rate (default 1 for sgd, 0.7 for nesterov)" },
+      "outer-optimizer": { type: "choice", choices: OUTER_OPTIMIZERS, help: "local SGD: outer step on the mean parameter change: sgd or nesterov (DiLoCo's) (default sgd)" },
+      "outer-lr": { type: "number", positive: true, max: 10, help: "local SGD: outer learning rate (default 1.5 for sgd, 0.7 for nesterov; 1 with sgd is plain averaging)" },
     },
     create: (pg, o) => {
       if (!pg) throw new Error("the local-sgd strategy needs a process group: run it under weft launch (weft train --workers N does)");

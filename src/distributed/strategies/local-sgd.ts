@@ -36,17 +36,33 @@ import { DEFAULT_OUTER_LR, OuterOptimizer, OUTER_OPTIMIZERS, type OuterOptimizer
 import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
 
 /**
- * Default rounds of local steps: 8 is the K the job's byte budget asks for (1/8 of DDP's bytes per
- * step, under the 1/6 target with the last partial round) and on MNIST reaches DDP's accuracy in
- * the same epochs (docs/training.md, Local SGD).
+ * Default rounds of local steps: one all-reduce of the parameters per 8 steps is 1/8 of DDP's
+ * bytes (issue 13 asks for at most 1/6), and on MNIST it matches DDP at DDP's budget (Note
+ * [outer step defaults]).
  */
 export const DEFAULT_SYNC_EVERY = 8;
 
-/**
- * Default outer optimizer: plain averaging (sgd, lr 1). Measured on the MNIST recipe, 4 workers,
- * K = 8, 12 epochs (test/full/decentralized.full.ts; docs/training.md, Local SGD): see the docs
- * for the numbers behind this choice.
- */
+// Note [outer step defaults]
+// Measured on the MNIST recipe (4 workers on 2 shared cores, K = 8, the recipe's Adam inside;
+// local SGD is deterministic, so one run per setting; test accuracy on the 2,000 test digits
+// moves by 0.05% per digit, so the test loss is the finer reading):
+//
+//   outer step          9 epochs: accuracy / loss     12 epochs: accuracy / loss
+//   sgd, lr 1           97.20% / 0.086                97.65% / 0.073
+//   sgd, lr 1.5         97.50% / 0.081                97.85% / 0.069
+//   nesterov, lr 0.7    97.55% / 0.097                97.35% / 0.080
+//   nesterov, lr 0.35   97.30% / 0.098                97.80% / —
+//   (DDP                97.70% / 0.077                97.85% / 0.070)
+//
+// Outer SGD at lr 1.5 is the setting that matched DDP at DDP's budget, so it is the default.
+// Plain averaging (lr 1) lags: a round's mean change is the average of replicas that each moved
+// on their own batches, shorter than the step one replica would take on all of them, and going
+// half again as far makes up for some of it. DiLoCo's Nesterov momentum (0.9, lr 0.7) is tuned
+// for rounds of hundreds of steps; with rounds of 8 its momentum spans ~80 inner steps and
+// overshoots (the higher test loss at both budgets). `--outer-optimizer nesterov` is there for
+// long rounds.
+
+/** Default outer optimizer (Note [outer step defaults]). */
 export const DEFAULT_OUTER_OPTIMIZER: OuterOptimizerKind = "sgd";
 
 export interface LocalSgdOptions {
@@ -54,7 +70,7 @@ export interface LocalSgdOptions {
   syncEvery?: number;
   /** "sgd" (default DEFAULT_OUTER_OPTIMIZER) or "nesterov" (DiLoCo). */
   outerOptimizer?: OuterOptimizerKind;
-  /** Outer learning rate (> 0; default 1 for sgd, 0.7 for nesterov). */
+  /** Outer learning rate (> 0; default 1.5 for sgd, 0.7 for nesterov; 1 with sgd is plain averaging). */
   outerLr?: number;
   /** Deadline of each sync's all-reduce, ms (default: the group's). */
   timeoutMs?: number;

@@ -3,7 +3,8 @@
 // parameters ("outer gradient", Douillard et al. 2023) and stepped on:
 //
 //   sgd        x_global ← x_global - lr · Δ        lr 1 is plain parameter averaging (local SGD,
-//                                                  Stich 2019; "model averaging")
+//                                                  Stich 2019; "model averaging"); lr > 1 goes
+//                                                  on past the mean along the round's change
 //   nesterov   m ← μ m + Δ;  x_global ← x_global - lr · (Δ + μ m),  μ = 0.9: PyTorch's SGD with
 //              nesterov=True, which is what DiLoCo uses, with its outer lr 0.7
 //
@@ -18,8 +19,11 @@ export type OuterOptimizerKind = (typeof OUTER_OPTIMIZERS)[number];
 /** DiLoCo's outer momentum. */
 export const OUTER_MOMENTUM = 0.9;
 
-/** Each kind's default outer learning rate: sgd 1 (plain averaging), nesterov 0.7 (DiLoCo's). */
-export const DEFAULT_OUTER_LR: Record<OuterOptimizerKind, number> = { sgd: 1, nesterov: 0.7 };
+/**
+ * Each kind's default outer learning rate: nesterov 0.7 (DiLoCo's); sgd 1.5, a step half again
+ * past the replicas' mean, chosen by measurement (Note [outer step defaults] in local-sgd.ts).
+ */
+export const DEFAULT_OUTER_LR: Record<OuterOptimizerKind, number> = { sgd: 1.5, nesterov: 0.7 };
 
 /**
  * Steps `global` (updated in place) against the outer gradient given to each step().
@@ -28,7 +32,7 @@ export const DEFAULT_OUTER_LR: Record<OuterOptimizerKind, number> = { sgd: 1, ne
  * ```ts
  * import { OuterOptimizer } from "weft";
  * const global = Float32Array.of(1, 1);
- * const outer = new OuterOptimizer(global, "sgd");
+ * const outer = new OuterOptimizer(global, "sgd", 1);
  * outer.step(Float32Array.of(0.5, -1));      // the replicas moved by -0.5 and +1 on average
  * assert.deepEqual([...global], [0.5, 2]);
  * ```
