@@ -9,13 +9,23 @@
 //   runs/<id>/   each configuration's run folder (`weft train --run-dir`): rank-<r>.jsonl, logs
 //   logs/<id>.log  what its `weft train` printed
 //
+// Paths in the report (results.json, results.csv, the page) are relative to the report folder, so
+// the folder can be moved or copied and still reads: a run's `--run-dir runs/<id>` is shown so.
+//
 // A configuration that fails or runs past its time limit is marked so in the table and the next
-// one starts; Ctrl-C stops the running ones and writes the report of what finished.
+// one starts. Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal went away) stops the running ones
+// (SIGTERM to each one's process group, SIGKILL GRACE_MS later, or at once on a second signal),
+// writes the report of what finished and exits with 128 + the signal's number. Each
+// configuration runs in its own process group (so one signal reaches its launcher and every
+// worker), which a signal to compare's own group does not reach: so whatever way this process
+// exits, an "exit" hook SIGKILLs every group still running.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { constants } from "node:os";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConfigRun, Comparison, ResultValue, RunStatus } from "../report/comparison.js";
+import { shellWord } from "../report/html-page.js";
 import { readRunCurves } from "../report/run-curves.js";
 import { tableText } from "../report/summary-table.js";
 import { writeReport } from "../report/write-report.js";
@@ -23,7 +33,7 @@ import { ProgressBar } from "../train/progress-bar.js";
 import { compareUsage, cpuCount, planComparison, type CompareConfig, type ComparePlan } from "./compare-grid.js";
 import { UsageError } from "./options.js";
 
-/** After SIGTERM at the time limit, how long a configuration has to stop before SIGKILL (the launcher gives its workers 5 s). */
+/** After SIGTERM (at the time limit, or on a signal to compare), how long a configuration has to stop before SIGKILL (the launcher gives its workers 5 s). */
 const GRACE_MS = 8000;
 
 /** How much of a child's output is kept in memory (all of it goes to its log file): the result line is the last. */
@@ -34,10 +44,6 @@ function weftEntry(): string[] {
   const ts = import.meta.url.endsWith(".ts");
   const main = fileURLToPath(new URL(ts ? "./main.ts" : "./main.js", import.meta.url));
   return ts ? ["--import", import.meta.resolve("tsx"), main] : [main];
-}
-
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Lines about the comparison on stderr, and on a terminal a bar of configurations done, redrawn below them. */
@@ -89,6 +95,16 @@ interface Exit {
   spawnError?: string;
 }
 
+/** `path` as the report stores it: relative to the report folder `out` (with / between names), or absolute when it lies outside. */
+function inReport(out: string, path: string): string {
+  const rel = relative(out, resolve(path));
+  if (rel === "") return ".";
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? resolve(path) : rel.split(sep).join("/");
+}
+
+/** How the report says a configuration was stopped by a signal to compare. */
+const stoppedBy = (signal: NodeJS.Signals): string => (signal === "SIGINT" ? "Ctrl-C (SIGINT)" : signal);
+
 /** Signals the configuration's whole process group: `weft train`, its launcher and workers. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -119,18 +135,48 @@ function formatValue(metric: string, value: ResultValue | undefined): string {
 
 class Comparer {
   private readonly running = new Set<ChildProcess>();
-  private interrupted = false;
+  /** The signal that stopped the comparison, once one has. */
+  private signal: NodeJS.Signals | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly plan: ComparePlan, private readonly progress: CompareProgress) {}
 
-  /** Ctrl-C: stop what runs, start nothing more. */
-  interrupt(): void {
-    this.interrupted = true;
-    for (const child of this.running) signalGroup(child, "SIGTERM");
+  private get interrupted(): boolean {
+    return this.signal !== undefined;
   }
 
-  get wasInterrupted(): boolean {
-    return this.interrupted;
+  /**
+   * A signal to compare: start nothing more, SIGTERM what runs and SIGKILL it GRACE_MS later if
+   * it has not stopped; a second signal SIGKILLs at once.
+   */
+  interrupt(signal: NodeJS.Signals): void {
+    if (this.signal !== undefined) {
+      if (this.running.size > 0) this.progress.line(`weft compare: ${signal} again: killing the running configurations now`);
+      this.killAll();
+      return;
+    }
+    this.signal = signal;
+    if (this.running.size > 0) {
+      this.progress.line(`weft compare: ${signal}: stopping the running configurations (killed in ${GRACE_MS / 1000} s, or at once on a second signal); the report of what finished follows`);
+    }
+    for (const child of this.running) signalGroup(child, "SIGTERM");
+    this.killTimer = setTimeout(() => this.killAll(), GRACE_MS);
+    this.killTimer.unref();
+  }
+
+  /** SIGKILLs every configuration's process group still running. Synchronous: process.on("exit") calls it. */
+  killAll(): void {
+    for (const child of this.running) signalGroup(child, "SIGKILL");
+  }
+
+  /** After the last configuration: no timer left behind. */
+  dispose(): void {
+    clearTimeout(this.killTimer);
+  }
+
+  /** The signal that stopped the comparison, if one did. */
+  get stoppedBy(): NodeJS.Signals | undefined {
+    return this.signal;
   }
 
   async runAll(): Promise<ConfigRun[]> {
@@ -148,7 +194,7 @@ class Comparer {
   }
 
   private notRun(c: CompareConfig): ConfigRun {
-    return { id: c.id, label: c.label, settings: c.settings, argv: c.argv, status: this.interrupted ? "interrupted" : "not run", curves: { metric: [], loss: [], step_ms: [] } };
+    return { id: c.id, label: c.label, settings: c.settings, argv: c.reportArgv, status: this.interrupted ? "interrupted" : "not run", curves: { metric: [], loss: [], step_ms: [] } };
   }
 
   private async runOne(c: CompareConfig): Promise<ConfigRun> {
@@ -194,9 +240,9 @@ class Comparer {
     const error =
       status === "ok" ? undefined
       : status === "timed out" ? `ran past --time-limit ${plan.timeLimitS} s`
-      : status === "interrupted" ? "stopped by Ctrl-C"
+      : status === "interrupted" ? `stopped by ${stoppedBy(this.signal!)}`
       : exit.spawnError ?? (exit.code === 0 ? "weft train printed no JSON result line" : lastLine(stderr) ?? (exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`));
-    const runDir = typeof result?.run_dir === "string" ? result.run_dir : existsSync(c.runDir) ? c.runDir : undefined;
+    const runDir = typeof result?.run_dir === "string" ? resolve(result.run_dir) : existsSync(c.runDir) ? c.runDir : undefined;
     const curves = runDir === undefined ? { metric: [], loss: [], step_ms: [] } : readRunCurves(runDir, plan.recipe.metric.name);
     // The result's own evaluation ends the metric curve when no eval line holds it (a weft train without --eval-every).
     const steps = result?.steps, value = result?.value, wall = result?.wall_s;
@@ -204,11 +250,13 @@ class Comparer {
       const bytes = result?.bytes_sent_per_worker;
       curves.metric.push({ step: steps, wall_s: wall, ...(typeof bytes === "number" ? { bytes_sent: bytes } : {}), value });
     }
+    // Every path as the report stores it, the result line's run_dir included: relative to the report folder.
+    const shownResult = result && typeof result.run_dir === "string" ? { ...result, run_dir: inReport(plan.out, result.run_dir) } : result;
     const run: ConfigRun = {
-      id: c.id, label: c.label, settings: c.settings, argv: c.argv, status,
+      id: c.id, label: c.label, settings: c.settings, argv: c.reportArgv, status,
       ...(exit.code === null ? {} : { exit_code: exit.code }), ...(error === undefined ? {} : { error }),
-      elapsed_s: Math.round(elapsed * 100) / 100, ...(result ? { result } : {}), ...(runDir === undefined ? {} : { run_dir: runDir }),
-      log_file: logFile, curves,
+      elapsed_s: Math.round(elapsed * 100) / 100, ...(shownResult ? { result: shownResult } : {}), ...(runDir === undefined ? {} : { run_dir: inReport(plan.out, runDir) }),
+      log_file: inReport(plan.out, logFile), curves,
     };
     const how = status === "ok" ? `ok in ${elapsed.toFixed(1)} s (${formatValue(plan.recipe.metric.name, value)}, training ${typeof wall === "number" ? wall.toFixed(1) : "?"} s)` : `${status} after ${elapsed.toFixed(1)} s: ${error}`;
     progress.finish(c, how);
@@ -231,22 +279,34 @@ export async function runCompareCommand(argv: string[]): Promise<number> {
   const progress = new CompareProgress(n);
   progress.line(`weft compare: ${n} configuration${n === 1 ? "" : "s"} of ${plan.recipe.name}, ${plan.parallel} at a time, each for up to ${plan.timeLimitS} s; report in ${plan.out}`);
   const cpus = cpuCount();
-  if (plan.parallel > 1 && plan.workersAtOnce > cpus) {
-    progress.line(`weft compare: note: up to ${plan.workersAtOnce} workers at once on ${cpus} CPUs: configurations running together slow each other, so their times compare only with each other's`);
+  if (plan.parallel > 1 && plan.processesAtOnce > cpus) {
+    progress.line(`weft compare: note: up to ${plan.processesAtOnce} processes at once on ${cpus} CPUs: configurations running together slow each other, so their times compare only with each other's`);
   }
   const comparer = new Comparer(plan, progress);
-  const onSignal = (): void => comparer.interrupt();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const started = new Date();
-  let configs: ConfigRun[];
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const onSignal = (signal: NodeJS.Signals): void => comparer.interrupt(signal);
+  // The configurations' groups are not compare's: however this process ends, they end with it.
+  const onExit = (): void => comparer.killAll();
+  for (const signal of signals) process.on(signal, onSignal);
+  process.on("exit", onExit);
+  // The handlers stay until the report is written: a signal while it is written leaves it whole.
   try {
-    configs = await comparer.runAll();
+    return await compareAndReport(argv, plan, comparer, progress);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    progress.end();
+    for (const signal of signals) process.off(signal, onSignal);
+    process.off("exit", onExit);
   }
+}
+
+async function compareAndReport(argv: readonly string[], plan: ComparePlan, comparer: Comparer, progress: CompareProgress): Promise<number> {
+  const n = plan.configs.length;
+  const started = new Date();
+  const configs = await comparer.runAll().finally(() => {
+    // Normally nothing runs by now; after an error in a lane, the other lanes' configurations go too.
+    comparer.killAll();
+    comparer.dispose();
+    progress.end();
+  });
 
   const comparison: Comparison = {
     recipe: plan.recipe.name, metric: plan.recipe.metric,
@@ -263,10 +323,13 @@ export async function runCompareCommand(argv: string[]): Promise<number> {
       ...(report.comparison.target ? { target: report.comparison.target.value } : {}),
       results: configs.map((r, i) => ({
         id: r.id, label: r.label, status: r.status, ...Object.fromEntries(report.table.columns.slice(2).map((col, j) => [col.key, report.table.rows[i]![j + 2] ?? null])),
-        ...(r.run_dir ? { run_dir: r.run_dir } : {}),
+        // On stdout, for the caller on this machine: the absolute path.
+        ...(r.run_dir ? { run_dir: resolve(plan.out, r.run_dir) } : {}),
       })),
     }));
   }
-  if (comparer.wasInterrupted) return 130;
+  // 128 + the signal's number, as a shell reports a command a signal ended: 130 after Ctrl-C, 129 after SIGHUP, 143 after SIGTERM.
+  const signal = comparer.stoppedBy;
+  if (signal !== undefined) return 128 + (constants.signals[signal] ?? 2);
   return ok === n ? 0 : 1;
 }

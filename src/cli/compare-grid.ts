@@ -3,7 +3,9 @@
 // comparison's own options. The grid is checked before anything runs, against `weft train
 // <recipe>`'s own option table and with its own parser: every KEY must be a flag it takes, every
 // value must parse for that flag, and each configuration's whole `weft train` argument list is
-// parsed once, dry, so a configuration that would be refused is refused here, in one line.
+// parsed once, dry, and checked by the same checkTrainValues that `weft train` runs after parsing
+// (strategy and worker count, flags that go together, processes against the CPUs), so a
+// configuration that would be refused is refused here, in one line, before anything runs.
 //
 // `--grid` and `--set` may be given many times, which the one parser refuses on purpose for every
 // other flag (a repeated `--lr` is a typo); so they are taken out of argv here, before the parser
@@ -16,8 +18,11 @@ import { findRecipe, RECIPES } from "../recipes/index.js";
 import type { OptionSpec, OptionTable } from "../train/option-spec.js";
 import type { Recipe } from "../train/recipe.js";
 import { convertValue, describeOptions, parseCommandLine, UsageError } from "./options.js";
-import { trainOptionTable } from "./train-command.js";
-import { checkWorkerCount, WORKERS_PER_CPU } from "./worker-count.js";
+import { checkTrainValues, trainOptionTable } from "./train-command.js";
+import { WORKERS_PER_CPU } from "./worker-count.js";
+
+/** The longest --time-limit: 7 days, well inside what setTimeout can wait (2^31-1 ms, about 24.8 days). */
+export const MAX_TIME_LIMIT_S = 7 * 24 * 3600;
 
 /** `weft compare`'s own options (`--grid` and `--set` are listed for --help; see above for how they are read). */
 export const COMPARE_OPTIONS = {
@@ -25,7 +30,8 @@ export const COMPARE_OPTIONS = {
   set: { type: "string", placeholder: "KEY=V", help: "a weft train flag every configuration gets (repeatable; or put flags after --)" },
   config: { type: "string", placeholder: "PATH", help: 'the grid as JSON: {"grid": {"workers": [2, 4]}, "configs": [{...}], "set": {...}}' },
   out: { type: "string", placeholder: "DIR", help: "the report folder, new or empty (default runs/compare-<time>)" },
-  "time-limit": { type: "number", positive: true, default: 1200, help: "seconds a configuration may run before it is stopped and marked timed out" },
+  // At most a week: past 2^31-1 ms a Node timer fires at once, and no comparison means that.
+  "time-limit": { type: "number", positive: true, max: MAX_TIME_LIMIT_S, default: 1200, help: "seconds a configuration may run before it is stopped and marked timed out (at most a week)" },
   parallel: { type: "int", min: 1, default: 1, help: "configurations that run at once (their times then share the CPUs)" },
   target: { type: "number", help: "the metric value 'time to target' is measured to (default: the best the weakest configuration reached)" },
   json: { type: "flag", help: "print a JSON summary as the last line on stdout" },
@@ -43,10 +49,14 @@ export interface CompareConfig {
   /** The settings that vary: "strategy=ddp workers=2" ("default" when nothing varies). */
   label: string;
   settings: Record<string, string>;
-  /** `weft train`'s arguments, recipe first. */
+  /** `weft train`'s arguments, recipe first, as they run: `--run-dir` is runDir, an absolute path. */
   argv: string[];
+  /** The same, as the report shows them: `--run-dir runs/<id>`, relative to the report folder. */
+  reportArgv: string[];
   /** Training workers (`--workers`, default 1). */
   workers: number;
+  /** Processes its job starts: the workers, and a parameter server's servers. */
+  processes: number;
   /** Where its run folder goes (`--run-dir`, when weft train takes it). */
   runDir: string;
 }
@@ -58,8 +68,8 @@ export interface ComparePlan {
   out: string;
   timeLimitS: number;
   parallel: number;
-  /** The most training workers that may run at once (the widest `parallel` configurations together). */
-  workersAtOnce: number;
+  /** The most processes that may run at once (the widest `parallel` configurations together, servers included). */
+  processesAtOnce: number;
   target?: number;
   json: boolean;
 }
@@ -294,46 +304,45 @@ export function planComparison(argv: readonly string[], now = new Date()): Compa
     labels.set(label, index);
     const id = `${index}-${slug(label)}`;
     const runDir = resolve(out, "runs", id);
+    // What the report shows: the run folder relative to the report folder, so a moved report still reads.
+    const reportRunDir = `runs/${id}`;
     const given = new Set([...Object.keys(settings), ...shared.map(([k]) => k), ...fixed.flatMap((a) => /^--([^=]+)/.exec(a)?.[1] ?? [])]);
-    const trainArgv = [
+    const trainArgv = (runDirArg: string): string[] => [
       recipe.name,
       ...keys.flatMap((k) => (settings[k] === undefined ? [] : asFlags(table, k, settings[k]))),
       ...shared.flatMap(([k, value]) => asFlags(table, k, value)),
       ...fixed,
       // Curves need the metric during training, not only at the end: once an epoch unless asked otherwise.
       ...("eval-every" in table && !given.has("eval-every") ? ["--eval-every", "1"] : []),
-      ...("run-dir" in table ? ["--run-dir", runDir] : []),
+      ...("run-dir" in table ? ["--run-dir", runDirArg] : []),
       "--json",
     ];
-    let parsed: Record<string, unknown>;
+    const runArgv = trainArgv(runDir);
+    // Parsed and checked as weft train would: its parser, then its own checks (one door, see train-command.ts).
+    let checked: { workers: number; processes: number };
     try {
-      parsed = parseCommandLine(trainArgv.slice(1), table, { command: `weft train ${recipe.name}` }).values;
+      checked = checkTrainValues(parseCommandLine(runArgv.slice(1), table, { command: `weft train ${recipe.name}` }).values);
     } catch (err) {
       throw err instanceof UsageError ? new UsageError(`weft compare: configuration ${index} (${label}): ${err.message}`) : err;
     }
-    const workers = typeof parsed.workers === "number" ? parsed.workers : 1;
-    try {
-      checkWorkerCount(workers, parsed.oversubscribe === true, "--workers");
-    } catch (err) {
-      throw err instanceof UsageError ? new UsageError(`weft compare: configuration ${index} (${label}): ${err.message}`) : err;
-    }
-    return { index, id, label, settings, argv: trainArgv, workers, runDir };
+    return { index, id, label, settings, argv: runArgv, reportArgv: trainArgv(reportRunDir), workers: checked.workers, processes: checked.processes, runDir };
   });
 
-  // Configurations running side by side share the CPUs: hold them to the rule weft train keeps for one.
+  // Configurations running side by side share the CPUs: hold them to the rule weft train keeps for
+  // one, counting every process a job starts (a parameter server's servers too), not only workers.
   const parallel = Math.min(v.parallel, configs.length);
-  const widest = [...configs].sort((a, b) => b.workers - a.workers).slice(0, parallel);
-  const atOnce = widest.reduce((sum, c) => sum + c.workers, 0);
+  const widest = [...configs].sort((a, b) => b.processes - a.processes).slice(0, parallel);
+  const atOnce = widest.reduce((sum, c) => sum + c.processes, 0);
   const cpus = cpuCount();
   const everyOversubscribes = configs.every((c) => c.argv.includes("--oversubscribe"));
   if (parallel > 1 && atOnce > WORKERS_PER_CPU * cpus && !everyOversubscribes) {
     throw new UsageError(
-      `weft compare: --parallel ${v.parallel} may run ${atOnce} workers at once (${widest.map((c) => c.workers).join(" + ")}), more than ${WORKERS_PER_CPU} per CPU ` +
+      `weft compare: --parallel ${v.parallel} may run ${atOnce} processes at once (${widest.map((c) => c.processes).join(" + ")}), more than ${WORKERS_PER_CPU} per CPU ` +
         `on the ${cpus} CPU${cpus === 1 ? "" : "s"} this process may use (at most ${WORKERS_PER_CPU * cpus}); lower --parallel, or add --set oversubscribe if you mean it`,
     );
   }
   return {
-    recipe, keys, configs, out, timeLimitS: v["time-limit"], parallel, workersAtOnce: atOnce,
+    recipe, keys, configs, out, timeLimitS: v["time-limit"], parallel, processesAtOnce: atOnce,
     ...(v.target === undefined ? {} : { target: v.target }), json: v.json,
   };
 }

@@ -79,25 +79,30 @@ export function trainOptionTable(recipe: Recipe): OptionTable {
   return optionTable(recipe);
 }
 
-export async function runTrainCommand(argv: string[]): Promise<number> {
-  const name = argv[0] !== undefined && !argv[0].startsWith("-") ? argv[0] : undefined;
-  const recipe = name === undefined ? undefined : findRecipe(name);
-  if (name !== undefined && !recipe) {
-    throw new UsageError(`weft train: unknown recipe "${name}"; the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
-  }
-  if (name === undefined) {
-    const later = argv.find((a) => findRecipe(a) !== undefined);
-    if (later !== undefined) throw new UsageError(`weft train: put the recipe first: weft train ${later} ${argv.filter((a) => a !== later).join(" ")}`.trimEnd());
-  }
-  const table = optionTable(recipe);
-  const { values } = parseCommandLine(name === undefined ? argv : argv.slice(1), table, { command: `weft train${name ? ` ${name}` : ""}` });
-  const v = values as Record<string, string | number | boolean | undefined>;
-  if (v.help || v.list) {
-    console.log(v.help ? usage(recipe, table) : listing());
-    return 0;
-  }
-  if (!recipe) throw new UsageError(`weft train: which recipe? the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
+/** What checkTrainValues makes of a `weft train` command line's values. */
+export interface CheckedTrainValues {
+  strategyName: string;
+  strategy: StrategyEntry;
+  /** Training workers (--workers). */
+  workers: number;
+  /** Processes the job starts: the workers and, for a strategy with servers, its servers. */
+  processes: number;
+  /** The chosen strategy's own options, by flag name. */
+  strategyOptions: StrategyOptions;
+}
 
+/**
+ * The checks `weft train` makes of its parsed values before it runs anything: the strategy fits
+ * the worker count, no other strategy's flag is given, the flags that go together are together,
+ * the checkpoint folder is writable, the strategy's own check, and the processes the job starts
+ * fit the CPUs. The one door for both `weft train` and `weft compare`, which runs it for every
+ * configuration before the first one starts. Throws a one-line UsageError.
+ *
+ * @param values what parseCommandLine made of the arguments after the recipe's name, against
+ *   trainOptionTable (the recipe's own options are the parser's to check)
+ */
+export function checkTrainValues(values: Readonly<Record<string, unknown>>): CheckedTrainValues {
+  const v = values as Readonly<Record<string, string | number | boolean | undefined>>;
   const workers = v.workers as number;
   const strategyName = (v.strategy as string | undefined) ?? (workers > 1 ? "ddp" : "single");
   const strategy = findStrategy(strategyName)!;
@@ -125,6 +130,30 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   if (problem !== undefined) throw new UsageError(`weft train: ${problem}`);
   const processes = strategy.processes?.(strategyOptions, workers) ?? workers;
   checkWorkerCount(processes, v.oversubscribe === true, processes === workers ? "--workers" : `--workers ${workers} with --strategy ${strategyName} (${processes} processes)`);
+
+  return { strategyName, strategy, workers, processes, strategyOptions };
+}
+
+export async function runTrainCommand(argv: string[]): Promise<number> {
+  const name = argv[0] !== undefined && !argv[0].startsWith("-") ? argv[0] : undefined;
+  const recipe = name === undefined ? undefined : findRecipe(name);
+  if (name !== undefined && !recipe) {
+    throw new UsageError(`weft train: unknown recipe "${name}"; the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
+  }
+  if (name === undefined) {
+    const later = argv.find((a) => findRecipe(a) !== undefined);
+    if (later !== undefined) throw new UsageError(`weft train: put the recipe first: weft train ${later} ${argv.filter((a) => a !== later).join(" ")}`.trimEnd());
+  }
+  const table = optionTable(recipe);
+  const { values } = parseCommandLine(name === undefined ? argv : argv.slice(1), table, { command: `weft train${name ? ` ${name}` : ""}` });
+  const v = values as Record<string, string | number | boolean | undefined>;
+  if (v.help || v.list) {
+    console.log(v.help ? usage(recipe, table) : listing());
+    return 0;
+  }
+  if (!recipe) throw new UsageError(`weft train: which recipe? the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
+
+  const { strategyName, strategy, workers, processes, strategyOptions } = checkTrainValues(v);
 
   const settings: RecipeSettings = {
     epochs: v.epochs as number, seed: v.seed as number, batch: v.batch as number, lr: v.lr as number,

@@ -2,6 +2,9 @@
 // target, and per configuration its flags, how it ended, its `--json` result line and the curves
 // read from its run folder. The report writer (write-report.ts) takes one of these and nothing
 // else, so a report can be rebuilt, or tested, from a saved or made-up `Comparison`.
+//
+// Paths in it (run_dir, log_file, the `--run-dir` in argv, the result line's run_dir) are relative
+// to the report folder, as weft compare stores them, so that a moved report folder still works.
 
 /** How one configuration's run ended. */
 export type RunStatus = "ok" | "failed" | "timed out" | "interrupted" | "not run";
@@ -42,7 +45,7 @@ export interface ConfigRun {
   label: string;
   /** The settings that vary across the grid (KEY → value as given). */
   settings: Record<string, string>;
-  /** The full `weft train` argument list this configuration ran with. */
+  /** The full `weft train` argument list this configuration ran with, its `--run-dir` relative to the report folder. */
   argv: string[];
   status: RunStatus;
   /** Exit status of `weft train` (absent when it was not started or was killed). */
@@ -51,11 +54,11 @@ export interface ConfigRun {
   error?: string;
   /** Wall-clock seconds the `weft train` process ran, start-up included. */
   elapsed_s?: number;
-  /** The `--json` result line, as printed. */
+  /** The `--json` result line, as printed but for its run_dir (relative to the report folder). */
   result?: Record<string, ResultValue>;
-  /** The run folder (per-rank metrics and logs), when there is one. */
+  /** The run folder (per-rank metrics and logs), when there is one: relative to the report folder (an absolute path is also read). */
   run_dir?: string;
-  /** The file holding what `weft train` printed (stdout, then stderr). */
+  /** The file holding what `weft train` printed (stdout, then stderr), relative to the report folder like run_dir. */
   log_file?: string;
   curves: RunCurves;
 }

@@ -11,8 +11,8 @@ export function escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
-/** A shell word as the user would type it: quoted only when it needs to be. */
-function shellWord(word: string): string {
+/** A shell word as the user would type it: quoted only when it needs to be (the page's commands, and weft compare's). */
+export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
@@ -31,6 +31,8 @@ const CSS = `
   table.results th { background: #f5f5f7; font-weight: 600; white-space: normal; vertical-align: bottom; }
   table.results td.num, table.results th.num { text-align: right; font-variant-numeric: tabular-nums; }
   td.status-ok { color: #1a7f37; } td.status-failed, td.status-timed-out, td.status-interrupted { color: #b42318; font-weight: 600; }
+  td.status-not-run { color: #666; }
+  span.error { color: #b42318; }
   .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
   figure.chart { margin: 0; border: 1px solid #e5e5e5; padding: 8px; }
   figure.chart figcaption { font-weight: 600; margin-bottom: 4px; }
@@ -111,6 +113,7 @@ ${body}
 ${figures}
 </div>
 <h2>Configurations</h2>
+<p>Each configuration's <code>weft train</code> command, with its <code>--run-dir</code> relative to this report's folder; the links are relative to it too, so the folder can be moved.</p>
 <ul class="runs">
 ${runs}
 </ul>

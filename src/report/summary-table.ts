@@ -2,6 +2,7 @@
 // one definition: raw values (results.csv, results.json), text for the terminal and the page.
 // A measure a run did not report (a strategy without staleness, a run that failed) is `undefined`,
 // an empty CSV cell, and "—" on screen; nothing is guessed for it.
+import { percentile } from "../train/percentile.js";
 import type { Comparison, ConfigRun, MetricPoint } from "./comparison.js";
 
 /** One column: its key (the CSV header), its title on screen, and how a value is shown. */
@@ -32,13 +33,6 @@ const field = (run: ConfigRun, name: string): number | undefined => {
 
 function mean(xs: readonly number[]): number | undefined {
   return xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Nearest-rank percentile, as fit() reports step_ms_p90. */
-function percentile(xs: readonly number[], q: number): number | undefined {
-  if (xs.length === 0) return undefined;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
 /**
@@ -105,7 +99,7 @@ export function columns(c: Comparison): Column[] {
     },
     { key: "bytes_sent_per_worker", title: "sent per worker", numeric: true, value: (r) => field(r, "bytes_sent_per_worker") ?? (r.status === "ok" ? r.curves.loss.at(-1)?.bytes_sent : undefined), format: formatBytes },
     { key: "step_ms_mean", title: "step mean (ms)", numeric: true, value: (r) => field(r, "step_ms_mean") ?? (r.status === "ok" ? mean(stepMs(r)) : undefined), format: fixed(1) },
-    { key: "step_ms_p90", title: "step p90 (ms)", numeric: true, value: (r) => field(r, "step_ms_p90") ?? (r.status === "ok" ? percentile(stepMs(r), 0.9) : undefined), format: fixed(1) },
+    { key: "step_ms_p90", title: "step p90 (ms)", numeric: true, value: (r) => field(r, "step_ms_p90") ?? (r.status === "ok" && stepMs(r).length > 0 ? percentile(stepMs(r), 0.9) : undefined), format: fixed(1) },
     { key: "staleness_mean", title: "staleness mean", numeric: true, value: (r) => field(r, "staleness_mean"), format: fixed(2) },
     { key: "staleness_max", title: "staleness max", numeric: true, value: (r) => field(r, "staleness_max"), format: fixed(0) },
     { key: "consensus_distance", title: "consensus distance", numeric: true, value: (r) => field(r, "consensus_distance"), format: (x) => (typeof x === "number" ? x.toPrecision(3) : x) },

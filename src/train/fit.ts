@@ -18,6 +18,7 @@
 // so the resumed run sees exactly the batches the uninterrupted run would have.
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./training-checkpoint.js";
 import { ProgressBar } from "./progress-bar.js";
+import { percentile } from "./percentile.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
@@ -295,13 +296,6 @@ export function checkpointFolderProblem(path: string): string | undefined {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The value below which a fraction `q` of `values` lie (nearest rank; 0 for none). */
-function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 function round2(ms: number): number {

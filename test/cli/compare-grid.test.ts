@@ -13,6 +13,8 @@ import { UsageError } from "../../src/cli/options.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
+/** How long a weft command may take before it counts as hung: a deadline for a hang, not a measure of speed. */
+const HANG_MS = 600_000;
 
 function plan(argv: string[]): ComparePlan {
   const p = planComparison(["--out", "/tmp/weft-compare-never-written", ...argv]);
@@ -30,6 +32,8 @@ test("two --grid flags make every combination, first key slowest, each a full we
   assert.equal(first.id, "1-lr-0.001-seed-1");
   assert.deepEqual(first.argv, ["mnist", "--lr", "0.001", "--seed", "1", "--max-steps", "5", "--epochs", "1", "--eval-every", "1", "--run-dir", first.runDir, "--json"]);
   assert.equal(first.runDir, "/tmp/weft-compare-never-written/runs/1-lr-0.001-seed-1");
+  // What the report shows: the same, with the run folder relative to the report folder.
+  assert.deepEqual(first.reportArgv, ["mnist", "--lr", "0.001", "--seed", "1", "--max-steps", "5", "--epochs", "1", "--eval-every", "1", "--run-dir", "runs/1-lr-0.001-seed-1", "--json"]);
   assert.equal(p.parallel, 1);
   assert.equal(p.timeLimitS, 1200);
 });
@@ -76,7 +80,18 @@ const refused: [string[], RegExp][] = [
   [["nope", "--grid", "lr=0.1"], /unknown recipe "nope"; the recipes are mnist/],
   [["--grid", "lr=0.1"], /which recipe\?/],
   [["mnist", "--parallel", "0"], /--parallel must be an integer >= 1, got "0"/],
-  [["mnist", "--time-limit", "-3"], /--time-limit must be a number above 0, got "-3"/],
+  [["mnist", "--time-limit", "-3"], /--time-limit must be a number above 0, at most 604800, got "-3"/],
+  // Past 2^31-1 ms a timer fires at once: a week is the most.
+  [["mnist", "--time-limit", "604801"], /^weft compare: --time-limit must be a number above 0, at most 604800, got "604801"$/],
+  [["mnist", "--time-limit", "2200000"], /--time-limit must be a number above 0, at most 604800, got "2200000"/],
+  // What weft train refuses after parsing (its checkTrainValues), refused here for the configuration, before anything runs.
+  [["mnist", "--grid", "workers=1,2", "--set", "strategy=single"], /^weft compare: configuration 2 \(workers=2\): weft train: --strategy single runs on one worker, not 2; use --strategy ddp or /],
+  [["mnist", "--grid", "strategy=ps,ddp", "--set", "workers=2", "--set", "mode=async"], /^weft compare: configuration 2 \(strategy=ddp\): weft train: --mode is an option of --strategy ps, not of ddp$/],
+  [["mnist", "--grid", "lr=0.1,0.2", "--set", "checkpoint-every=5"], /^weft compare: configuration 1 \(lr=0.1\): weft train: --checkpoint-every needs --checkpoint PATH$/],
+  [["mnist", "--grid", "seed=1,2", "--set", "slow-rank=3", "--set", "slowdown=2"], /^weft compare: configuration 1 \(seed=1\): weft train: --slow-rank 3 is not a worker; the workers are 0..0$/],
+  [["mnist", "--grid", "slowdown=2,3"], /^weft compare: configuration 1 \(slowdown=2\): weft train: --slow-rank R and --slowdown F go together/],
+  [["mnist", "--set", "strategy=ps", "--set", "workers=2", "--grid", "mode=sync,ssp"], /^weft compare: configuration 2 \(mode=ssp\): weft train: --mode ssp needs --staleness S/],
+  [["mnist", "--set", "checkpoint=/no/such/folder/ckpt.safetensors"], /^weft compare: configuration 1 \(default\): weft train: --checkpoint \/no\/such\/folder\/ckpt.safetensors: the folder \/no\/such\/folder does not exist/],
   [["mnist", "--config", "/no/such/grid.json"], /--config \/no\/such\/grid.json: no such file/],
 ];
 
@@ -91,28 +106,49 @@ for (const [argv, message] of refused) {
   });
 }
 
-test("--parallel that would put more than 2 workers per CPU at once is refused, naming the sum, unless every configuration oversubscribes", () => {
+test("--parallel that would put more than 2 processes per CPU at once is refused, naming the sum, unless every configuration oversubscribes", () => {
   const most = 2 * cpuCount(); // what weft train allows one configuration
   const argv = ["mnist", "--grid", "seed=1,2,3", "--set", `workers=${most}`, "--parallel", "2"];
   assert.equal(plan(argv.slice(0, -2)).configs.length, 3, "one at a time is fine");
   assert.throws(() => plan(argv), (err: unknown) => {
     assert.ok(err instanceof UsageError);
-    assert.match(err.message, new RegExp(`^weft compare: --parallel 2 may run ${2 * most} workers at once \\(${most} \\+ ${most}\\), more than 2 per CPU .*lower --parallel, or add --set oversubscribe`));
+    assert.match(err.message, new RegExp(`^weft compare: --parallel 2 may run ${2 * most} processes at once \\(${most} \\+ ${most}\\), more than 2 per CPU .*lower --parallel, or add --set oversubscribe`));
     return true;
   });
-  assert.equal(plan([...argv, "--set", "oversubscribe"]).workersAtOnce, 2 * most);
+  assert.equal(plan([...argv, "--set", "oversubscribe"]).processesAtOnce, 2 * most);
   assert.equal(plan(["mnist", "--grid", "seed=1,2", "--parallel", "5"]).parallel, 2, "capped at the configurations there are");
 });
 
+test("a parameter server's servers count as processes: a configuration weft train would refuse for them is refused, and --parallel budgets them", () => {
+  const cpus = cpuCount();
+  const most = 2 * cpus; // the processes weft train allows one job
+  // --workers most is allowed on its own, but with a server the job is most + 1 processes.
+  assert.equal(plan(["mnist", "--set", `workers=${most}`]).configs[0]!.processes, most);
+  assert.throws(() => plan(["mnist", "--grid", "seed=1,2", "--set", "strategy=ps", "--set", `workers=${most}`]), (err: unknown) => {
+    assert.ok(err instanceof UsageError);
+    assert.match(err.message, new RegExp(`^weft compare: configuration 1 \\(seed=1\\): --workers ${most} with --strategy ps \\(${most + 1} processes\\) ${most + 1} is more than 2 workers per CPU`));
+    return true;
+  });
+  // Two configurations of `cpus` workers and one server: `most` workers in all, but `most + 2` processes.
+  const argv = ["mnist", "--grid", "seed=1,2", "--set", "strategy=ps", "--set", `workers=${cpus}`, "--parallel", "2"];
+  assert.deepEqual(plan(argv.slice(0, -2)).configs.map((c) => [c.workers, c.processes]), [[cpus, cpus + 1], [cpus, cpus + 1]]);
+  assert.throws(() => plan(argv), (err: unknown) => {
+    assert.ok(err instanceof UsageError);
+    assert.match(err.message, new RegExp(`^weft compare: --parallel 2 may run ${most + 2} processes at once \\(${cpus + 1} \\+ ${cpus + 1}\\), more than 2 per CPU `));
+    return true;
+  });
+  assert.equal(plan([...argv, "--set", "servers=1", "--set", "oversubscribe"]).processesAtOnce, most + 2);
+});
+
 test("the command line: a grid that names an unknown option is one line on stderr and exit status 2", () => {
-  const run = spawnSync(process.execPath, [weft, "compare", "mnist", "--grid", "colour=red,blue"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  const run = spawnSync(process.execPath, [weft, "compare", "mnist", "--grid", "colour=red,blue"], { cwd: root, encoding: "utf8", timeout: HANG_MS });
   assert.equal(run.status, 2, run.stderr);
   assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   assert.match(run.stderr, /^weft compare: --grid colour=red,blue: weft train mnist has no option --colour; its options are --epochs, /);
   assert.equal(run.stdout, "");
-  const help = spawnSync(process.execPath, [weft, "compare", "--help"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  const help = spawnSync(process.execPath, [weft, "compare", "--help"], { cwd: root, encoding: "utf8", timeout: HANG_MS });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: weft compare <recipe> --grid KEY=V1,V2/);
-  assert.match(help.stdout, /--time-limit N +seconds a configuration may run/);
-  assert.match(spawnSync(process.execPath, [weft, "--help"], { encoding: "utf8" }).stdout, /weft compare <recipe> --grid KEY=V1,V2/);
+  assert.match(help.stdout, /--time-limit N +seconds a configuration may run .*\(at most a week\)/);
+  assert.match(spawnSync(process.execPath, [weft, "--help"], { encoding: "utf8", timeout: HANG_MS }).stdout, /weft compare <recipe> --grid KEY=V1,V2/);
 });

@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tableText } from "../../src/report/summary-table.js";
+import type { RunStatus } from "../../src/report/comparison.js";
+import { htmlPage } from "../../src/report/html-page.js";
+import { summaryTable, tableText } from "../../src/report/summary-table.js";
 import { writeReport } from "../../src/report/write-report.js";
 import { sampleComparison } from "./sample-comparison.js";
 
@@ -115,4 +117,33 @@ test("a chart no configuration has points for says so instead of drawing nothing
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("every class the page's own HTML uses has a CSS rule, for a run of each status (an error line included)", () => {
+  const c = sampleComparison();
+  const statuses: RunStatus[] = ["failed", "interrupted", "not run"];
+  const base = c.configs[0]!;
+  c.configs.push(...statuses.map((status, i) => ({ ...base, id: `${4 + i}-x`, label: `strategy=x${i}`, status, error: `why it ${status}`, result: undefined, curves: { metric: [], loss: [], step_ms: [] } })));
+  const page = htmlPage(c, summaryTable(c), [], { dir: "/report", drawnWith: "test" });
+  const css = /<style>([\s\S]*?)<\/style>/.exec(page)![1]!;
+  // The page's own markup: the SVG charts carry Vega's classes, styled by Vega's own attributes.
+  const html = page.replace(/<style>[\s\S]*?<\/style>/, "").replaceAll(/<svg[\s\S]*?<\/svg>/g, "");
+  const classes = new Set([...html.matchAll(/\bclass="([^"]*)"/g)].flatMap((m) => m[1]!.split(/\s+/).filter((x) => x !== "")));
+  for (const status of ["ok", "failed", "timed-out", "interrupted", "not-run"]) assert.ok(classes.has(`status-${status}`), `the page uses status-${status}`);
+  assert.ok(classes.has("error"), "a run that did not finish says why in a span.error");
+  for (const name of classes) assert.match(css, new RegExp(`\\.${name.replaceAll("-", "\\-")}(?![\\w-])`), `a CSS rule for .${name}`);
+});
+
+test("the step p90 a result line lacks is the nearest-rank percentile of the run's step times, and missing when it has none", () => {
+  const c = sampleComparison();
+  const [first, second] = c.configs;
+  first!.result = { ...first!.result! };
+  delete first!.result.step_ms_p90;
+  first!.curves.step_ms = [5, 1, 4, 2, 3, 10, 6, 7, 9, 8];
+  second!.result = { ...second!.result! };
+  delete second!.result.step_ms_p90;
+  second!.curves.step_ms = [];
+  const t = summaryTable(c);
+  const p90 = t.columns.findIndex((col) => col.key === "step_ms_p90");
+  assert.deepEqual(t.rows.map((row) => row[p90]), [9, undefined, undefined]);
 });
