@@ -1,5 +1,5 @@
-// Full runs of gossip and local SGD on the MNIST recipe, 4 workers (minutes, not part of CI; run
-// with `node --test --test-concurrency=1 dist/test/full/decentralized.full.js` after a build).
+// Full runs of gossip and local SGD on the MNIST recipe, 4 workers (npm run test:full; minutes,
+// not part of CI).
 // Issue 13's bar: each reaches 97.5% test accuracy within the epochs DDP needs plus one; with one
 // worker slowed 3x, gossip finishes in less wall time than DDP; local SGD syncing every 8 steps
 // sends at most 1/6 of DDP's bytes per epoch. Every result line is printed for the record.

@@ -78,7 +78,16 @@ export function gossipTargets(topology: GossipTopology, rank: number, worldSize:
   }
 }
 
-/** The ranks that push to `rank` after step `step`: those whose targets include it, sorted. */
+/**
+ * The ranks that push to `rank` after step `step`: those whose targets include it, sorted.
+ *
+ * @example In the exponential graph the source is as far behind as the target is ahead
+ * ```ts
+ * import { gossipSources, gossipTargets } from "weft";
+ * assert.deepEqual(gossipSources("exponential", 0, 8, 3), [4]);
+ * assert.deepEqual(gossipTargets("random", gossipSources("random", 5, 8, 2, 7)[0]!, 8, 2, 7), [5]);
+ * ```
+ */
 export function gossipSources(topology: GossipTopology, rank: number, worldSize: number, step: number, seed = 0): number[] {
   checkArgs(topology, rank, worldSize, step);
   if (worldSize === 1) return [];
@@ -97,6 +106,14 @@ export function gossipSources(topology: GossipTopology, rank: number, worldSize:
 /**
  * Every directed edge [from, to] the topology can use at some step, sorted by (from, to): the
  * channels gossip sets up, in the order every rank makes them.
+ *
+ * @example Three ranks on a ring use all six directions; random gossip may use any of them
+ * ```ts
+ * import { gossipEdges } from "weft";
+ * assert.deepEqual(gossipEdges("ring", 3), [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]);
+ * assert.equal(gossipEdges("random", 5).length, 20);
+ * assert.equal(gossipEdges("exponential", 8).length, 24);   // distances 1, 2, 4 from each rank
+ * ```
  */
 export function gossipEdges(topology: GossipTopology, worldSize: number): [number, number][] {
   checkArgs(topology, 0, worldSize, 1);

@@ -9,6 +9,8 @@
 // direction a receive waiting on one channel never holds up a send on another.
 //
 // One step, on rank r (the asynchronous schedule, the default):
+//  0. yield to the event loop (Note [receives stay posted]); if a peer said done, the run is over
+//     and the step is skipped (Note [the end of a gossip run]);
 //  1. zero the gradients, forward, check the loss (this rank's own: nothing is shared), backward:
 //     the gradient at this replica's x_t;
 //  2. yield to the event loop once, so that the receives that completed on the comm threads while
@@ -62,13 +64,17 @@
 // evaluating) means this step's push on that channel is skipped, counted in sends_skipped.
 //
 // Note [receives stay posted]
-// The receiver re-posts a receive on a channel as soon as the previous one completed (two
-// buffers per channel: the latest arrival stays readable in one while the next lands in the
-// other). A sender's message is therefore taken off the socket by the receiver's comm thread
-// while the receiver's main thread computes; at most one more waits in the socket behind it.
-// Through shared memory the group's executor submits a subgroup's operations one after another
-// from the main thread, so one receive per channel is posted at a time, which is also why two
-// buffers suffice.
+// The receiver keeps two receives posted on each in-channel, and re-posts one as soon as one
+// completes: three buffers, the latest arrival readable in one while the next messages land in
+// the other two. Over TCP the comm thread runs the second receive right after the first, so two
+// messages can land while the main thread computes. Through shared memory the group's executor
+// submits a subgroup's operations one after another from the main thread, so only one receive
+// is at the comm thread at a time, and the message after it waits in the socket until the main
+// thread has seen the first complete. So a step yields to the event loop before its compute as
+// well as before its mix: the receives that completed since the last mix are re-posted then, and
+// the next messages land during the compute instead of being a step older when they are mixed
+// (on MNIST, 4 workers on a ring, 12 epochs: 96.7-97.45% test accuracy over four runs before
+// that yield, 97.7-98.0% over five after, on a machine whose load varied).
 //
 // Note [the end of a gossip run]
 // No worker waits for another, and that includes the end: otherwise a straggler would hold the
