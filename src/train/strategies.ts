@@ -147,12 +147,14 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       model: parts.model, optimizer: parts.optimizer, schedule: parts.schedule, totalSteps: parts.totalSteps, checkpoint, resumeFrom,
     }),
     combine: (reports, workers) => {
+      // Every gradient goes to every server, so each applies the same number of updates to its
+      // shard: the result counts them per server (the largest, should one have stopped early).
       const servers = reports.slice(workers);
       const updates = servers.reduce((n, r) => n + Number(r.updates), 0);
       const weighted = servers.reduce((n, r) => n + Number(r.staleness_mean) * Number(r.updates), 0);
       return {
         servers: servers.length,
-        updates,
+        updates_per_server: Math.max(0, ...servers.map((r) => Number(r.updates))),
         staleness_mean: updates === 0 ? 0 : Math.round((weighted / updates) * 1000) / 1000,
         staleness_max: Math.max(0, ...servers.map((r) => Number(r.staleness_max))),
         lead_max: Math.max(0, ...servers.map((r) => Number(r.lead_max))),

@@ -34,10 +34,19 @@
 // therefore costs an async job at most one of its steps at the end, where sync and ssp wait for
 // all of its steps. Workers of equal speed skip few: 75 of 4 x 384 steps (5%) in the measurement
 // of Note [async learning rate], on a machine shared with other jobs. The workers report the
-// steps they skipped (`steps_skipped` in the result line).
+// steps they skipped (`steps_skipped` in the result line). A skipped step is marked so in its
+// StepOutcome, and fit() writes no metrics line and no checkpoint for it: the server writes its
+// shard only at worker 0's gradients, so a periodic checkpoint of worker 0's past that point
+// would have no shard file at its step.
 //
-// When every worker has said "done", the server writes its final shard checkpoint and sends the
-// final parameters to every worker (their finish()), so all workers end with the same model.
+// Note [what a ps checkpoint holds]: a shard file at step t (as worker 0's file) holds the
+// shard's state right after worker 0's gradient of step t was applied: in sync, every worker's
+// step t; in async and ssp, whatever the other workers' gradients added by then (their positions
+// are not recorded: a resumed run goes on from step t on every worker). When every worker has
+// said "done", the server writes its final shard checkpoint at worker 0's last step (taken or
+// skipped, or the resumed step when it took none: the "done" of a run resumed at its end), which
+// is the step of worker 0's final checkpoint, and sends the final parameters to every worker
+// (their finish()), so all workers end with the same model.
 //
 // Failures: a worker that dies or stops answering makes its pair group's receive fail (lost peer
 // or deadline); the server throws a ParameterServerError naming the worker, and the launcher
@@ -49,8 +58,9 @@ import { sharedFloat32Array } from "../base/shared-buffer.js";
 import type { ProcessGroup, Traffic } from "../group/process-group.js";
 import { checkpointStep, loadShardCheckpoint, shardCheckpointPath, snapshotShard, writeShardSnapshot } from "./ps-checkpoint.js";
 import {
-  causeText, checkHeaderCount, connectPairs, FLAG_STOP, H_FLAGS, H_KIND, H_LEAD, H_STALENESS, H_STEP, H_VERSION, HEADER_FLOATS,
-  KIND_DONE, KIND_GRADIENT, KIND_PARAMETERS, packShard, ParameterServerError, PS_MODES, serverName, shardSlice, type PsMode,
+  causeText, checkHeaderCount, connectPairs, FLAG_FINISH_WAITS, FLAG_STEP_WAITS, FLAG_STOP, H_FINISH_PATIENCE, H_FLAGS, H_KIND, H_LEAD,
+  H_STALENESS, H_STEP, H_STEP_PATIENCE, H_VERSION, HEADER_FLOATS, KIND_DONE, KIND_GRADIENT, KIND_PARAMETERS, packShard, ParameterServerError,
+  patienceMs, PS_MODES, serverName, shardSlice, slowerWorkerSteps, type PsMode,
 } from "./ps-protocol.js";
 import { assignShards, type Shard } from "./ps-shards.js";
 
@@ -178,8 +188,18 @@ class ParameterServer {
   private readonly held: (Pending | undefined)[];
   /** Async: a worker has taken all its steps (Note [the end of an async run]). */
   private ended = false;
-  /** Worker 0's latest step (the step of the final shard checkpoint). */
+  /**
+   * Worker 0's latest step (the step of the final shard checkpoint): the resumed step, then its
+   * gradients' and its "done"'s steps, never lowered (a run resumed at its last step says "done"
+   * without a step).
+   */
   private workerZeroStep = 0;
+  /** Per worker: when its last message came, or its parameters were first sent (ms, performance.now()). */
+  private readonly heardAt: number[];
+  /** The longest step cycle seen (between two gradients of one worker), ms: Note [waiting for a slower worker]. */
+  private slowestStepMs = 0;
+  /** Slower-worker steps a worker's next pull and final pull may wait for (by mode). */
+  private readonly waits: { step: number; finish: number };
   private readonly histogram: number[] = [];
   private stalenessSum = 0;
   private updates = 0;
@@ -217,6 +237,8 @@ class ParameterServer {
     this.completed = new Array<number>(workers).fill(0);
     this.done = new Array<boolean>(workers).fill(false);
     this.held = new Array<Pending | undefined>(workers).fill(undefined);
+    this.heardAt = new Array<number>(workers).fill(0);
+    this.waits = slowerWorkerSteps(mode, this.staleness, workers);
   }
 
   async run(): Promise<ParameterServerReport> {
@@ -241,6 +263,7 @@ class ParameterServer {
     this.inbox = this.pairs.map(() => sharedFloat32Array(size));
     this.outbox = this.pairs.map(() => sharedFloat32Array(size));
     // The pull of every worker's setup(): the state the run starts from.
+    this.heardAt.fill(performance.now());
     const first = this.pairs.map((_, w) => this.reply(w, startStep, -1, 0, 0));
     await Promise.all(first);
     if (this.mode === "sync") await this.serveSync();
@@ -265,6 +288,9 @@ class ParameterServer {
     }
     const kind = box[H_KIND]!;
     const step = box[H_STEP]!;
+    const now = performance.now();
+    if (kind === KIND_GRADIENT) this.slowestStepMs = Math.max(this.slowestStepMs, now - this.heardAt[w]!);
+    this.heardAt[w] = now;
     if (kind !== KIND_GRADIENT && kind !== KIND_DONE) {
       throw new ParameterServerError(`${this.rankName}: worker rank ${this.pg.globalRanks[w]} sent a message of kind ${kind}, expected gradients or done; are both sides the same version of Weft?`, this.pg.globalRanks[w]!);
     }
@@ -282,7 +308,9 @@ class ParameterServer {
     box[H_VERSION] = this.version;
     box[H_STALENESS] = staleness;
     box[H_LEAD] = lead;
-    box[H_FLAGS] = flags;
+    box[H_FLAGS] = flags | (this.waits.step > 0 ? FLAG_STEP_WAITS : 0) | (this.waits.finish > 0 ? FLAG_FINISH_WAITS : 0);
+    box[H_STEP_PATIENCE] = patienceMs(this.waits.step, this.slowestStepMs);
+    box[H_FINISH_PATIENCE] = patienceMs(this.waits.finish, this.slowestStepMs);
     packShard(box, this.shard, this.shard.params.map((i) => this.params[i]!.dense()));
     this.sentVersion[w] = this.version;
     try {
@@ -326,7 +354,7 @@ class ParameterServer {
       const msgs = await Promise.all(this.pairs.map((_, w) => this.receive(w)));
       const doneCount = msgs.filter((m) => m.kind === KIND_DONE).length;
       if (doneCount === n) {
-        this.workerZeroStep = msgs[0]!.step;
+        this.workerZeroStep = Math.max(this.workerZeroStep, msgs[0]!.step);
         return;
       }
       if (doneCount > 0) {
@@ -365,7 +393,7 @@ class ParameterServer {
         const m = await this.receive(w);
         if (m.kind === KIND_DONE) {
           this.done[w] = true;
-          if (w === 0) this.workerZeroStep = m.step;
+          if (w === 0) this.workerZeroStep = Math.max(this.workerZeroStep, m.step);
           if (this.mode === "async") this.ended = true;
           this.releaseHeld();
           return;

@@ -21,21 +21,29 @@ import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { Tensor } from "../../tensor/index.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
+import { DEFAULT_ENGINE_OPTIONS } from "../collectives/engine.js";
 import type { ProcessGroup } from "../group/process-group.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
 import {
-  causeText, connectPairs, FLAG_STOP, H_FLAGS, H_KIND, H_LEAD, H_STALENESS, H_STEP, HEADER_FLOATS, KIND_DONE, KIND_GRADIENT,
-  KIND_PARAMETERS, ParameterServerError, serverName, shardSlice,
+  causeText, connectPairs, FLAG_FINISH_WAITS, FLAG_STEP_WAITS, FLAG_STOP, H_FINISH_PATIENCE, H_FLAGS, H_KIND, H_LEAD, H_STALENESS, H_STEP,
+  H_STEP_PATIENCE, HEADER_FLOATS, KIND_DONE, KIND_GRADIENT, KIND_PARAMETERS, ParameterServerError, PATIENCE_FACTOR, serverName, shardSlice,
 } from "./ps-protocol.js";
 import { assignShards, type Shard } from "./ps-shards.js";
 import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
+
+/** The longest delay a timer takes (setTimeout fires at once past it). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ParameterServerStrategyOptions {
   /** Training workers in the job: ranks 0..workers-1 of the group. */
   workers: number;
   /** Servers after them: ranks workers..workers+servers-1. */
   servers: number;
-  /** Deadline of each push and pull, ms (default: the group's, 30 s unless configured). */
+  /**
+   * Deadline of each push and pull, ms (default: the group's, 30 s unless configured). A pull that
+   * may wait for slower workers gets the server's patience on top (Note [waiting for a slower
+   * worker] in ps-protocol.ts), added to this or, without it, to 30 s.
+   */
   timeoutMs?: number;
 }
 
@@ -85,7 +93,11 @@ export class ParameterServerStrategy implements Strategy {
   private stopped = false;
   private finished = false;
   private skipped = 0;
+  /** The last step taken or skipped; after setup() the step the servers resumed at (0 for a fresh run). */
   private lastStep = 0;
+  /** Per server, from its latest reply: whether (and how long, ms) the next step's pull and the final pull may wait for slower workers. */
+  private stepWaits: { may: boolean; patienceMs: number }[] = [];
+  private finishWaits: { may: boolean; patienceMs: number }[] = [];
   private lastLoss = NaN;
 
   constructor(private readonly pg: ProcessGroup, private readonly options: ParameterServerStrategyOptions) {
@@ -115,7 +127,12 @@ export class ParameterServerStrategy implements Strategy {
     this.pairs = await connectPairs(this.pg, this.worldSize, this.servers);
     this.push = this.shards.map((s) => sharedFloat32Array(HEADER_FLOATS + s.size));
     this.pull = this.shards.map((s) => sharedFloat32Array(HEADER_FLOATS + s.size));
-    await Promise.all(this.shards.map((_, k) => this.receive(k, 0, "pulling the starting parameters", false)));
+    this.stepWaits = this.shards.map(() => ({ may: false, patienceMs: 0 }));
+    this.finishWaits = this.shards.map(() => ({ may: false, patienceMs: 0 }));
+    await Promise.all(this.shards.map((_, k) => this.receive(k, 0, "pulling the starting parameters", "setup")));
+    // The servers answer the pull with the step they start from: a resumed run's, so a "done"
+    // before any step (a run resumed at its last step) names that step, not 0.
+    this.lastStep = Math.max(...this.pull.map((box) => box[H_STEP]!));
   }
 
   async step({ step, forward }: StepInput): Promise<StepOutcome> {
@@ -124,9 +141,10 @@ export class ParameterServerStrategy implements Strategy {
     if (this.finished) throw new Error("ParameterServerStrategy.step() after finish(): the servers were told this worker is done");
     this.lastStep = step;
     if (this.stopped) {
-      // The async run is over; the rest of this worker's steps are skipped, not computed.
+      // The async run is over; the rest of this worker's steps are skipped, not computed, and fit
+      // leaves them out of its samples, step times, metrics lines and checkpoints.
       this.skipped++;
-      return { loss: this.lastLoss, commMs: 0, waitMs: 0, metrics: { skipped: 1 } };
+      return { loss: this.lastLoss, commMs: 0, waitMs: 0, skipped: true };
     }
     optimizer.zeroGrad();
     const loss = forward();
@@ -149,7 +167,7 @@ export class ParameterServerStrategy implements Strategy {
         else at.fill(0); // not used in this forward: its gradient is zero
       });
       const sent = this.send(k, step, `pushing the gradients of step ${step}`);
-      return Promise.all([sent, this.receive(k, step, `pulling the parameters after step ${step}`)]).then(([, r]) => {
+      return Promise.all([sent, this.receive(k, step, `pulling the parameters after step ${step}`, "step")]).then(([, r]) => {
         copyMs += r.copyMs;
         return r;
       });
@@ -176,7 +194,7 @@ export class ParameterServerStrategy implements Strategy {
       box.fill(0, 0, HEADER_FLOATS);
       box[H_KIND] = KIND_DONE;
       box[H_STEP] = this.lastStep;
-      return Promise.all([this.send(k, this.lastStep, "saying this worker is done"), this.receive(k, this.lastStep, "pulling the final parameters", false)]);
+      return Promise.all([this.send(k, this.lastStep, "saying this worker is done"), this.receive(k, this.lastStep, "pulling the final parameters", "finish")]);
     }));
   }
 
@@ -212,15 +230,23 @@ export class ParameterServerStrategy implements Strategy {
     await Promise.all(this.pairs.splice(0).map((g) => g.destroy()));
   }
 
-  private timeout(): { timeoutMs?: number } {
+  /** The deadline of a push, or of a pull given `patienceMs` more (Note [waiting for a slower worker]). */
+  private timeout(patienceMs = 0): { timeoutMs?: number } {
+    if (patienceMs > 0) return { timeoutMs: Math.min(MAX_TIMER_MS, (this.options.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs) + patienceMs) };
     return this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs };
   }
 
-  private fail(k: number, step: number, what: string, err: unknown): ParameterServerError {
+  /** `slower`: the wait could be for a slower worker, and the patience it was given (ms). */
+  private fail(k: number, step: number, what: string, err: unknown, slower?: { patienceMs: number }): ParameterServerError {
     const rank = this.pg.globalRanks[this.worldSize + k]!;
+    const timedOut = err instanceof Error && err.name === "CollectiveTimeoutError";
+    const why = slower && timedOut
+      ? `the server stopped answering, or is waiting for a slower worker (this pull waited its deadline` +
+        (slower.patienceMs > 0 ? ` plus ${slower.patienceMs} ms, ${PATIENCE_FACTOR}x the longest step the server had seen per step it may wait for` : `, the server having seen no step yet`) +
+        `; the server's and the other workers' logs say which, and a larger timeout lets uneven workers wait longer)`
+      : `the server died or stopped answering (its log says why), and no worker can train without its shard`;
     return new ParameterServerError(
-      `${serverName(rank, this.shards[k]!)} failed worker rank ${this.pg.globalRanks[this.rank]} ${what}: ${causeText(err)}; ` +
-        `the server died or stopped answering (its log says why), and no worker can train without its shard` +
+      `${serverName(rank, this.shards[k]!)} failed worker rank ${this.pg.globalRanks[this.rank]} ${what}: ${causeText(err)}; ${why}` +
         (step > 0 ? `; a checkpoint (--checkpoint, --checkpoint-every) lets the job resume` : ""),
       rank, { cause: err },
     );
@@ -234,17 +260,25 @@ export class ParameterServerStrategy implements Strategy {
     }
   }
 
-  /** Receives server k's reply (to this step's push when `sameStep`) and copies its parameters into the model. */
-  private async receive(k: number, step: number, what: string, sameStep = true): Promise<{ staleness: number; lead: number; stop: boolean; copyMs: number }> {
+  /**
+   * Receives server k's reply to setup()'s pull, to the push of `step`, or to finish()'s "done", and
+   * copies its parameters into the model. A pull that may wait for slower workers gets the patience
+   * the server's previous reply gave it.
+   */
+  private async receive(k: number, step: number, what: string, pull: "setup" | "step" | "finish"): Promise<{ staleness: number; lead: number; stop: boolean; copyMs: number }> {
     const box = this.pull[k]!;
+    const waits = pull === "step" ? this.stepWaits[k]! : pull === "finish" ? this.finishWaits[k]! : { may: false, patienceMs: 0 };
     try {
-      await this.pairs[k]!.recv(box, 1, this.timeout());
+      await this.pairs[k]!.recv(box, 1, this.timeout(waits.patienceMs));
     } catch (err) {
-      throw this.fail(k, step, what, err);
+      throw this.fail(k, step, what, err, waits.may ? waits : undefined);
     }
-    if (box[H_KIND] !== KIND_PARAMETERS || (sameStep && box[H_STEP] !== step)) {
+    if (box[H_KIND] !== KIND_PARAMETERS || (pull === "step" && box[H_STEP] !== step)) {
       throw this.fail(k, step, what, new Error(`the reply was of kind ${box[H_KIND]} for step ${box[H_STEP]}, expected parameters for step ${step}`));
     }
+    const flags = box[H_FLAGS]!;
+    this.stepWaits[k] = { may: (flags & FLAG_STEP_WAITS) !== 0, patienceMs: box[H_STEP_PATIENCE]! };
+    this.finishWaits[k] = { may: (flags & FLAG_FINISH_WAITS) !== 0, patienceMs: box[H_FINISH_PATIENCE]! };
     const t0 = performance.now();
     const shard = this.shards[k]!;
     shard.params.forEach((i, j) => {
@@ -253,6 +287,6 @@ export class ParameterServerStrategy implements Strategy {
       if (p.isContiguous()) p.data.set(values, p.offset);
       else throw new Error(`ParameterServerStrategy: parameter ${i} is not contiguous; parameters are expected to own their storage`);
     });
-    return { staleness: Math.max(0, box[H_STALENESS]!), lead: box[H_LEAD]!, stop: (box[H_FLAGS]! & FLAG_STOP) !== 0, copyMs: performance.now() - t0 };
+    return { staleness: Math.max(0, box[H_STALENESS]!), lead: box[H_LEAD]!, stop: (flags & FLAG_STOP) !== 0, copyMs: performance.now() - t0 };
   }
 }

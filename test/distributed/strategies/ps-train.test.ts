@@ -58,7 +58,7 @@ test("weft train mnist --workers 2 --strategy ps: workers and a server from one 
     const ddp = train(["--strategy", "ddp"]);
     assert.equal(ps.strategy, "ps");
     assert.equal(ps.servers, 1);
-    assert.equal(ps.updates, 6);
+    assert.equal(ps.updates_per_server, 6);
     assert.equal(ps.staleness_max, 0);
     assert.equal(ps.replicas_identical, true);
     assert.equal(ps.digest, ddp.digest, "sync with one server computes DDP's step");

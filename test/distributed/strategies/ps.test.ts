@@ -2,7 +2,11 @@
 // engine and algorithms as over TCP): sync equals DDP on the same seed and batches, async counts
 // the staleness of every gradient and never waits for a slow worker, ssp holds the fastest worker
 // at exactly s steps ahead, a dead or silent server is named with its shard before the deadline, a
-// dead worker is named by the servers, and a checkpointed sync run resumes exactly.
+// wait for a slower worker gets the servers' patience (and says so when it runs out), a dead
+// worker is named by the servers, a checkpointed sync run resumes exactly, a run resumed at its
+// end resumes again, and async checkpoints agree with the shard files. Slow workers are slow by
+// count (gates on what the others have done), not by the clock, wherever the assertion is about
+// order.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,8 +16,10 @@ import { sharedFloat32Array } from "../../../src/distributed/base/shared-buffer.
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { DdpStrategy } from "../../../src/distributed/strategies/ddp-strategy.js";
-import { shardCheckpointPath } from "../../../src/distributed/strategies/ps-checkpoint.js";
-import { connectPairs, H_KIND, HEADER_FLOATS, KIND_PARAMETERS, ParameterServerError, type PsMode } from "../../../src/distributed/strategies/ps-protocol.js";
+import { checkpointStep, shardCheckpointPath } from "../../../src/distributed/strategies/ps-checkpoint.js";
+import {
+  connectPairs, H_KIND, HEADER_FLOATS, KIND_PARAMETERS, MAX_PATIENCE_MS, ParameterServerError, patienceMs, slowerWorkerSteps, type PsMode,
+} from "../../../src/distributed/strategies/ps-protocol.js";
 import { runParameterServer, type ParameterServerReport, type ServerUpdate } from "../../../src/distributed/strategies/ps-server.js";
 import { assignShards } from "../../../src/distributed/strategies/ps-shards.js";
 import { ParameterServerStrategy } from "../../../src/distributed/strategies/ps-worker.js";
@@ -67,7 +73,13 @@ interface TinyRun {
   steps: number;
   /** Sleep after each computed step of these workers, ms (stragglers; as fit's slowdown, a skipped step is not slowed). */
   delays?: Record<number, number>;
-  onUpdate?: (u: ServerUpdate) => void;
+  /** Awaited before each step of every worker (skipped ones too): gates that order the workers by counts, not by time. */
+  before?: (worker: number, step: number) => Promise<void>;
+  /** Called when a worker's finish() starts (it has taken or skipped all its steps). */
+  onFinish?: (worker: number) => void;
+  /** The workers' deadline (ParameterServerStrategyOptions.timeoutMs). */
+  workerTimeoutMs?: number;
+  onUpdate?: (u: ServerUpdate, server: number) => void;
   onStep?: (worker: number, step: number, metrics: Record<string, number> | undefined) => void;
   onForward?: (worker: number, step: number) => void;
   checkpoint?: { path: string; everySteps?: number };
@@ -87,19 +99,22 @@ async function tinyRun(o: TinyRun): Promise<{ fits: FitResult[]; reports: Parame
         pg: pgs[o.workers + k]!, workers: o.workers, servers: o.servers, mode: o.mode, model,
         ...(o.staleness === undefined ? {} : { staleness: o.staleness }),
         optimizer: new Adam(model.parameters(), { lr: 0.02 }), schedule, totalSteps: o.steps,
-        checkpoint: o.checkpoint, resumeFrom: o.resumeFrom, ...(o.onUpdate ? { onUpdate: o.onUpdate } : {}),
+        checkpoint: o.checkpoint, resumeFrom: o.resumeFrom, ...(o.onUpdate ? { onUpdate: (u: ServerUpdate) => o.onUpdate!(u, k) } : {}),
       });
     });
     const models = Array.from({ length: o.workers }, () => tinyModel());
     const fits = models.map((model, w) => {
-      const strategy = new ParameterServerStrategy(pgs[w]!, { workers: o.workers, servers: o.servers });
+      const strategy = new ParameterServerStrategy(pgs[w]!, { workers: o.workers, servers: o.servers, ...(o.workerTimeoutMs === undefined ? {} : { timeoutMs: o.workerTimeoutMs }) });
       const inner = strategy.step.bind(strategy);
       strategy.step = async (input) => {
+        await o.before?.(w, input.step);
         const out = await inner({ step: input.step, forward: () => (o.onForward?.(w, input.step), input.forward()) });
-        if (o.delays?.[w] && !out.metrics?.skipped) await sleep(o.delays[w]!);
+        if (o.delays?.[w] && !out.skipped) await sleep(o.delays[w]!);
         o.onStep?.(w, input.step, out.metrics);
         return out;
       };
+      const finish = strategy.finish.bind(strategy);
+      strategy.finish = () => (o.onFinish?.(w), finish());
       return fit({
         model, optimizer: new Adam(model.parameters(), { lr: 0.02 }), data: batchesOf(w),
         loss: tinyLoss, samplesIn: () => 4, maxSteps: o.steps, schedule, strategy,
@@ -110,6 +125,42 @@ async function tinyRun(o: TinyRun): Promise<{ fits: FitResult[]; reports: Parame
     return { fits: f, reports: r, models, ms: performance.now() - t0 };
   } finally {
     await Promise.all(pgs.map((pg) => pg.destroy()));
+  }
+}
+
+/**
+ * A count that gates ask for: until(n) resolves once it reached n, or once open() was called. So
+ * tests order workers by what was done, not by how long it took; a fallback timer (never reached
+ * when the strategy behaves) keeps a strategy that deadlocks the gates from hanging the test,
+ * which then fails its count assertions instead.
+ */
+class Gate {
+  n = 0;
+  private opened = false;
+  private readonly waiting: { n: number; resolve: () => void }[] = [];
+
+  add(): void {
+    this.n++;
+    this.flush();
+  }
+
+  open(): void {
+    this.opened = true;
+    this.flush();
+  }
+
+  until(n: number): Promise<void> {
+    if (this.opened || this.n >= n) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      this.waiting.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+
+  private flush(): void {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      if (this.opened || this.n >= this.waiting[i]!.n) this.waiting.splice(i, 1)[0]!.resolve();
+    }
   }
 }
 
@@ -256,7 +307,20 @@ test("sync with 3 workers and 2 servers follows DDP within float tolerance (anot
 test("async: every gradient is applied as it arrives and its staleness counted; the slow worker's are stale by the fast one's updates", async () => {
   const updates: ServerUpdate[] = [];
   const steps = 12;
-  const { reports, fits, models } = await tinyRun({ workers: 2, servers: 1, mode: "async", steps, delays: { 1: 15 }, onUpdate: (u) => updates.push(u) });
+  // Worker 1 starts its step t only once worker 0's 3t-th gradient was applied (or worker 0 is
+  // finishing): it is the slow one by count, whatever the machine's speed.
+  const fast = new Gate();
+  const fastBeforeSlow: number[] = []; // worker 0's updates applied before each of worker 1's
+  const { reports, fits, models } = await tinyRun({
+    workers: 2, servers: 1, mode: "async", steps,
+    before: (w, t) => (w === 1 ? fast.until(3 * t) : Promise.resolve()),
+    onFinish: (w) => w === 0 && fast.open(),
+    onUpdate: (u) => {
+      updates.push(u);
+      if (u.worker === 0) fast.add();
+      else fastBeforeSlow.push(fast.n);
+    },
+  });
   const [r] = reports;
   // The definition, recomputed from the order of the updates: a worker's parameters are sent
   // right after its own update, so its next gradient's staleness is the updates in between.
@@ -269,8 +333,12 @@ test("async: every gradient is applied as it arrives and its staleness counted; 
   const histogram = Object.entries(r!).filter(([k]) => /^staleness_\d+$/.test(k)).reduce((n, [, v]) => n + (v as number), 0);
   assert.equal(histogram, r!.updates, "the histogram counts every update");
   const slow = updates.filter((u) => u.worker === 1);
-  assert.ok(slow.some((u) => u.staleness >= 2), `the slow worker's gradients: ${slow.map((u) => u.staleness)}`);
+  // Its first gradient was computed on the starting parameters, and 3 of worker 0's came first.
+  assert.ok(slow[0]!.staleness >= 3, `the slow worker's gradients: ${slow.map((u) => u.staleness)}`);
   assert.equal(r!.staleness_max, Math.max(...updates.map((u) => u.staleness)));
+  // No waiting for the slow worker: worker 0's updates went on while worker 1 sat at its gate
+  // (had the server held worker 0 for it, the gate would have opened only at its fallback timer).
+  fastBeforeSlow.forEach((n, k) => assert.ok(n >= Math.min(3 * (k + 1), steps), `worker 0's updates before each of worker 1's: ${fastBeforeSlow}`));
   // Note [the end of an async run]: the fast worker took all its steps, the slow one was stopped.
   assert.equal(updates.filter((u) => u.worker === 0).length, steps);
   assert.ok(slow.length < steps, `the slow worker pushed ${slow.length} of ${steps}`);
@@ -278,26 +346,48 @@ test("async: every gradient is applied as it arrives and its staleness counted; 
   assert.deepEqual(flat(models[0]!), flat(models[1]!), "both workers end with the servers' final parameters");
 });
 
-test("async never waits for a slow worker: the run ends about one slow step after the fast worker's last", async () => {
-  const steps = 20, delayMs = 40;
-  const { ms, fits } = await tinyRun({ workers: 2, servers: 2, mode: "async", steps, delays: { 1: delayMs } });
-  // Sync would take steps x 40 ms = 800 ms; async ends when the fast worker is done, plus at most
-  // the slow worker's step in progress.
-  assert.ok(ms < (steps * delayMs) / 2, `took ${Math.round(ms)} ms`);
-  assert.ok((fits[1]!.strategy.steps_skipped as number) > steps / 2);
+test("async never waits for a slow worker: the slow one is stopped within a step or two of the fast worker's last", async () => {
+  const steps = 20;
+  const fast = new Gate(); // worker 0's gradients applied (by server 0)
+  let slowAfterFastsLast = 0;
+  const { fits, reports } = await tinyRun({
+    workers: 2, servers: 2, mode: "async", steps,
+    before: (w, t) => (w === 1 ? fast.until(5 * t) : Promise.resolve()),
+    onFinish: (w) => w === 0 && fast.open(),
+    onUpdate: (u, server) => {
+      if (server !== 0) return;
+      if (u.worker === 0) fast.add();
+      else if (fast.n === steps) slowAfterFastsLast++;
+    },
+  });
+  assert.equal(fast.n, steps, "the fast worker took every step");
+  // Sync would apply all 20 of the slow worker's steps; async applies the one in progress when
+  // the fast worker is done (two, should its "done" arrive just behind the slow one's gradient).
+  assert.ok(slowAfterFastsLast <= 2, `the slow worker's gradients after the fast one's last: ${slowAfterFastsLast}`);
+  assert.ok((fits[1]!.strategy.steps_skipped as number) >= steps - 6, `skipped ${fits[1]!.strategy.steps_skipped}`);
+  assert.equal(reports[0]!.updates, reports[1]!.updates, "every gradient went to both servers");
 });
 
 // --- SSP ----------------------------------------------------------------------------------------
 
 for (const s of [0, 2]) {
-  test(`ssp with staleness ${s}: the fast worker blocks at exactly ${s} steps ahead of the slow one, never more`, async () => {
+  test(`ssp with staleness ${s}: the fast workers block at exactly ${s} steps ahead of the slow one, never more`, async () => {
     const applied = [0, 0, 0]; // per worker: its gradients the server has applied (steps completed)
+    const pushed = [new Gate(), new Gate()]; // the fast workers' gradients applied
     const leads: number[] = [];
     const reported: number[] = [];
     const steps = 14;
     const { reports } = await tinyRun({
-      workers: 3, servers: 1, mode: "ssp", staleness: s, steps, delays: { 2: 12 },
-      onUpdate: (u) => (applied[u.worker] = u.step),
+      workers: 3, servers: 1, mode: "ssp", staleness: s, steps,
+      // Slow worker 2 starts step t once both fast workers have pushed step t + s (the gradient
+      // whose reply the bound holds), so by count they are always as far ahead as it lets them.
+      before: async (w, t) => {
+        if (w === 2) await Promise.all(pushed.map((g) => g.until(Math.min(t + s, steps))));
+      },
+      onUpdate: (u) => {
+        applied[u.worker] = u.step;
+        if (u.worker < 2) pushed[u.worker]!.add();
+      },
       // Fast worker 0 starts step t having completed t - 1; its lead over the slowest unfinished
       // worker is measured from the server's own record of what was applied.
       onForward: (w, t) => {
@@ -308,13 +398,48 @@ for (const s of [0, 2]) {
       },
     });
     assert.equal(Math.max(...leads), s, `leads seen at each step start: ${leads}`);
-    assert.ok(leads.filter((l) => l === s).length >= 3, `the fast worker sat at the bound: ${leads}`);
+    assert.ok(leads.filter((l) => l === s).length >= steps - s - 2, `the fast worker sat at the bound: ${leads}`);
     assert.equal(reports[0]!.lead_max, s);
     assert.equal(Math.max(...reported), s, "the lead each reply carried");
     assert.ok(reports[0]!.held_replies > 0, "replies were held back");
     assert.equal(reports[0]!.updates, 3 * steps, "ssp skips nothing");
   });
 }
+
+test("ssp: a worker that finished waits past its deadline for the slowest worker's last s steps, with the servers' patience", async () => {
+  // Worker 1 sleeps 250 ms after each step and starts its step 6 once worker 0 is in finish(),
+  // which s = 3 allows once it completed step 5: worker 0 then waits for its steps 6 to 8, at
+  // least 750 ms, past its own 600 ms deadline.
+  let finishMs = 0;
+  let finishedAt = 0;
+  const finishing = new Gate();
+  const { fits, reports } = await tinyRun({
+    workers: 2, servers: 1, mode: "ssp", staleness: 3, steps: 8, delays: { 1: 250 }, workerTimeoutMs: 600,
+    before: (w, t) => (w === 1 && t === 6 ? finishing.until(1) : Promise.resolve()),
+    onFinish: (w) => {
+      if (w !== 0) return;
+      finishedAt = performance.now();
+      finishing.open();
+    },
+    onStep: (w) => {
+      if (w === 1) finishMs = performance.now();
+    },
+  });
+  assert.ok(finishMs - finishedAt > 600, `worker 0 finished ${Math.round(finishMs - finishedAt)} ms before worker 1's last step: the wait was not past the deadline`);
+  assert.equal(reports[0]!.updates, 16);
+  assert.equal(fits[0]!.steps, 8);
+});
+
+test("the patience of a wait: 4x the longest step seen per slower-worker step it may wait for, by mode; bounded", () => {
+  assert.deepEqual(slowerWorkerSteps("sync", 0, 4), { step: 1, finish: 1 });
+  assert.deepEqual(slowerWorkerSteps("async", 0, 4), { step: 0, finish: 1 });
+  assert.deepEqual(slowerWorkerSteps("ssp", 3, 4), { step: 1, finish: 4 });
+  assert.deepEqual(slowerWorkerSteps("ssp", 3, 1), { step: 0, finish: 0 }, "one worker waits for no one");
+  assert.equal(patienceMs(4, 250), 4 * 4 * 250);
+  assert.equal(patienceMs(0, 250), 0);
+  assert.equal(patienceMs(1, 0), 0, "no step seen yet");
+  assert.equal(patienceMs(100, 1e9), MAX_PATIENCE_MS, "a silent server is still found, eventually");
+});
 
 // --- Failures -----------------------------------------------------------------------------------
 
@@ -374,9 +499,30 @@ test("a server that stops answering: the workers get the error naming it at thei
   await assert.rejects(ps.step({ step: 1, forward: () => tinyLoss(model, b) }), (err: Error) => {
     assert.ok(err instanceof ParameterServerError);
     assert.match(err.message, /^parameter server rank 1 \(shard 0: \d+ parameters in 4 tensors\) failed worker rank 0 pulling the parameters after step 1: CollectiveTimeoutError/);
+    // One worker waits for no other: the server is to blame.
+    assert.match(err.message, /; the server died or stopped answering/);
+    assert.doesNotMatch(err.message, /slower worker/);
     return true;
   });
   assert.ok(performance.now() - t0 < 3000);
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+test("a sync server waiting for a worker that never steps: the timeout says the server may be waiting for a slower worker", async () => {
+  const pgs = createInProcessGroups(3, { timeoutMs: 20_000 }); // workers 0, 1; server 2
+  const serverModel = tinyModel();
+  const served = runParameterServer({ pg: pgs[2]!, workers: 2, servers: 1, mode: "sync", model: serverModel, optimizer: new Adam(serverModel.parameters(), { lr: 0.01 }) });
+  served.catch(() => {});
+  const models = [tinyModel(), tinyModel()];
+  const workers = models.map((m, w) => new ParameterServerStrategy(pgs[w]!, { workers: 2, servers: 1, timeoutMs: 300 }));
+  await Promise.all(workers.map((ps, w) => ps.setup(models[w]!, new Adam(models[w]!.parameters(), { lr: 0.01 }))));
+  const b = (await batchesOf(0).epoch(0)[Symbol.asyncIterator]().next()).value as Batch;
+  await assert.rejects(workers[0]!.step({ step: 1, forward: () => tinyLoss(models[0]!, b) }), (err: Error) => {
+    assert.ok(err instanceof ParameterServerError);
+    assert.match(err.message, /failed worker rank 0 pulling the parameters after step 1: CollectiveTimeoutError: .*; the server stopped answering, or is waiting for a slower worker/);
+    return true;
+  });
+  await Promise.all(workers.map((ps) => ps.end()));
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
@@ -419,4 +565,69 @@ test("sync: a run checkpointed at step 5 and resumed ends with the parameters of
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+for (const mode of ["sync", "async"] as const) {
+  test(`${mode}: a run resumed from its final checkpoint takes no step and leaves the files at that step, so it resumes again`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-ps-"));
+    try {
+      const path = join(dir, "run.safetensors");
+      const base = { workers: 2, servers: 2, mode, steps: 5, checkpoint: { path } };
+      const first = await tinyRun(base);
+      const steps = async () => Promise.all([path, shardCheckpointPath(path, 0), shardCheckpointPath(path, 1)].map((f) => checkpointStep(f)));
+      assert.deepEqual(await steps(), [5, 5, 5]);
+      for (const again of [1, 2]) {
+        const resumed = await tinyRun({ ...base, resumeFrom: path });
+        assert.equal(resumed.fits[0]!.steps, 0, `resume ${again}`);
+        assert.equal(resumed.fits[0]!.final_step, 5);
+        assert.deepEqual(await steps(), [5, 5, 5], `after resume ${again}: worker 0's file and the shard files`);
+        assert.equal(resumed.reports[0]!.updates, 0);
+        assert.deepEqual(flat(resumed.models[1]!), flat(first.models[0]!), "the servers' parameters, unchanged");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("async: once worker 0 is stopped it writes no checkpoint for its skipped steps, so its file and the shard files are always at the same step", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-ps-"));
+  try {
+    const path = join(dir, "run.safetensors");
+    const files = [path, shardCheckpointPath(path, 0), shardCheckpointPath(path, 1)];
+    const steps = 12;
+    const fast = new Gate(); // worker 1's gradients applied (by server 0)
+    const seen: number[][] = []; // the files' steps at the start of each of worker 0's steps, taken or skipped
+    const { fits } = await tinyRun({
+      workers: 2, servers: 2, mode: "async", steps, checkpoint: { path, everySteps: 1 },
+      // Worker 0 is the slow one here (by count: 3 of worker 1's steps to each of its own).
+      before: async (w, t) => {
+        if (w !== 0) return;
+        if (files.every((f) => existsSync(f))) seen.push(await Promise.all(files.map((f) => checkpointStep(f))));
+        await fast.until(3 * t);
+      },
+      onFinish: (w) => w === 1 && fast.open(),
+      onUpdate: (u, server) => {
+        if (server === 0 && u.worker === 1) fast.add();
+      },
+    });
+    const skipped = fits[0]!.strategy.steps_skipped as number;
+    assert.ok(skipped > 0 && skipped < steps, `worker 0 skipped ${skipped} of its ${steps} steps`);
+    assert.equal(fits[0]!.final_step, steps, "its position still went to the end");
+    assert.ok(seen.length >= steps - 1, `checked ${seen.length} times`);
+    for (const s of seen) assert.ok(s[0] === s[1] && s[1] === s[2], `worker 0's file, shard 0's, shard 1's: steps ${s}; every check: ${JSON.stringify(seen)}`);
+    assert.deepEqual(await Promise.all(files.map((f) => checkpointStep(f))), [steps, steps, steps], "the final files: the run's last step");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the result line counts updates per server: sync with 2 servers applies each step once on each", async () => {
+  const steps = 4;
+  const { fits, reports } = await tinyRun({ workers: 2, servers: 2, mode: "sync", steps });
+  const combined = findStrategy("ps")!.combine!([...fits.map((f) => f.strategy), ...reports], 2);
+  assert.equal(combined.updates_per_server, steps);
+  assert.equal(combined.updates, undefined, "no total over servers (2 x the steps) that reads as steps");
+  assert.equal(combined.servers, 2);
+  assert.equal(combined.replicas_identical, true);
 });
