@@ -2,6 +2,7 @@
 // what it accepts; unknown names list what exists.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,13 @@ for (const [args, message] of refused) {
     assert.doesNotMatch(run.stderr, /at .*\.js:\d+/, "no stack trace");
   });
 }
+
+test("docs/training.md shows what weft train --list prints, word for word", () => {
+  const docs = readFileSync(join(root, "docs/training.md"), "utf8");
+  const block = /`weft train --list` prints it:\n\n```\n([\s\S]*?)```/.exec(docs);
+  assert.ok(block, "docs/training.md lost its weft train --list block");
+  assert.equal(block[1], weftRun(["train", "--list"]).stdout);
+});
 
 test("weft train --list and --help show the recipes and strategies; --version the package's", () => {
   const list = weftRun(["train", "--list"]);
