@@ -67,7 +67,7 @@ class CompareProgress {
 
   start(c: CompareConfig): void {
     this.running.set(c.index, { label: c.label, started: performance.now() });
-    this.line(`[${c.index}/${this.total}] ${c.label}: started: weft train ${c.argv.map(shellWord).join(" ")}`);
+    this.line(`[${c.index}/${this.total}] ${c.label}: started: weft train ${c.argv.map((a) => shellWord(a === c.runDir ? fromHere(a) : a)).join(" ")}`);
   }
 
   finish(c: CompareConfig, message: string): void {
@@ -100,6 +100,12 @@ function inReport(out: string, path: string): string {
   const rel = relative(out, resolve(path));
   if (rel === "") return ".";
   return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? resolve(path) : rel.split(sep).join("/");
+}
+
+/** `path` as the terminal shows it: relative to the current directory when inside it (as a user typed --out), else absolute. */
+function fromHere(path: string): string {
+  const rel = inReport(process.cwd(), path);
+  return rel === "." ? path : rel;
 }
 
 /** How the report says a configuration was stopped by a signal to compare. */
@@ -277,7 +283,7 @@ export async function runCompareCommand(argv: string[]): Promise<number> {
 
   const n = plan.configs.length;
   const progress = new CompareProgress(n);
-  progress.line(`weft compare: ${n} configuration${n === 1 ? "" : "s"} of ${plan.recipe.name}, ${plan.parallel} at a time, each for up to ${plan.timeLimitS} s; report in ${plan.out}`);
+  progress.line(`weft compare: ${n} configuration${n === 1 ? "" : "s"} of ${plan.recipe.name}, ${plan.parallel} at a time, each for up to ${plan.timeLimitS} s; report in ${fromHere(plan.out)}`);
   const cpus = cpuCount();
   if (plan.parallel > 1 && plan.processesAtOnce > cpus) {
     progress.line(`weft compare: note: up to ${plan.processesAtOnce} processes at once on ${cpus} CPUs: configurations running together slow each other, so their times compare only with each other's`);
@@ -315,7 +321,7 @@ async function compareAndReport(argv: readonly string[], plan: ComparePlan, comp
   };
   const report = await writeReport(plan.out, comparison);
   console.log(tableText(report.table));
-  console.log(`report: ${report.html} (and results.csv, results.json beside it)`);
+  console.log(`report: ${fromHere(report.html)} (and results.csv, results.json beside it)`);
   const ok = configs.filter((r) => r.status === "ok").length;
   if (plan.json) {
     console.log(JSON.stringify({

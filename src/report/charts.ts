@@ -85,7 +85,8 @@ function plans(c: Comparison): ChartPlan[] {
     {
       id: "loss-time", title: "training loss against wall-clock time",
       x: { title: "wall-clock time since training started (s)" }, y: { title: "training loss", zero: false }, dots: false, smooth: true,
-      points: (r) => r.curves.loss.map((p) => ({ x: p.wall_s, y: p.loss })),
+      // Sorted by time: the ranks of an asynchronous run reach a step at different times (run-curves.ts).
+      points: (r) => r.curves.loss.filter((p) => p.wall_s !== undefined).map((p) => ({ x: p.wall_s!, y: p.loss })).sort((a, b) => a.x - b.x),
       empty: "no configuration reported step times",
     },
   ];

@@ -8,7 +8,10 @@
 // skipped: the streams are also read while a run was killed mid-line, and by reports of runs
 // written before a field existed. A step reported by several ranks gives one point: its loss and
 // bytes are the mean over those ranks (ranks of an asynchronous strategy each have their own loss),
-// its time that of the lowest rank (the one that also writes the eval lines).
+// its time the earliest any of them finished it. In a synchronous run every rank finishes a step
+// together; in an asynchronous one (a parameter server's async mode, gossip) ranks run apart and
+// some stop early, so no one rank's clock covers every step, and the chart of loss against time
+// orders the points by that time (charts.ts).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LossPoint, MetricPoint, RunCurves } from "./comparison.js";
@@ -85,7 +88,8 @@ export function readRunCurves(runDir: string, metricName: string): RunCurves {
       if (!s) bySteps.set(step, (s = { loss: [], bytes: [] }));
       if (num(l.loss) !== undefined) s.loss.push(num(l.loss)!);
       if (num(l.bytes_sent) !== undefined) s.bytes.push(num(l.bytes_sent)!);
-      s.wall ??= wall(l);
+      const at = wall(l);
+      if (at !== undefined) s.wall = Math.min(s.wall ?? Infinity, at);
     }
     evals.push(...lines.filter((l) => l.event === "eval"));
   }

@@ -47,3 +47,17 @@ test("streams without wall_s get it from the time stamps; a missing folder and a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("ranks that run apart (an asynchronous strategy): a step's time is the earliest any rank finished it", () => {
+  // Rank 0 evaluates and falls behind, then stops at step 2; rank 1 runs on ahead of it.
+  const dir = folder({
+    "rank-0.jsonl": [{ step: 1, loss: 2, wall_s: 0.1 }, { event: "eval", step: 1, wall_s: 0.1, acc: 0.5 }, { step: 2, loss: 1.8, wall_s: 0.9 }],
+    "rank-1.jsonl": [{ step: 1, loss: 2.2, wall_s: 0.12 }, { step: 2, loss: 1.6, wall_s: 0.2 }, { step: 3, loss: 1.2, wall_s: 0.3 }],
+  });
+  try {
+    const c = readRunCurves(dir, "acc");
+    assert.deepEqual(c.loss.map((p) => [p.step, p.wall_s]), [[1, 0.1], [2, 0.2], [3, 0.3]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
