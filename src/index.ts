@@ -20,7 +20,7 @@ export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState } fr
 export * from "./distributed/index.js";
 // The training loop and the strategies it runs
 export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource } from "./train/fit.js";
-export type { Strategy, StepInput, StepOutcome } from "./distributed/strategies/strategy.js";
+export type { Strategy, StepInput, StepOutcome, Traffic } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
 export { GossipStrategy, GOSSIP_CHANNEL_TIMEOUT_MS, type GossipOptions } from "./distributed/strategies/gossip.js";
