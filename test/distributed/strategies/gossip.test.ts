@@ -12,38 +12,15 @@ import { FlatState } from "../../../src/distributed/strategies/flat-state.js";
 import { GossipStrategy, type GossipOptions } from "../../../src/distributed/strategies/gossip.js";
 import { gossipSources, GOSSIP_TOPOLOGIES, type GossipTopology } from "../../../src/distributed/strategies/gossip-topology.js";
 import { InProcessHub } from "../../../src/distributed/transport/in-process-transport.js";
-import { Linear, manualSeed, ReLU, Sequential } from "../../../src/nn/index.js";
+import { Linear, manualSeed, Sequential } from "../../../src/nn/index.js";
 import { Adam, SGD, type Optimizer } from "../../../src/optim/index.js";
-import { crossEntropy, mseLoss, randn, Tensor, type Tensor as T } from "../../../src/tensor/index.js";
+import { mseLoss, randn, Tensor, type Tensor as T } from "../../../src/tensor/index.js";
 import { Rng } from "../../../src/util/rng.js";
+import { flatParameters, maxDiff, toyModel, toyTask } from "../helpers/toy-training.js";
 
-function model(seed: number): Sequential {
-  manualSeed(seed);
-  return new Sequential(new Linear(6, 16), new ReLU(), new Linear(16, 3));
-}
-
-/** Rank r's batch of step t: a function of (r, t) only, as a loader's batches are. */
-function batch(r: number, t: number): { x: T; y: Int32Array } {
-  const rng = new Rng(1000 + r).fork(t);
-  const x = randn([8, 6], rng);
-  const y = Int32Array.from({ length: 8 }, () => rng.int(3));
-  return { x, y };
-}
-
-const lossOf = (m: Sequential, r: number, t: number): T => crossEntropy(m.forward(batch(r, t).x), batch(r, t).y);
-
-function flat(m: Sequential): Float32Array {
-  const s = new FlatState(m);
-  const out = new Float32Array(s.size);
-  s.read(out);
-  return out;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
+const model = toyModel;
+const { batch, lossOf } = toyTask(1000);
+const flat = flatParameters;
 
 /**
  * D-PSGD in one process, written from the algorithm rather than from gossip.ts: every replica

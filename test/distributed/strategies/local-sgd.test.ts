@@ -10,35 +10,13 @@ import { FlatState } from "../../../src/distributed/strategies/flat-state.js";
 import { LocalSgdStrategy, type LocalSgdOptions } from "../../../src/distributed/strategies/local-sgd.js";
 import { OuterOptimizer } from "../../../src/distributed/strategies/outer-optimizer.js";
 import type { Strategy } from "../../../src/distributed/strategies/strategy.js";
-import { Linear, manualSeed, ReLU, Sequential } from "../../../src/nn/index.js";
+import { Sequential } from "../../../src/nn/index.js";
 import { Adam, SGD, type Optimizer } from "../../../src/optim/index.js";
-import { crossEntropy, randn, type Tensor } from "../../../src/tensor/index.js";
-import { Rng } from "../../../src/util/rng.js";
+import { flatParameters, maxDiff, toyModel, toyTask } from "../helpers/toy-training.js";
 
-function model(seed: number): Sequential {
-  manualSeed(seed);
-  return new Sequential(new Linear(6, 16), new ReLU(), new Linear(16, 3));
-}
-
-function batch(r: number, t: number): { x: Tensor; y: Int32Array } {
-  const rng = new Rng(500 + r).fork(t);
-  return { x: randn([8, 6], rng), y: Int32Array.from({ length: 8 }, () => rng.int(3)) };
-}
-
-const lossOf = (m: Sequential, r: number, t: number): Tensor => crossEntropy(m.forward(batch(r, t).x), batch(r, t).y);
-
-function flat(m: Sequential): Float32Array {
-  const s = new FlatState(m);
-  const out = new Float32Array(s.size);
-  s.read(out);
-  return out;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
+const model = toyModel;
+const { batch, lossOf } = toyTask(500);
+const flat = flatParameters;
 
 /** Sets up `make(pg)` on n ranks (different initial models: set-up must broadcast rank 0's) and runs `steps` steps. */
 async function train(n: number, steps: number, make: (pg: ReturnType<typeof createInProcessGroups>[number]) => Strategy, opt: (m: Sequential) => Optimizer, finish = true) {
