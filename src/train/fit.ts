@@ -163,8 +163,9 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   // Under the launcher, the per-step metrics go to the job's run folder unless the caller chose.
   const ownMetrics = o.metrics === undefined && process.env[ENV.runDir] !== undefined ? new MetricsWriter() : undefined;
   const metrics = o.metrics ?? ownMetrics;
-  await strategy.setup(o.model, o.optimizer);
   try {
+    // Inside the try: a set-up that fails halfway (a subgroup made, the next refused) is ended too.
+    await strategy.setup(o.model, o.optimizer);
     const writer = strategy.writesCheckpoints();
     const save = async (): Promise<void> => {
       if (o.checkpoint && writer) {
