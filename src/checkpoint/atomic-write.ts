@@ -19,6 +19,14 @@ export function temporaryNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
+/**
+ * The file name a temporary name (temporaryNameFor's) was made for, or undefined when `fileName`
+ * is not one: how a folder's leftovers from killed writes are recognised and removed.
+ */
+export function temporaryTargetOf(fileName: string): string | undefined {
+  return /^\.(.+)\.tmp-\d+-[0-9a-f]{8}$/.exec(fileName)?.[1];
+}
+
 /** Writes `bytes` to `path` atomically and durably (see the sequence above). */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = temporaryNameFor(path);

@@ -1,6 +1,7 @@
 // Checkpoints: safetensors files with Weft's integrity digests and metadata conventions.
 
 export { CheckpointError, type CheckpointErrorSite } from "./checkpoint-error.js";
+export { temporaryTargetOf } from "./atomic-write.js";
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint-file.js";
 export { expectTensor, type TensorSource } from "./expect-tensor.js";
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, toFloat32 } from "./half-float.js";

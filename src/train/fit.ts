@@ -8,21 +8,28 @@
 //  3. the step is reported: the progress bar (on a terminal), the metrics stream (under the
 //     launcher), and `onStep`;
 //  4. a rank made slower on purpose (`slowdown`) sleeps in proportion to the step's compute;
-//  5. every `checkpoint.everySteps` steps, the ranks the strategy names write a checkpoint;
-//     every `evaluateEvery` epochs, the rank that writes results evaluates into the metrics.
+//  5. every `checkpoint.everySteps` steps (or `everySeconds`), the rank the strategy names copies
+//     its state and hands it to the checkpoint writer's thread (Note [checkpoints off the critical
+//     path]); every `evaluateEvery` epochs, the rank that writes results evaluates into the metrics.
 // After the last step the strategy finishes (asynchronous ones settle their replicas), and the
-// rank that writes results saves, evaluates and the result is returned.
+// rank that writes results saves (and waits until the file is durable), evaluates and the result
+// is returned.
 //
-// Resuming reads the checkpoint before the strategy's set-up (so DDP broadcasts the loaded state),
-// then skips to the saved step: the data loader's batches are a function of (seed, epoch, batch),
-// so the resumed run sees exactly the batches the uninterrupted run would have.
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./training-checkpoint.js";
+// Resuming reads the checkpoint (a file, or a folder's newest that verifies) before the strategy's
+// set-up (so DDP broadcasts the loaded state), then skips to the saved step: the data loader's
+// batches are a function of (seed, epoch, batch), so the resumed run sees exactly the batches the
+// uninterrupted run would have.
+import { loadTrainingCheckpoint, snapshotTrainingState } from "./training-checkpoint.js";
+import {
+  checkpointDirProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf, stepCheckpointPath,
+} from "./checkpoint-folder.js";
+import { CheckpointWriter } from "./checkpoint-writer.js";
 import { ProgressBar } from "./progress-bar.js";
 import { percentile } from "./percentile.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
@@ -35,12 +42,34 @@ export interface EpochSource<B> {
   epoch(epoch: number, fromBatch?: number): AsyncIterable<B>;
 }
 
-/** Where checkpoints go, and how often. */
-export interface CheckpointPlan {
-  path: string;
-  /** Also every this many steps (default: only after the last step). */
+/** When checkpoints are written, besides after the last step. */
+export interface CheckpointTriggers {
+  /** Every this many steps. */
   everySteps?: number;
+  /** Every this many seconds of training (checked after each step). */
+  everySeconds?: number;
 }
+
+/**
+ * One checkpoint file, overwritten in place at each checkpoint: for a result to keep, and what a
+ * parameter server's shard files (`<path>.server-<k>`) sit beside.
+ */
+export interface CheckpointPlan extends CheckpointTriggers {
+  path: string;
+}
+
+/**
+ * A folder of checkpoints, `step-<n>.safetensors`, of which the newest `keep` are kept: what a
+ * run resumes from after being killed (`resumeFrom` the same folder; src/train/checkpoint-folder.ts).
+ */
+export interface CheckpointFolderPlan extends CheckpointTriggers {
+  dir: string;
+  /** How many checkpoints to keep (default 3); older ones are deleted once a newer one is durable. */
+  keep?: number;
+}
+
+/** The default of CheckpointFolderPlan.keep (and of `weft train --keep`). */
+export const DEFAULT_KEEP = 3;
 
 export interface FitOptions<B> {
   model: Module;
@@ -61,10 +90,21 @@ export interface FitOptions<B> {
   strategy?: Strategy;
   /** After training, on the rank that writes results: the metrics of the trained model. */
   evaluate?(model: Module): Record<string, number>;
-  /** Write a checkpoint to `path` every `everySteps` steps and after the last one, with `config` in its metadata. */
-  checkpoint?: CheckpointPlan & { config?: unknown };
-  /** Resume from this checkpoint (written by `checkpoint` with the same model and data). */
+  /**
+   * Write checkpoints, with `config` in their metadata: at the triggers and after the last step,
+   * to one file (`path`) or a folder (`dir`). Writes are atomic; a folder's run on a thread of
+   * their own while training goes on (one at a time), a single file's before the next step. The
+   * last is durable when fit() returns. A start removes the temporary files a killed save left.
+   */
+  checkpoint?: (CheckpointPlan | CheckpointFolderPlan) & { config?: unknown };
+  /**
+   * Resume from this checkpoint file, or from this folder's newest checkpoint that verifies (a
+   * damaged one is named through `onWarning` and the one before it used). Written by `checkpoint`
+   * with the same model and data.
+   */
   resumeFrom?: string;
+  /** A line worth a person's attention (a damaged checkpoint skipped, stale temporaries removed); default: stderr, on rank 0. */
+  onWarning?(line: string): void;
   /** Per-step metrics of this rank (default under the launcher: a MetricsWriter into the job's run folder). */
   metrics?: MetricsWriter;
   /** Label of the progress bar drawn on a terminal (default none: no bar). */
@@ -99,6 +139,8 @@ export interface FitResult {
   steps: number;
   /** Where the run ended, counting the steps before a resume. */
   final_step: number;
+  /** The step of the checkpoint this run resumed from (absent when it did not resume). */
+  resumed_from_step?: number;
   /** Loss of the last step (averaged over the ranks when the strategy does so). */
   train_loss: number;
   /** Samples per second over the job: this rank's rate times the number of ranks. */
@@ -142,6 +184,11 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
   checkCount("checkpoint.everySteps", o.checkpoint?.everySteps, 1);
+  const everySeconds = o.checkpoint?.everySeconds;
+  if (everySeconds !== undefined && !(everySeconds > 0 && Number.isFinite(everySeconds))) throw new RangeError(`fit: checkpoint.everySeconds must be a number above 0, got ${everySeconds}`);
+  const folder = o.checkpoint && "dir" in o.checkpoint ? o.checkpoint : undefined;
+  const keep = folder?.keep ?? DEFAULT_KEEP;
+  checkCount("checkpoint.keep", keep, 1);
   checkCount("evaluateEvery", o.evaluateEvery, 1);
   const slowdown = o.slowdown ?? 1;
   if (!(slowdown >= 1 && Number.isFinite(slowdown))) throw new RangeError(`fit: slowdown must be a number >= 1 (1 is full speed), got ${slowdown}`);
@@ -150,28 +197,58 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
   // What a checkpoint's position means depends on these (Note [what a resume needs]).
   const layout: RunLayout = { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
-  const folderProblem = o.checkpoint && checkpointFolderProblem(o.checkpoint.path);
-  if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint ${o.checkpoint!.path}: ${folderProblem}`);
+  const folderProblem = o.checkpoint && (folder ? checkpointDirProblem(folder.dir) : checkpointFolderProblem((o.checkpoint as CheckpointPlan).path));
+  if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint${folder ? "s to" : ""} ${folder ? folder.dir : (o.checkpoint as CheckpointPlan).path}: ${folderProblem}`);
+  // Warnings come from rank 0 alone: every rank resumes from the same files and would say the same.
+  const warn = o.onWarning ?? ((line: string) => void (strategy.rank === 0 && process.stderr.write(`weft: ${line}\n`)));
 
   let step = 0;
+  let resumedFromStep: number | undefined;
   if (o.resumeFrom !== undefined) {
-    const saved = await loadTrainingCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer });
-    checkLayout(o.resumeFrom, saved.config, layout);
+    const state = { model: o.model, optimizer: o.optimizer };
+    const saved = isFolder(o.resumeFrom)
+      ? await loadNewestCheckpoint(o.resumeFrom, state, warn)
+      : { path: o.resumeFrom, ...(await loadTrainingCheckpoint(o.resumeFrom, state)) };
+    checkLayout(saved.path, saved.config, layout);
     step = saved.step;
-    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${o.resumeFrom} is at step ${step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
+    resumedFromStep = step;
+    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
+  } else if (folder) {
+    const earlier = listStepCheckpoints(folder.dir)[0];
+    if (earlier) {
+      throw new RangeError(`fit: ${folder.dir} already holds checkpoints of a run (up to ${earlier.path}); resume from it, or write to an empty folder`);
+    }
   }
   // Under the launcher, the per-step metrics go to the job's run folder unless the caller chose.
   const ownMetrics = o.metrics === undefined && process.env[ENV.runDir] !== undefined ? new MetricsWriter() : undefined;
   const metrics = o.metrics ?? ownMetrics;
+  let checkpoints: CheckpointWriter | undefined;
   try {
     // Inside the try: a set-up that fails halfway (a subgroup made, the next refused) is ended too.
     await strategy.setup(o.model, o.optimizer);
     const writer = strategy.writesCheckpoints();
-    const save = async (): Promise<void> => {
-      if (o.checkpoint && writer) {
-        await saveTrainingCheckpoint(o.checkpoint.path, { model: o.model, optimizer: o.optimizer }, step, { run: layout, config: o.checkpoint.config ?? null });
+    if (o.checkpoint && writer) {
+      const stale = folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
+      if (stale.files > 0) {
+        warn(`removed ${stale.files} temporary checkpoint file(s) left by interrupted saves in ${folder ? folder.dir : dirname(resolve((o.checkpoint as CheckpointPlan).path))}: ${stale.bytes} bytes`);
       }
+      checkpoints = new CheckpointWriter(folder ? (_path, at) => pruneCheckpoints(folder.dir, keep, at) : undefined);
+    }
+    let savedAt = performance.now();
+    // Note [checkpoints off the critical path]: the state is copied here, between steps; the
+    // digests, encoding and atomic write run on the writer's thread while the next steps train.
+    const save = async (): Promise<void> => {
+      if (!o.checkpoint || !checkpoints) return;
+      const snapshot = snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, step, { run: layout, config: o.checkpoint.config ?? null });
+      await checkpoints.save(folder ? stepCheckpointPath(folder.dir, step) : (o.checkpoint as CheckpointPlan).path, snapshot);
+      // A single file is durable before the next step: a parameter server writes its shard files
+      // beside it at the same step, and a kill must never find them ahead of it.
+      if (!folder) await checkpoints.drain();
+      savedAt = performance.now();
     };
+    const due = (): boolean =>
+      (o.checkpoint?.everySteps !== undefined && step % o.checkpoint.everySteps === 0) ||
+      (everySeconds !== undefined && performance.now() - savedAt >= everySeconds * 1000);
     const bar = o.progress !== undefined && writer ? new ProgressBar(o.progress, totalSteps) : undefined;
     const window = { samples: 0, ms: 0 };
 
@@ -226,7 +303,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
             if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
           }
           o.onStep?.(info);
-          if (o.checkpoint?.everySteps && step % o.checkpoint.everySteps === 0 && step < totalSteps) await save();
+          if (step < totalSteps && due()) await save();
           if (step >= totalSteps) break;
         }
         // The last epoch's evaluation is the result's, below; this is for the curve in between.
@@ -239,12 +316,14 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const wall = (performance.now() - started) / 1000;
     const moved = strategy.traffic();
     await save();
+    await checkpoints?.drain(); // the last checkpoint is durable before the result says so
     const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
     if (o.evaluateEvery && writer && o.evaluate) {
       metrics?.write({ event: "eval", step, epoch: Math.ceil(step / perEpoch) - 1, wall_s: Math.round(wall * 1000) / 1000, ...evaluation });
     }
     return {
-      steps: step - startStep, final_step: step, train_loss: lastLoss,
+      steps: step - startStep, final_step: step, ...(resumedFromStep === undefined ? {} : { resumed_from_step: resumedFromStep }),
+      train_loss: lastLoss,
       samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
       wall_s: Math.round(wall * 100) / 100,
       evaluation, strategy: strategy.report(),
@@ -253,6 +332,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       traffic: { sent: moved.sent - trafficAtStart.sent, received: moved.received - trafficAtStart.received },
     };
   } finally {
+    // On a failure too: a write in flight finishes (it is a good checkpoint) before fit() throws.
+    await checkpoints?.close();
     ownMetrics?.close();
     await strategy.end();
   }
@@ -292,6 +373,14 @@ export function checkpointFolderProblem(path: string): string | undefined {
     return undefined;
   } catch {
     return `the folder ${dir} does not exist or is not writable; create it first`;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // loadTrainingCheckpoint names the missing file
   }
 }
 

@@ -7,7 +7,7 @@ import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
-import { fit, type CheckpointPlan } from "./fit.js";
+import { fit, type CheckpointFolderPlan, type CheckpointPlan } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
 
 export interface RecipeRun {
@@ -16,7 +16,8 @@ export interface RecipeRun {
   strategy: Strategy;
   /** Draw a progress bar on a terminal. */
   progress?: boolean;
-  checkpoint?: CheckpointPlan;
+  checkpoint?: CheckpointPlan | CheckpointFolderPlan;
+  /** A checkpoint file, or a checkpoint folder: its newest checkpoint that verifies (fit's resumeFrom). */
   resumeFrom?: string;
   /** Also evaluate every this many epochs, into the metrics stream (fit's evaluateEvery). */
   evaluateEvery?: number;
@@ -92,7 +93,9 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   return {
     recipe: recipe.name, strategy: strategy.name, workers: strategy.worldSize,
     metric: recipe.metric.name, value, ...result.evaluation,
-    epochs: settings.epochs, steps: result.final_step, train_loss: result.train_loss,
+    epochs: settings.epochs, steps: result.final_step,
+    ...(result.resumed_from_step === undefined ? {} : { resumed_from_step: result.resumed_from_step }),
+    train_loss: result.train_loss,
     samples_per_s: result.samples_per_s, wall_s: result.wall_s,
     step_ms_mean: result.step_ms_mean, step_ms_p90: result.step_ms_p90,
     bytes_sent: result.traffic.sent, bytes_received: result.traffic.received,

@@ -28,18 +28,38 @@ function optimizerNames(model: Module, optimizer: Optimizer): Map<string, string
   return names;
 }
 
-export async function saveTrainingCheckpoint(path: string, state: TrainingState, step: number, config: unknown): Promise<void> {
+/**
+ * A training state copied at one step: the tensors and metadata of its checkpoint file. Every
+ * array is a copy, so training may go on (and overwrite the live arrays) while it is written.
+ */
+export interface TrainingSnapshot {
+  step: number;
+  tensors: Record<string, NamedArray>;
+  metadata: Record<string, string>;
+}
+
+/** Copies the model's and optimizer's state now, synchronously (the cost of a checkpoint on the training thread). */
+export function snapshotTrainingState(state: TrainingState, step: number, config: unknown): TrainingSnapshot {
   const tensors: Record<string, NamedArray> = {};
   for (const [name, t] of Object.entries(state.model.stateDict())) {
-    tensors[name] = { dtype: "F32", shape: [...t.shape], data: t.dense() };
+    tensors[name] = { dtype: "F32", shape: [...t.shape], data: t.dense().slice() };
   }
   if (state.optimizer) {
     const { buffers } = state.optimizer.stateDict();
     for (const [fileName, key] of optimizerNames(state.model, state.optimizer)) {
-      tensors[fileName] = { dtype: "F32", shape: [buffers[key]!.length], data: buffers[key]! };
+      tensors[fileName] = { dtype: "F32", shape: [buffers[key]!.length], data: buffers[key]!.slice() };
     }
   }
-  await saveCheckpoint(path, tensors, { [STEP_KEY]: String(step), [CONFIG_KEY]: JSON.stringify(config ?? null) });
+  return { step, tensors, metadata: { [STEP_KEY]: String(step), [CONFIG_KEY]: JSON.stringify(config ?? null) } };
+}
+
+/** Writes a snapshot to `path` atomically (saveCheckpoint: temporary file, fsync, rename, fsync of the folder). */
+export async function writeTrainingSnapshot(path: string, snapshot: TrainingSnapshot): Promise<void> {
+  await saveCheckpoint(path, snapshot.tensors, snapshot.metadata);
+}
+
+export async function saveTrainingCheckpoint(path: string, state: TrainingState, step: number, config: unknown): Promise<void> {
+  await writeTrainingSnapshot(path, snapshotTrainingState(state, step, config));
 }
 
 /** Restores model (and optimizer) state; returns the saved step and configuration. */
