@@ -67,6 +67,8 @@ test("strangers (garbage, wrong secret, silence) are refused and logged; a real 
   const listener = await AuthenticatedListener.listen(
     {
       host: "127.0.0.1", port: 0, secret: key, limits: DEFAULT_FRAME_LIMITS, handshakeTimeoutMs: 2000, label: "test",
+      // Every refusal on its own line, to check each one's reason (test/distributed/wire/ checks the rate limit).
+      guard: { refusalLogIntervalMs: 0 },
       log: (m) => {
         logs.push(m);
         if (refusals().length >= 3) threeRefused();

@@ -3,7 +3,7 @@
 // everybody else's. Values are bytes; `add` keeps counters as decimal text so `get` can read them.
 import type { FramedConnection } from "../wire/connection.js";
 import { DEFAULT_FRAME_LIMITS, FrameType, type FrameHeader, type FrameLimits } from "../wire/frame.js";
-import { AuthenticatedListener } from "../wire/listener.js";
+import { AuthenticatedListener, type AcceptGuard } from "../wire/listener.js";
 import { stderrLogger, type Logger } from "../base/log.js";
 import { decodeStoreRequest, StoreOp, StoreStatus, type StoreRequest } from "./store-protocol.js";
 
@@ -17,6 +17,8 @@ export interface StoreServerOptions {
   limits?: FrameLimits;
   handshakeTimeoutMs?: number;
   log?: Logger;
+  /** Bounds on unauthenticated connections (Note [pending connections] in wire/listener.ts); the defaults suit any job. */
+  guard?: Partial<AcceptGuard>;
 }
 
 interface Waiter {
@@ -55,6 +57,7 @@ export class StoreServer {
         handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
         log,
         label: "store",
+        guard: options.guard,
       },
       {
         sink: (conn) => ({

@@ -24,6 +24,11 @@ const ROLE_CODE = { client: 1, server: 2 } as const;
 
 export type AuthRole = keyof typeof ROLE_CODE;
 
+/** The handshake did not finish within its deadline (a silent or slow stranger, or a frozen peer). */
+export class HandshakeDeadlineError extends AuthError {
+  override name = "HandshakeDeadlineError";
+}
+
 function encodeHello(role: AuthRole, nonce: Buffer): Buffer {
   const b = Buffer.alloc(AUTH_HELLO_BYTES);
   b.writeUInt32LE(AUTH_MAGIC, 0);

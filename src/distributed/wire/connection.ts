@@ -6,7 +6,7 @@
 // which is why peer links are dialed by the side that receives on them; see
 // transport/tcp-transport.ts).
 import net from "node:net";
-import { Handshake, type AuthRole } from "./auth.js";
+import { Handshake, HandshakeDeadlineError, type AuthRole } from "./auth.js";
 import { ByteStream } from "./byte-consumer.js";
 import { AuthError } from "../base/errors.js";
 import { encodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
@@ -44,7 +44,7 @@ export class FramedConnection {
   private closedReason: string | undefined;
   private closing = false;
   private sink: FrameSink | undefined;
-  private reader: FrameReader | undefined;
+  private stages: Stages | undefined;
 
   private constructor(
     readonly socket: net.Socket,
@@ -112,7 +112,7 @@ export class FramedConnection {
         }
       };
       const timer = setTimeout(
-        () => settle(new AuthError(`authentication with ${this.remote} did not finish within ${timeoutMs} ms`)),
+        () => settle(new HandshakeDeadlineError(`authentication with ${this.remote} did not finish within ${timeoutMs} ms`)),
         timeoutMs,
       );
       stages.onDone = settle;
@@ -131,16 +131,17 @@ export class FramedConnection {
   }
 
   private attach(options: ConnectionOptions, stages: Stages): void {
-    this.reader = stages.reader;
+    this.stages = stages;
     this.sink = options.sink(this);
     this.sink.attachResume?.(() => this.resumeReading());
   }
 
   /** Restarts reading after a held frame got its place (Note [hold, don't buffer]). */
   private resumeReading(): void {
-    if (!this.reader?.holding || !this.open) return;
+    const reader = this.stages?.reader;
+    if (!reader?.holding || !this.open) return;
     try {
-      if (this.reader.resume()) this.socket.resume();
+      if (reader.resume()) this.socket.resume();
     } catch (err) {
       this.fail(err);
     }
@@ -200,11 +201,19 @@ export class FramedConnection {
   }
 }
 
-/** The byte stream of one connection: the handshake first, then the frame reader. */
+/**
+ * The byte stream of one connection: the handshake first, then the frame reader.
+ *
+ * Until the handshake is done the socket reads only into the handshake's own buffer, exactly the
+ * bytes of the message it expects (40 or 72); the frame reader and its 64 KiB staging buffer are
+ * made only once the peer has proven the secret, so a stranger costs a few hundred bytes, not
+ * 64 KiB (issue 12, item 7). The reader is made inside the handshake's last step, before the
+ * bytes after it (perhaps the first frame, in the same read) are handed on.
+ */
 class Stages {
   readonly handshake: Handshake;
   readonly stream: ByteStream;
-  readonly reader: FrameReader;
+  reader: FrameReader | undefined;
   onDone: (err?: Error) => void = () => {};
 
   constructor(
@@ -213,9 +222,11 @@ class Stages {
     conn: () => FramedConnection,
     write: (bytes: Buffer) => void,
   ) {
-    this.reader = new FrameReader({ limits: options.limits, traffic: options.traffic, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
     this.handshake = new Handshake(role, options.secret, write, (err) => {
-      if (!err) this.stream.switchTo(this.reader);
+      if (!err) {
+        this.reader = new FrameReader({ limits: options.limits, traffic: options.traffic, sink: { destinationFor: (h) => conn().sinkOf().destinationFor(h), onFrame: (h, p) => conn().sinkOf().onFrame(h, p) } });
+        this.stream.switchTo(this.reader);
+      }
       this.onDone(err);
     });
     this.stream = new ByteStream(this.handshake);

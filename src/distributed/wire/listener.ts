@@ -1,12 +1,42 @@
 // A TCP listener whose connections must authenticate before anything else. Refused connections
-// (no secret, wrong secret, silence past the deadline) are logged and closed; the listener and
-// every authenticated connection carry on.
+// (no secret, wrong secret, silence past the deadline, one too many) are closed and logged at most
+// once a second (refusal-log.ts); the listener and every authenticated connection carry on.
+//
+// Note [pending connections]: anybody who can reach the port can open connections, so what an
+// unauthenticated one may cost is bounded three ways (issue 12, item 7):
+//  - it reads only into the handshake's own 40-byte buffer; the 64 KiB frame buffers come after
+//    authentication (connection.ts: Stages);
+//  - it has `handshakeDeadlineMs` (2 s) to finish, where a real handshake takes 1.5 round trips;
+//  - at most `maxPending` (64) are authenticating at once. Authenticated connections do not count.
+// At the cap, a new socket is admitted and the oldest pending one that has sent nothing is
+// destroyed (if all have sent something, the oldest of all). Refusing the newcomer instead would
+// let 64 silent strangers lock a real rank out: its dialer retries only a refused connect
+// (base/retry.ts), so a socket closed under it fails the rank's whole rendezvous. A real client
+// sends its 40-byte hello as soon as it connects and finishes in one more round trip, so it is
+// never the oldest silent one for long: to evict it, strangers must open `maxPending` sockets in
+// that moment, and each costs them a connection the kernel accepted. Evicting a silent one first
+// also means a flood of strangers that do send a hello cannot push a real rank out faster than
+// its proof arrives.
 import net from "node:net";
+import { HandshakeDeadlineError } from "./auth.js";
 import { FramedConnection } from "./connection.js";
 import type { FrameLimits } from "./frame.js";
 import type { FrameSink } from "./frame-reader.js";
+import { RefusalLog, type RefusalReason } from "./refusal-log.js";
 import type { Logger } from "../base/log.js";
 import type { TrafficCounter } from "../base/traffic-counter.js";
+
+/** Bounds on unauthenticated connections (Note [pending connections]). */
+export interface AcceptGuard {
+  /** Connections authenticating at once; beyond it the oldest silent one is evicted. */
+  maxPending: number;
+  /** A connection must finish the handshake within this time (the smaller of it and handshakeTimeoutMs). */
+  handshakeDeadlineMs: number;
+  /** At most one log line about refused connections per this many milliseconds. */
+  refusalLogIntervalMs: number;
+}
+
+export const DEFAULT_ACCEPT_GUARD: AcceptGuard = { maxPending: 64, handshakeDeadlineMs: 2000, refusalLogIntervalMs: 1000 };
 
 export interface ListenerOptions {
   host: string;
@@ -20,6 +50,8 @@ export interface ListenerOptions {
   label: string;
   /** Counts the frames of accepted connections (connection.ts: ConnectionOptions.traffic). */
   traffic?: TrafficCounter | undefined;
+  /** Overrides of DEFAULT_ACCEPT_GUARD (tests shorten them). */
+  guard?: Partial<AcceptGuard> | undefined;
 }
 
 /** What the owner provides for accepted sockets: a frame sink per connection, and what to do once it is proven. */
@@ -28,18 +60,75 @@ export interface AcceptedConnectionSetup {
   onAuthenticated(conn: FramedConnection): void;
 }
 
+interface Pending {
+  since: number;
+  /** Set when the cap evicted it, so its refusal is counted as such rather than as a failed handshake. */
+  evicted: boolean;
+}
+
 export class AuthenticatedListener {
   private constructor(
     private readonly server: net.Server,
     readonly host: string,
     readonly port: number,
+    private readonly pending: Map<net.Socket, Pending>,
+    private readonly refusals: RefusalLog,
+    private readonly life: { closed: boolean },
   ) {}
 
   static listen(options: ListenerOptions, setup: AcceptedConnectionSetup): Promise<AuthenticatedListener> {
+    const guard = { ...DEFAULT_ACCEPT_GUARD, ...options.guard };
+    if (!Number.isInteger(guard.maxPending) || guard.maxPending < 1) {
+      throw new RangeError(`${options.label}: maxPending must be a whole number of connections, at least 1; got ${guard.maxPending}`);
+    }
+    const life = { closed: false };
+    const deadlineMs = Math.min(options.handshakeTimeoutMs, guard.handshakeDeadlineMs);
+    const refusals = new RefusalLog({
+      label: options.label,
+      log: options.log,
+      intervalMs: guard.refusalLogIntervalMs,
+      maxPending: guard.maxPending,
+      handshakeDeadlineMs: deadlineMs,
+    });
+    // Insertion order is arrival order, so the first match is the oldest.
+    const pending = new Map<net.Socket, Pending>();
+    const evictOne = (): void => {
+      let victim: net.Socket | undefined;
+      for (const s of pending.keys()) {
+        if (s.bytesRead === 0) {
+          victim = s;
+          break;
+        }
+      }
+      victim ??= pending.keys().next().value;
+      if (!victim) return;
+      // Out of the count now: its close (and so its refusal) is reported a tick later.
+      pending.get(victim)!.evicted = true;
+      pending.delete(victim);
+      victim.destroy();
+    };
     const server = net.createServer((socket) => {
-      FramedConnection.accept(socket, { ...options, sink: (conn) => setup.sink(conn) }).then(
-        (conn) => setup.onAuthenticated(conn),
-        (err: Error) => options.log(`${options.label}: refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`),
+      const from = `${socket.remoteAddress}:${socket.remotePort}`;
+      while (pending.size >= guard.maxPending) evictOne();
+      const entry: Pending = { since: Date.now(), evicted: false };
+      pending.set(socket, entry);
+      FramedConnection.accept(socket, { ...options, handshakeTimeoutMs: deadlineMs, sink: (conn) => setup.sink(conn) }).then(
+        (conn) => {
+          pending.delete(socket);
+          setup.onAuthenticated(conn);
+        },
+        (err: Error) => {
+          pending.delete(socket);
+          // Those closed by close() are not refusals.
+          if (life.closed) return;
+          let reason: RefusalReason = err instanceof HandshakeDeadlineError ? "deadline" : "handshake";
+          let message = err.message;
+          if (entry.evicted) {
+            reason = "cap";
+            message = `closed after ${Date.now() - entry.since} ms unauthenticated to make room: ${guard.maxPending} connections were authenticating`;
+          }
+          refusals.refused(reason, from, message);
+        },
       );
     });
     return new Promise((resolve, reject) => {
@@ -47,13 +136,26 @@ export class AuthenticatedListener {
       server.listen(options.port, options.host, () => {
         server.off("error", reject);
         const addr = server.address() as net.AddressInfo;
-        resolve(new AuthenticatedListener(server, options.host, addr.port));
+        resolve(new AuthenticatedListener(server, options.host, addr.port, pending, refusals, life));
       });
     });
   }
 
-  /** Stops accepting; existing connections are closed by their owners. */
+  /** Connections accepted and still authenticating (at most the guard's maxPending). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Stops accepting and closes the connections still authenticating; authenticated ones are closed by their owners. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.life.closed = true;
+    for (const s of this.pending.keys()) s.destroy();
+    this.pending.clear();
+    return new Promise((resolve) =>
+      this.server.close(() => {
+        this.refusals.flush();
+        resolve();
+      }),
+    );
   }
 }
