@@ -3,14 +3,15 @@
 // N workers through the launcher (train-worker.ts) for a distributed strategy. The result is one
 // summary line, or with --json one JSON line, last on stdout.
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { backend } from "../backend/index.js";
 import { launchJob } from "../distributed/launch/launcher.js";
 import { generateSecret } from "../distributed/wire/secret.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { findRecipe, RECIPES } from "../recipes/index.js";
-import { checkpointFolderProblem } from "../train/fit.js";
+import { checkpointDirProblem, listStepCheckpoints } from "../train/checkpoint-folder.js";
+import { checkpointFolderProblem, DEFAULT_KEEP } from "../train/fit.js";
 import type { OptionTable } from "../train/option-spec.js";
 import type { Recipe, RecipeSettings } from "../train/recipe.js";
 import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
@@ -32,9 +33,12 @@ function sharedOptions(recipe: Recipe | undefined) {
     workers: { type: "int", min: 1, default: 1, help: "worker processes on this machine" },
     strategy: { type: "choice", choices: STRATEGIES.map((s) => s.name), help: "how the workers train together (default: single for 1 worker, ddp for more)" },
     oversubscribe: { type: "flag", help: "allow more workers than 2 per CPU" },
-    checkpoint: { type: "string", placeholder: "PATH", help: "write a checkpoint here (at the end, and every --checkpoint-every steps)" },
-    "checkpoint-every": { type: "int", min: 1, help: "steps between checkpoints (needs --checkpoint)" },
-    resume: { type: "string", placeholder: "PATH", help: "resume from this checkpoint" },
+    "checkpoint-dir": { type: "string", placeholder: "DIR", help: "write checkpoints into this folder, step-<n>.safetensors, in the background (at the end, and every --checkpoint-every steps or --checkpoint-seconds); --resume continues from it" },
+    checkpoint: { type: "string", placeholder: "PATH", help: "write one checkpoint file instead, overwritten each time (with --strategy ps its servers' shard files sit beside it)" },
+    "checkpoint-every": { type: "int", min: 1, help: "steps between checkpoints" },
+    "checkpoint-seconds": { type: "number", positive: true, help: "seconds between checkpoints (with or instead of --checkpoint-every)" },
+    keep: { type: "int", min: 1, help: `checkpoints --checkpoint-dir keeps; older ones are deleted once a newer one is durable (default ${DEFAULT_KEEP})` },
+    resume: { type: "flag", help: "continue from the newest checkpoint in --checkpoint-dir that verifies (or from the --checkpoint file)" },
     "eval-every": { type: "int", min: 1, help: "also evaluate every N epochs, into the run folder's metrics (for curves)" },
     "run-dir": { type: "string", placeholder: "DIR", help: "where the per-step metrics and logs go (default runs/<job id> for several workers, none for one)" },
     "slow-rank": { type: "int", min: 0, help: "make this worker slower, to study stragglers (with --slowdown)" },
@@ -117,10 +121,7 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
       }
     }
   }
-  if (v["checkpoint-every"] !== undefined && v.checkpoint === undefined) throw new UsageError("weft train: --checkpoint-every needs --checkpoint PATH");
-  const folderProblem = v.checkpoint === undefined ? undefined : checkpointFolderProblem(v.checkpoint as string);
-  if (folderProblem) throw new UsageError(`weft train: --checkpoint ${v.checkpoint}: ${folderProblem}`);
-  if (v.resume !== undefined && !existsSync(v.resume as string)) throw new UsageError(`weft train: --resume ${v.resume}: no such file`);
+  checkCheckpointFlags(v, strategyName);
   if ((v["slow-rank"] === undefined) !== (v.slowdown === undefined)) throw new UsageError("weft train: --slow-rank R and --slowdown F go together (worker R runs F times slower)");
   if (v["slow-rank"] !== undefined && (v["slow-rank"] as number) >= workers) {
     throw new UsageError(`weft train: --slow-rank ${v["slow-rank"]} is not a worker; the workers are 0..${workers - 1}`);
@@ -132,6 +133,40 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
   checkWorkerCount(processes, v.oversubscribe === true, processes === workers ? "--workers" : `--workers ${workers} with --strategy ${strategyName} (${processes} processes)`);
 
   return { strategyName, strategy, workers, processes, strategyOptions };
+}
+
+/** The checkpoint flags' one-line refusals (see docs/checkpoints.md, "A run's checkpoint folder"). */
+function checkCheckpointFlags(v: Readonly<Record<string, string | number | boolean | undefined>>, strategyName: string): void {
+  const dir = v["checkpoint-dir"] as string | undefined;
+  const path = v.checkpoint as string | undefined;
+  if (dir !== undefined && path !== undefined) throw new UsageError("weft train: --checkpoint-dir DIR and --checkpoint PATH are two places for the same checkpoints; give one");
+  const where = "--checkpoint-dir DIR (or --checkpoint PATH)";
+  for (const flag of ["checkpoint-every", "checkpoint-seconds", "resume"]) {
+    if (v[flag] !== undefined && v[flag] !== false && dir === undefined && path === undefined) {
+      throw new UsageError(`weft train: --${flag} needs ${where}${flag === "resume" ? ", the one the run being resumed wrote to" : ""}`);
+    }
+  }
+  if (v.keep !== undefined && dir === undefined) throw new UsageError("weft train: --keep needs --checkpoint-dir DIR (a --checkpoint file is one file, overwritten)");
+  if (strategyName === "ps" && dir !== undefined) {
+    throw new UsageError("weft train: --strategy ps writes its servers' shard files beside one checkpoint file: use --checkpoint PATH, not --checkpoint-dir");
+  }
+  if (strategyName === "ps" && v["checkpoint-seconds"] !== undefined) {
+    throw new UsageError("weft train: --strategy ps checkpoints at steps (the servers write at worker 0's steps): use --checkpoint-every, not --checkpoint-seconds");
+  }
+  if (path !== undefined) {
+    const problem = checkpointFolderProblem(path);
+    if (problem) throw new UsageError(`weft train: --checkpoint ${path}: ${problem}`);
+    if (v.resume === true && !existsSync(path)) throw new UsageError(`weft train: --resume: the checkpoint ${path} does not exist; start without --resume`);
+  }
+  if (dir !== undefined) {
+    const problem = checkpointDirProblem(dir);
+    if (problem) throw new UsageError(`weft train: --checkpoint-dir ${dir}: ${problem}`);
+    const newest = listStepCheckpoints(dir)[0];
+    if (v.resume === true && !newest) throw new UsageError(`weft train: --resume: ${dir} holds no checkpoint (step-<n>.safetensors); start without --resume`);
+    if (v.resume !== true && newest) {
+      throw new UsageError(`weft train: --checkpoint-dir ${dir} already holds a run's checkpoints (up to ${basename(newest.path)}): add --resume to continue it, or choose an empty folder`);
+    }
+  }
 }
 
 export async function runTrainCommand(argv: string[]): Promise<number> {
@@ -164,8 +199,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     recipe: recipe.name, settings, strategy: strategyName, strategyOptions, workers,
     ...(v["eval-every"] === undefined ? {} : { evaluateEvery: v["eval-every"] as number }),
     ...(v["slow-rank"] === undefined ? {} : { slow: { rank: v["slow-rank"] as number, factor: v.slowdown as number } }),
-    ...(v.checkpoint === undefined ? {} : { checkpoint: { path: v.checkpoint as string, ...(v["checkpoint-every"] === undefined ? {} : { everySteps: v["checkpoint-every"] as number }) } }),
-    ...(v.resume === undefined ? {} : { resumeFrom: v.resume as string }),
+    ...checkpointPlan(v),
   };
 
   const runDir = v["run-dir"] as string | undefined;
@@ -175,6 +209,20 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   if (v.json) console.log(JSON.stringify(line));
   else console.log(summary(line));
   return 0;
+}
+
+/** The job's checkpoint plan and resume source from the (checked) flags. */
+function checkpointPlan(v: Readonly<Record<string, string | number | boolean | undefined>>): Pick<TrainJob, "checkpoint" | "resumeFrom"> {
+  const at = v["checkpoint-dir"] ?? v.checkpoint;
+  if (at === undefined) return {};
+  const triggers = {
+    ...(v["checkpoint-every"] === undefined ? {} : { everySteps: v["checkpoint-every"] as number }),
+    ...(v["checkpoint-seconds"] === undefined ? {} : { everySeconds: v["checkpoint-seconds"] as number }),
+  };
+  const checkpoint = v["checkpoint-dir"] !== undefined
+    ? { dir: at as string, ...triggers, ...(v.keep === undefined ? {} : { keep: v.keep as number }) }
+    : { path: at as string, ...triggers };
+  return { checkpoint, ...(v.resume === true ? { resumeFrom: at as string } : {}) };
 }
 
 /** One worker, in this process (with a metrics stream only when --run-dir asks for one). */

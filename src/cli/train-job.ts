@@ -1,6 +1,6 @@
 // What `weft train --workers N` hands each worker (as one JSON argument), and the files the
 // workers leave in the run folder for it.
-import type { CheckpointPlan } from "../train/fit.js";
+import type { CheckpointFolderPlan, CheckpointPlan } from "../train/fit.js";
 import type { RecipeSettings } from "../train/recipe.js";
 
 export interface TrainJob {
@@ -14,7 +14,9 @@ export interface TrainJob {
   evaluateEvery?: number;
   /** One worker made slower on purpose: which, and how many times. */
   slow?: { rank: number; factor: number };
-  checkpoint?: CheckpointPlan;
+  /** A checkpoint folder (--checkpoint-dir) or one file (--checkpoint). */
+  checkpoint?: CheckpointPlan | CheckpointFolderPlan;
+  /** With --resume: the folder or file the checkpoints go to, resumed from. */
   resumeFrom?: string;
 }
 

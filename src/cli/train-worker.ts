@@ -25,7 +25,8 @@ async function main(): Promise<void> {
       report = await entry.serve({
         pg, options: job.strategyOptions, workers: job.workers,
         parts: buildRecipeParts(recipe, job.settings, 0, job.workers),
-        checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
+        // Servers write beside one file only: weft train refuses --checkpoint-dir for them.
+        checkpoint: job.checkpoint && "path" in job.checkpoint ? job.checkpoint : undefined, resumeFrom: job.resumeFrom,
       });
     } else {
       const strategy = entry.create(pg, job.strategyOptions, job.workers);

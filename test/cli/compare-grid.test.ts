@@ -87,7 +87,7 @@ const refused: [string[], RegExp][] = [
   // What weft train refuses after parsing (its checkTrainValues), refused here for the configuration, before anything runs.
   [["mnist", "--grid", "workers=1,2", "--set", "strategy=single"], /^weft compare: configuration 2 \(workers=2\): weft train: --strategy single runs on one worker, not 2; use --strategy ddp or /],
   [["mnist", "--grid", "strategy=ps,ddp", "--set", "workers=2", "--set", "mode=async"], /^weft compare: configuration 2 \(strategy=ddp\): weft train: --mode is an option of --strategy ps, not of ddp$/],
-  [["mnist", "--grid", "lr=0.1,0.2", "--set", "checkpoint-every=5"], /^weft compare: configuration 1 \(lr=0.1\): weft train: --checkpoint-every needs --checkpoint PATH$/],
+  [["mnist", "--grid", "lr=0.1,0.2", "--set", "checkpoint-every=5"], /^weft compare: configuration 1 \(lr=0.1\): weft train: --checkpoint-every needs --checkpoint-dir DIR \(or --checkpoint PATH\)$/],
   [["mnist", "--grid", "seed=1,2", "--set", "slow-rank=3", "--set", "slowdown=2"], /^weft compare: configuration 1 \(seed=1\): weft train: --slow-rank 3 is not a worker; the workers are 0..0$/],
   [["mnist", "--grid", "slowdown=2,3"], /^weft compare: configuration 1 \(slowdown=2\): weft train: --slow-rank R and --slowdown F go together/],
   [["mnist", "--set", "strategy=ps", "--set", "workers=2", "--grid", "mode=sync,ssp"], /^weft compare: configuration 2 \(mode=ssp\): weft train: --mode ssp needs --staleness S/],
