@@ -4,7 +4,8 @@
 // (outer-optimizer.ts). One all-reduce of the parameters every K steps instead of one of the
 // gradients every step moves about K times fewer bytes.
 //
-// One sync, on every rank (after local steps K, 2K, ..., and in finish() after a last partial round):
+// One sync, on every rank (after steps K, 2K, ... of the run, by the step's number, and in finish()
+// after a last partial round; Note [rounds by the step's number]):
 //  1. Δ_r = x_global - x_r for the parameters: how far this rank's replica moved in the round
 //     (signed like a gradient: a descent step makes Δ point uphill);
 //  2. all-reduce Δ with op "avg" (float32 on the wire whatever the group's default: these are
@@ -26,6 +27,15 @@
 // Resuming: a checkpoint holds rank 0's replica and inner optimizer, not x_global or the outer
 // momentum; a resumed run starts its first round from the checkpoint's parameters with a fresh
 // outer momentum. Checkpoints written right after a sync (steps divisible by K) hold x_global.
+//
+// Note [rounds by the step's number]
+// A sync follows the step whose number (StepInput.step, which counts the steps before a resume)
+// is a multiple of K, not every K-th step this process has taken: a run resumed at step s syncs
+// at the same steps as the uninterrupted run (its first round, from s + 1 to the next multiple of
+// K, is the rest of the round the checkpoint was taken in), so the step lines' `synced`, the
+// syncs' count and the checkpoints that hold x_global line up with the original's. finish()
+// syncs once more only if the last step was not a multiple of K, i.e. there were local steps
+// since the last sync (every rank agrees on both: they take the same steps).
 import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { ProcessGroup } from "../group/process-group.js";
@@ -112,6 +122,7 @@ export class LocalSgdStrategy implements Strategy {
   private local: Float32Array = new Float32Array(0);
   /** What is all-reduced: the parameters' deltas, then the buffers' values. */
   private message: Float32Array = new Float32Array(0);
+  /** Local steps since the last sync (or set-up): finish() syncs when there were any. */
   private sinceSync = 0;
   private syncs = 0;
 
@@ -152,6 +163,7 @@ export class LocalSgdStrategy implements Strategy {
 
   async step({ step, forward }: StepInput): Promise<StepOutcome> {
     const { state, optimizer } = this.ready("step");
+    if (!Number.isInteger(step) || step < 1) throw new RangeError(`LocalSgdStrategy.step(): steps count from 1 (rounds end at multiples of syncEvery), got ${step}`);
     optimizer.zeroGrad();
     const loss = forward();
     const value = loss.item();
@@ -159,7 +171,8 @@ export class LocalSgdStrategy implements Strategy {
     loss.backward();
     optimizer.step();
     this.sinceSync++;
-    if (this.sinceSync < this.syncEvery) return { loss: value, commMs: 0, waitMs: 0, metrics: { synced: 0 } };
+    // Note [rounds by the step's number]: not this process's count, which restarts at a resume.
+    if (step % this.syncEvery !== 0) return { loss: value, commMs: 0, waitMs: 0, metrics: { synced: 0 } };
     const t0 = performance.now();
     const deltaNorm = await this.sync(state);
     const ms = performance.now() - t0;
@@ -190,9 +203,13 @@ export class LocalSgdStrategy implements Strategy {
     return { state: this.state, optimizer: this.optimizer };
   }
 
-  /** Syncs the last partial round, so the model evaluated and saved is x_global, the same on every rank. */
+  /**
+   * Syncs the last partial round (when the last step was not a multiple of K), so the model
+   * evaluated and saved is x_global, the same on every rank.
+   */
   async finish(): Promise<void> {
     const { state } = this.ready("finish");
+    // Local steps since the last sync: the last step was not a multiple of K (Note [rounds by the step's number]).
     if (this.sinceSync > 0) await this.sync(state);
   }
 

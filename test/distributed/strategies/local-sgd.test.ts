@@ -1,7 +1,9 @@
 // Local SGD / DiLoCo on in-process groups: K = 1 with plain SGD inside and outer SGD at lr 1 is
 // DDP with the same SGD; K = 4 equals a single-process simulation of the algorithm (sgd and
 // nesterov outer steps); replicas are bitwise equal after every sync and apart between syncs;
-// finish() syncs a last partial round; K syncs move about K times fewer bytes; bad options.
+// finish() syncs a last partial round; rounds end at the steps whose number is a multiple of K,
+// so a resumed run syncs where the uninterrupted one did; K syncs move about K times fewer bytes;
+// bad options.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
@@ -116,6 +118,57 @@ test("a step that syncs says so in its metrics, with the mean change's norm", as
   await Promise.all(strategies.map((s) => s.finish())); // nothing left to sync
   assert.equal(strategies[0]!.report().syncs, 2);
   await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+/**
+ * Steps `first`..`last` on two ranks with K = 4 and plain SGD inside (no state a checkpoint would
+ * need to carry), each rank starting from `start[r]` when given (as a resumed run starts from its
+ * checkpoint), then finish(). Returns the steps that synced, the syncs reported and the
+ * replicas after each step.
+ */
+async function stepsFrom(first: number, last: number, start?: readonly Float32Array[]) {
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map((_, r) => model(10 + r));
+  if (start) models.forEach((m, r) => new FlatState(m).write(start[r]!));
+  const strategies = pgs.map((pg) => new LocalSgdStrategy(pg, { syncEvery: 4 }));
+  await Promise.all(strategies.map((s, r) => s.setup(models[r]!, sgd(models[r]!))));
+  const synced: number[] = [];
+  const after = new Map<number, Float32Array[]>();
+  for (let t = first; t <= last; t++) {
+    const outcomes = await Promise.all(strategies.map((s, r) => s.step({ step: t, forward: () => lossOf(models[r]!, r, t) })));
+    assert.ok(outcomes.every((o) => o.metrics!.synced === outcomes[0]!.metrics!.synced), `the ranks agree at step ${t}`);
+    if (outcomes[0]!.metrics!.synced === 1) synced.push(t);
+    after.set(t, models.map(flat));
+  }
+  await Promise.all(strategies.map((s) => s.finish()));
+  const syncs = strategies[0]!.report().syncs;
+  const final = models.map(flat);
+  await Promise.all(strategies.map((s) => s.end()));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+  return { synced, syncs, after, final };
+}
+
+test("rounds end at the steps whose number is a multiple of K: a run resumed at step 6 syncs at steps 8 and 12, as the uninterrupted run does", async () => {
+  const whole = await stepsFrom(1, 12);
+  assert.deepEqual(whole.synced, [4, 8, 12]);
+  assert.equal(whole.syncs, 3, "step 12 ended a round: nothing left for finish()");
+  // Resumed from rank 0's replica after step 6 (what a checkpoint holds): the rest of the round
+  // that step 6 was in (steps 7 and 8), then a whole one.
+  const resumed = await stepsFrom(7, 12, [whole.after.get(6)![0]!, whole.after.get(6)![0]!]);
+  assert.deepEqual(resumed.synced, [8, 12]);
+  assert.equal(resumed.syncs, 2);
+  // Stopped at step 10, not a multiple of K: finish() syncs the partial round (steps 9 and 10).
+  const short = await stepsFrom(7, 10, [whole.after.get(6)![0]!, whole.after.get(6)![0]!]);
+  assert.deepEqual(short.synced, [8]);
+  assert.equal(short.syncs, 2);
+  assert.equal(new Set(short.final.map((x) => x.join())).size, 1, "finish() left the replicas equal");
+});
+
+test("a run resumed right after a sync (step 8, the checkpoint holding x_global) ends bitwise equal to the uninterrupted run", async () => {
+  const whole = await stepsFrom(1, 12);
+  const resumed = await stepsFrom(9, 12, whole.after.get(8)!);
+  assert.deepEqual(resumed.synced, [12]);
+  resumed.final.forEach((x, r) => assert.deepEqual(x, whole.final[r], `rank ${r}`));
 });
 
 test("syncing every 4 steps moves about a quarter of DDP's bytes", async () => {
