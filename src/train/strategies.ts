@@ -83,6 +83,11 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     options: {
       topology: { type: "choice", choices: GOSSIP_TOPOLOGIES, help: "gossip peers: ring (r±1), random (a seeded random peer per step), exponential (2^(t mod log2 N) away) (default ring)" },
     },
+    // The random topology's peer sequence keeps GossipStrategy's default seed (0), not the run's
+    // --seed, which create() is not given. That is fine: every rank must draw the same sequence
+    // (they all use 0), the sequence only decides who talks to whom, not what is learned from
+    // which samples, and it is already a fresh random cycle per step; the run's seed still sets
+    // the initialisation and the data order. Two runs with different seeds share peer sequences.
     create: (pg, o) => {
       if (!pg) throw new Error("the gossip strategy needs a process group: run it under weft launch (weft train --workers N does)");
       return new GossipStrategy(pg, { topology: (o.topology as GossipTopology | undefined) ?? "ring" });

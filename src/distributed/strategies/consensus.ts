@@ -7,6 +7,12 @@
 //
 // The squared norms are summed in float64 on each rank and travel as float32: the result is a
 // diagnostic, good to about 7 digits, not a quantity anything is computed from.
+//
+// A vector that holds more than the parameters (FlatState's: the parameters, then buffers such as
+// batch norm's running statistics) is averaged whole, but Ξ and ||x̄|| are measured over its
+// first `measured` floats only: the distance is about the trained parameters, and running
+// statistics, which each rank takes from its own batches and no step trains, would otherwise
+// be counted as disagreement (and in a scale of their own: a running variance is near 1).
 import type { ProcessGroup } from "../group/process-group.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 
@@ -18,8 +24,9 @@ export interface ConsensusDistance {
 }
 
 /**
- * Measures the consensus distance of every rank's `x` (the same length on each), and leaves the
- * mean replica in `mean` (equal bytes on every rank). Every rank of `pg` must call it.
+ * Measures the consensus distance of every rank's `x` (the same length on each) over its first
+ * `options.measured` floats (default: all of it), and leaves the mean of the whole of `x` in
+ * `mean` (equal bytes on every rank). Every rank of `pg` must call it.
  *
  * @example Replicas [0, 0] and [2, 0]: the mean is [1, 0], each is 1 away from it
  * ```ts
@@ -33,8 +40,12 @@ export interface ConsensusDistance {
  * await Promise.all(groups.map((pg) => pg.destroy()));
  * ```
  */
-export async function consensusDistance(pg: ProcessGroup, x: Float32Array, mean: Float32Array, options: { timeoutMs?: number } = {}): Promise<ConsensusDistance> {
+export async function consensusDistance(pg: ProcessGroup, x: Float32Array, mean: Float32Array, options: { timeoutMs?: number; measured?: number } = {}): Promise<ConsensusDistance> {
   if (mean.length !== x.length) throw new RangeError(`consensusDistance: mean has ${mean.length} floats, x has ${x.length}; pass buffers of the same length`);
+  const measured = options.measured ?? x.length;
+  if (!Number.isInteger(measured) || measured < 0 || measured > x.length) {
+    throw new RangeError(`consensusDistance: measured must be an integer from 0 to x's ${x.length} floats (the parameters at its start), got ${measured}`);
+  }
   const call = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   const sum = sharedFloat32Array(x.length);
   sum.set(x);
@@ -42,7 +53,7 @@ export async function consensusDistance(pg: ProcessGroup, x: Float32Array, mean:
   mean.set(sum);
   let d2 = 0;
   let m2 = 0;
-  for (let i = 0; i < x.length; i++) {
+  for (let i = 0; i < measured; i++) {
     const d = x[i]! - mean[i]!;
     d2 += d * d;
     m2 += mean[i]! * mean[i]!;

@@ -10,7 +10,8 @@
 //
 // One step, on rank r (the asynchronous schedule, the default):
 //  0. yield to the event loop (Note [receives stay posted]); if a peer said done, the run is over
-//     and the step is skipped (Note [the end of a gossip run]);
+//     and the step is skipped: step() returns `skipped: true` and trains nothing (Note [the end of
+//     a gossip run]);
 //  1. zero the gradients, forward, check the loss (this rank's own: nothing is shared), backward:
 //     the gradient at this replica's x_t;
 //  2. yield to the event loop once, so that the receives that completed on the comm threads while
@@ -20,6 +21,9 @@
 //  4. the local optimizer's step, on the mixed x with x_t's gradient (Note [mix, then step]);
 //  5. push x_{t+1} to this step's targets, skipping a channel whose previous send is still in
 //     flight rather than waiting for it (Note [never wait for a peer]).
+// The step's commMs is the time of steps 2-3 and 5 (the mix and the push), not of the optimizer's
+// step between them; its waitMs is 0 (nothing waits for a peer). In the synchronous schedule both
+// are the exchange's time, waiting for this step's messages included.
 // Each in-channel keeps a receive posted at all times (Note [receives stay posted]), so a
 // message lands while the receiver computes; the latest arrival is kept, with the number of steps
 // its parameters had taken (the message's last float).
@@ -38,8 +42,10 @@
 //
 // finish(): push "done" on every out-channel, drain every in-channel until it says done (so no
 // rank closes links a peer still sends on: to the peer, closed links are a lost rank), wait for
-// every worker (Note [the finish barrier]), measure the consensus distance (consensus.ts), and
-// replace every replica by the mean: what D-PSGD's analysis bounds and its papers evaluate is the
+// every worker (Note [the finish barrier]), measure the consensus distance over the parameters
+// (consensus.ts; buffers such as batch norm's running statistics are averaged with them but not
+// measured: they are not trained, and D-PSGD's analysis is about the parameters), and replace
+// every replica by the mean: what D-PSGD's analysis bounds and its papers evaluate is the
 // averaged model, and one all-reduce at the end makes the evaluated and checkpointed model the
 // job's, the same on every rank (pass `average: false` to keep rank 0's own replica).
 //
@@ -83,7 +89,8 @@
 // cannot take over a straggler's steps; instead, as for the asynchronous parameter server (Note
 // [the end of an async run] in ps-server.ts), the run is over when the first worker has taken
 // all its steps. Its "done" reaches its out-neighbours, which skip the steps they have left
-// (`steps_skipped`; the step line says `skipped: 1`) and say done in turn, so the end spreads
+// (`steps_skipped` in the report; step() returns `skipped: true`, so the loop counts no samples,
+// time or metrics line for them) and say done in turn, so the end spreads
 // over the graph in a few hops, a step each. A straggler costs the job at most a few of its
 // steps at the end; workers of equal speed skip the few steps they drifted apart by, at the end
 // of the schedule where the learning rate is smallest. The synchronous schedule runs every step.
@@ -94,9 +101,24 @@
 // group's collective deadline (30 s by default) and could trip it, so a barrier with the channel
 // deadline comes first. Deadlines here guard against a peer that is alive but stopped: a peer
 // that died closes its links, which fails whatever waits on it at once with a PeerLostError.
+//
+// Note [deadlines only where a rank waits]
+// A deadline says "a rank waited this long for a peer": it belongs on a wait, not on an operation
+// that merely stays pending while this rank trains. The asynchronous schedule's posted receives
+// are pending all run long, and a channel can be quiet for as long as its sender does something
+// else: a long evaluation or checkpoint on rank 0, or, with the random topology, an edge that no
+// step happens to use for a long stretch. Its pushes can stay in flight as long (a receiver busy
+// evaluating takes no message off the socket). Nothing waits on either, so with the channel
+// deadline on them a quiet channel alone would fail the job. So they get none (QUIET_MS, the
+// longest a timer takes: 24.8 days), and a lost peer is found by its closed links, which fail
+// them at once with a PeerLostError. The deadlines stay where this rank does wait for a peer:
+// finish()'s drain (its wait for the last pushes to leave and for every in-neighbour's done, one
+// deadline for all of it), the done messages and the barrier (Note [the finish barrier]), and
+// the synchronous schedule's exchanges, each the channel deadline.
 import type { Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { ProcessGroup, Work } from "../group/process-group.js";
+import { CollectiveTimeoutError, ranksText } from "../base/errors.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import { consensusDistance, type ConsensusDistance } from "./consensus.js";
 import { FlatState } from "./flat-state.js";
@@ -105,14 +127,18 @@ import { checkFiniteLoss } from "./non-finite-loss.js";
 import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
 
 /**
- * Deadline of every operation on a gossip channel, and of finish()'s barrier: 10 minutes. A live
- * peer pushes after each of its steps, so the longest quiet spell on a channel is a sender's
- * longest step (an evaluation, a checkpoint) — seconds — or, in finish(), the time the slowest
- * worker still needs. The collectives' 30 s would be tripped by a straggler at the end of a long
- * run; a dead peer is detected by its closed links (PeerLostError at once), not by this deadline,
- * which only catches a peer that is alive but stopped.
+ * Deadline of every wait for a peer on a gossip channel: finish()'s drain, its done messages and
+ * barrier, and the synchronous schedule's exchanges: 10 minutes. In finish() a rank may wait for
+ * the time the slowest worker still needs, and the collectives' 30 s would be tripped by a
+ * straggler at the end of a long run. A dead peer is detected by its closed links (PeerLostError
+ * at once), not by this deadline, which only catches a peer that is alive but stopped. The
+ * asynchronous schedule's posted receives and pushes, which nothing waits on, have none (Note
+ * [deadlines only where a rank waits]).
  */
 export const GOSSIP_CHANNEL_TIMEOUT_MS = 600_000;
+
+/** The longest delay a timer takes (setTimeout fires at once past it): in effect no deadline (Note [deadlines only where a rank waits]). */
+const QUIET_MS = 2 ** 31 - 1;
 
 /** The step count a message carries when its sender is done (real counts are >= 0). */
 const DONE = -1;
@@ -125,7 +151,7 @@ export interface GossipOptions {
   topology?: GossipTopology;
   /** Seed of the random topology's peer sequence (default 0). */
   seed?: number;
-  /** Deadline of channel operations and of the finish barrier, ms (default GOSSIP_CHANNEL_TIMEOUT_MS). */
+  /** Deadline of every wait for a peer (finish()'s drain and barrier, the synchronous exchanges), ms (default GOSSIP_CHANNEL_TIMEOUT_MS). */
   channelTimeoutMs?: number;
   /** Replace every replica by the mean at the end (default true; Note at the top of gossip.ts). */
   average?: boolean;
@@ -159,7 +185,6 @@ interface InChannel {
   latestStep: number;
   /** The latest arrival has not been mixed in yet. */
   fresh: boolean;
-  done: boolean;
   /** Settles when the peer said done (or the channel failed). */
   finished: Promise<void>;
   settle: { resolve(): void; reject(err: Error): void };
@@ -299,7 +324,7 @@ export class GossipStrategy implements Strategy {
       finished.catch(() => {}); // reported through step() or finish(), never as unhandled
       this.in.set(from, {
         peer: from, group, buffers: Array.from({ length: RECEIVES_POSTED + 1 }, () => sharedFloat32Array(n + 1)),
-        latest: -1, spare: RECEIVES_POSTED, dones: 0, latestStep: 0, fresh: false, done: false, finished, settle,
+        latest: -1, spare: RECEIVES_POSTED, dones: 0, latestStep: 0, fresh: false, finished, settle,
       });
     });
     if (this.schedule === "async") for (const ch of this.in.values()) for (let b = 0; b < RECEIVES_POSTED; b++) this.post(ch, b);
@@ -311,9 +336,12 @@ export class GossipStrategy implements Strategy {
     return { state: this.state, optimizer: this.optimizer };
   }
 
-  /** Posts the receive of the next message on `ch` into buffer `slot` (Note [receives stay posted]). */
+  /**
+   * Posts the receive of the next message on `ch` into buffer `slot` (Note [receives stay
+   * posted]), with no deadline (Note [deadlines only where a rank waits]).
+   */
   private post(ch: InChannel, slot: number): void {
-    ch.group.recvAsync(ch.buffers[slot]!, 0).wait().then(
+    ch.group.recvAsync(ch.buffers[slot]!, 0, { timeoutMs: QUIET_MS }).wait().then(
       () => this.arrived(ch, slot),
       (err: Error) => {
         this.failure ??= err;
@@ -325,7 +353,6 @@ export class GossipStrategy implements Strategy {
   private arrived(ch: InChannel, slot: number): void {
     const step = ch.buffers[slot]![this.x.length]!;
     if (step === DONE) {
-      ch.done = true;
       this.over = true;
       if (++ch.dones === RECEIVES_POSTED) ch.settle.resolve();
       return;
@@ -349,7 +376,7 @@ export class GossipStrategy implements Strategy {
       if (this.failure) throw this.failure;
       if (this.over) {
         this.counts.stepsSkipped++;
-        return { loss: this.lastLoss, commMs: 0, waitMs: 0, metrics: { skipped: 1, mixed: 0, sends_skipped: 0 } };
+        return { loss: this.lastLoss, commMs: 0, waitMs: 0, skipped: true };
       }
     }
     optimizer.zeroGrad();
@@ -358,16 +385,20 @@ export class GossipStrategy implements Strategy {
     this.lastLoss = value;
     checkFiniteLoss(value, step, `rank ${this.rank}'s own loss; gossip shares no loss`);
     loss.backward();
+    // commMs is the mix's time and the push's, not the optimizer step's between them.
     const t0 = performance.now();
     // Note [mix, then step]: the gradient is x_t's; the update lands on the mixed replica.
     const { metrics, waitMs } = this.schedule === "synchronous" ? await this.lockstepMix(state, step) : await this.mixArrivals(state, step);
+    let commMs = performance.now() - t0;
     optimizer.step();
     if (this.schedule === "async") {
+      const t1 = performance.now();
       const skippedBefore = this.counts.sendsSkipped;
       this.push(state, step);
       metrics.sends_skipped = this.counts.sendsSkipped - skippedBefore;
+      commMs += performance.now() - t1;
     }
-    return { loss: value, commMs: performance.now() - t0, waitMs, metrics };
+    return { loss: value, commMs, waitMs, metrics };
   }
 
   /** Mixes in the arrivals not mixed yet (the asynchronous schedule): never waits for a peer. */
@@ -402,20 +433,38 @@ export class GossipStrategy implements Strategy {
   /** Pushes the model (after `step` steps) to this step's targets, skipping a channel still sending (Note [never wait for a peer]). */
   private push(state: FlatState, step: number): void {
     for (const t of gossipTargets(this.topology, this.rank, this.worldSize, step, this.seed)) {
-      const ch = this.out.get(t)!;
+      const ch = this.outChannel(t, step);
       if (ch.work && !ch.work.isCompleted()) {
         this.counts.sendsSkipped++;
         continue;
       }
-      this.send(ch, state, step);
+      // Nothing waits for a push until finish(), whose drain has the deadline (Note [deadlines only where a rank waits]).
+      this.send(ch, state, step, QUIET_MS);
     }
   }
 
-  /** Sends the model to `ch`'s peer, tagged with the steps its parameters have taken (or DONE). */
-  private send(ch: OutChannel, state: FlatState | null, tag: number): Work {
+  /** The channel to `peer`, which this step's targets include: set-up made one for every edge the topology can use. */
+  private outChannel(peer: number, step: number): OutChannel {
+    const ch = this.out.get(peer);
+    if (!ch) throw new Error(`GossipStrategy: rank ${this.rank} has no channel to rank ${peer}, one of step ${step}'s ${this.topology} targets; gossipEdges() must list every edge gossipTargets() can return`);
+    return ch;
+  }
+
+  /** The channel from `peer`, which this step's sources include: set-up made one for every edge the topology can use. */
+  private inChannel(peer: number, step: number): InChannel {
+    const ch = this.in.get(peer);
+    if (!ch) throw new Error(`GossipStrategy: rank ${this.rank} has no channel from rank ${peer}, one of step ${step}'s ${this.topology} sources; gossipEdges() must list every edge gossipSources() can return`);
+    return ch;
+  }
+
+  /**
+   * Sends the model to `ch`'s peer, tagged with the steps its parameters have taken (or DONE);
+   * `timeoutMs` defaults to the channel deadline.
+   */
+  private send(ch: OutChannel, state: FlatState | null, tag: number, timeoutMs?: number): Work {
     if (state) state.read(ch.buffer);
     ch.buffer[this.x.length] = tag;
-    const work = ch.group.sendAsync(ch.buffer, 1);
+    const work = ch.group.sendAsync(ch.buffer, 1, timeoutMs === undefined ? {} : { timeoutMs });
     work.wait().catch((err: Error) => (this.failure ??= err));
     ch.work = work;
     if (tag !== DONE) this.counts.sends++;
@@ -429,14 +478,14 @@ export class GossipStrategy implements Strategy {
   private async lockstepMix(state: FlatState, step: number): Promise<{ metrics: Record<string, number>; waitMs: number }> {
     const w0 = performance.now();
     for (const t of gossipTargets(this.topology, this.rank, this.worldSize, step, this.seed)) {
-      const ch = this.out.get(t)!;
+      const ch = this.outChannel(t, step);
       if (ch.work) await ch.work.wait();
       this.send(ch, state, step - 1);
     }
     const n = this.x.length;
     const arrivals: Float32Array[] = [];
     for (const source of gossipSources(this.topology, this.rank, this.worldSize, step, this.seed)) {
-      const ch = this.in.get(source)!;
+      const ch = this.inChannel(source, step);
       const y = ch.buffers[0];
       await ch.group.recv(y, 0);
       if (y[n] !== step - 1) {
@@ -461,21 +510,60 @@ export class GossipStrategy implements Strategy {
     if (this.finished) throw new Error("GossipStrategy.finish() called twice");
     this.finished = true;
     const n = this.x.length;
-    if (this.schedule === "async") {
-      await Promise.all([...this.out.values()].map(async (ch) => {
-        if (ch.work) await ch.work.wait();
-        for (let b = 0; b < RECEIVES_POSTED; b++) await this.send(ch, null, DONE).wait();
-      }));
-      await Promise.all([...this.in.values()].map((ch) => ch.finished));
-    } else {
-      for (const ch of this.out.values()) if (ch.work) await ch.work.wait();
-    }
+    if (this.schedule === "async") await this.drain();
+    else for (const ch of this.out.values()) if (ch.work) await ch.work.wait();
     if (this.failure) throw this.failure;
     await this.pg.barrier({ timeoutMs: this.channelTimeoutMs }); // Note [the finish barrier]
     state.read(this.x);
     const mean = new Float32Array(n);
-    this.consensus = await consensusDistance(this.pg, this.x, mean);
+    // Measured over the parameters, averaged over everything (the note at the top of the file).
+    this.consensus = await consensusDistance(this.pg, this.x, mean, { measured: state.parameterSize });
     if (this.average) state.write(mean);
+  }
+
+  /**
+   * finish()'s drain (the asynchronous schedule): waits for the last pushes to leave, says done on
+   * every out-channel and waits for every in-neighbour's done, all of it within the channel
+   * deadline (Note [deadlines only where a rank waits]).
+   */
+  private async drain(): Promise<void> {
+    const waiting = new Set(this.in.keys());
+    const sent = new Set<number>();
+    const all = Promise.all([
+      ...[...this.out.values()].map(async (ch) => {
+        if (ch.work) await ch.work.wait();
+        for (let b = 0; b < RECEIVES_POSTED; b++) await this.send(ch, null, DONE).wait();
+        sent.add(ch.peer);
+      }),
+      ...[...this.in.values()].map(async (ch) => {
+        await ch.finished;
+        waiting.delete(ch.peer);
+      }),
+    ]);
+    all.catch(() => {}); // past the deadline, the channels closed by end() fail it: reported by the deadline's error
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const name = (r: number): number => this.pg.globalRanks[r] ?? r;
+        const unsent = [...this.out.keys()].filter((r) => !sent.has(r)).map(name);
+        const silent = [...waiting].map(name);
+        const what = [
+          ...(silent.length > 0 ? [`${ranksText(silent)} never said done`] : []),
+          ...(unsent.length > 0 ? [`the pushes to ${ranksText(unsent)} never left (the receiver takes nothing off its channel)`] : []),
+        ].join("; ");
+        reject(new CollectiveTimeoutError(
+          `gossip finish(): rank ${name(this.rank)} waited ${this.channelTimeoutMs} ms for its neighbours to finish: ${what}; ` +
+            `check that they are alive and not stopped, or raise channelTimeoutMs`,
+          // Not one operation of a group's engine, so it has no sequence number (-1, as a receive-any before it claims a message).
+          { op: "gossip drain", seq: -1, ranks: [...new Set([...silent, ...unsent])].sort((a, b) => a - b) },
+        ));
+      }, this.channelTimeoutMs);
+    });
+    try {
+      await Promise.race([all, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   writesCheckpoints(): boolean {

@@ -1,7 +1,10 @@
 // `weft train mnist --strategy gossip` and `--strategy local-sgd` end to end through the
 // command, as real worker processes on a budget of a few steps (the full-accuracy runs are in
-// test/full/decentralized.full.ts): the result line's fields, a metrics line per step, a slowed
-// worker not waited for, bytes per sync, and bad flags refused in one line.
+// test/full/decentralized.full.ts): the result line's fields, a metrics line per step trained
+// (none for a step skipped at the end of a gossip run), a slowed worker's run ending as one model,
+// bytes per sync, and bad flags refused in one line. That gossip does not wait for a slow worker
+// is timing, which real processes on a loaded machine cannot promise: it is proven in-process,
+// where the held-back rank is held by the test and not by the clock (gossip.test.ts).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
@@ -25,6 +28,31 @@ function metrics(runDir: string, rank: number): Record<string, number>[] {
   return readFileSync(join(runDir, `rank-${rank}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>).filter((l) => l.step !== undefined && l.loss !== undefined);
 }
 
+function rankReport(runDir: string, rank: number): Record<string, number> {
+  return JSON.parse(readFileSync(join(runDir, `report-${rank}.json`), "utf8")) as Record<string, number>;
+}
+
+/**
+ * What holds of a gossip run of `steps` steps however its ranks were scheduled (Note [the end of
+ * a gossip run]): a rank trains until the run is over and skips the rest, writing a metrics line
+ * for each step it trained and none for a skipped one; the first rank to say done had skipped
+ * nothing, so some rank trained every step; the job's steps_skipped is the ranks' sum. Returns
+ * the steps each rank trained.
+ */
+function checkGossipEnd(r: Record<string, unknown>, steps: number, workers: number): number[] {
+  const runDir = r.run_dir as string;
+  const trained = Array.from({ length: workers }, (_, rank) => {
+    const lines = metrics(runDir, rank);
+    const skipped = rankReport(runDir, rank).steps_skipped!;
+    assert.equal(lines.length + skipped, steps, `rank ${rank}: ${lines.length} steps trained and ${skipped} skipped`);
+    assert.deepEqual(lines.map((l) => l.step), Array.from({ length: lines.length }, (_, i) => i + 1), `rank ${rank} skipped only its last steps`);
+    return lines.length;
+  });
+  assert.equal(Math.max(...trained), steps, `some rank trained all its steps: ${trained}`);
+  assert.equal(r.steps_skipped, trained.reduce((s, n) => s + (steps - n), 0));
+  return trained;
+}
+
 test("weft train mnist --workers 2 --strategy gossip: averaged replicas, the consensus distance, gossip counts and per-step mixing", () => {
   const r = trainMnist(["--workers", "2", "--strategy", "gossip", "--max-steps", "16", "--warmup-steps", "0"]);
   try {
@@ -36,9 +64,10 @@ test("weft train mnist --workers 2 --strategy gossip: averaged replicas, the con
     assert.ok((r.consensus_distance as number) > 0 && (r.consensus_distance_relative as number) < 0.5, `consensus ${r.consensus_distance} (${r.consensus_distance_relative})`);
     assert.ok((r.gossip_sends as number) > 0 && (r.gossip_arrivals_mixed as number) > 0, JSON.stringify(r));
     assert.ok((r.test_accuracy as number) > 0.3, `test accuracy ${r.test_accuracy}`);
+    // Ranks of equal speed may still drift a step or two apart, and the later one skips those.
+    checkGossipEnd(r, 16, 2);
     for (const rank of [0, 1]) {
       const lines = metrics(r.run_dir as string, rank);
-      assert.equal(lines.length, 16);
       assert.ok(lines.every((l) => typeof l.mixed === "number" && typeof l.sends_skipped === "number"));
       assert.ok(lines.some((l) => l.mixed > 0 && typeof l.peer_distance === "number"), `rank ${rank} never mixed`);
     }
@@ -47,18 +76,17 @@ test("weft train mnist --workers 2 --strategy gossip: averaged replicas, the con
   }
 });
 
-test("gossip does not wait for a worker slowed 3x: when rank 0 has taken its last step, rank 1 has taken well under as many", () => {
+test("gossip with a worker slowed 3x: each rank trains until the run is over and skips the rest, and the run ends as one model", (t) => {
   const steps = 30;
   const r = trainMnist(["--workers", "2", "--strategy", "gossip", "--max-steps", String(steps), "--slow-rank", "1", "--slowdown", "3"]);
   try {
-    const fastDone = metrics(r.run_dir as string, 0).at(-1)!.time!;
-    const slowByThen = metrics(r.run_dir as string, 1).filter((l) => l.time! <= fastDone).length;
-    // In lockstep (DDP) rank 1 would have taken all 30; at a third of the speed it takes ~10-15.
-    assert.ok(slowByThen < (2 * steps) / 3, `rank 1 had taken ${slowByThen} of ${steps} steps when rank 0 finished`);
-    // ...and then the run was over (Note [the end of a gossip run]): rank 1 skipped what it had left.
-    const report1 = JSON.parse(readFileSync(join(r.run_dir as string, "report-1.json"), "utf8")) as { steps_skipped: number };
-    assert.ok(report1.steps_skipped > 0 && report1.steps_skipped === r.steps_skipped, JSON.stringify(report1));
+    const trained = checkGossipEnd(r, steps, 2);
+    // How far apart the two ended is the machine's scheduling: typically rank 1 trains ~10-15
+    // of the 30 steps, but nothing here depends on it (gossip.test.ts proves the not-waiting).
+    t.diagnostic(`steps trained: rank 0 ${trained[0]}, rank 1 (slowed 3x) ${trained[1]}`);
+    assert.equal(r.steps, steps, "every rank's position reached the budget");
     assert.equal(r.replicas_identical, true);
+    assert.equal(typeof r.consensus_distance, "number");
   } finally {
     rmSync(r.run_dir as string, { recursive: true, force: true });
   }

@@ -1,18 +1,22 @@
 // Gossip on in-process groups (N ranks in this process, the same engine and algorithms as over
 // TCP): the synchronous schedule is D-PSGD, equal to a single-process simulation of it on the same
 // seeds and batches; the asynchronous schedule converges and ends with one averaged model; a rank
-// held back does not hold the others back (while the synchronous schedule does); a lost rank is a
-// PeerLostError for its neighbours; bad options are refused.
+// held back does not hold the others back (while the synchronous schedule does) and skips the
+// steps left once the run is over; a lost rank is a PeerLostError for its neighbours; a quiet
+// channel alone fails nothing, while finish() still waits under the channel deadline; the
+// consensus distance is over the parameters only; commMs leaves out the optimizer step; bad
+// options are refused.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PeerLostError } from "../../../src/distributed/base/errors.js";
+import { CollectiveTimeoutError, PeerLostError } from "../../../src/distributed/base/errors.js";
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { FlatState } from "../../../src/distributed/strategies/flat-state.js";
 import { GossipStrategy, type GossipOptions } from "../../../src/distributed/strategies/gossip.js";
 import { gossipSources, GOSSIP_TOPOLOGIES, type GossipTopology } from "../../../src/distributed/strategies/gossip-topology.js";
+import type { StepOutcome } from "../../../src/distributed/strategies/strategy.js";
 import { InProcessHub } from "../../../src/distributed/transport/in-process-transport.js";
-import { Linear, manualSeed, Sequential } from "../../../src/nn/index.js";
+import { BatchNorm, Linear, manualSeed, ReLU, Sequential } from "../../../src/nn/index.js";
 import { Adam, SGD, type Optimizer } from "../../../src/optim/index.js";
 import { mseLoss, randn, Tensor, type Tensor as T } from "../../../src/tensor/index.js";
 import { Rng } from "../../../src/util/rng.js";
@@ -157,13 +161,14 @@ async function holdOneRank(schedule: "async" | "synchronous", steps: number, slo
   const pgs = createInProcessGroups(n);
   const { models, strategies } = await gossipRanks(pgs, { topology: "ring", schedule }, (m) => new SGD(m.parameters(), { lr: 0.05 }));
   const done = Array.from({ length: n }, () => 0);
+  const outcomes: StepOutcome[][] = strategies.map(() => []);
   const slowStepsWhenDone: number[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const runs = strategies.map(async (s, r) => {
     for (let t = 1; t <= steps; t++) {
       if (r === slow && t === 2) await gate;
-      await s.step({ step: t, forward: () => lossOf(models[r]!, r, t) });
+      outcomes[r]!.push(await s.step({ step: t, forward: () => lossOf(models[r]!, r, t) }));
       done[r] = t;
       if (r !== slow && t === steps) {
         slowStepsWhenDone[r] = done[slow]!;
@@ -181,16 +186,22 @@ async function holdOneRank(schedule: "async" | "synchronous", steps: number, slo
   const reports = strategies.map((s) => s.report());
   await Promise.all(strategies.map((s) => s.end()));
   await Promise.all(pgs.map((pg) => pg.destroy()));
-  return { stepsWhileHeld, slowStepsWhenDone, reports };
+  return { stepsWhileHeld, slowStepsWhenDone, reports, outcomes };
 }
 
 test("asynchronous gossip does not wait for a rank that is held back: the others take all their steps while it has taken one", async () => {
-  const { stepsWhileHeld, slowStepsWhenDone, reports } = await holdOneRank("async", 30, 1);
+  const { stepsWhileHeld, slowStepsWhenDone, reports, outcomes } = await holdOneRank("async", 30, 1);
   assert.deepEqual(stepsWhileHeld, [30, 1, 30, 30]);
   assert.deepEqual(slowStepsWhenDone.filter((v) => v !== undefined), [1, 1, 1]);
   // The run was over when the others were done (Note [the end of a gossip run]): the held rank
   // skipped the steps it had left, and the run still ended as one model.
   assert.equal(reports[1]!.steps_skipped, 29);
+  // Each skipped step says so in StepOutcome.skipped, the field fit reads (it then counts no
+  // samples, time or metrics line for it), with the last loss this rank computed.
+  const [first, ...rest] = outcomes[1]!;
+  assert.equal(first!.skipped, undefined);
+  assert.deepEqual(rest, Array.from({ length: 29 }, () => ({ loss: first!.loss, commMs: 0, waitMs: 0, skipped: true })));
+  assert.ok(outcomes.every((o, r) => r === 1 || o.every((x) => x.skipped === undefined)), "the others trained every step");
   assert.ok(reports.every((r) => r.digest === reports[0]!.digest));
   assert.ok(Number.isFinite(reports[0]!.consensus_distance as number));
 });
@@ -218,6 +229,117 @@ test("a lost rank is a PeerLostError for its neighbours' next step, and for the 
   await strategies[0]!.end();
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
+
+test("the consensus distance is over the parameters only, while buffers (batch norm's running statistics) are averaged with them", async () => {
+  const n = 4;
+  const pgs = createInProcessGroups(n);
+  const bnModel = (seed: number): Sequential => {
+    manualSeed(seed);
+    return new Sequential(new Linear(6, 16), new BatchNorm(16), new ReLU(), new Linear(16, 3));
+  };
+  const models = pgs.map((_, r) => bnModel(10 + r));
+  const strategies = pgs.map((pg) => new GossipStrategy(pg, { topology: "ring", schedule: "synchronous" }));
+  await Promise.all(strategies.map((s, r) => s.setup(models[r]!, adam(models[r]!))));
+  for (let t = 1; t <= 4; t++) await Promise.all(strategies.map((s, r) => s.step({ step: t, forward: () => lossOf(models[r]!, r, t) })));
+  const p = new FlatState(models[0]!).parameterSize;
+  const before = models.map(flat); // the parameters, then the buffers
+  const mean = new Float32Array(before[0]!.length);
+  for (const x of before) x.forEach((v, i) => (mean[i]! += v / n));
+  const rms = (from: number, to: number): number => Math.sqrt(before.reduce((s, x) => s + x.subarray(from, to).reduce((a, v, i) => a + (v - mean[from + i]!) ** 2, 0), 0) / n);
+  const overParameters = rms(0, p), overAll = rms(0, mean.length);
+  // Each rank's running statistics come from its own batches: they are apart too, by enough that
+  // counting them would show.
+  assert.ok(overAll > 1.05 * overParameters, `with buffers ${overAll}, parameters only ${overParameters}`);
+  await Promise.all(strategies.map((s) => s.finish()));
+  const report = strategies[0]!.report();
+  const meanNorm = Math.sqrt(mean.subarray(0, p).reduce((a, v) => a + v * v, 0));
+  assert.ok(Math.abs((report.consensus_distance as number) - overParameters) < 1e-4 * overParameters, `consensus distance ${report.consensus_distance}, over the parameters by hand ${overParameters}`);
+  assert.ok(Math.abs((report.consensus_distance_relative as number) - overParameters / meanNorm) < 1e-4 * (overParameters / meanNorm));
+  models.forEach((m) => assert.ok(maxDiff(flat(m), mean) < 1e-6, "every replica, buffers included, is the mean"));
+  await Promise.all(strategies.map((s) => s.end()));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+const sgd = (m: Sequential): Optimizer => new SGD(m.parameters(), { lr: 0.05 });
+const settle = async (turns = 20): Promise<void> => {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+test("a quiet channel alone fails nothing: every rank paused for ten channel deadlines, then training goes on (posted receives and pushes have no deadline)", async (t) => {
+  // The engine's deadlines are timers: mocked, the pause is a tick of the clock, not a wait.
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const pgs = createInProcessGroups(3);
+  const { models, strategies } = await gossipRanks(pgs, { topology: "ring", channelTimeoutMs: 1000 }, sgd);
+  const steps = (from: number, to: number) => Promise.all(strategies.map(async (s, r) => {
+    for (let step = from; step <= to; step++) await s.step({ step, forward: () => lossOf(models[r]!, r, step) });
+  }));
+  await steps(1, 3);
+  await settle(); // the last pushes land and their receives are posted again
+  t.mock.timers.tick(10_000); // e.g. a long evaluation: nothing is sent for ten deadlines
+  await settle();
+  await steps(4, 6);
+  await Promise.all(strategies.map((s) => s.finish()));
+  const reports = strategies.map((s) => s.report());
+  assert.ok(reports.every((r) => r.digest === reports[0]!.digest && r.steps_skipped === 0));
+  await Promise.all(strategies.map((s) => s.end()));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+test("finish() still waits for its neighbours under the channel deadline: one alive but stopped is a CollectiveTimeoutError naming it", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const pgs = createInProcessGroups(2);
+  const { models, strategies } = await gossipRanks(pgs, { topology: "ring", channelTimeoutMs: 1000 }, sgd);
+  for (let step = 1; step <= 2; step++) await Promise.all(strategies.map((s, r) => s.step({ step, forward: () => lossOf(models[r]!, r, step) })));
+  let settled = false;
+  const finishing = strategies[0]!.finish().finally(() => (settled = true)); // rank 1 never finishes
+  await settle();
+  t.mock.timers.tick(999);
+  await settle();
+  assert.equal(settled, false, "not before the deadline");
+  t.mock.timers.tick(1);
+  await assert.rejects(finishing, (err: Error) => {
+    assert.ok(err instanceof CollectiveTimeoutError, String(err));
+    assert.match(err.message, /gossip finish\(\): rank 0 waited 1000 ms for its neighbours to finish: rank 1 never said done; check that they are alive/);
+    assert.deepEqual(err.ranks, [1]);
+    return true;
+  });
+  await Promise.all(strategies.map((s) => s.end()));
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+// The synchronous schedule on one rank (on two, a rank's commMs would rightly include the time
+// it waits while its peer's optimizer steps); the asynchronous one on two, one rank's step after
+// the other's, so that only a rank's own optimizer step moves the clock during its step.
+for (const [schedule, n] of [["async", 2], ["synchronous", 1]] as const) {
+  test(`${schedule} schedule: commMs is the mix's time and the push's, not the optimizer step's between them`, async (t) => {
+    // A clock that moves only inside the optimizer's step: one second per step.
+    let clock = 0;
+    t.mock.method(performance, "now", () => clock);
+    const pgs = createInProcessGroups(n);
+    let optimizerSteps = 0;
+    const { models, strategies } = await gossipRanks(pgs, { topology: "ring", schedule }, (m) => {
+      const opt = new SGD(m.parameters(), { lr: 0.05 });
+      const step = opt.step.bind(opt);
+      opt.step = () => {
+        clock += 1000;
+        optimizerSteps++;
+        step();
+      };
+      return opt;
+    });
+    for (let step = 1; step <= 3; step++) {
+      for (const [r, s] of strategies.entries()) {
+        const o = await s.step({ step, forward: () => lossOf(models[r]!, r, step) });
+        assert.deepEqual([o.commMs, o.waitMs], [0, 0], `rank ${r}, step ${step}`);
+      }
+    }
+    assert.equal(optimizerSteps, 3 * n);
+    if (n > 1) assert.ok(strategies.every((s) => (s.report().gossip_sends as number) > 0), "the pushes ran");
+    await Promise.all(strategies.map((s) => s.finish()));
+    await Promise.all(strategies.map((s) => s.end()));
+    await Promise.all(pgs.map((pg) => pg.destroy()));
+  });
+}
 
 test("gossip on one rank is plain training with a consensus distance of 0", async () => {
   const [pg] = createInProcessGroups(1);
