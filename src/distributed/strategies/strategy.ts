@@ -43,8 +43,9 @@ export interface StepOutcome {
   /** Numbers of the strategy's own for this step's metrics line (e.g. a parameter server's staleness). */
   metrics?: Record<string, number>;
   /**
-   * The strategy did not train on this batch (an asynchronous parameter server told this worker
-   * the job's budget is spent): the loop counts no samples, time or metrics line for it.
+   * The strategy did not train on this batch (an asynchronous run whose budget is spent: the
+   * parameter server said stop, or a gossip neighbour said done): the loop counts no samples,
+   * time or metrics line for it.
    */
   skipped?: boolean;
 }
