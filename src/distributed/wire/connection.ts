@@ -80,20 +80,27 @@ export class FramedConnection {
     return conn.authenticate(stages, options.handshakeTimeoutMs);
   }
 
-  /** Authenticates an accepted socket as the server. */
-  static accept(socket: net.Socket, options: ConnectionOptions): Promise<FramedConnection> {
+  /**
+   * Authenticates an accepted socket as the server. `firstChunk`: bytes already read from it
+   * (the listener reads the first chunk itself, so that a silent stranger costs no connection
+   * state; Note [pending connections] in listener.ts).
+   */
+  static accept(socket: net.Socket, options: ConnectionOptions, firstChunk?: Buffer): Promise<FramedConnection> {
     socket.setNoDelay(true);
     const conn = new FramedConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, options.log, options.traffic);
     const stages = new Stages("server", options, () => conn, (bytes) => socket.write(bytes));
     conn.attach(options, stages);
-    socket.on("data", (chunk: Buffer) => {
+    const feed = (chunk: Buffer): void => {
       try {
         stages.stream.feedChunk(chunk);
       } catch (err) {
         conn.fail(err);
       }
-    });
-    return conn.authenticate(stages, options.handshakeTimeoutMs);
+    };
+    socket.on("data", feed);
+    const authenticated = conn.authenticate(stages, options.handshakeTimeoutMs);
+    if (firstChunk) feed(firstChunk);
+    return authenticated;
   }
 
   private authenticate(stages: Stages, timeoutMs: number): Promise<FramedConnection> {

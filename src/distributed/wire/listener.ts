@@ -61,9 +61,14 @@ export interface AcceptedConnectionSetup {
 }
 
 interface Pending {
+  from: string;
   since: number;
+  /** Whether it has sent a byte, so that its handshake (FramedConnection.accept) has begun. */
+  started: boolean;
   /** Set when the cap evicted it, so its refusal is counted as such rather than as a failed handshake. */
   evicted: boolean;
+  /** Set when the sweep closed it, silent, at the deadline. */
+  expired: boolean;
 }
 
 export class AuthenticatedListener {
@@ -73,7 +78,7 @@ export class AuthenticatedListener {
     readonly port: number,
     private readonly pending: Map<net.Socket, Pending>,
     private readonly refusals: RefusalLog,
-    private readonly life: { closed: boolean },
+    private readonly life: { closed: boolean; sweep: NodeJS.Timeout | undefined },
   ) {}
 
   static listen(options: ListenerOptions, setup: AcceptedConnectionSetup): Promise<AuthenticatedListener> {
@@ -81,7 +86,7 @@ export class AuthenticatedListener {
     if (!Number.isInteger(guard.maxPending) || guard.maxPending < 1) {
       throw new RangeError(`${options.label}: maxPending must be a whole number of connections, at least 1; got ${guard.maxPending}`);
     }
-    const life = { closed: false };
+    const life: { closed: boolean; sweep: NodeJS.Timeout | undefined } = { closed: false, sweep: undefined };
     const deadlineMs = Math.min(options.handshakeTimeoutMs, guard.handshakeDeadlineMs);
     const refusals = new RefusalLog({
       label: options.label,
@@ -107,29 +112,63 @@ export class AuthenticatedListener {
       pending.delete(victim);
       victim.destroy();
     };
+    const refuse = (entry: Pending, err: Error | undefined): void => {
+      // Those closed by close() are not refusals.
+      if (life.closed) return;
+      let reason: RefusalReason = err instanceof HandshakeDeadlineError || entry.expired ? "deadline" : "handshake";
+      let message = err?.message ?? "closed before sending anything";
+      if (entry.evicted) {
+        reason = "cap";
+        message = `closed after ${Date.now() - entry.since} ms unauthenticated to make room: ${guard.maxPending} connections were authenticating`;
+      } else if (entry.expired) {
+        message = `authentication with ${entry.from} did not finish within ${deadlineMs} ms`;
+      }
+      refusals.refused(reason, entry.from, message);
+    };
+    // Silent connections have no timer of their own (a started one has FramedConnection's): one
+    // timer closes those past the deadline, oldest first, and rearms for the next.
+    const sweep = (): void => {
+      life.sweep = undefined;
+      const now = Date.now();
+      for (const [s, e] of pending) {
+        if (e.started) continue;
+        if (now - e.since < deadlineMs) {
+          life.sweep = setTimeout(sweep, e.since + deadlineMs - now).unref();
+          return;
+        }
+        e.expired = true;
+        pending.delete(s);
+        s.destroy();
+      }
+    };
     const server = net.createServer((socket) => {
-      const from = `${socket.remoteAddress}:${socket.remotePort}`;
       while (pending.size >= guard.maxPending) evictOne();
-      const entry: Pending = { since: Date.now(), evicted: false };
+      // Until its first byte a connection is only this entry and its socket: no handshake state,
+      // no promise, no timer (Note [pending connections]).
+      const entry: Pending = { from: `${socket.remoteAddress}:${socket.remotePort}`, since: Date.now(), started: false, evicted: false, expired: false };
       pending.set(socket, entry);
-      FramedConnection.accept(socket, { ...options, handshakeTimeoutMs: deadlineMs, sink: (conn) => setup.sink(conn) }).then(
-        (conn) => {
-          pending.delete(socket);
-          setup.onAuthenticated(conn);
-        },
-        (err: Error) => {
-          pending.delete(socket);
-          // Those closed by close() are not refusals.
-          if (life.closed) return;
-          let reason: RefusalReason = err instanceof HandshakeDeadlineError ? "deadline" : "handshake";
-          let message = err.message;
-          if (entry.evicted) {
-            reason = "cap";
-            message = `closed after ${Date.now() - entry.since} ms unauthenticated to make room: ${guard.maxPending} connections were authenticating`;
-          }
-          refusals.refused(reason, from, message);
-        },
-      );
+      life.sweep ??= setTimeout(sweep, deadlineMs).unref();
+      socket.on("error", () => {});
+      const silentClose = (): void => {
+        if (pending.get(socket) === entry) pending.delete(socket);
+        refuse(entry, undefined);
+      };
+      socket.once("close", silentClose);
+      socket.once("data", (chunk: Buffer) => {
+        socket.off("close", silentClose);
+        entry.started = true;
+        const leftMs = Math.max(1, deadlineMs - (Date.now() - entry.since));
+        FramedConnection.accept(socket, { ...options, handshakeTimeoutMs: leftMs, sink: (conn) => setup.sink(conn) }, chunk).then(
+          (conn) => {
+            pending.delete(socket);
+            setup.onAuthenticated(conn);
+          },
+          (err: Error) => {
+            if (pending.get(socket) === entry) pending.delete(socket);
+            refuse(entry, err);
+          },
+        );
+      });
     });
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -149,6 +188,7 @@ export class AuthenticatedListener {
   /** Stops accepting and closes the connections still authenticating; authenticated ones are closed by their owners. */
   close(): Promise<void> {
     this.life.closed = true;
+    if (this.life.sweep) clearTimeout(this.life.sweep);
     for (const s of this.pending.keys()) s.destroy();
     this.pending.clear();
     return new Promise((resolve) =>
