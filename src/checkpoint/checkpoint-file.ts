@@ -15,13 +15,15 @@ import { encodeSafetensors } from "./safetensors-encode.js";
  *
  * @example Save and load
  * ```ts
- * import { mkdtempSync } from "node:fs";
+ * import { mkdtempSync, rmSync } from "node:fs";
  * import { tmpdir } from "node:os";
  * import { join } from "node:path";
- * const path = join(mkdtempSync(join(tmpdir(), "ckpt-")), "step-100.safetensors");
+ * const dir = mkdtempSync(join(tmpdir(), "ckpt-"));
+ * const path = join(dir, "step-100.safetensors");
  * await saveCheckpoint(path, { w: { dtype: "F32", shape: [1], data: new Float32Array([3]) } }, { "weft.step": "100" });
  * const ckpt = await loadCheckpoint(path);
  * assert.equal(ckpt.metadata["weft.step"], "100");
+ * rmSync(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
