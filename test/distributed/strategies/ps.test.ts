@@ -476,7 +476,8 @@ test("a server that dies: every worker gets a ParameterServerError naming it and
     assert.match(err.message, new RegExp(`^parameter server rank 3 \\(shard 1: ${shard.size} parameters in ${shard.params.length} tensors\\) failed worker rank [01] `));
     assert.match(err.message, /PeerLostError/);
   }
-  assert.ok(ms < 5000, `took ${Math.round(ms)} ms against a 20000 ms deadline`);
+  // A closed link is news at once; only the 20 s deadline would be slow (generous for a loaded CI machine).
+  assert.ok(ms < 15_000, `took ${Math.round(ms)} ms against a 20000 ms deadline`);
   await Promise.all(workers.map((ps) => ps.end()));
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
@@ -504,7 +505,8 @@ test("a server that stops answering: the workers get the error naming it at thei
     assert.doesNotMatch(err.message, /slower worker/);
     return true;
   });
-  assert.ok(performance.now() - t0 < 3000);
+  // The 300 ms deadline fired, rather than a hang (bounded generously for a loaded machine).
+  assert.ok(performance.now() - t0 < 20_000);
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
 
