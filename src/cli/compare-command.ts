@@ -30,7 +30,8 @@ import { readRunCurves } from "../report/run-curves.js";
 import { tableText } from "../report/summary-table.js";
 import { writeReport } from "../report/write-report.js";
 import { ProgressBar } from "../train/progress-bar.js";
-import { compareUsage, cpuCount, planComparison, type CompareConfig, type ComparePlan } from "./compare-grid.js";
+import { compareUsage, planComparison, type CompareConfig, type ComparePlan } from "./compare-grid.js";
+import { cpuCount } from "./worker-count.js";
 import { UsageError } from "./options.js";
 
 /** After SIGTERM (at the time limit, or on a signal to compare), how long a configuration has to stop before SIGKILL (the launcher gives its workers 5 s). */

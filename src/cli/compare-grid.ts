@@ -11,15 +11,13 @@
 // other flag (a repeated `--lr` is a typo); so they are taken out of argv here, before the parser
 // sees the rest.
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { allowedCpus } from "../distributed/base/cpu-binding.js";
 import { findRecipe, RECIPES } from "../recipes/index.js";
 import type { OptionSpec, OptionTable } from "../train/option-spec.js";
 import type { Recipe } from "../train/recipe.js";
 import { convertValue, describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkTrainValues, trainOptionTable } from "./train-command.js";
-import { WORKERS_PER_CPU } from "./worker-count.js";
+import { cpuCount, WORKERS_PER_CPU } from "./worker-count.js";
 
 /** The longest --time-limit: 7 days, well inside what setTimeout can wait (2^31-1 ms, about 24.8 days). */
 export const MAX_TIME_LIMIT_S = 7 * 24 * 3600;
@@ -204,11 +202,6 @@ export function combinations(grid: readonly (readonly [string, readonly string[]
 /** A label's folder-safe form. */
 function slug(label: string): string {
   return label.replaceAll(/[^A-Za-z0-9.]+/g, "-").replaceAll(/^-+|-+$/g, "").slice(0, 60) || "default";
-}
-
-/** The CPUs this process may run on, as weft train counts them (worker-count.ts). */
-export function cpuCount(): number {
-  return allowedCpus()?.length ?? availableParallelism();
 }
 
 export function compareUsage(): string {

@@ -9,6 +9,11 @@ import { UsageError } from "./options.js";
 /** Most workers per CPU allowed by default: 4 workers on 2 cores stay allowed (the strategy tests use them). */
 export const WORKERS_PER_CPU = 2;
 
+/** The CPUs this process may run on (without the native addon the affinity mask is unknown; Node's count honours it too). */
+export function cpuCount(): number {
+  return allowedCpus()?.length ?? availableParallelism();
+}
+
 /**
  * Throws a UsageError naming `flag` when `n` workers are more than WORKERS_PER_CPU per CPU and
  * `oversubscribe` is not set.
@@ -20,8 +25,7 @@ export const WORKERS_PER_CPU = 2;
  * ```
  */
 export function checkWorkerCount(n: number, oversubscribe: boolean, flag = "--nproc"): void {
-  // Without the native addon the affinity mask is unknown; Node's count honours it too.
-  const cpus = allowedCpus()?.length ?? availableParallelism();
+  const cpus = cpuCount();
   if (!oversubscribe && n > WORKERS_PER_CPU * cpus) {
     throw new UsageError(
       `${flag} ${n} is more than ${WORKERS_PER_CPU} workers per CPU (this process may run on ${cpus} CPU${cpus === 1 ? "" : "s"}, ` +

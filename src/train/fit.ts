@@ -31,6 +31,7 @@ import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
@@ -382,10 +383,6 @@ function isFolder(path: string): boolean {
   } catch {
     return false; // loadTrainingCheckpoint names the missing file
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function round2(ms: number): number {

@@ -53,13 +53,10 @@ export function snapshotTrainingState(state: TrainingState, step: number, config
   return { step, tensors, metadata: { [STEP_KEY]: String(step), [CONFIG_KEY]: JSON.stringify(config ?? null) } };
 }
 
-/** Writes a snapshot to `path` atomically (saveCheckpoint: temporary file, fsync, rename, fsync of the folder). */
-export async function writeTrainingSnapshot(path: string, snapshot: TrainingSnapshot): Promise<void> {
-  await saveCheckpoint(path, snapshot.tensors, snapshot.metadata);
-}
-
+/** Writes the state to `path` atomically (saveCheckpoint: temporary file, fsync, rename, fsync of the folder). */
 export async function saveTrainingCheckpoint(path: string, state: TrainingState, step: number, config: unknown): Promise<void> {
-  await writeTrainingSnapshot(path, snapshotTrainingState(state, step, config));
+  const snapshot = snapshotTrainingState(state, step, config);
+  await saveCheckpoint(path, snapshot.tensors, snapshot.metadata);
 }
 
 /** Restores model (and optimizer) state; returns the saved step and configuration. */

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { cpuCount, planComparison, type ComparePlan } from "../../src/cli/compare-grid.js";
+import { planComparison, type ComparePlan } from "../../src/cli/compare-grid.js";
+import { cpuCount } from "../../src/cli/worker-count.js";
 import { UsageError } from "../../src/cli/options.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));

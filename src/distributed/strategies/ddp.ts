@@ -17,11 +17,11 @@
 // The all-reduce gives every rank the same bytes (the reduction order is fixed), and every rank
 // starts from rank 0's parameters (broadcast at creation), so identical optimizer steps keep the
 // replicas identical bit for bit. parameterDigest() lets a test or a paranoid job check it.
-import { createHash } from "node:crypto";
 import type { Module } from "../../nn/index.js";
 import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../group/process-group.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
+import { modelDigest } from "./flat-state.js";
 
 /**
  * Default bucket size: PyTorch's first-bucket size. Smaller buckets start communicating earlier in
@@ -267,11 +267,6 @@ export class DistributedDataParallel {
 
   /** SHA-256 of all parameters and buffers, in order: equal on every rank after every step (Note [bitwise-identical replicas]). */
   parameterDigest(): string {
-    const h = createHash("sha256");
-    for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) {
-      const d = t.dense();
-      h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
-    return h.digest("hex");
+    return modelDigest(this.model);
   }
 }

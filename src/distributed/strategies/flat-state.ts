@@ -46,11 +46,23 @@ export class FlatState {
 
   /** SHA-256 of the model's parameters and buffers, in order: equal on replicas that are bitwise equal. */
   digest(): string {
-    const h = createHash("sha256");
-    for (const t of this.tensors) {
-      const d = t.dense();
-      h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
-    return h.digest("hex");
+    return digestTensors(this.tensors);
   }
+}
+
+/**
+ * SHA-256 of a model's parameters, then its buffers, in registration order: equal on replicas
+ * that are bitwise equal (the digest every strategy reports, and `replicas_identical` compares).
+ */
+export function modelDigest(model: Module): string {
+  return digestTensors([...model.namedParameters(), ...model.namedBuffers()].map(([, t]) => t));
+}
+
+function digestTensors(tensors: readonly Tensor[]): string {
+  const h = createHash("sha256");
+  for (const t of tensors) {
+    const d = t.dense();
+    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return h.digest("hex");
 }

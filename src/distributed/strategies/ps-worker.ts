@@ -23,6 +23,7 @@ import type { Tensor } from "../../tensor/index.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../collectives/engine.js";
 import type { ProcessGroup } from "../group/process-group.js";
+import { modelDigest } from "./flat-state.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
 import {
   causeText, connectPairs, FLAG_FINISH_WAITS, FLAG_STEP_WAITS, FLAG_STOP, H_FINISH_PATIENCE, H_FLAGS, H_KIND, H_LEAD, H_STALENESS, H_STEP,
@@ -30,6 +31,9 @@ import {
 } from "./ps-protocol.js";
 import { assignShards, type Shard } from "./ps-shards.js";
 import type { StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
+
+/** The digest of no tensors: what report() says before setup() gave it a model. */
+const EMPTY_DIGEST = createHash("sha256").digest("hex");
 
 /** The longest delay a timer takes (setTimeout fires at once past it). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -208,14 +212,7 @@ export class ParameterServerStrategy implements Strategy {
    * on every worker).
    */
   report(): Record<string, string | number | boolean> {
-    const h = createHash("sha256");
-    if (this.model) {
-      for (const [, t] of [...this.model.namedParameters(), ...this.model.namedBuffers()]) {
-        const d = t.dense();
-        h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-      }
-    }
-    return { servers: this.servers, steps_skipped: this.skipped, digest: h.digest("hex") };
+    return { servers: this.servers, steps_skipped: this.skipped, digest: this.model ? modelDigest(this.model) : EMPTY_DIGEST };
   }
 
   traffic(): Traffic {
