@@ -10,8 +10,8 @@ import { launchJob } from "../distributed/launch/launcher.js";
 import { generateSecret } from "../distributed/wire/secret.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { findRecipe, RECIPES } from "../recipes/index.js";
-import { checkpointDirProblem, listStepCheckpoints } from "../train/checkpoint-folder.js";
-import { checkpointFolderProblem, DEFAULT_KEEP } from "../train/fit.js";
+import { checkpointDirProblem, checkpointFileProblem, listStepCheckpoints } from "../train/checkpoint-folder.js";
+import { DEFAULT_KEEP } from "../train/fit.js";
 import type { OptionTable } from "../train/option-spec.js";
 import type { Recipe, RecipeSettings } from "../train/recipe.js";
 import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
@@ -154,7 +154,7 @@ function checkCheckpointFlags(v: Readonly<Record<string, string | number | boole
     throw new UsageError("weft train: --strategy ps checkpoints at steps (the servers write at worker 0's steps): use --checkpoint-every, not --checkpoint-seconds");
   }
   if (path !== undefined) {
-    const problem = checkpointFolderProblem(path);
+    const problem = checkpointFileProblem(path);
     if (problem) throw new UsageError(`weft train: --checkpoint ${path}: ${problem}`);
     if (v.resume === true && !existsSync(path)) throw new UsageError(`weft train: --resume: the checkpoint ${path} does not exist; start without --resume`);
   }

@@ -45,6 +45,20 @@ export function listStepCheckpoints(dir: string): { step: number; path: string }
 }
 
 /**
+ * Why a single checkpoint file could not be written at `path` (its folder is missing or read-only), or
+ * undefined when it can: checked before the first step, not found after the last.
+ */
+export function checkpointFileProblem(path: string): string | undefined {
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch {
+    return `the folder ${dir} does not exist or is not writable; create it first`;
+  }
+}
+
+/**
  * Why checkpoints cannot be written to the folder `dir` (it cannot be created or is read-only),
  * or undefined when they can. Creates the folder when it is missing.
  */

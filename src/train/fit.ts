@@ -21,7 +21,7 @@
 // uninterrupted run would have.
 import { loadTrainingCheckpoint, snapshotTrainingState } from "./training-checkpoint.js";
 import {
-  checkpointDirProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf, stepCheckpointPath,
+  checkpointDirProblem, checkpointFileProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf, stepCheckpointPath,
 } from "./checkpoint-folder.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import { ProgressBar } from "./progress-bar.js";
@@ -29,7 +29,7 @@ import { percentile } from "./percentile.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
-import { accessSync, constants, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
@@ -198,7 +198,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
   // What a checkpoint's position means depends on these (Note [what a resume needs]).
   const layout: RunLayout = { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
-  const folderProblem = o.checkpoint && (folder ? checkpointDirProblem(folder.dir) : checkpointFolderProblem((o.checkpoint as CheckpointPlan).path));
+  const folderProblem = o.checkpoint && (folder ? checkpointDirProblem(folder.dir) : checkpointFileProblem((o.checkpoint as CheckpointPlan).path));
   if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint${folder ? "s to" : ""} ${folder ? folder.dir : (o.checkpoint as CheckpointPlan).path}: ${folderProblem}`);
   // Warnings come from rank 0 alone: every rank resumes from the same files and would say the same.
   const warn = o.onWarning ?? ((line: string) => void (strategy.rank === 0 && process.stderr.write(`weft: ${line}\n`)));
@@ -360,20 +360,6 @@ function checkLayout(path: string, saved: unknown, now: RunLayout): void {
       `fit: ${path} was written by ${run.world_size} rank(s) with ${run.batches_per_epoch} batches per epoch, this run has ` +
         `${now.world_size} with ${now.batches_per_epoch}; resume with the same number of workers and batch size`,
     );
-  }
-}
-
-/**
- * Why a checkpoint could not be written at `path` (its folder is missing or read-only), or
- * undefined when it can: checked before the first step, not found after the last.
- */
-export function checkpointFolderProblem(path: string): string | undefined {
-  const dir = dirname(resolve(path));
-  try {
-    accessSync(dir, constants.W_OK);
-    return undefined;
-  } catch {
-    return `the folder ${dir} does not exist or is not writable; create it first`;
   }
 }
 
