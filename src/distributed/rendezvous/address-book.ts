@@ -1,7 +1,7 @@
 // Where the ranks of a group find each other's listen addresses. Today the job's embedded store
 // holds them under `<group>/addr/<rank>`; a rendezvous backed by etcd will be another AddressBook,
 // and the transports that dial peers do not change.
-import type { StoreClient } from "./store-client.js";
+import type { RendezvousStore } from "./rendezvous-store.js";
 
 export interface AddressBook {
   /** Makes `address` ("host:port") known as rank `rank`'s. */
@@ -11,7 +11,7 @@ export interface AddressBook {
 }
 
 /** The addresses of group `group`, in the job's store. */
-export function storeAddressBook(store: StoreClient, group: string): AddressBook {
+export function storeAddressBook(store: RendezvousStore, group: string): AddressBook {
   const key = (rank: number): string => `${group}/addr/${rank}`;
   return {
     publish: (rank, address) => store.set(key(rank), address),

@@ -1,5 +1,6 @@
 // Client of the rendezvous store (store-server.ts). Every call has a deadline: blocking calls
 // carry it to the server, and the client gives up a little later itself in case the server is gone.
+import type { RendezvousStore } from "./rendezvous-store.js";
 import { FramedConnection } from "../wire/connection.js";
 import { StoreError, StoreTimeoutError } from "../base/errors.js";
 import { DEFAULT_FRAME_LIMITS, FrameType, type FrameHeader } from "../wire/frame.js";
@@ -27,7 +28,7 @@ interface Pending {
   reject(err: Error): void;
 }
 
-export class StoreClient {
+export class StoreClient implements RendezvousStore {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private conn!: FramedConnection;
@@ -59,6 +60,10 @@ export class StoreClient {
     }
     client.conn.onClose = (reason) => client.failAll(new StoreError(`store connection closed: ${reason}`));
     return client;
+  }
+
+  get endpoint(): string {
+    return `${this.host}:${this.port}`;
   }
 
   /** The local address of the connection to the store: the interface peers can reach us on. */
