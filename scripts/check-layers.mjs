@@ -54,6 +54,7 @@ const DIST_LAYERS = [
   ["metrics", "per-step metrics written and summarised"],
   ["launch", "the launcher that starts and watches ranks"],
   ["strategies", "DDP and other ways to train with a group"],
+  ["elastic", "membership generations: re-forming the group when workers are lost or join, and handing the state on"],
 ];
 
 const TOP_RANK = new Map(TOP_LAYERS.map(([name], i) => [name, i]));

@@ -33,6 +33,9 @@ function sharedOptions(recipe: Recipe | undefined) {
     workers: { type: "int", min: 1, default: 1, help: "worker processes on this machine" },
     strategy: { type: "choice", choices: STRATEGIES.map((s) => s.name), help: "how the workers train together (default: single for 1 worker, ddp for more)" },
     oversubscribe: { type: "flag", help: "allow more workers than 2 per CPU" },
+    min: { type: "int", min: 1, help: "elastic: go on while at least this many workers are left (a lost worker no longer ends the job)" },
+    max: { type: "int", min: 1, help: "elastic: the most workers the job takes in (replacements and joiners beyond it wait)" },
+    "max-restarts": { type: "int", min: 0, help: "elastic: replacements the launcher may start for workers that died (default 0)" },
     "checkpoint-dir": { type: "string", placeholder: "DIR", help: "write checkpoints into this folder, step-<n>.safetensors, in the background (at the end, and every --checkpoint-every steps or --checkpoint-seconds); --resume continues from it" },
     checkpoint: { type: "string", placeholder: "PATH", help: "write one checkpoint file instead, overwritten each time (with --strategy ps its servers' shard files sit beside it)" },
     "checkpoint-every": { type: "int", min: 1, help: "steps between checkpoints" },
@@ -122,6 +125,7 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
     }
   }
   checkCheckpointFlags(v, strategyName);
+  checkElasticFlags(v, strategyName, workers);
   if ((v["slow-rank"] === undefined) !== (v.slowdown === undefined)) throw new UsageError("weft train: --slow-rank R and --slowdown F go together (worker R runs F times slower)");
   if (v["slow-rank"] !== undefined && (v["slow-rank"] as number) >= workers) {
     throw new UsageError(`weft train: --slow-rank ${v["slow-rank"]} is not a worker; the workers are 0..${workers - 1}`);
@@ -133,6 +137,32 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
   checkWorkerCount(processes, v.oversubscribe === true, processes === workers ? "--workers" : `--workers ${workers} with --strategy ${strategyName} (${processes} processes)`);
 
   return { strategyName, strategy, workers, processes, strategyOptions };
+}
+
+/** Strategies whose replicas can be re-formed in place: the parameter server's servers hold state no worker has. */
+const ELASTIC_STRATEGIES = ["ddp", "local-sgd", "gossip"];
+
+/** --min/--max/--max-restarts: an elastic job (docs/elastic.md). */
+function checkElasticFlags(v: Readonly<Record<string, string | number | boolean | undefined>>, strategyName: string, workers: number): void {
+  const { min, max } = v as { min?: number; max?: number };
+  if (min === undefined && max === undefined) {
+    if (v["max-restarts"] !== undefined) throw new UsageError("weft train: --max-restarts replaces workers of an elastic job: add --min A (and --max B)");
+    return;
+  }
+  if (!ELASTIC_STRATEGIES.includes(strategyName)) {
+    throw new UsageError(`weft train: --min/--max (elastic) work with --strategy ${ELASTIC_STRATEGIES.join(", ")}, not ${strategyName}`);
+  }
+  const lo = min ?? 1;
+  const hi = max ?? workers;
+  if (!(lo <= workers && workers <= hi)) throw new UsageError(`weft train: --workers ${workers} must lie within --min ${lo} and --max ${hi}`);
+  if (workers < 2) throw new UsageError("weft train: an elastic job needs --workers 2 or more");
+  if (v["slow-rank"] !== undefined) throw new UsageError("weft train: --slow-rank names a worker by rank, which an elastic job reassigns: leave it out with --min/--max");
+}
+
+/** The job's elastic settings from the (checked) flags, if any. */
+function elasticPlan(v: Readonly<Record<string, string | number | boolean | undefined>>, workers: number): Pick<TrainJob, "elastic"> {
+  if (v.min === undefined && v.max === undefined) return {};
+  return { elastic: { min: (v.min as number | undefined) ?? 1, max: (v.max as number | undefined) ?? workers, maxRestarts: (v["max-restarts"] as number | undefined) ?? 0 } };
 }
 
 /** The checkpoint flags' one-line refusals (see docs/checkpoints.md, "A run's checkpoint folder"). */
@@ -200,6 +230,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     ...(v["eval-every"] === undefined ? {} : { evaluateEvery: v["eval-every"] as number }),
     ...(v["slow-rank"] === undefined ? {} : { slow: { rank: v["slow-rank"] as number, factor: v.slowdown as number } }),
     ...checkpointPlan(v),
+    ...elasticPlan(v, workers),
   };
 
   const runDir = v["run-dir"] as string | undefined;
@@ -245,16 +276,19 @@ async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry,
 async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes: number, runDir: string | undefined): Promise<RecipeResult | undefined> {
   const run = await launchJob({
     nproc: processes, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0, ...(runDir === undefined ? {} : { runDir }),
+    ...(job.elastic ? { elastic: job.elastic } : {}),
     secret: process.env[ENV.secret] ?? generateSecret(),
     script: fileURLToPath(new URL("./train-worker.js", import.meta.url)),
     args: [JSON.stringify(job)], graceMs: 5000, liveMetrics: process.stderr.isTTY === true,
   });
   if (run.exitCode !== 0) return undefined;
-  const result = JSON.parse(readFileSync(join(run.runDir, RESULT_FILE), "utf8")) as RecipeResult;
-  const reports = Array.from({ length: processes }, (_, r) => JSON.parse(readFileSync(join(run.runDir, reportFile(r)), "utf8")) as RankReport);
-  const workerReports = reports.slice(0, job.workers);
-  const sent = workerReports.reduce((sum, r) => sum + Number(r.bytes_sent ?? 0), 0);
-  return { ...result, bytes_sent_per_worker: Math.round(sent / job.workers), ...strategy.combine?.(reports, job.workers), run_dir: run.runDir };
+  const { final_members: finalMembers, ...result } = JSON.parse(readFileSync(join(run.runDir, RESULT_FILE), "utf8")) as RecipeResult & { final_members?: string[] };
+  // An elastic job's reports are those of its final members, by member id; a fixed job's, by rank.
+  const names: (string | number)[] = finalMembers ?? Array.from({ length: processes }, (_, r) => r);
+  const reports = names.map((n) => JSON.parse(readFileSync(join(run.runDir, reportFile(n)), "utf8")) as RankReport);
+  const training = finalMembers ? reports.length : job.workers;
+  const sent = reports.slice(0, training).reduce((sum, r) => sum + Number(r.bytes_sent ?? 0), 0);
+  return { ...result, bytes_sent_per_worker: Math.round(sent / training), ...strategy.combine?.(reports, training), run_dir: run.runDir };
 }
 
 function summary(r: RecipeResult): string {

@@ -18,10 +18,12 @@ export interface TrainJob {
   checkpoint?: CheckpointPlan | CheckpointFolderPlan;
   /** With --resume: the folder or file the checkpoints go to, resumed from. */
   resumeFrom?: string;
+  /** An elastic job (--min/--max): the fewest and most workers, and how many replacements the launcher may start. */
+  elastic?: { min: number; max: number; maxRestarts: number };
 }
 
 /** Written by rank 0: the run's result. */
 export const RESULT_FILE = "result.json";
 
 /** Written by every rank: what its strategy reports (DDP: the parameter digest) and its bytes_sent / bytes_received. */
-export const reportFile = (rank: number): string => `report-${rank}.json`;
+export const reportFile = (rank: number | string): string => `report-${rank}.json`;

@@ -22,3 +22,4 @@ export { prefetch } from "./prefetch.js";
 export { randomShift, randomShiftAugment, shiftImage } from "./random-shift.js";
 export { epochPermutation, SequentialSampler, SHUFFLE_STREAM, ShuffleSampler, type Sampler } from "./sampler.js";
 export { DistributedSampler, type DistributedSamplerOptions } from "./distributed-sampler.js";
+export { elasticShards, ElasticShardSampler, positionsConsumed, type ElasticShardOptions } from "./elastic-shard-sampler.js";

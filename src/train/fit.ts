@@ -30,12 +30,17 @@ import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
 import type { Strategy, Traffic } from "../distributed/strategies/strategy.js";
+import type { ProcessGroup } from "../distributed/group/process-group.js";
+import { isRecoverable, type ElasticGroup } from "../distributed/elastic/elastic-group.js";
+import { syncTrainingState, type TrainingPosition } from "../distributed/elastic/state-sync.js";
+import { positionsConsumed } from "../data/index.js";
+import { initRng } from "../nn/index.js";
 
 /** Batches of an epoch on this rank; a DataLoader (with a DistributedSampler per rank) is one. */
 export interface EpochSource<B> {
@@ -122,6 +127,33 @@ export interface FitOptions<B> {
    * (slowdown - 1) times the step's compute, so stragglers can be studied on one machine.
    */
   slowdown?: number;
+  /**
+   * Go on when workers are lost or join: the strategy is made for each generation's group, the
+   * data re-dealt among its ranks, the state taken from its rank 0. `strategy` is not used.
+   */
+  elastic?: ElasticFit<B>;
+}
+
+/**
+ * The data of an elastic run: what is left of an epoch, re-dealt to however many ranks there are
+ * now (data/elastic-shard-sampler.ts).
+ */
+export interface ShardedEpochSource<B> {
+  /** Samples in an epoch's permutation. */
+  readonly samplesPerEpoch: number;
+  /** Samples per rank per step. */
+  readonly batchSize: number;
+  /** Rank `rank` of `worldSize`'s batches over the epoch's permutation positions from `fromSample` on. */
+  shard(epoch: number, fromSample: number, rank: number, worldSize: number): AsyncIterable<B>;
+}
+
+/** What fit() needs to go on when workers are lost or join (Note [re-forming at the step boundary]). */
+export interface ElasticFit<B> {
+  /** The job's membership and the current generation's group. */
+  group: ElasticGroup;
+  /** The strategy over a generation's group (a new one for each generation). */
+  strategyFor(pg: ProcessGroup): Strategy;
+  data: ShardedEpochSource<B>;
 }
 
 export interface StepInfo {
@@ -156,6 +188,8 @@ export interface FitResult {
   step_ms_p90: number;
   /** Bytes this rank sent and received during the run. */
   traffic: Traffic;
+  /** An elastic run's membership: re-formations after the first generation, their times, and the workers at the end. */
+  elastic?: { recoveries: number; recovery_ms: number[]; final_workers: number; generation: number; writes_result: boolean };
 }
 
 function checkCount(name: string, v: number | undefined, min: number): void {
@@ -180,7 +214,8 @@ function checkCount(name: string, v: number | undefined, min: number): void {
  * ```
  */
 export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
-  const strategy = o.strategy ?? new SingleStrategy();
+  const elastic = o.elastic;
+  let strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
   const epochs = o.epochs ?? 1;
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
@@ -195,25 +230,32 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   if (!(slowdown >= 1 && Number.isFinite(slowdown))) throw new RangeError(`fit: slowdown must be a number >= 1 (1 is full speed), got ${slowdown}`);
   const perEpoch = o.data.batchesPerEpoch;
   if (perEpoch < 1) throw new RangeError("fit: the data has no batches; check the data set and the batch size");
+  // In an elastic run the steps of an epoch change with the workers; the budget counts steps of
+  // the first generation's size (Note [the schedule's clock]).
   const totalSteps = Math.min(epochs * perEpoch, o.maxSteps ?? Infinity);
   // What a checkpoint's position means depends on these (Note [what a resume needs]).
-  const layout: RunLayout = { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
+  const layout: RunLayout = elastic
+    ? { samples_per_epoch: elastic.data.samplesPerEpoch, batch_size: elastic.data.batchSize }
+    : { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
   const folderProblem = o.checkpoint && (folder ? checkpointDirProblem(folder.dir) : checkpointFileProblem((o.checkpoint as CheckpointPlan).path));
   if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint${folder ? "s to" : ""} ${folder ? folder.dir : (o.checkpoint as CheckpointPlan).path}: ${folderProblem}`);
   // Warnings come from rank 0 alone: every rank resumes from the same files and would say the same.
   const warn = o.onWarning ?? ((line: string) => void (strategy.rank === 0 && process.stderr.write(`weft: ${line}\n`)));
 
-  let step = 0;
+  const firstWorld = strategy.worldSize;
+  let position: TrainingPosition = { step: 0, epoch: 0, sample: 0, scheduleStep: 0, rng: [] };
   let resumedFromStep: number | undefined;
   if (o.resumeFrom !== undefined) {
     const state = { model: o.model, optimizer: o.optimizer };
     const saved = isFolder(o.resumeFrom)
       ? await loadNewestCheckpoint(o.resumeFrom, state, warn)
       : { path: o.resumeFrom, ...(await loadTrainingCheckpoint(o.resumeFrom, state)) };
-    checkLayout(saved.path, saved.config, layout);
-    step = saved.step;
-    resumedFromStep = step;
-    if (step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
+    const savedRun = checkLayout(saved.path, saved.config, layout);
+    position = savedRun.position
+      ? { ...savedRun.position, step: saved.step, rng: [] }
+      : { step: saved.step, epoch: Math.floor(saved.step / perEpoch), sample: 0, scheduleStep: saved.step, rng: [] };
+    resumedFromStep = saved.step;
+    if (!elastic && position.step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${position.step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
   } else if (folder) {
     const earlier = listStepCheckpoints(folder.dir)[0];
     if (earlier) {
@@ -224,106 +266,175 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const ownMetrics = o.metrics === undefined && process.env[ENV.runDir] !== undefined ? new MetricsWriter() : undefined;
   const metrics = o.metrics ?? ownMetrics;
   let checkpoints: CheckpointWriter | undefined;
+  /** Replicas of a new generation start from its rank 0's state (elastic/state-sync.ts). */
+  const syncState = async (): Promise<void> => {
+    if (!elastic) return;
+    position = await syncTrainingState(elastic.group.group, o.model, o.optimizer, { ...position, rng: initRng().getState() });
+    initRng().setState(position.rng);
+  };
+  // Bytes of the generations before the current one's group.
+  const retired = { sent: 0, received: 0 };
+  const traffic = (): Traffic => {
+    const t = strategy.traffic();
+    return { sent: retired.sent + t.sent, received: retired.received + t.received };
+  };
   try {
     // Inside the try: a set-up that fails halfway (a subgroup made, the next refused) is ended too.
+    await syncState();
     await strategy.setup(o.model, o.optimizer);
-    const writer = strategy.writesCheckpoints();
-    if (o.checkpoint && writer) {
+    const openWriter = async (): Promise<void> => {
+      if (!o.checkpoint || checkpoints || !strategy.writesCheckpoints()) return;
       const stale = folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
       if (stale.files > 0) {
         warn(`removed ${stale.files} temporary checkpoint file(s) left by interrupted saves in ${folder ? folder.dir : dirname(resolve((o.checkpoint as CheckpointPlan).path))}: ${stale.bytes} bytes`);
       }
       checkpoints = new CheckpointWriter(folder ? (_path, at) => pruneCheckpoints(folder.dir, keep, at) : undefined);
-    }
+    };
+    await openWriter();
     let savedAt = performance.now();
     // Note [checkpoints off the critical path]: the state is copied here, between steps; the
     // digests, encoding and atomic write run on the writer's thread while the next steps train.
     const save = async (): Promise<void> => {
-      if (!o.checkpoint || !checkpoints) return;
-      const snapshot = snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, step, { run: layout, config: o.checkpoint.config ?? null });
-      await checkpoints.save(folder ? stepCheckpointPath(folder.dir, step) : (o.checkpoint as CheckpointPlan).path, snapshot);
+      if (!o.checkpoint || !checkpoints || !strategy.writesCheckpoints()) return;
+      const run: RunLayout = elastic ? { ...layout, position: { epoch: position.epoch, sample: position.sample, scheduleStep: position.scheduleStep } } : layout;
+      const snapshot = snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, position.step, { run, config: o.checkpoint.config ?? null });
+      const path = folder ? stepCheckpointPath(folder.dir, position.step) : (o.checkpoint as CheckpointPlan).path;
+      await checkpoints.save(path, snapshot);
       // A single file is durable before the next step: a parameter server writes its shard files
       // beside it at the same step, and a kill must never find them ahead of it.
       if (!folder) await checkpoints.drain();
+      metrics?.write({ event: "checkpoint_written", step: position.step, path: basename(path) });
       savedAt = performance.now();
     };
     const due = (): boolean =>
-      (o.checkpoint?.everySteps !== undefined && step % o.checkpoint.everySteps === 0) ||
+      (o.checkpoint?.everySteps !== undefined && position.step % o.checkpoint.everySteps === 0) ||
       (everySeconds !== undefined && performance.now() - savedAt >= everySeconds * 1000);
-    const bar = o.progress !== undefined && writer ? new ProgressBar(o.progress, totalSteps) : undefined;
+    const bar = o.progress !== undefined && strategy.writesCheckpoints() && !elastic ? new ProgressBar(o.progress, totalSteps) : undefined;
     const window = { samples: 0, ms: 0 };
+    if (resumedFromStep !== undefined) metrics?.write({ event: "resumed", step: resumedFromStep });
 
-    const startStep = step;
+    const startStep = position.step;
     let samples = 0;
     let lastLoss = NaN;
     const stepMs: number[] = [];
-    const trafficAtStart = strategy.traffic();
+    const trafficAtStart = traffic();
     const started = performance.now();
     const sinceStart = (): number => Math.round(performance.now() - started) / 1000;
     // An eval line's time is when the parameters it scores were reached (before it evaluates),
     // the same for those in between and the last; earlier evaluations' time is in it.
     const evaluateNow = (epoch: number): void => {
-      if (!writer || !o.evaluate) return;
+      if (!strategy.writesCheckpoints() || !o.evaluate) return;
       const reached = sinceStart();
       const evaluation = o.evaluate(o.model);
       o.model.train();
-      metrics?.write({ event: "eval", step, epoch, wall_s: reached, ...evaluation });
+      metrics?.write({ event: "eval", step: position.step, epoch, wall_s: reached, ...evaluation });
+    };
+    // An elastic run's epochs end when their samples do (Note [the schedule's clock]); --max-steps still bounds it.
+    const budget = elastic ? (o.maxSteps ?? Infinity) : totalSteps;
+    const budgetSpent = (): boolean => position.scheduleStep >= budget - 1e-9;
+    /** This rank's batches from the current position: a fixed shard by batch, or the rest of the epoch re-dealt (elastic). */
+    const batchesFromHere = (): AsyncIterable<B> =>
+      elastic
+        ? elastic.data.shard(position.epoch, position.sample, strategy.rank, strategy.worldSize)
+        : o.data.epoch(position.epoch, position.step - position.epoch * perEpoch);
+    /** Moves the position past one step of `world` ranks, the `j`-th since `from`. */
+    const advance = (from: number, world: number, j: number): void => {
+      position.step++;
+      position.scheduleStep += world / firstWorld;
+      if (elastic) {
+        position.sample += positionsConsumed(elastic.data.samplesPerEpoch, from, world, elastic.data.batchSize, j);
+      }
     };
     o.model.train();
-    try {
-      for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < totalSteps; epoch++) {
-        for await (const batch of o.data.epoch(epoch, step - epoch * perEpoch)) {
-          const t0 = performance.now();
-          if (o.schedule) o.optimizer.lr = o.schedule(step);
-          const outcome = await strategy.step({ step: step + 1, forward: () => o.loss(o.model, batch) });
-          if (outcome.skipped) {
-            // The position still moves on (checkpoints and the budget count batches), nothing else.
-            step++;
-            if (step >= totalSteps) break;
+    for (;;) {
+      try {
+        while (position.epoch < epochs && !budgetSpent()) {
+          if (elastic && position.sample >= elastic.data.samplesPerEpoch) {
+            position.epoch++;
+            position.sample = 0;
             continue;
           }
-          if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
-          const ms = performance.now() - t0;
-          stepMs.push(ms);
-          step++;
-          const n = o.samplesIn(batch);
-          samples += n;
-          lastLoss = outcome.loss;
-          const info: StepInfo = { step, epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
-          const moved = metrics ? strategy.traffic() : undefined;
-          metrics?.write({
-            step, epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
-            compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
-            wall_s: sinceStart(), bytes_sent: moved!.sent - trafficAtStart.sent, bytes_received: moved!.received - trafficAtStart.received,
-            ...outcome.metrics,
-          });
-          if (bar) {
-            window.samples += n;
-            window.ms += ms;
-            bar.update(step, { epoch: `${epoch + 1}/${epochs}`, loss: info.loss.toFixed(4), "samples/s": Math.round((1000 * window.samples) / window.ms) });
-            if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
+          const from = position.sample;
+          const world = strategy.worldSize;
+          let j = 0;
+          for await (const batch of batchesFromHere()) {
+            elastic?.group.pollJoins();
+            const t0 = performance.now();
+            if (o.schedule) o.optimizer.lr = o.schedule(Math.floor(position.scheduleStep + 1e-9));
+            const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch) });
+            advance(from, world, j++);
+            if (outcome.skipped) {
+              // The position still moves on (checkpoints and the budget count batches), nothing else.
+              if (budgetSpent()) break;
+              continue;
+            }
+            if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
+            const ms = performance.now() - t0;
+            stepMs.push(ms);
+            const n = o.samplesIn(batch);
+            samples += n;
+            lastLoss = outcome.loss;
+            const info: StepInfo = { step: position.step, epoch: position.epoch, loss: outcome.loss, samples: n, computeMs: ms - outcome.waitMs, commMs: outcome.commMs, waitMs: outcome.waitMs };
+            const moved = metrics ? traffic() : undefined;
+            metrics?.write({
+              step: position.step, epoch: position.epoch, loss: info.loss, samples_per_s: Math.round((1000 * n) / ms),
+              compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
+              wall_s: sinceStart(), bytes_sent: moved!.sent - trafficAtStart.sent, bytes_received: moved!.received - trafficAtStart.received,
+              ...(elastic ? { generation: elastic.group.generation.number, workers: world } : {}),
+              ...outcome.metrics,
+            });
+            if (bar) {
+              window.samples += n;
+              window.ms += ms;
+              bar.update(position.step, { epoch: `${position.epoch + 1}/${epochs}`, loss: info.loss.toFixed(4), "samples/s": Math.round((1000 * window.samples) / window.ms) });
+              if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
+            }
+            o.onStep?.(info);
+            if (!budgetSpent() && due()) await save();
+            if (budgetSpent()) break;
           }
-          o.onStep?.(info);
-          if (step < totalSteps && due()) await save();
-          if (step >= totalSteps) break;
+          if (budgetSpent()) break;
+          const epoch = position.epoch;
+          position.epoch++;
+          position.sample = 0;
+          // The last epoch's evaluation is the result's, below; this is for the curve in between.
+          if (o.evaluateEvery && (epoch + 1) % o.evaluateEvery === 0 && !budgetSpent() && position.epoch < epochs) evaluateNow(epoch);
         }
-        // The last epoch's evaluation is the result's, below; this is for the curve in between.
-        if (o.evaluateEvery && (epoch + 1) % o.evaluateEvery === 0 && step < totalSteps) evaluateNow(epoch);
+        await strategy.finish();
+        break;
+      } catch (err) {
+        if (!elastic || !isRecoverable(err)) throw err;
+        // Note [re-forming at the step boundary]: the failed step is not counted here (its
+        // position did not move); the member furthest along becomes rank 0 of the new group and
+        // everyone takes its state, so a step that completed anywhere is kept.
+        const t = strategy.traffic();
+        retired.sent += t.sent;
+        retired.received += t.received;
+        await strategy.end();
+        warn(`elastic: ${err.message}; re-forming the group`);
+        const gen = await elastic.group.reform(err, position.step);
+        strategy = elastic.strategyFor(elastic.group.group);
+        await syncState();
+        await strategy.setup(o.model, o.optimizer);
+        await openWriter();
+        process.stderr.write(`weft: elastic: generation ${gen.number} of ${gen.members.length} worker(s) formed in ${elastic.group.recoveries.at(-1)!.ms} ms` +
+          `${gen.lost.length ? `, without ${gen.lost.join(", ")}` : ""}${gen.joined.length ? `, with ${gen.joined.join(", ")} joining` : ""}; rank ${strategy.rank} resumes at step ${position.step}\n`);
       }
-    } finally {
-      bar?.finish();
     }
-    await strategy.finish();
+    bar?.finish();
     const wall = (performance.now() - started) / 1000;
-    const moved = strategy.traffic();
+    const moved = traffic();
     await save();
     await checkpoints?.drain(); // the last checkpoint is durable before the result says so
+    const writer = strategy.writesCheckpoints();
     const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
     if (o.evaluateEvery && writer && o.evaluate) {
-      metrics?.write({ event: "eval", step, epoch: Math.ceil(step / perEpoch) - 1, wall_s: Math.round(wall * 1000) / 1000, ...evaluation });
+      const lastEpoch = elastic ? (position.sample > 0 ? position.epoch : position.epoch - 1) : Math.ceil(position.step / perEpoch) - 1;
+      metrics?.write({ event: "eval", step: position.step, epoch: lastEpoch, wall_s: Math.round(wall * 1000) / 1000, ...evaluation });
     }
+    const recoveries = elastic ? elastic.group.recoveries.filter((r) => r.generation > 0) : [];
     return {
-      steps: step - startStep, final_step: step, ...(resumedFromStep === undefined ? {} : { resumed_from_step: resumedFromStep }),
+      steps: position.step - startStep, final_step: position.step, ...(resumedFromStep === undefined ? {} : { resumed_from_step: resumedFromStep }),
       train_loss: lastLoss,
       samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
       wall_s: Math.round(wall * 100) / 100,
@@ -331,6 +442,12 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       step_ms_mean: round2(stepMs.reduce((a, b) => a + b, 0) / Math.max(1, stepMs.length)),
       step_ms_p90: round2(percentile(stepMs, 0.9)),
       traffic: { sent: moved.sent - trafficAtStart.sent, received: moved.received - trafficAtStart.received },
+      ...(elastic ? {
+        elastic: {
+          recoveries: recoveries.length, recovery_ms: recoveries.map((r) => r.ms), final_workers: strategy.worldSize,
+          generation: elastic.group.generation.number, writes_result: writer,
+        },
+      } : {}),
     };
   } finally {
     // On a failure too: a write in flight finishes (it is a good checkpoint) before fit() throws.
@@ -340,27 +457,60 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   }
 }
 
+// Note [re-forming at the step boundary]
+// In an elastic run (FitOptions.elastic) a step that fails with a collective error (a member was
+// lost: its links closed or it fell silent; or rank 0 aborted the generation because a worker
+// asked to join) is not counted: its position has not moved. The survivors stand for the next
+// generation with the steps their state has taken (elastic/membership.ts); the one furthest
+// along becomes rank 0, and every member takes its parameters, optimizer state, position and
+// random generator (elastic/state-sync.ts) before the strategy is set up again on the new group.
+// A step whose all-reduce completed on some rank before the loss is therefore kept (that rank
+// stepped on gradients from every member, the lost one included), and one that completed nowhere
+// is redone by the survivors, with the rest of the epoch re-dealt among them (Note [an epoch is a
+// range of permutation positions] in data/elastic-shard-sampler.ts): no sample is skipped or
+// seen twice beyond the interrupted step.
+//
+// Note [the schedule's clock]
+// The schedule and --max-steps count steps of the first generation's size: a step of W ranks
+// adds W / W0 to the clock. So with fewer workers the learning rate follows the samples seen,
+// as it would have with all of them, and a run that never changes size counts exactly its steps.
+
 // Note [what a resume needs]
 // A checkpoint's step is a position in the data only for the world size and batches per epoch
 // that wrote it: with another --workers or --batch the same step names other batches, and the
 // resumed run would silently differ from the uninterrupted one. So fit() saves both beside the
-// caller's configuration and refuses a resume that changed them.
+// caller's configuration and refuses a resume that changed them. An elastic run saves its
+// position as permutation positions (Note [an epoch is a range of permutation positions]), which
+// mean the same for any number of workers: only the data set's size and the batch must match.
 interface RunLayout {
-  world_size: number;
-  batches_per_epoch: number;
+  world_size?: number;
+  batches_per_epoch?: number;
+  samples_per_epoch?: number;
+  batch_size?: number;
+  position?: { epoch: number; sample: number; scheduleStep: number };
 }
 
-function checkLayout(path: string, saved: unknown, now: RunLayout): void {
-  const run = (saved as { run?: Partial<RunLayout> } | null)?.run;
-  if (!run || typeof run.world_size !== "number" || typeof run.batches_per_epoch !== "number") {
+function checkLayout(path: string, saved: unknown, now: RunLayout): RunLayout {
+  const run = (saved as { run?: RunLayout } | null)?.run;
+  if (!run || (typeof run.world_size !== "number" && typeof run.samples_per_epoch !== "number")) {
     throw new RangeError(`fit: ${path} was not written by fit() (it has no run layout); resume only from checkpoints fit() wrote`);
+  }
+  if (now.samples_per_epoch !== undefined) {
+    if (run.samples_per_epoch !== now.samples_per_epoch || run.batch_size !== now.batch_size || !run.position) {
+      throw new RangeError(
+        `fit: ${path} was ${run.position ? `written with ${run.samples_per_epoch} samples per epoch and batch ${run.batch_size}` : "not written by an elastic run"}, ` +
+          `this elastic run has ${now.samples_per_epoch} and ${now.batch_size}; resume with the same data and batch size (any number of workers)`,
+      );
+    }
+    return run;
   }
   if (run.world_size !== now.world_size || run.batches_per_epoch !== now.batches_per_epoch) {
     throw new RangeError(
-      `fit: ${path} was written by ${run.world_size} rank(s) with ${run.batches_per_epoch} batches per epoch, this run has ` +
+      `fit: ${path} was written by ${run.world_size ?? "an elastic run of any number of"} rank(s) with ${run.batches_per_epoch ?? "?"} batches per epoch, this run has ` +
         `${now.world_size} with ${now.batches_per_epoch}; resume with the same number of workers and batch size`,
     );
   }
+  return run;
 }
 
 function isFolder(path: string): boolean {

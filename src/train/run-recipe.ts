@@ -1,13 +1,15 @@
 // Runs a recipe through the loop: seeds, the model, this rank's share of the data, the optimizer
 // and schedule, fit(), and the result in the shape of the `--json` line. The same call runs in
 // one process and in each worker of a job; only the strategy differs.
-import { DataLoader, DistributedSampler } from "../data/index.js";
+import { DataLoader, DistributedSampler, elasticShards } from "../data/index.js";
 import { manualSeed } from "../nn/index.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import type { Strategy } from "../distributed/strategies/strategy.js";
-import { fit, type CheckpointFolderPlan, type CheckpointPlan } from "./fit.js";
+import type { ElasticGroup } from "../distributed/elastic/elastic-group.js";
+import type { ProcessGroup } from "../distributed/group/process-group.js";
+import { fit, type CheckpointFolderPlan, type CheckpointPlan, type ShardedEpochSource } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
 
 export interface RecipeRun {
@@ -25,6 +27,8 @@ export interface RecipeRun {
   slowdown?: number;
   /** Where the per-step metrics go (default: fit's, the run folder under the launcher). */
   metrics?: MetricsWriter;
+  /** Go on when workers are lost or join (fit's elastic; `strategy` is then the first generation's). */
+  elastic?: { group: ElasticGroup; strategyFor(pg: ProcessGroup): Strategy };
 }
 
 /**
@@ -40,6 +44,8 @@ export interface RecipeParts {
   data: DataLoader<unknown, unknown>;
   /** Steps each training rank takes in all (epochs and --max-steps applied). */
   totalSteps: number;
+  /** The same data for an elastic run: the rest of any epoch, for any number of ranks. */
+  shards: ShardedEpochSource<unknown>;
 }
 
 export function buildRecipeParts(recipe: Recipe, settings: RecipeSettings, rank: number, workers: number): RecipeParts {
@@ -50,7 +56,8 @@ export function buildRecipeParts(recipe: Recipe, settings: RecipeSettings, rank:
   const sampler = new DistributedSampler(train.length, { rank, worldSize: workers, seed: settings.seed });
   const data = new DataLoader(train, { batchSize: settings.batch, collate, seed: settings.seed, sampler });
   const totalSteps = Math.min(settings.epochs * data.batchesPerEpoch, settings.maxSteps ?? Infinity);
-  return { model, optimizer: recipe.optimizer(model, settings), schedule: recipe.schedule(settings, totalSteps), data, totalSteps };
+  const shards = elasticShards(train, { batchSize: settings.batch, collate, seed: settings.seed });
+  return { model, optimizer: recipe.optimizer(model, settings), schedule: recipe.schedule(settings, totalSteps), data, totalSteps, shards };
 }
 
 /** The result of a run: the `--json` line's fields (the caller adds where it ran). */
@@ -65,12 +72,14 @@ export interface RecipeResult {
   train_loss: number;
   samples_per_s: number;
   wall_s: number;
-  [field: string]: string | number | boolean;
+  bytes_sent: number;
+  bytes_received: number;
+  [field: string]: string | number | boolean | number[];
 }
 
 export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   const { recipe, settings, strategy } = run;
-  const { model, optimizer, schedule, data } = buildRecipeParts(recipe, settings, strategy.rank, strategy.worldSize);
+  const { model, optimizer, schedule, data, shards } = buildRecipeParts(recipe, settings, strategy.rank, strategy.worldSize);
   const result = await fit({
     model,
     optimizer,
@@ -88,6 +97,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     ...(run.evaluateEvery === undefined ? {} : { evaluateEvery: run.evaluateEvery }),
     ...(run.slowdown === undefined ? {} : { slowdown: run.slowdown }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
+    ...(run.elastic ? { elastic: { ...run.elastic, data: shards } } : {}),
   });
   const value = result.evaluation[recipe.metric.name] ?? NaN;
   return {
@@ -100,5 +110,9 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     step_ms_mean: result.step_ms_mean, step_ms_p90: result.step_ms_p90,
     bytes_sent: result.traffic.sent, bytes_received: result.traffic.received,
     ...result.strategy,
+    ...(result.elastic ? {
+      recoveries: result.elastic.recoveries, recovery_ms: result.elastic.recovery_ms,
+      final_workers: result.elastic.final_workers, generation: result.elastic.generation,
+    } : {}),
   };
 }

@@ -33,7 +33,7 @@ function deriveKey(key: number, stream: number): number {
  */
 export class Rng {
   /** Identity of this stream: forks are derived from it. */
-  private readonly key: number;
+  private key: number;
   private s0: number;
   private s1: number;
   private s2: number;
@@ -53,6 +53,22 @@ export class Rng {
     this.s2 = mix32(this.key + 0xdaa66d2b);
     this.s3 = mix32(this.key + 0x78dde6e4);
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /**
+   * The generator's whole state, as numbers (JSON-safe): what a worker that joins a running job
+   * is handed so its dropout draws match the others' from its first step.
+   */
+  getState(): number[] {
+    return [this.key, this.s0, this.s1, this.s2, this.s3, this.spareNormal === null ? 0 : 1, this.spareNormal ?? 0];
+  }
+
+  /** Restores a state getState() returned (on this or another process). */
+  setState(state: readonly number[]): void {
+    if (state.length !== 7 || !state.slice(0, 6).every((w) => Number.isInteger(w))) throw new RangeError(`Rng.setState needs the 7 numbers getState() returns, got ${state.length}`);
+    this.key = state[0]!;
+    [this.s0, this.s1, this.s2, this.s3] = [state[1]!, state[2]!, state[3]!, state[4]!];
+    this.spareNormal = state[5] === 1 ? state[6]! : null;
   }
 
   /** An independent generator for `stream` (an epoch, a rank, a sample index...). */

@@ -55,7 +55,23 @@ export interface LaunchOptions {
   onLine?: (rank: number, stream: "stdout" | "stderr", line: string) => void;
   /** The launcher's own messages (default: stderr, `weft launch: ` prefix). */
   log?: (message: string) => void;
+  /**
+   * An elastic job (Note [elastic supervision]): a worker that fails does not stop the others,
+   * which re-form without it; the launcher starts a replacement while the job has fewer than
+   * `max` workers and restarts are left.
+   */
+  elastic?: { min: number; max: number; maxRestarts: number };
 }
+
+// Note [elastic supervision]
+// In an elastic job the workers decide membership among themselves (elastic/membership.ts); the
+// launcher only watches processes. A worker that exits non-zero is logged and left out, and while
+// restarts remain (--max-restarts) and fewer than --max of this node's share are running, a
+// replacement is started under a new member id with WEFT_JOIN=1, which joins the running job at
+// a step boundary. The job ends when every worker has exited: successfully if one of them did
+// (the final generation's members exit 0 once the result is written), the first failure's status
+// otherwise. After the first clean exit the others get the grace period to finish, then are
+// stopped: a worker frozen by SIGSTOP and left out would otherwise keep the job open for ever.
 
 export interface JobResult {
   /** 0, or the first failed worker's exit code (128 + signal number when it was killed). */
@@ -77,6 +93,7 @@ export interface JobResult {
 
 interface Worker {
   rank: number;
+  localRank: number;
   child: ChildProcess;
   output: WorkerOutput;
   exited: Promise<void>;
@@ -162,6 +179,9 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
 
   const workers: Worker[] = [];
+  let restarts = 0;
+  let cleanExit = false;
+  let spawnWorker: (rank: number, localRank: number, memberId: string | undefined) => void = () => {};
   let failed: JobResult["failed"];
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -203,8 +223,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     }
 
     const cpuShares = cpuSharesFor(o, log);
-    for (let localRank = 0; localRank < o.nproc; localRank++) {
-      const rank = o.nodeRank * o.nproc + localRank;
+    spawnWorker = (rank: number, localRank: number, memberId: string | undefined): void => {
       const share = cpuShares?.[localRank];
       const startedAt = Date.now();
       let child: ChildProcess;
@@ -224,6 +243,10 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
             [ENV.jobId]: jobId!,
             ...(share ? { [ENV.cpus]: share.join(",") } : {}),
             [ENV.launcherPid]: String(process.pid),
+            ...(o.elastic ? {
+              [ENV.minWorkers]: String(o.elastic.min), [ENV.maxWorkers]: String(o.elastic.max),
+              [ENV.memberId]: memberId ?? `w${rank}`, ...(memberId === undefined ? {} : { [ENV.join]: "1" }),
+            } : {}),
           },
           stdio: ["ignore", "pipe", "pipe"],
         });
@@ -237,6 +260,11 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       const exited = new Promise<void>((resolveExit) => {
         const ended = (status: number, how: string): void => {
           output.flush();
+          if (o.elastic && !stopping) {
+            elasticExit(rank, status, how);
+            resolveExit();
+            return;
+          }
           if (status !== 0 && !failed && !stopping) {
             const fatal = output.fatal;
             failed = { rank, pid: child.pid, exitCode: status, tail: output.tail(), logPath: output.logPath, ...(fatal ? { error: fatal.error } : {}) };
@@ -260,8 +288,32 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         });
         child.on("close", (code, signal) => ended(exitStatus(code, signal), `exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
       });
-      workers.push({ rank, child, output, exited });
-    }
+      workers.push({ rank, localRank, child, output, exited });
+    };
+    /** Note [elastic supervision]. */
+    const elasticExit = (rank: number, status: number, how: string): void => {
+      const e = o.elastic!;
+      if (status === 0) {
+        if (!cleanExit) {
+          cleanExit = true;
+          setTimeout(() => stopAll(alive().length > 0 ? "the job finished" : undefined), o.graceMs).unref();
+        }
+        return;
+      }
+      const w = workers.find((x) => x.rank === rank)!;
+      failed ??= { rank, pid: w.child.pid, exitCode: status, tail: w.output.tail(), logPath: w.output.logPath, ...(w.output.fatal ? { error: w.output.fatal.error } : {}) };
+      const running = alive().length;
+      if (cleanExit) return;
+      if (restarts < e.maxRestarts && running < Math.min(e.max, o.nproc)) {
+        restarts++;
+        const slot = worldSize + (restarts - 1) * o.nnodes + o.nodeRank;
+        log(`rank ${rank} ${how}; the others go on without it (elastic), and rank ${slot} starts in its place (restart ${restarts} of ${e.maxRestarts})`);
+        spawnWorker(slot, w.localRank, `w${rank}r${restarts}`);
+      } else {
+        log(`rank ${rank} ${how}; the others go on without it (elastic: ${running} running here, --min ${e.min})`);
+      }
+    };
+    for (let localRank = 0; localRank < o.nproc; localRank++) spawnWorker(o.nodeRank * o.nproc + localRank, localRank, undefined);
 
     poller = o.liveMetrics
       ? setInterval(() => {
@@ -271,7 +323,12 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         }, 500)
       : undefined;
 
-    await Promise.all(workers.map((w) => w.exited));
+    // Replacements join the list while we wait: wait until every worker, old and new, has exited.
+    for (let seen = 0; seen < workers.length; ) {
+      const batch = workers.slice(seen);
+      seen = workers.length;
+      await Promise.all(batch.map((w) => w.exited));
+    }
     allExited = true;
   } finally {
     if (poller) clearInterval(poller);
@@ -294,6 +351,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     const end = summary.finalSummary();
     if (end) log(`job ${jobId!}: ${end}`);
   }
+  if (o.elastic && cleanExit) return { exitCode: 0, jobId: jobId!, runDir };
   if (failed) {
     // An uncaught error was summed up when it happened; a worker that chose its exit status
     // printed its own reason, which its last lines show.

@@ -14,4 +14,11 @@ export const ENV = {
   cpus: "WEFT_CPUS",
   /** The launcher's pid: a worker asks to be stopped when that process dies. */
   launcherPid: "WEFT_LAUNCHER_PID",
+  /** Elastic jobs: this worker's member id, stable for its life ("w2", a replacement "w2r1"). */
+  memberId: "WEFT_MEMBER_ID",
+  /** Elastic jobs: "1" for a worker started after the job began, which joins the running job. */
+  join: "WEFT_JOIN",
+  /** Elastic jobs: the fewest and most workers the job may have (--min, --max). */
+  minWorkers: "WEFT_MIN_WORKERS",
+  maxWorkers: "WEFT_MAX_WORKERS",
 } as const;

@@ -1,0 +1,195 @@
+// An elastic job's process group as one worker sees it: the group of the current generation, and
+// the way to the next one (membership.ts decides who is in it; this file builds the group and
+// says what happened). The training loop (src/train/fit.ts) calls reform() when a step fails with
+// a collective error, and pollJoins() between steps so a worker waiting to join gets in.
+import { CollectiveError, CollectiveMismatchError } from "../base/errors.js";
+import type { ProcessGroup } from "../group/process-group.js";
+import type { RendezvousStore } from "../rendezvous/rendezvous-store.js";
+import {
+  formNextGeneration, joinRequests, joinRunningJob, markFinished, publishFirstGeneration,
+  type Candidacy, type Generation, type MembershipLimits,
+} from "./membership.js";
+
+/** Something that happened to the membership, for the metrics stream and the log. */
+export interface MembershipEvent {
+  event: "member_lost" | "member_joined" | "generation_formed" | "excluded";
+  generation: number;
+  members?: string[];
+  member?: string;
+  /** For generation_formed: ms from the failure (or the abort) to the new group being ready. */
+  ms?: number;
+}
+
+export interface ElasticGroupOptions extends MembershipLimits {
+  store: RendezvousStore;
+  /** This worker's id, stable for its life (the launcher's slot and restart count). */
+  memberId: string;
+  /** Generation 0's members in rank order; absent for a worker that joins a running job. */
+  initialMembers?: string[];
+  /** Builds the group of a generation (each generation's name is new, so old links cannot reach it). */
+  makeGroup(rank: number, worldSize: number, name: string): Promise<ProcessGroup>;
+  /** How long a joining worker waits to be taken in (default 120 s). */
+  joinTimeoutMs?: number;
+  onEvent?(event: MembershipEvent): void;
+}
+
+/** The job cannot go on with this worker: too few members left, or it was excluded for good. */
+export class ElasticStopError extends Error {
+  override name = "ElasticStopError";
+  constructor(message: string, readonly excluded: boolean) {
+    super(message);
+  }
+}
+
+export interface Recovery {
+  generation: number;
+  lost: string[];
+  joined: string[];
+  workers: number;
+  /** From the failure being seen here to the new group being up, ms. */
+  ms: number;
+}
+
+/** Collective failures a new generation recovers from; a mismatch is a bug in the program, not a fault. */
+export function isRecoverable(err: unknown): err is CollectiveError {
+  return err instanceof CollectiveError && !(err instanceof CollectiveMismatchError);
+}
+
+export class ElasticGroup {
+  private gen!: Generation;
+  private pg!: ProcessGroup;
+  readonly recoveries: Recovery[] = [];
+  private polling: Promise<void> | undefined;
+  private requested = false;
+
+  private constructor(private readonly o: ElasticGroupOptions) {}
+
+  /**
+   * Joins generation 0 (a worker the launcher started with the job) or the running job (a
+   * worker started later); returns undefined when the job finished before a joiner got in.
+   */
+  static async start(o: ElasticGroupOptions): Promise<ElasticGroup | undefined> {
+    const eg = new ElasticGroup(o);
+    if (o.initialMembers) {
+      const rank = o.initialMembers.indexOf(o.memberId);
+      if (rank < 0) throw new Error(`elastic start: member ${o.memberId} is not among generation 0's (${o.initialMembers.join(", ")})`);
+      eg.gen = rank === 0 ? await publishFirstGeneration(o.store, o.initialMembers) : { number: 0, members: o.initialMembers, lost: [], joined: [] };
+      eg.pg = await o.makeGroup(rank, o.initialMembers.length, "elastic-g0");
+      return eg;
+    }
+    const started = performance.now();
+    const gen = await joinRunningJob(o.store, { id: o.memberId, step: -1, suspects: [] }, o.joinTimeoutMs ?? 120_000);
+    if (!gen) return undefined;
+    if (gen.stopped !== undefined) throw new ElasticStopError(`elastic: the job stopped before ${o.memberId} could join: ${gen.stopped}`, false);
+    await eg.enter(gen, started);
+    return eg;
+  }
+
+  get group(): ProcessGroup {
+    return this.pg;
+  }
+
+  get generation(): Generation {
+    return this.gen;
+  }
+
+  /** This worker's rank in the current generation, and their number. */
+  get rank(): number {
+    return this.pg.rank;
+  }
+
+  get worldSize(): number {
+    return this.pg.worldSize;
+  }
+
+  /**
+   * After `cause` broke the current generation's group: stands for the next generation with this
+   * worker's `step`, builds its group, and returns it (rank 0 holds the state to carry on from).
+   * Throws ElasticStopError when the job must stop, naming who is left.
+   */
+  async reform(cause: CollectiveError, step: number): Promise<Generation> {
+    const started = performance.now();
+    let suspects = cause.ranks.map((r) => this.gen.members[r]).filter((id): id is string => id !== undefined && id !== this.o.memberId);
+    let previous = this.gen;
+    for (;;) {
+      const me: Candidacy = { id: this.o.memberId, step, suspects };
+      const next = await formNextGeneration(this.o.store, previous, me, this.o);
+      if (next.stopped !== undefined) throw new ElasticStopError(`elastic: the job stops at generation ${next.number}: ${next.stopped}`, false);
+      if (!next.members.includes(this.o.memberId)) {
+        this.o.onEvent?.({ event: "excluded", generation: next.number, members: next.members, member: this.o.memberId });
+        // Left out (frozen, cut off, or the job is at --max): ask to come back like a new worker.
+        const back = await joinRunningJob(this.o.store, { id: this.o.memberId, step: -1, suspects: [] }, this.o.joinTimeoutMs ?? 120_000);
+        if (!back) throw new ElasticStopError(`elastic: ${this.o.memberId} was left out of generation ${next.number} (members ${next.members.join(", ")}) and the job finished without it`, true);
+        if (back.stopped !== undefined) throw new ElasticStopError(`elastic: the job stops at generation ${back.number}: ${back.stopped}`, false);
+        await this.enter(back, started);
+        return back;
+      }
+      try {
+        await this.enter(next, started);
+        return next;
+      } catch (err) {
+        // A member of the new generation was lost while it formed (it never connected): stand
+        // again; the decider leaves out whoever does not come.
+        if (!isRecoverable(err) && !/did not connect|did not publish|did not answer|could not connect/.test((err as Error).message)) throw err;
+        previous = next;
+        suspects = isRecoverable(err) ? err.ranks.map((r) => next.members[r]).filter((id): id is string => id !== undefined) : [];
+      }
+    }
+  }
+
+  private async enter(gen: Generation, started: number): Promise<void> {
+    const rank = gen.members.indexOf(this.o.memberId);
+    const old = this.pg;
+    this.pg = await this.o.makeGroup(rank, gen.members.length, `elastic-g${gen.number}`);
+    // Note [the old group closes last]: its links stay open until the new group is up. Closing
+    // them at once would look, to a survivor that has not yet seen the failure, like the loss of
+    // this worker too, and it would stand suspecting us. Once closed, anyone still in the old
+    // group (a frozen worker that wakes up) learns it is over. Not awaited: its comm thread may
+    // take a moment to go.
+    if (old) void old.destroy().catch(() => undefined);
+    this.gen = gen;
+    this.requested = false;
+    this.polling = undefined;
+    const ms = Math.round(performance.now() - started);
+    this.recoveries.push({ generation: gen.number, lost: gen.lost, joined: gen.joined, workers: gen.members.length, ms });
+    for (const member of gen.lost) this.o.onEvent?.({ event: "member_lost", generation: gen.number, member });
+    for (const member of gen.joined) this.o.onEvent?.({ event: "member_joined", generation: gen.number, member });
+    this.o.onEvent?.({ event: "generation_formed", generation: gen.number, members: gen.members, ms });
+  }
+
+  /**
+   * Between steps, on rank 0: whether a worker asked to join, read in the background (the answer
+   * of the previous call is used, so a step never waits on the store). When one did, the
+   * generation is aborted: every member's next collective fails, and they re-form with it.
+   */
+  pollJoins(): void {
+    if (this.pg.rank !== 0 || this.requested) return;
+    if (this.polling) return;
+    const g = this.gen.number;
+    this.polling = joinRequests(this.o.store, g).then(
+      (n) => {
+        if (g !== this.gen.number) return;
+        if (n > 0) {
+          this.requested = true;
+          this.pg.abort(`${n} worker(s) asked to join generation ${g}`);
+        }
+        this.polling = undefined;
+      },
+      () => {
+        // The store is unreachable: training goes on; a re-formation would report it.
+        this.polling = undefined;
+      },
+    );
+  }
+
+  /** At the end of training, on the member that writes the result: workers still waiting to join stop. */
+  async finish(): Promise<void> {
+    await markFinished(this.o.store);
+  }
+
+  /** Destroys the current group and closes the store connection. */
+  async close(): Promise<void> {
+    await this.pg.destroy();
+    this.o.store.close();
+  }
+}
