@@ -1,0 +1,38 @@
+// Finding the worker processes of one job from a test: by their environment (the job's run folder
+// and the worker's slot), not by name, since other tests' workers run beside them.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The pid of the worker with WEFT_RANK=`rank` whose WEFT_RUN_DIR is `runDir`, or undefined. */
+export function workerPid(runDir: string, rank: number): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${entry}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours
+    }
+    const vars = new Set(env.split("\0"));
+    if (vars.has(`WEFT_RUN_DIR=${runDir}`) && vars.has(`WEFT_RANK=${rank}`)) return Number(entry);
+  }
+  return undefined;
+}
+
+/** Steps the worker of slot `rank` has written to its metrics so far. */
+export function stepsWritten(runDir: string, rank: number): number {
+  const file = join(runDir, `rank-${rank}.jsonl`);
+  if (!existsSync(file)) return 0;
+  return readFileSync(file, "utf8").split("\n").filter((l) => l.includes('"loss"')).length;
+}
+
+/** Waits until the worker of slot `rank` has taken `steps` steps; returns its pid. */
+export async function waitForSteps(runDir: string, rank: number, steps: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pid = workerPid(runDir, rank);
+    if (pid !== undefined && stepsWritten(runDir, rank) >= steps) return pid;
+    if (Date.now() > deadline) throw new Error(`worker ${rank} of ${runDir} did not reach step ${steps} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
