@@ -19,7 +19,12 @@ export { Rng } from "./util/rng.js";
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState } from "./train/training-checkpoint.js";
 export * from "./distributed/index.js";
 // The training loop and the strategies it runs
-export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource } from "./train/fit.js";
+export { fit, type FitOptions, type FitResult, type StepInfo, type EpochSource, type ElasticFit, type ShardedEpochSource } from "./train/fit.js";
+// Elastic training: the job goes on when workers are lost or join (docs/elastic.md)
+export { initElasticGroup, type InitElasticOptions } from "./distributed/elastic/init-elastic.js";
+export { ElasticGroup, ElasticStopError, type MembershipEvent, type Recovery } from "./distributed/elastic/elastic-group.js";
+export type { Generation } from "./distributed/elastic/membership.js";
+export { elasticShards, ElasticShardSampler, type ElasticShardOptions } from "./data/index.js";
 export type { Strategy, StepInput, StepOutcome, Traffic } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";

@@ -25,6 +25,9 @@ export const LAUNCH_OPTIONS = {
   "grace-ms": { type: "int", min: 0, default: 5000, help: "SIGTERM-to-SIGKILL delay when stopping workers" },
   "cpu-bind": { type: "choice", choices: ["cores", "none"], default: "cores", help: "cores: a share of the CPUs each; none: the OS decides" },
   oversubscribe: { type: "flag", help: "allow more than 2 workers per CPU" },
+  min: { type: "int", min: 1, help: "elastic: a failed worker no longer stops the job while this many are left (docs/elastic.md)" },
+  max: { type: "int", min: 1, help: "elastic: the most workers the job takes in (default --nproc x --nnodes)" },
+  "max-restarts": { type: "int", min: 0, help: "elastic: replacements this launcher may start for failed workers (default 0)" },
   "no-metrics": { type: "flag", help: "do not print the live per-step summary" },
   help: { type: "flag", short: "h", help: "show this help" },
 } as const satisfies OptionTable;
@@ -116,6 +119,7 @@ export function parseLaunchArgs(
     throw usage("--nnodes > 1 needs --rdzv HOST:PORT with node 0's address and a fixed port");
   }
   const secret = readSecret(v["secret-file"], v.nnodes, env, warn);
+  const elastic = elasticOptions(v.min, v.max, v["max-restarts"], nproc * v.nnodes);
 
   return {
     nproc,
@@ -131,7 +135,20 @@ export function parseLaunchArgs(
     liveMetrics: !v["no-metrics"],
     cpuBind: v["cpu-bind"] as "cores" | "none",
     rdzvTimeoutMs: v["rdzv-timeout"] * 1000,
+    ...(elastic ? { elastic } : {}),
   };
+}
+
+/** --min/--max/--max-restarts, checked against the job's size; undefined for a fixed-size job. */
+function elasticOptions(min: number | undefined, max: number | undefined, maxRestarts: number | undefined, workers: number): LaunchOptions["elastic"] {
+  if (min === undefined && max === undefined) {
+    if (maxRestarts !== undefined) throw usage("--max-restarts replaces workers of an elastic job: add --min A (and --max B)");
+    return undefined;
+  }
+  const lo = min ?? 1;
+  const hi = max ?? workers;
+  if (!(lo <= workers && workers <= hi)) throw usage(`the job's ${workers} worker(s) must lie within --min ${lo} and --max ${hi}`);
+  return { min: lo, max: hi, maxRestarts: maxRestarts ?? 0 };
 }
 
 /**

@@ -80,8 +80,8 @@ export const DEFAULT_KEEP = 3;
 export interface FitOptions<B> {
   model: Module;
   optimizer: Optimizer;
-  /** This rank's batches. */
-  data: EpochSource<B>;
+  /** This rank's batches (an elastic run takes `elastic.data` instead). */
+  data?: EpochSource<B>;
   /** Forward on one batch: returns the loss (a scalar tensor). */
   loss(model: Module, batch: B): Tensor;
   /** Samples in a batch, for throughput. */
@@ -228,7 +228,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   checkCount("evaluateEvery", o.evaluateEvery, 1);
   const slowdown = o.slowdown ?? 1;
   if (!(slowdown >= 1 && Number.isFinite(slowdown))) throw new RangeError(`fit: slowdown must be a number >= 1 (1 is full speed), got ${slowdown}`);
-  const perEpoch = o.data.batchesPerEpoch;
+  if (!o.data && !elastic) throw new RangeError("fit: no data: pass `data` (or `elastic.data` for an elastic run)");
+  const perEpoch = elastic ? Math.ceil(elastic.data.samplesPerEpoch / elastic.data.batchSize / strategy.worldSize) : o.data!.batchesPerEpoch;
   if (perEpoch < 1) throw new RangeError("fit: the data has no batches; check the data set and the batch size");
   // In an elastic run the steps of an epoch change with the workers; the budget counts steps of
   // the first generation's size (Note [the schedule's clock]).
@@ -336,7 +337,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const batchesFromHere = (): AsyncIterable<B> =>
       elastic
         ? elastic.data.shard(position.epoch, position.sample, strategy.rank, strategy.worldSize)
-        : o.data.epoch(position.epoch, position.step - position.epoch * perEpoch);
+        : o.data!.epoch(position.epoch, position.step - position.epoch * perEpoch);
     /** Moves the position past one step of `world` ranks, the `j`-th since `from`. */
     const advance = (from: number, world: number, j: number): void => {
       position.step++;

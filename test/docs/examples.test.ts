@@ -2,7 +2,8 @@
 // code. An example imports from "weft" or "weft/launch" (pointed at this checkout's build) and may use `assert`.
 // Each runs in its own process, in a fresh temporary directory, with a deadline; an example
 // preceded by `<!-- example: launch N -->` runs as the worker script of an N-process job started
-// by the launcher.
+// by the launcher; `<!-- example: launch N elastic -->` as an elastic one (--min 1, a failed worker
+// does not stop the others).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,13 +25,15 @@ interface Example {
   source: string;
   /** Workers to launch it on; 0 runs it as a plain script. */
   nproc: number;
+  elastic: boolean;
 }
 
 function examplesIn(file: string): Example[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:<!-- example: (?:inline|launch (\d+)) -->\n)?```(?:ts|js)\n([\s\S]*?)```/g)].map((m) => ({
-    source: m[2]!,
+  return [...text.matchAll(/(?:<!-- example: (?:inline|launch (\d+)( elastic)?) -->\n)?```(?:ts|js)\n([\s\S]*?)```/g)].map((m) => ({
+    source: m[3]!,
     nproc: m[1] === undefined ? 0 : Number(m[1]),
+    elastic: m[2] !== undefined,
   }));
 }
 
@@ -61,6 +64,7 @@ for (const file of files) {
           nproc: example.nproc, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0, secret: generateSecret(),
           script: join(dir, "example.mjs"), args: [], runDir: join(dir, "run"), graceMs: 1000, liveMetrics: false,
           onLine: (rank, _stream, line) => lines.push(`[${rank}] ${line}`), log: (m) => lines.push(m),
+          ...(example.elastic ? { elastic: { min: 1, max: example.nproc, maxRestarts: 0 } } : {}),
         });
         assert.equal(job.exitCode, 0, `example failed:\n${example.source}\n--- output ---\n${lines.join("\n")}`);
       } finally {

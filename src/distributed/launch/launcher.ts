@@ -69,8 +69,9 @@ export interface LaunchOptions {
 // restarts remain (--max-restarts) and fewer than --max of this node's share are running, a
 // replacement is started under a new member id with WEFT_JOIN=1, which joins the running job at
 // a step boundary. The job ends when every worker has exited: successfully if one of them did
-// (the final generation's members exit 0 once the result is written), the first failure's status
-// otherwise. After the first clean exit the others get the grace period to finish, then are
+// (the final generation's members exit 0 once the result is written) and none died of an
+// uncaught error (a bug, which the others going on must not hide; deaths by signal and workers
+// left out are the faults an elastic job absorbs), the first failure's status otherwise. After the first clean exit the others get the grace period to finish, then are
 // stopped: a worker frozen by SIGSTOP and left out would otherwise keep the job open for ever.
 
 export interface JobResult {
@@ -181,6 +182,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   const workers: Worker[] = [];
   let restarts = 0;
   let cleanExit = false;
+  let crashed: JobResult["failed"];
   let spawnWorker: (rank: number, localRank: number, memberId: string | undefined) => void = () => {};
   let failed: JobResult["failed"];
   let stopping = false;
@@ -301,7 +303,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         return;
       }
       const w = workers.find((x) => x.rank === rank)!;
-      failed ??= { rank, pid: w.child.pid, exitCode: status, tail: w.output.tail(), logPath: w.output.logPath, ...(w.output.fatal ? { error: w.output.fatal.error } : {}) };
+      const fatal = w.output.fatal;
+      const record = { rank, pid: w.child.pid, exitCode: status, tail: w.output.tail(), logPath: w.output.logPath, ...(fatal ? { error: fatal.error } : {}) };
+      failed ??= record;
+      // A worker that died of an uncaught error is a bug the job must not hide, even if the others go on.
+      if (fatal) {
+        crashed ??= record;
+        log(`rank ${rank} failed: ${fatal.error}${fatal.location ? ` at ${fatal.location}` : ""} (exit code ${status}); its output is in ${w.output.logPath}`);
+      }
       const running = alive().length;
       if (cleanExit) return;
       if (restarts < e.maxRestarts && running < Math.min(e.max, o.nproc)) {
@@ -351,7 +360,8 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     const end = summary.finalSummary();
     if (end) log(`job ${jobId!}: ${end}`);
   }
-  if (o.elastic && cleanExit) return { exitCode: 0, jobId: jobId!, runDir };
+  if (o.elastic && cleanExit && !crashed) return { exitCode: 0, jobId: jobId!, runDir };
+  if (o.elastic && crashed) return { exitCode: crashed.exitCode, jobId: jobId!, runDir, failed: crashed };
   if (failed) {
     // An uncaught error was summed up when it happened; a worker that chose its exit status
     // printed its own reason, which its last lines show.
