@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { waitForSteps } from "../distributed/helpers/job-workers.js";
+import { waitForGeneration, waitForSteps } from "../distributed/helpers/job-workers.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
@@ -18,7 +18,7 @@ interface Outcome { code: number | null; stdout: string; stderr: string; result?
 async function elasticRun(extra: string[], during: (runDir: string) => Promise<void>): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), "weft-elastic-"));
   const runDir = join(dir, "run");
-  const child = spawn(process.execPath, [weft, "train", "mnist", "--workers", "3", "--epochs", "1", "--max-steps", "36", "--json", "--run-dir", runDir, ...extra], {
+  const child = spawn(process.execPath, [weft, "train", "mnist", "--workers", "3", "--epochs", "1", ...(extra.includes("--max-steps") ? [] : ["--max-steps", "36"]), "--json", "--run-dir", runDir, ...extra], {
     cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "", stderr = "";
@@ -62,6 +62,26 @@ test("with --max-restarts the launcher starts a replacement, which joins and end
   assert.equal(r.replicas_identical, true, "the joiner's parameters equal the others' at the end");
   assert.match(out.stderr, /rank 3 starts in its place \(restart 1 of 1\)/);
   assert.match(out.stderr, /w1r1 joined generation \d+ as rank \d of 3/);
+});
+
+test("a worker frozen by SIGSTOP is left out within seconds; woken by SIGCONT it learns so, joins again, and ends identical", async () => {
+  let stoppedAt = 0;
+  const out = await elasticRun(["--min", "2", "--max-steps", "60"], async (runDir) => {
+    const pid = await waitForSteps(runDir, 2, 6);
+    process.kill(pid, "SIGSTOP");
+    stoppedAt = Date.now();
+    await waitForGeneration(runDir, 0, 1);
+    const detected = Date.now() - stoppedAt;
+    assert.ok(detected < 10_000, `the frozen worker was left out after ${detected} ms`);
+    process.kill(pid, "SIGCONT");
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stderr, /lost the connection to rank 2 \(silent for \d+ ms/);
+  assert.match(out.stderr, /w2 was left out of generation 1 \(members w\d, w\d\); asking to join again/);
+  const r = out.result!;
+  assert.equal(r.final_workers, 3, out.stderr);
+  assert.equal(r.recoveries, 2);
+  assert.equal(r.replicas_identical, true);
 });
 
 test("fewer than --min left: the job stops with a message naming who is left, and fails", async () => {

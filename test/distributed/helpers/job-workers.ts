@@ -36,3 +36,14 @@ export async function waitForSteps(runDir: string, rank: number, steps: number, 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Waits until the metrics of slot `rank` record generation `generation` formed. */
+export async function waitForGeneration(runDir: string, rank: number, generation: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const file = join(runDir, `rank-${rank}.jsonl`);
+  const formed = `"event":"generation_formed","generation":${generation},`;
+  while (!(existsSync(file) && readFileSync(file, "utf8").includes(formed))) {
+    if (Date.now() > deadline) throw new Error(`worker ${rank} of ${runDir} saw no generation ${generation} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
