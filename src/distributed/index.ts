@@ -14,6 +14,6 @@ export type { ReduceOp } from "./collectives/ops.js";
 export type { WireDtype } from "./compression/wire-dtype.js";
 // Errors a script may catch
 export {
-  CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, AuthError, StoreError, StoreTimeoutError,
+  CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, GroupAbortedError, AuthError, StoreError, StoreTimeoutError,
   type CollectiveErrorDetails,
 } from "./base/errors.js";

@@ -1,5 +1,6 @@
 // Faults over TCP between real processes: ranks that disagree, die or freeze. Every survivor
-// must get a typed error naming the rank, before its deadline.
+// must get a typed error naming the rank, before its deadline (a frozen one through the links'
+// heartbeats: test/distributed/heartbeat.test.ts has the rest of that story).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnRanks } from "./helpers/spawn-ranks.js";
@@ -31,13 +32,16 @@ test("a killed rank makes the others fail with PeerLostError well within the dea
   }
 });
 
-test("a frozen rank (SIGSTOP) makes the others time out, naming it", async () => {
+test("a frozen rank (SIGSTOP) is named by the others with PeerLostError as soon as it falls silent, well before the deadline", async () => {
   const results = await spawnRanks({ worldSize: 3, script: "collectives-worker.js", args: ["freeze"], waitFor: [0, 1] });
   for (const r of results.slice(0, 2)) {
     const row = r.json.find((j) => j.check === "freeze");
     assert.ok(row, `rank ${r.rank} reported no outcome:\n${r.stderr}`);
-    assert.equal(row.error, "CollectiveTimeoutError", JSON.stringify(row));
+    assert.equal(row.error, "PeerLostError", JSON.stringify(row));
     assert.deepEqual(row.ranks, [2]);
-    assert.match(row.message as string, /all-reduce #1 did not finish within 5000 ms: rank 2 never arrived/);
+    assert.match(row.message as string, /all-reduce #1: lost the connection to rank 2 \(silent for \d+ ms: no frames or heartbeats/);
+    // The heartbeats' silence limit is 1 s (transport/link-watch.ts) and the call's deadline
+    // FREEZE_DEADLINE_MS (5 s) in the worker; a deadline would have been CollectiveTimeoutError.
+    assert.ok((row.ms as number) < 4000, `took ${row.ms} ms`);
   }
 });

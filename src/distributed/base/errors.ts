@@ -38,8 +38,18 @@ export class CollectiveTimeoutError extends CollectiveError {}
 /** Ranks called different operations, sizes, dtypes or roots at the same sequence number. */
 export class CollectiveMismatchError extends CollectiveError {}
 
-/** The connection to a peer closed or failed; `ranks` are the lost peers. */
+/**
+ * A peer's link closed or failed, or it fell silent (no frames or heartbeats for the silence
+ * limit: a stopped process or a cut network); `ranks` are the lost peers.
+ */
 export class PeerLostError extends CollectiveError {}
+
+/**
+ * A rank called ProcessGroup.abort(reason): the operation running then and every later one fail
+ * on every rank. `ranks` is empty (nobody was lost); the message names the aborting rank and the
+ * reason. Build a new group (a new generation) to go on.
+ */
+export class GroupAbortedError extends CollectiveError {}
 
 /** A frame header was malformed, of an unknown version, or announced a payload above the limit. */
 export class FrameError extends Error {
@@ -66,6 +76,7 @@ const COLLECTIVE_ERROR_CLASSES = {
   CollectiveTimeoutError,
   CollectiveMismatchError,
   PeerLostError,
+  GroupAbortedError,
 } as const;
 
 export type CollectiveErrorKind = keyof typeof COLLECTIVE_ERROR_CLASSES;

@@ -9,14 +9,17 @@
 //  3. The algorithm posts its receives and sends its first frames; everything after that happens
 //     in frame callbacks (ring.ts explains the pipelining).
 //  4. The operation completes when all its receives landed, all its sends were handed to the
-//     kernel and all peers' descriptors arrived; or it fails at its deadline, on a mismatch, or
-//     when a link is lost.
+//     kernel and all peers' descriptors arrived; or it fails at its deadline, on a mismatch, when
+//     a peer is lost (its link closed, or it fell silent: transport/link-watch.ts), or when a rank
+//     aborts the group.
 //
 // Note [a failed group stays failed]: after any failure the engine drops every posted receive
 // (late frames must not land in user buffers), tells every peer with an Abort frame so that
 // ranks still waiting fail at once instead of at their own deadline, and refuses further
 // operations with an error of the same kind. Recovery is to build a new group (a new generation)
-// at the next step boundary; a half-finished collective cannot be trusted.
+// at the next step boundary; a half-finished collective cannot be trusted. ProcessGroup.abort
+// takes this path on purpose (GroupAbortedError): an elastic job that wants to re-form its group
+// fails the current one on every rank at once.
 //
 // Note [global rank names]: a subgroup (ProcessGroup.newGroup) is a group of its own, whose
 // engine numbers its members 0..k-1: frames, sequence numbers, chunk owners and the ranks users
@@ -42,6 +45,7 @@ import {
   CollectiveTimeoutError,
   deserializeError,
   FrameError,
+  GroupAbortedError,
   PeerLostError,
   ranksText,
   serializeError,
@@ -52,7 +56,7 @@ import { FrameType, frameTypeName, type FrameHeader } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 import { Mailbox } from "./mailbox.js";
 import { OP_DISPLAY_NAMES, type OpRequest, type OpResult } from "./ops.js";
-import type { Transport, TransportHandlers } from "../transport/transport.js";
+import type { PeerLoss, Transport, TransportHandlers } from "../transport/transport.js";
 import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
 
 export interface EngineOptions {
@@ -123,6 +127,11 @@ export class CollectiveEngine implements TransportHandlers {
   private readonly scratchBuffers = new Map<string, Float32Array>();
   /** The source of the last receive-any: the next one starts posting after it (recv-any.ts). */
   private lastAnySource: number;
+  /**
+   * Called once, when the group fails (Note [a failed group stays failed]): the comm thread tells
+   * the main thread, where a shared-memory executor then refuses its collectives too.
+   */
+  onFailed: (err: CollectiveError) => void = () => {};
 
   constructor(
     readonly rank: number,
@@ -140,6 +149,11 @@ export class CollectiveEngine implements TransportHandlers {
     this.mailboxes = Array.from({ length: worldSize }, () => new Mailbox());
     this.p2pSent = new Array<number>(worldSize).fill(0);
     this.p2pReceived = new Array<number>(worldSize).fill(0);
+  }
+
+  /** The error the group failed with (Note [a failed group stays failed]), or undefined while it works. */
+  get failure(): CollectiveError | undefined {
+    return this.broken;
   }
 
   /** Connects the engine to its transport (created with this engine as its handlers). */
@@ -170,11 +184,14 @@ export class CollectiveEngine implements TransportHandlers {
     };
   }
 
-  onPeerLost(peer: number, reason: string): void {
+  onPeerLost(peer: number, reason: string, how: PeerLoss = "closed"): void {
     if (this.closed || this.broken) return;
     const cur = this.current;
+    const fix = how === "silent"
+      ? "check that its process is running (not stopped by SIGSTOP or paused in a debugger) and that this host can reach it, then re-form the group"
+      : "check whether it crashed, then re-form the group";
     const err = new PeerLostError(
-      `${cur ? cur.run.label : this.naming ? `group [${this.naming.globalRanks.join(", ")}]` : "the process group"}: lost the connection to rank ${this.name(peer)} (${reason}); check whether it crashed, then re-form the group`,
+      `${cur ? cur.run.label : this.groupText}: lost the connection to rank ${this.name(peer)} (${reason}); ${fix}`,
       { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [this.name(peer)] },
     );
     // Note [a lost peer is news only to whom it fails]
@@ -184,16 +201,25 @@ export class CollectiveEngine implements TransportHandlers {
     // so that ranks waiting on us fail now rather than at their deadline). Otherwise the group is
     // marked failed here alone: every rank has its own link to the lost peer and decides for
     // itself, and a rank that is still finishing the last operation must not be aborted by one
-    // that finished it first.
-    const needsPeer = cur !== undefined && (cur.run.waitingOn.has(peer) || cur.run.arrivalsMissing.has(peer));
-    if (cur && !needsPeer) {
-      cur.run.done.then(
+    // that finished it first. A silent peer (a stopped process) is also waited on by writes it
+    // does not read; a closed one never is: a write to a closed link fails on its own, and a peer
+    // that finished has read all we wrote.
+    const run = cur?.run;
+    const needsPeer = run !== undefined &&
+      (run.waitingOn.has(peer) || run.arrivalsMissing.has(peer) || (how === "silent" && run.writingTo.has(peer)));
+    if (run && !needsPeer) {
+      run.done.then(
         () => this.poison(err, false),
         () => undefined,
       );
       return;
     }
     this.poison(err, cur !== undefined);
+  }
+
+  /** This group in messages when no operation runs: "the process group", or "group [1, 3]" (Note [global rank names]). */
+  private get groupText(): string {
+    return this.naming ? `group [${this.naming.globalRanks.join(", ")}]` : "the process group";
   }
 
   private onFrame(peer: number, h: FrameHeader, payload: Uint8Array): void {
@@ -234,6 +260,12 @@ export class CollectiveEngine implements TransportHandlers {
     } catch {
       throw new FrameError(`rank ${this.name(peer)} sent an Abort frame that is not JSON`);
     }
+    if (s.kind === "GroupAbortedError") {
+      // It names the aborting rank already; what failed here is our own operation.
+      const cur = this.current;
+      const details = { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [] };
+      return this.poison(new GroupAbortedError(cur ? `${cur.run.label}: ${s.message}` : s.message, details), false);
+    }
     const err = deserializeError({ ...s, message: `rank ${this.name(peer)} reported: ${s.message}` });
     this.poison(
       err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [this.name(peer)] }),
@@ -241,10 +273,27 @@ export class CollectiveEngine implements TransportHandlers {
     );
   }
 
+  /**
+   * Fails the running operation and every later one here, and tells every peer with an Abort
+   * frame, so that theirs fail too (ProcessGroup.abort). On a group that failed already, later
+   * operations go on reporting that first failure, the cause; peers not yet told learn of the abort.
+   */
+  abort(reason: string): void {
+    if (this.closed) return;
+    const cur = this.current;
+    const what = `rank ${this.name(this.rank)} aborted ${this.groupText}: ${reason}; build a new group to go on`;
+    const details = { op: cur ? OP_DISPLAY_NAMES[cur.request.op] : "none", seq: cur ? cur.run.seq : this.nextSeq, ranks: [] };
+    // Peers get it without our operation's label: each puts its own in front (onAbort).
+    const told = new GroupAbortedError(what, details);
+    if (!this.broken) this.poison(new GroupAbortedError(cur ? `${cur.run.label}: ${what}` : what, details), false);
+    this.abortPeers(told);
+  }
+
   /** Note [a failed group stays failed]. */
   private poison(err: CollectiveError, tellPeers: boolean): void {
     if (this.broken) return;
     this.broken = err;
+    this.onFailed(err);
     for (const m of this.mailboxes) {
       m.clear();
       m.onPost(); // readers holding a frame resume, to drain and drop what is left

@@ -91,6 +91,8 @@ export class OpRun implements OpContext {
   readonly arrivalsMissing: Set<number>;
   /** Receives still outstanding per peer (for the timeout message). */
   readonly waitingOn = new Map<number, number>();
+  /** Writes not yet handed to the kernel, per peer: a stopped peer that reads nothing holds them up. */
+  readonly writingTo = new Map<number, number>();
   private writesPending = 0;
   private recvsPending = 0;
   private started = false;
@@ -128,10 +130,14 @@ export class OpRun implements OpContext {
     if (this.settled) return;
     checkElementType(data, wire);
     this.writesPending++;
+    this.writingTo.set(peer, (this.writingTo.get(peer) ?? 0) + 1);
     const payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const flags = wireCode(wire);
     this.p.transport.send(peer, { type: this.p.frameType, flags, seq: this.seq, tag, ...this.p.aux }, payload, (err) => {
       this.writesPending--;
+      const left = this.writingTo.get(peer)! - 1;
+      if (left === 0) this.writingTo.delete(peer);
+      else this.writingTo.set(peer, left);
       if (this.settled) return;
       if (err) {
         const name = this.nameOf(peer);

@@ -5,6 +5,7 @@ import type { EngineOptions, RankNaming } from "../collectives/engine.js";
 import type { SerializedError } from "../base/errors.js";
 import type { FrameLimits } from "../wire/frame.js";
 import type { OpRequest } from "../collectives/ops.js";
+import type { HeartbeatOptions } from "../transport/link-watch.js";
 
 export interface CommWorkerConfig {
   rank: number;
@@ -24,9 +25,15 @@ export interface CommWorkerConfig {
   naming: RankNaming | undefined;
   /** The group's traffic counter (base/traffic-counter.ts), shared: this thread writes it, the main thread reads it. */
   traffic: SharedArrayBuffer;
+  /** Heartbeat period and the silence that names a peer lost (transport/link-watch.ts). */
+  heartbeat: HeartbeatOptions;
 }
 
-export type ToCommThread = { kind: "op"; id: number; request: OpRequest } | { kind: "close" };
+export type ToCommThread =
+  | { kind: "op"; id: number; request: OpRequest }
+  /** ProcessGroup.abort: fail the running operation and every later one, here and on every peer. */
+  | { kind: "abort"; reason: string }
+  | { kind: "close" };
 
 export type FromCommThread =
   | { kind: "ready"; address: string }
@@ -34,4 +41,6 @@ export type FromCommThread =
   /** `source`: the rank a receive-any took its message from. */
   | { kind: "done"; id: number; source?: number }
   | { kind: "failed"; id: number; error: SerializedError }
+  /** The group failed (Note [a failed group stays failed]), whether or not an operation ran. */
+  | { kind: "groupFailed"; error: SerializedError }
   | { kind: "closed" };

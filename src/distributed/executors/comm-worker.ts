@@ -3,7 +3,10 @@
 // does not stop frames from being received, reduced and forwarded here.
 //
 // The loop: requests arrive from the main thread as messages and are queued on the engine in
-// order; each completion or failure is posted back with the request id.
+// order; each completion or failure is posted back with the request id. An abort goes to the
+// engine at once, not behind the queued operations: it is meant to fail them. The transport's
+// heartbeats and silence checks run on this thread's timers (transport/link-watch.ts), so they
+// keep going however long the main thread computes.
 import { parentPort, workerData } from "node:worker_threads";
 import { CollectiveEngine } from "../collectives/engine.js";
 import { serializeError } from "../base/errors.js";
@@ -22,6 +25,7 @@ const post = (m: FromCommThread): void => port.postMessage(m);
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
   const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
+  engine.onFailed = (err) => post({ kind: "groupFailed", error: serializeError(err) });
   const store = await StoreClient.connect({
     host: config.storeHost,
     port: config.storePort,
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
       log: stderrLogger,
       ...(config.naming ? { rankNames: config.naming.globalRanks } : {}),
       traffic: new TrafficCounter(config.traffic),
+      heartbeat: config.heartbeat,
     });
   } finally {
     store.close();
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
       port.close();
       return;
     }
+    if (m.kind === "abort") return engine.abort(m.reason);
     engine.run(m.request).then(
       (result) => post({ kind: "done", id: m.id, ...(result ? { source: result.source } : {}) }),
       (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),

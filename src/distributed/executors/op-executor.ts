@@ -4,11 +4,22 @@
 // below group/, so that executors do not import the group that uses them.
 import type { OpRequest, OpResult } from "../collectives/ops.js";
 import type { Traffic } from "../base/traffic-counter.js";
+import type { CollectiveError } from "../base/errors.js";
 
 export interface OpExecutor {
   /** Resolves with the operation's result (recv-any: its source), rejects with its error. */
   submit(request: OpRequest): Promise<OpResult>;
   close(): Promise<void>;
+  /**
+   * Fails the running operation and every later one with GroupAbortedError, on this rank and on
+   * every peer (ProcessGroup.abort). Returns at once; the failures follow within milliseconds.
+   */
+  abort(reason: string): void;
+  /**
+   * The error the group failed with, once this side knows it failed (Note [a failed group stays
+   * failed] in collectives/engine.ts), or undefined.
+   */
+  failure(): CollectiveError | undefined;
   /**
    * Bytes this rank has sent and received for the group so far (ProcessGroup.traffic says what
    * each kind counts); still readable after close().

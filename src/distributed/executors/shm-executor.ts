@@ -27,8 +27,15 @@
 // The arrival counters and descriptors (a few words per chunk) are not counted, and an operation
 // counts once it has succeeded. Send, recv and recv-any go over TCP and are counted by the TCP
 // executor, whose totals (the set-up's barrier and all-reduce included) traffic() adds.
+//
+// A failure of the TCP side (a peer's link closed or fell silent, or a peer aborted the group)
+// reaches this thread as the TCP executor's failure(), and later collectives are refused with it
+// too (Note [a failed group stays failed] in collectives/engine.ts). abort() refuses later
+// operations here and aborts the TCP side, which fails the peers' TCP engines and so their next
+// collectives. What it cannot do is stop a collective that a peer is running in the segment now:
+// that call blocks in native code until every rank arrives or its deadline passes.
 import {
-  CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, PeerLostError, ranksText, withMessage,
+  CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, GroupAbortedError, PeerLostError, ranksText, withMessage,
 } from "../base/errors.js";
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import { validateRequest } from "../collectives/request.js";
@@ -102,12 +109,25 @@ export class SharedMemoryExecutor implements OpExecutor {
     return done;
   }
 
-  /** Why `req` may not start (the group was destroyed or failed earlier), or undefined. */
+  /** Why `req` may not start (the group was destroyed or failed earlier, here or on the TCP side), or undefined. */
   private refusal(req: OpRequest): Error | undefined {
     if (this.closed) return new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
-    if (!this.broken) return undefined;
-    const why = `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${this.broken.message})`;
-    return this.broken instanceof CollectiveError ? withMessage(this.broken, why) : new Error(why);
+    const broken = this.broken ?? this.p2p.failure();
+    if (!broken) return undefined;
+    const why = `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${broken.message})`;
+    return broken instanceof CollectiveError ? withMessage(broken, why) : new Error(why);
+  }
+
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.p2p.abort(reason);
+    const naming = this.options.naming;
+    const group = naming ? `group [${naming.globalRanks.join(", ")}]` : "the process group";
+    this.broken ??= new GroupAbortedError(`rank ${this.name(this.rank)} aborted ${group}: ${reason}; build a new group to go on`, { op: "none", seq: this.seq, ranks: [] });
+  }
+
+  failure(): CollectiveError | undefined {
+    return this.broken instanceof CollectiveError ? this.broken : this.p2p.failure();
   }
 
   /** Runs a collective inline; returns it as a settled promise, recording a failure for the ops after it. */

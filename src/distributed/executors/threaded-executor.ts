@@ -10,8 +10,12 @@
 // The comm thread counts the bytes of its links' frames into a SharedArrayBuffer made here, so
 // traffic() is a read of shared memory, not a message (Note [traffic counters] in
 // base/traffic-counter.ts).
+//
+// abort() is a message too, posted ahead of nothing: operations submitted after it are posted
+// after it, so the comm thread refuses them. The comm thread says when the group has failed
+// (groupFailed), for a shared-memory executor on top, whose collectives never pass through it.
 import { Worker } from "node:worker_threads";
-import { deserializeError } from "../base/errors.js";
+import { CollectiveError, deserializeError } from "../base/errors.js";
 import type { OpRequest, OpResult } from "../collectives/ops.js";
 import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
@@ -63,6 +67,7 @@ export class ThreadedExecutor implements OpExecutor {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closedPromise: Promise<void> | undefined;
+  private failedWith: CollectiveError | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -96,6 +101,11 @@ export class ThreadedExecutor implements OpExecutor {
   }
 
   private onMessage(m: FromCommThread): void {
+    if (m.kind === "groupFailed") {
+      const err = deserializeError(m.error);
+      if (err instanceof CollectiveError) this.failedWith ??= err;
+      return;
+    }
     if (m.kind !== "done" && m.kind !== "failed") return;
     const p = this.pending.get(m.id);
     if (!p) return;
@@ -122,6 +132,15 @@ export class ThreadedExecutor implements OpExecutor {
       if (this.pending.size === 1) this.worker.ref();
       this.worker.postMessage({ kind: "op", id, request } satisfies ToCommThread);
     });
+  }
+
+  abort(reason: string): void {
+    if (this.closedPromise) return;
+    this.worker.postMessage({ kind: "abort", reason } satisfies ToCommThread);
+  }
+
+  failure(): CollectiveError | undefined {
+    return this.failedWith;
   }
 
   /** Bytes of every frame on this group's TCP links so far, headers included (Hello frames too, not the handshake). */

@@ -31,6 +31,8 @@ function inProcessGroup(
   return new ProcessGroup(rank, hub.worldSize, {
     submit: (request) => engine.run(request),
     close: async () => engine.close(),
+    abort: (reason) => engine.abort(reason),
+    failure: () => engine.failure,
     traffic: () => transport.traffic(),
   }, "in-process", {
     globalRanks: naming?.globalRanks,

@@ -18,6 +18,7 @@ import { distAddon } from "../base/native-dist.js";
 import { ProcessGroup } from "./process-group.js";
 import { createTcpProcessGroup } from "./tcp-group.js";
 import { SingleExecutor } from "../executors/single-executor.js";
+import { checkHeartbeat, DEFAULT_HEARTBEAT, type HeartbeatOptions } from "../transport/link-watch.js";
 
 export interface WorkerInfo {
   rank: number;
@@ -118,6 +119,30 @@ export interface InitProcessGroupOptions extends Partial<EngineOptions> {
   groupName?: string;
   listenHost?: string;
   connectTimeoutMs?: number;
+  /**
+   * Heartbeat period and the silence after which a peer is lost (transport/link-watch.ts;
+   * default 100 ms and 1 s). Without it, WEFT_HEARTBEAT_MS and WEFT_SILENCE_MS set either one.
+   */
+  heartbeat?: HeartbeatOptions;
+}
+
+/** One of the heartbeat variables, as a number of ms; undefined when unset. */
+function heartbeatMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name}=${raw} is not a positive number of milliseconds`);
+  return v;
+}
+
+/** The heartbeat from the options, else from WEFT_HEARTBEAT_MS / WEFT_SILENCE_MS over the defaults; checked. */
+function heartbeatOf(options: HeartbeatOptions | undefined, env: NodeJS.ProcessEnv): HeartbeatOptions {
+  const h = options ?? {
+    intervalMs: heartbeatMs(env, "WEFT_HEARTBEAT_MS") ?? DEFAULT_HEARTBEAT.intervalMs,
+    silenceMs: heartbeatMs(env, "WEFT_SILENCE_MS") ?? DEFAULT_HEARTBEAT.silenceMs,
+  };
+  checkHeartbeat(h, options ? "initProcessGroup heartbeat" : "WEFT_HEARTBEAT_MS / WEFT_SILENCE_MS");
+  return h;
 }
 
 /**
@@ -133,12 +158,14 @@ const BOUND_SPIN_US = 5000;
  * memory on one machine); without the launcher, a group of one (`transport` "single").
  */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
-  const { env = process.env, sharedMemory, ...rest } = options;
+  const { env = process.env, sharedMemory, heartbeat, ...rest } = options;
   if (runsAlone(env)) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
+  const beat = heartbeatOf(heartbeat, env); // before initWorker renames and binds the process
   const w = initWorker(env);
   const allLocal = w.localWorldSize === w.worldSize;
   return createTcpProcessGroup({
     ...rest,
+    heartbeat: beat,
     sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
     spinUs: w.cpus ? BOUND_SPIN_US : 0,
     rank: w.rank,

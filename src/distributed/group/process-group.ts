@@ -6,8 +6,8 @@
 // Contract (as in NCCL and gloo): every rank issues the same collectives in the same order;
 // operations run one at a time in submission order; a buffer passed to an operation must not be
 // touched until the operation completes. Every operation has a deadline; failures are typed
-// (CollectiveTimeoutError, CollectiveMismatchError, PeerLostError) and leave the group failed
-// (Note [a failed group stays failed] in collectives/engine.ts).
+// (CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, GroupAbortedError after
+// abort()) and leave the group failed (Note [a failed group stays failed] in collectives/engine.ts).
 //
 // Subgroups (newGroup) are groups of their own, built the way their parent was built (a comm
 // thread and links of their own over TCP, a hub of their own in-process, shared memory when the
@@ -318,7 +318,7 @@ export class ProcessGroup {
     const globalRanks = list.map((r) => this.globalRanks[r]!);
     let sub: ProcessGroup;
     if (list.length === 1) {
-      sub = new ProcessGroup(0, 1, new SingleExecutor(), "single", { globalRanks });
+      sub = new ProcessGroup(0, 1, new SingleExecutor(globalRanks[0]), "single", { globalRanks });
     } else {
       if (!this.makeSubgroup) throw new Error(`newGroup([${listKey}]): this process group was built without a way to make subgroups`);
       sub = await this.makeSubgroup({
@@ -378,6 +378,33 @@ export class ProcessGroup {
       received += t.received;
     }
     return { sent, received };
+  }
+
+  /**
+   * Fails the operation running now and every later one, on every rank of this group, at once,
+   * with GroupAbortedError (`ranks` empty: nobody was lost; the message names this rank and
+   * `reason`). Peers are told by an Abort frame over TCP, directly in-process. For an elastic job
+   * that re-forms its group at a step boundary (say, because a worker wants to join): abort, then
+   * destroy, then build the next generation. Returns at once; the failures follow within
+   * milliseconds. This group only: subgroups are groups of their own (abort them too if they
+   * should stop). Through shared memory a peer's collective that is already waiting in the
+   * segment runs to its deadline, and its later ones are refused once its comm thread has heard
+   * of the abort (a turn of its event loop). Does nothing after destroy().
+   *
+   * @example Rank 0 aborts while rank 1 waits in an all-reduce
+   * ```ts
+   * import { createInProcessGroups, GroupAbortedError } from "weft";
+   * const [a, b] = createInProcessGroups(2);
+   * const waiting = b!.allReduce(new Float32Array(4));
+   * a!.abort("a worker asked to join");
+   * await assert.rejects(waiting, (e) => e instanceof GroupAbortedError && /rank 0 aborted/.test(e.message) && e.ranks.length === 0);
+   * await assert.rejects(a!.barrier(), GroupAbortedError);          // later operations are refused
+   * await Promise.all([a!.destroy(), b!.destroy()]);
+   * ```
+   */
+  abort(reason: string): void {
+    if (this.destroyed) return;
+    this.executor.abort(reason);
   }
 
   /** Closes the links and the comm thread, after this group's subgroups; operations still running fail. */

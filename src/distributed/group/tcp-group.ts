@@ -10,6 +10,7 @@ import { stderrLogger } from "../base/log.js";
 import { attachSharedMemory } from "../executors/shm-attach.js";
 import { DEFAULT_FRAME_LIMITS } from "../wire/frame.js";
 import { ProcessGroup, type SubgroupFactory } from "./process-group.js";
+import { checkHeartbeat, DEFAULT_HEARTBEAT, type HeartbeatOptions } from "../transport/link-watch.js";
 
 export interface TcpGroupOptions extends Partial<EngineOptions> {
   rank: number;
@@ -39,6 +40,12 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
   spinUs?: number;
   /** With sharedMemory: bytes per rank per chunk (Note [shm chunk protocol]; default 1 MiB). */
   shmChunkBytes?: number;
+  /**
+   * Liveness of the links (transport/link-watch.ts): a Heartbeat every intervalMs on each link,
+   * and a peer that shows nothing for silenceMs is lost (PeerLostError naming it). Default 100 ms
+   * and 1 s; silenceMs must be at least 2 × intervalMs. Subgroups use their parent's.
+   */
+  heartbeat?: HeartbeatOptions;
 }
 
 let groupsCreated = 0;
@@ -48,7 +55,9 @@ let groupsCreated = 0;
  * links are up. `naming` is for subgroups (Note [global rank names] in collectives/engine.ts).
  */
 export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: RankNaming): Promise<ProcessGroup> {
-  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, ...engine } = options;
+  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, heartbeat, ...engine } = options;
+  const liveness = { ...DEFAULT_HEARTBEAT, ...heartbeat };
+  checkHeartbeat(liveness, "createTcpProcessGroup heartbeat");
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
   if (engine.segmentBytes !== undefined && engine.segmentBytes > limits.maxDataBytes) {
     throw new RangeError(`segmentBytes ${engine.segmentBytes} is above maxFrameBytes ${limits.maxDataBytes}`);
@@ -67,6 +76,7 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
     limits,
     engine,
     naming,
+    heartbeat: liveness,
   });
   const makeSubgroup: SubgroupFactory = (sub) =>
     createTcpProcessGroup({ ...options, ...sub.options, rank: sub.rank, worldSize: sub.worldSize, groupName: `${name}/${sub.key}` }, sub.naming);

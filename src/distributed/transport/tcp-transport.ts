@@ -12,6 +12,11 @@
 // our address in the group's address book (rendezvous/address-book.ts), read every peer's, dial each, and wait until every
 // peer has dialed us too. Strangers that cannot authenticate are refused and logged; the mesh
 // keeps waiting for the real peers.
+//
+// Liveness (link-watch.ts): from the start of set-up, a Heartbeat goes out on every link we write
+// to every intervalMs, and a link we read from that shows no byte for silenceMs reports its peer
+// lost, as a closed link does; both links to that peer are then closed, so that if it wakes up it
+// finds them closed and fails at once instead of going on in a group that gave up on it.
 import { FramedConnection } from "../wire/connection.js";
 import { FrameError, ranksText, StoreTimeoutError } from "../base/errors.js";
 import { FrameType, type FrameHeader, type FrameLimits } from "../wire/frame.js";
@@ -22,6 +27,7 @@ import { retryWhileRefused } from "../base/retry.js";
 import type { AddressBook } from "../rendezvous/address-book.js";
 import type { TrafficCounter } from "../base/traffic-counter.js";
 import type { Transport, TransportHandlers } from "./transport.js";
+import { DEFAULT_HEARTBEAT, LinkWatch, type HeartbeatOptions } from "./link-watch.js";
 
 export interface TcpTransportOptions {
   rank: number;
@@ -48,6 +54,8 @@ export interface TcpTransportOptions {
    * thread this transport runs on (Note [traffic counters] in base/traffic-counter.ts).
    */
   traffic?: TrafficCounter | undefined;
+  /** Heartbeat period and the silence that names a peer lost (default 100 ms and 1 s; link-watch.ts). */
+  heartbeat?: HeartbeatOptions | undefined;
 }
 
 interface Hello {
@@ -86,6 +94,7 @@ export class TcpTransport implements Transport {
   private closed = false;
   private linksUp = 0;
   private onLinkUp: () => void = () => {};
+  private readonly watch: LinkWatch;
 
   private constructor(
     readonly rank: number,
@@ -94,6 +103,13 @@ export class TcpTransport implements Transport {
   ) {
     this.outbound = new Array(worldSize).fill(undefined);
     this.inbound = new Array(worldSize).fill(undefined);
+    this.watch = new LinkWatch(o.heartbeat ?? DEFAULT_HEARTBEAT, {
+      rank,
+      worldSize,
+      outbound: (p) => this.outbound[p],
+      inbound: (p) => this.inbound[p],
+      onSilent: (p, ms) => this.linkSilent(p, ms),
+    });
   }
 
   /** The address peers dial, once listening. */
@@ -114,6 +130,9 @@ export class TcpTransport implements Transport {
       };
     });
     if (o.worldSize === 1) t.onLinkUp = () => {};
+    // Before the first link is up: a peer whose set-up finishes before ours watches our links
+    // from then on, while we may still be waiting for a third rank.
+    t.watch.start();
     try {
       await o.addresses.publish(o.rank, t.address);
       const dials: Promise<void>[] = [];
@@ -203,9 +222,10 @@ export class TcpTransport implements Transport {
     let resolveHello!: () => void;
     const helloSeen = new Promise<void>((r) => (resolveHello = r));
     const sink: FrameSink = {
-      destinationFor: (h) => (greeted ? engineSink.destinationFor(h) : undefined),
+      destinationFor: (h) => (greeted && h.type !== FrameType.Heartbeat ? engineSink.destinationFor(h) : undefined),
       attachResume: (resume) => engineSink.attachResume?.(resume),
       onFrame: (h, payload) => {
+        if (h.type === FrameType.Heartbeat) return; // link upkeep; its arrival was noted on the read
         if (greeted) return engineSink.onFrame(h, payload);
         const hello = parseHello(h, payload, this.o.groupName, this.worldSize);
         if (hello.rank !== peer) throw new FrameError(`dialed rank ${this.name(peer)} at ${addr} but it says it is rank ${this.name(hello.rank)}`);
@@ -226,7 +246,19 @@ export class TcpTransport implements Transport {
 
   private linkLost(peer: number, reason: string): void {
     if (this.closed) return;
-    this.o.handlers.onPeerLost(peer, reason);
+    this.o.handlers.onPeerLost(peer, reason, "closed");
+  }
+
+  private linkSilent(peer: number, silentMs: number): void {
+    if (this.closed) return;
+    this.o.handlers.onPeerLost(
+      peer,
+      `silent for ${silentMs} ms: no frames or heartbeats came on its link (its process is stopped or hung, or the network between us is cut)`,
+      "silent",
+    );
+    // After the engine's Abort frames (sent synchronously above), which the peer reads first if it wakes.
+    this.outbound[peer]?.close();
+    this.inbound[peer]?.close();
   }
 
   send(peer: number, header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): void {
@@ -251,6 +283,7 @@ export class TcpTransport implements Transport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.watch.stop();
     for (const c of [...this.outbound, ...this.inbound]) c?.close();
     void this.listener?.close();
   }

@@ -4,12 +4,18 @@
 import type { FrameHeader } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 
+/** How a peer was lost: its link closed or failed, or it fell silent (transport/link-watch.ts). */
+export type PeerLoss = "closed" | "silent";
+
 /** What the engine gives a transport: where each peer's frames go, and whom to tell about losses. */
 export interface TransportHandlers {
   /** The sink for frames from `peer` (lent payload destinations land data without a copy). */
   sinkFor(peer: number): FrameSink;
-  /** The link to `peer` failed or closed; no more frames will come from or go to it. */
-  onPeerLost(peer: number, reason: string): void;
+  /**
+   * The link to `peer` failed or closed, or showed nothing for the silence limit; no more frames
+   * will come from or go to it. `reason` says what was seen.
+   */
+  onPeerLost(peer: number, reason: string, how: PeerLoss): void;
 }
 
 export interface Transport {

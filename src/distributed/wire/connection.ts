@@ -9,7 +9,7 @@ import net from "node:net";
 import { Handshake, HandshakeDeadlineError, type AuthRole } from "./auth.js";
 import { ByteStream } from "./byte-consumer.js";
 import { AuthError } from "../base/errors.js";
-import { encodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
+import { encodeHeader, FRAME_HEADER_BYTES, isUpkeep, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import type { Logger } from "../base/log.js";
 import type { TrafficCounter } from "../base/traffic-counter.js";
@@ -30,7 +30,8 @@ export interface ConnectionOptions {
    * Counts the bytes of every frame sent and received on this connection, headers included
    * (Note [traffic counters] in base/traffic-counter.ts). The authentication handshake before
    * the first frame (72 bytes each way) is not counted, so a stranger that fails it counts
-   * nothing. Peer links pass their group's counter; the store's connections pass none.
+   * nothing; nor are heartbeats (Note [heartbeats are not traffic] in frame.ts). Peer links pass
+   * their group's counter; the store's connections pass none.
    */
   traffic?: TrafficCounter | undefined;
 }
@@ -45,6 +46,11 @@ export class FramedConnection {
   private closing = false;
   private sink: FrameSink | undefined;
   private stages: Stages | undefined;
+  /**
+   * performance.now() of the last read from the socket, of any size: a byte of a 64 MiB frame
+   * still arriving is news from the peer as much as a whole frame (transport/link-watch.ts).
+   */
+  lastReadMs = performance.now();
 
   private constructor(
     readonly socket: net.Socket,
@@ -65,6 +71,7 @@ export class FramedConnection {
       onread: {
         buffer: () => stages.stream.nextBuffer(),
         callback: (n: number) => {
+          if (conn) conn.lastReadMs = performance.now();
           try {
             // false pauses the socket: a frame is held (Note [hold, don't buffer]).
             return stages.stream.advance(n);
@@ -91,6 +98,7 @@ export class FramedConnection {
     const stages = new Stages("server", options, () => conn, (bytes) => socket.write(bytes));
     conn.attach(options, stages);
     const feed = (chunk: Buffer): void => {
+      conn.lastReadMs = performance.now();
       try {
         stages.stream.feedChunk(chunk);
       } catch (err) {
@@ -154,6 +162,11 @@ export class FramedConnection {
     }
   }
 
+  /** Whether reading is stopped on a held frame (Note [hold, don't buffer]): we are not listening, by choice. */
+  get holding(): boolean {
+    return this.stages?.reader?.holding ?? false;
+  }
+
   /** The frame sink made for this connection. */
   sinkOf(): FrameSink {
     return this.sink!;
@@ -171,7 +184,7 @@ export class FramedConnection {
   send(header: Omit<FrameHeader, "payloadBytes">, payload?: Uint8Array, onWritten?: (err?: Error | null) => void): boolean {
     const bytes = payload?.length ?? 0;
     const full = { ...header, payloadBytes: bytes };
-    this.traffic?.addSent(FRAME_HEADER_BYTES + bytes);
+    if (!isUpkeep(header.type)) this.traffic?.addSent(FRAME_HEADER_BYTES + bytes);
     if (bytes <= COALESCE_BYTES) {
       const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes);
       encodeHeader(full, out, 0);

@@ -11,7 +11,7 @@
 // and TCP's own flow control makes the sender wait, instead of us allocating and copying every
 // early frame. The sink calls resume() (through the connection) once it has posted a place.
 import type { ByteConsumer } from "./byte-consumer.js";
-import { decodeHeader, FRAME_HEADER_BYTES, type FrameHeader, type FrameLimits } from "./frame.js";
+import { decodeHeader, FRAME_HEADER_BYTES, isUpkeep, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameError } from "../base/errors.js";
 import type { TrafficCounter } from "../base/traffic-counter.js";
 
@@ -40,7 +40,10 @@ export interface FrameReaderOptions {
   directReadMinBytes?: number;
   /** Allocator for payloads the sink has no place for (a hook so tests can see it is never reached). */
   allocate?: (bytes: number) => Uint8Array;
-  /** Counts every byte this reader consumes as received (a peer link's; Note [traffic counters]). */
+  /**
+   * Counts the bytes of every frame this reader parses as received, headers included, except
+   * heartbeats (a peer link's; Note [traffic counters], Note [heartbeats are not traffic]).
+   */
   traffic?: TrafficCounter | undefined;
 }
 
@@ -67,6 +70,12 @@ export class FrameReader implements ByteConsumer {
   private failed: FrameError | undefined;
   /** A validated header whose sink answered HOLD_FRAME; reading is stopped until resume(). */
   private held: FrameHeader | undefined;
+  /**
+   * Frame bytes parsed since the counter was last written. Bytes are counted as they are parsed,
+   * not as they are read, so that a heartbeat whose header spans two reads is never counted in
+   * part (the totals only grow); the counter is written once per read, not once per frame.
+   */
+  private uncounted = 0;
 
   constructor(options: FrameReaderOptions) {
     this.limits = options.limits;
@@ -100,12 +109,15 @@ export class FrameReader implements ByteConsumer {
   /** Consumes `n` bytes; returns false when a frame is held and reading must stop. */
   advance(n: number): boolean {
     if (this.failed) throw this.failed;
-    // Every byte after the handshake passes here once, headers and payloads alike.
-    this.traffic?.addReceived(n);
     if (this.lentDirect) {
       this.lastWasDirect = true;
       this.filled += n;
-      if (this.filled === this.dest.length) this.finishFrame();
+      this.uncounted += n;
+      try {
+        if (this.filled === this.dest.length) this.finishFrame();
+      } finally {
+        this.count();
+      }
       return this.held === undefined;
     }
     this.end += n;
@@ -134,8 +146,16 @@ export class FrameReader implements ByteConsumer {
     } catch (err) {
       this.failed = err instanceof FrameError ? err : new FrameError(String(err));
       throw err;
+    } finally {
+      this.count();
     }
     return this.held === undefined;
+  }
+
+  private count(): void {
+    if (this.uncounted === 0) return;
+    this.traffic?.addReceived(this.uncounted);
+    this.uncounted = 0;
   }
 
   private begin(header: FrameHeader, lent: Uint8Array | undefined): void {
@@ -158,6 +178,7 @@ export class FrameReader implements ByteConsumer {
           this.dest.set(this.staging.subarray(this.start, this.start + k), this.filled);
           this.start += k;
           this.filled += k;
+          this.uncounted += k;
         }
         if (this.filled < this.dest.length) return;
         this.finishFrame();
@@ -166,6 +187,7 @@ export class FrameReader implements ByteConsumer {
       if (this.end - this.start < FRAME_HEADER_BYTES) return;
       const header = decodeHeader(this.staging, this.start, this.limits);
       this.start += FRAME_HEADER_BYTES;
+      if (!isUpkeep(header.type)) this.uncounted += FRAME_HEADER_BYTES;
       const lent = this.sink.destinationFor(header);
       if (lent === HOLD_FRAME) {
         this.held = header;

@@ -36,6 +36,12 @@ export const FrameType = {
   StoreResponse: 6,
   /** A segment of a point-to-point message. */
   P2P: 7,
+  /**
+   * "I am alive", with no payload: link upkeep, sent by the comm thread on every link it writes
+   * to (transport/link-watch.ts). Never handed to the engine and never counted as traffic
+   * (Note [heartbeats are not traffic]).
+   */
+  Heartbeat: 8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -65,7 +71,7 @@ export interface FrameLimits {
   maxDataBytes: number;
   /** Store requests and responses (keys + values). */
   maxStoreBytes: number;
-  /** Hello, Arrive, Abort: small control messages. */
+  /** Hello, Arrive, Abort, Heartbeat: small control messages. */
   maxControlBytes: number;
 }
 
@@ -74,6 +80,16 @@ export const DEFAULT_FRAME_LIMITS: FrameLimits = {
   maxStoreBytes: 4 << 20,
   maxControlBytes: 16 << 10,
 };
+
+/**
+ * Note [heartbeats are not traffic]: a Heartbeat's 32 bytes are counted neither when sent
+ * (connection.ts) nor when received (frame-reader.ts), so ProcessGroup.traffic() stays what the
+ * operations moved: the byte counts of an idle group do not grow, and a test can still hold an
+ * all-reduce's bytes to the ring's formula exactly.
+ */
+export function isUpkeep(type: FrameType): boolean {
+  return type === FrameType.Heartbeat;
+}
 
 export function frameTypeName(type: number): string {
   return TYPE_NAMES.get(type) ?? `unknown(${type})`;

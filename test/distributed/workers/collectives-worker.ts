@@ -181,9 +181,11 @@ switch (scenario) {
     await pg.barrier();
     if (rank === w - 1) process.kill(process.pid, scenario === "kill" ? "SIGKILL" : "SIGSTOP");
     // Timed from before the call: through shared memory the call itself blocks until the outcome.
-    // A freeze is found by the deadline, so the deadline is what the freeze test measures; a kill
-    // is found by the lost peer, and its long deadline lets the test tell the two apart on a
-    // loaded machine (an outcome well before KILL_DEADLINE_MS cannot have been the deadline).
+    // Through shared memory a freeze is found by the deadline, so the deadline is what that test
+    // measures; over TCP it is found by the links' silence (1 s, transport/link-watch.ts), well
+    // before it. A kill is found by the lost peer, and its long deadline lets the test tell the
+    // two apart on a loaded machine (an outcome well before KILL_DEADLINE_MS cannot have been the
+    // deadline).
     const t0 = performance.now();
     const timeoutMs = scenario === "kill" ? KILL_DEADLINE_MS : FREEZE_DEADLINE_MS;
     await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs }), t0);
