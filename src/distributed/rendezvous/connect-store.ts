@@ -3,7 +3,7 @@
 // an etcd cluster (EtcdStore). Callers get the interface and never branch on which it is.
 import type { RendezvousStore } from "./rendezvous-store.js";
 import { StoreClient } from "./store-client.js";
-import { EtcdStore } from "./etcd-store.js";
+import { EtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
 import { parseHostPort } from "./etcd-endpoints.js";
 import type { Logger } from "../base/log.js";
 
@@ -54,6 +54,8 @@ export interface ConnectRendezvousOptions {
   /** How long to keep trying to reach the store before giving up. Default 30 s. */
   connectTimeoutMs?: number;
   log?: Logger;
+  /** For etcd:// only: TLS and etcd's own users, for a cluster run as docs/rendezvous.md advises on untrusted networks. */
+  etcd?: Pick<EtcdStoreOptions, "tls" | "auth">;
 }
 
 /** Connects to the store `url` names (parseRendezvousUrl); StoreError when it cannot be reached within connectTimeoutMs. */
@@ -67,7 +69,7 @@ export async function connectRendezvousStore(url: string, opts: ConnectRendezvou
     if (opts.jobId === undefined || !/^[A-Za-z0-9._-]+$/.test(opts.jobId)) {
       throw new Error(`--rdzv ${url} needs a job id of letters, digits, ".", "_" or "-" to keep this job's keys apart, got ${opts.jobId === undefined ? "none" : `"${opts.jobId}"`}`);
     }
-    return EtcdStore.connect({ endpoints: where.endpoints, prefix: `weft/${opts.jobId}/`, ...deadlines });
+    return EtcdStore.connect({ endpoints: where.endpoints, prefix: `weft/${opts.jobId}/`, ...deadlines, ...opts.etcd });
   }
   if (where.port === 0) throw new Error(`--rdzv ${url} has port 0, which only node 0 can serve on: give the port the store listens on`);
   return StoreClient.connect({ host: where.host, port: where.port, secret: opts.secret, ...deadlines, ...(opts.log === undefined ? {} : { log: opts.log }) });

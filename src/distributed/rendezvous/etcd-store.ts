@@ -5,9 +5,10 @@
 //
 // Every key lives under `prefix` (`weft/<job id>/` from connectRendezvousStore), so jobs that share
 // one etcd never see each other's keys. Every call has a deadline and is retried across members
-// within it (Note [etcd attempts] in etcd-retry.ts). etcd authenticates nobody here: the job
-// secret still authenticates every link between ranks, and etcd only carries where to dial (see
-// docs/rendezvous.md for running etcd with TLS and auth on networks you do not trust).
+// within it (Note [etcd attempts] in etcd-retry.ts). The job secret plays no part here: it still
+// authenticates every link between ranks, and etcd only carries where to dial. An etcd run as
+// it comes authenticates nobody; on networks you do not trust, run it with TLS and users and
+// pass `tls` and `auth` (docs/rendezvous.md, Security).
 //
 // Reads that wait (get, wait) read the key, and when it is missing watch it from the revision
 // after that read, so a set landing between the read and the watch is still seen. A watch that
@@ -37,6 +38,13 @@ export interface EtcdStoreOptions {
   timeoutMs?: number;
   /** How long connect keeps trying before the cluster must have answered (it may still be starting). Default 30 s. */
   connectTimeoutMs?: number;
+  /**
+   * TLS to the members, in PEM: the CA that signed their certificates, and this client's
+   * certificate and key when etcd checks clients (--client-cert-auth). Without it, plain HTTP/2.
+   */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  /** A user of etcd's own (etcdctl user add, auth enable), for a cluster that requires one. */
+  auth?: { username: string; password: string };
 }
 
 /**
@@ -110,10 +118,17 @@ export class EtcdStore implements RendezvousStore {
     const deadline = Date.now() + connectTimeoutMs;
     const local = await probeLocalAddress(endpoints, deadline);
     if (typeof local !== "string") throw new StoreError(`connect to etcd: ${unreachableMessage(endpoints, connectTimeoutMs, local)}`);
-    const hosts = endpoints.map((e) => `http://${e}`);
+    const hosts = endpoints.map((e) => `${options.tls === undefined ? "http" : "https"}://${e}`);
     const health = new MemberHealth(hosts);
     const client = new Etcd3({
       hosts,
+      ...(options.tls === undefined
+        ? {}
+        : { credentials: { rootCertificate: options.tls.ca, ...(options.tls.key ? { privateKey: options.tls.key } : {}), ...(options.tls.cert ? { certChain: options.tls.cert } : {}) } }),
+      // etcd3 trades the password for a token before the first call, and every later call waits
+      // on that exchange: without a deadline of its own, a member that froze mid-exchange would
+      // hold every call to its deadline.
+      ...(options.auth === undefined ? {} : { auth: { ...options.auth, callOptions: () => ({ deadline: Date.now() + MAX_ATTEMPT_MS }) } }),
       faultHandling: { global: passThroughPolicy(), host: (member) => skipFailedMemberPolicy(member, health), watchBackoff: watchBackoff() },
       grpcOptions: {
         // A member that comes back is dialled again within a second, not after gRPC's 2-minute backoff.

@@ -8,7 +8,8 @@
 // long). On a loaded machine that can cause an extra election now and then, which only costs a
 // retry: the store under test must ride out elections anyway.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,16 @@ export function etcdMissing(): string | undefined {
   const reason = "the etcd binary is not on PATH (apt-get install etcd-server; .ci/run installs it)";
   if (process.env["CI"] === "true") throw new Error(`etcd tests under CI: ${reason}: check .ci/run's install step`);
   return reason;
+}
+
+/** PEM files for members that serve clients over TLS and require a client certificate. */
+export interface EtcdTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client certificate and key the CA signed, for the health check. */
+  clientCertFile: string;
+  clientKeyFile: string;
 }
 
 interface Member {
@@ -45,10 +56,11 @@ export class EtcdCluster {
   private constructor(
     private readonly dir: string,
     private readonly members: Member[],
+    private readonly tls: EtcdTlsFiles | undefined,
   ) {}
 
   /** Starts `size` members as one new cluster and waits until every member reports healthy. */
-  static async start(size: number, opts: { readyTimeoutMs?: number } = {}): Promise<EtcdCluster> {
+  static async start(size: number, opts: { readyTimeoutMs?: number; tls?: EtcdTlsFiles } = {}): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), "weft-etcd-"));
     const ports = await freePorts(2 * size);
     const members: Member[] = Array.from({ length: size }, (_, i) => ({
@@ -59,7 +71,7 @@ export class EtcdCluster {
       logFile: join(dir, `m${i}.log`),
       child: undefined,
     }));
-    const cluster = new EtcdCluster(dir, members);
+    const cluster = new EtcdCluster(dir, members, opts.tls);
     live.add(cluster);
     try {
       for (let i = 0; i < size; i++) cluster.spawnMember(i);
@@ -83,6 +95,10 @@ export class EtcdCluster {
   private spawnMember(i: number): void {
     const m = this.members[i]!;
     const peers = this.members.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(",");
+    const scheme = this.tls === undefined ? "http" : "https";
+    const tlsFlags = this.tls === undefined
+      ? []
+      : ["--cert-file", this.tls.certFile, "--key-file", this.tls.keyFile, "--trusted-ca-file", this.tls.caFile, "--client-cert-auth"];
     const log = openSync(m.logFile, "a");
     try {
       m.child = spawn(
@@ -90,8 +106,9 @@ export class EtcdCluster {
         [
           "--name", m.name,
           "--data-dir", m.dataDir,
-          "--listen-client-urls", `http://127.0.0.1:${m.clientPort}`,
-          "--advertise-client-urls", `http://127.0.0.1:${m.clientPort}`,
+          "--listen-client-urls", `${scheme}://127.0.0.1:${m.clientPort}`,
+          "--advertise-client-urls", `${scheme}://127.0.0.1:${m.clientPort}`,
+          ...tlsFlags,
           "--listen-peer-urls", `http://127.0.0.1:${m.peerPort}`,
           "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peerPort}`,
           "--initial-cluster", peers,
@@ -118,15 +135,36 @@ export class EtcdCluster {
         throw new Error(`etcd member ${m.name} is not running (exit ${m.child?.exitCode ?? m.child?.signalCode}); its log ends:\n${this.logTail(i)}`);
       }
       try {
-        const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: string };
-        if (res.ok && body.health === "true") return;
+        if ((await this.health(m.clientPort)) === "true") return;
       } catch {
         // Not listening yet, or no leader yet: ask again below.
       }
       if (Date.now() > deadline) throw new Error(`etcd member ${m.name} was not healthy within ${timeoutMs} ms; its log ends:\n${this.logTail(i)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The member's /health answer ("true" once it has a leader), over TLS when the cluster uses it. */
+  private async health(port: number): Promise<string | undefined> {
+    if (this.tls === undefined) {
+      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) });
+      return ((await res.json()) as { health?: string }).health;
+    }
+    const tls = this.tls;
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet(
+        // No SNI: the server is named by its IP address, which SNI may not carry (RFC 6066).
+        { host: "127.0.0.1", servername: "", port, path: "/health", ca: readFileSync(tls.caFile), cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile), timeout: 1000 },
+        (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve(body));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("no answer within 1000 ms")));
+      req.on("error", reject);
+    });
+    return (JSON.parse(text) as { health?: string }).health;
   }
 
   /** Kills member `i` (SIGKILL unless told otherwise) and waits until it has exited. */
@@ -195,4 +233,37 @@ async function freePorts(count: number): Promise<number[]> {
   } finally {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   }
+}
+
+/**
+ * A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (CN `clientName`),
+ * made with openssl in `dir` (check opensslMissing first). P-256 keys: RSA key generation is slow
+ * on a loaded machine.
+ */
+export function makeTlsFiles(dir: string, clientName = "weft-client"): EtcdTlsFiles {
+  const f = (name: string): string => join(dir, name);
+  const run = (...args: string[]): void => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr}`);
+  };
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  run("req", "-x509", ...key, "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "2", "-subj", "/CN=weft-test-ca");
+  const leaf = (name: string, cn: string, ext: string): void => {
+    writeFileSync(f(`${name}.ext`), ext);
+    run("req", ...key, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${cn}`);
+    run("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial",
+      "-out", f(`${name}.crt`), "-days", "2", "-extfile", f(`${name}.ext`));
+  };
+  leaf("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+  leaf("client", clientName, "extendedKeyUsage=clientAuth\n");
+  return { caFile: f("ca.crt"), certFile: f("server.crt"), keyFile: f("server.key"), clientCertFile: f("client.crt"), clientKeyFile: f("client.key") };
+}
+
+/** Why TLS tests cannot run here, or undefined when openssl is on PATH (under CI, an error: .ci/run installs it). */
+export function opensslMissing(): string | undefined {
+  const probe = spawnSync("openssl", ["version"], { encoding: "utf8" });
+  if (probe.error === undefined && probe.status === 0) return undefined;
+  const reason = "openssl is not on PATH (apt-get install openssl; .ci/run installs it)";
+  if (process.env["CI"] === "true") throw new Error(`etcd TLS tests under CI: ${reason}: check .ci/run's install step`);
+  return reason;
 }
