@@ -32,6 +32,7 @@ import { writeReport } from "../report/write-report.js";
 import { ProgressBar } from "../train/progress-bar.js";
 import { compareUsage, planComparison, type CompareConfig, type ComparePlan } from "./compare-grid.js";
 import { cpuCount } from "./worker-count.js";
+import { weftEntry } from "./weft-entry.js";
 import { UsageError } from "./options.js";
 
 /** After SIGTERM (at the time limit, or on a signal to compare), how long a configuration has to stop before SIGKILL (the launcher gives its workers 5 s). */
@@ -40,12 +41,6 @@ const GRACE_MS = 8000;
 /** How much of a child's output is kept in memory (all of it goes to its log file): the result line is the last. */
 const KEEP_CHARS = 1 << 20;
 
-/** The program and arguments that run this `weft` (the built main.js, or main.ts under tsx). */
-function weftEntry(): string[] {
-  const ts = import.meta.url.endsWith(".ts");
-  const main = fileURLToPath(new URL(ts ? "./main.ts" : "./main.js", import.meta.url));
-  return ts ? ["--import", import.meta.resolve("tsx"), main] : [main];
-}
 
 /** Lines about the comparison on stderr, and on a terminal a bar of configurations done, redrawn below them. */
 class CompareProgress {

@@ -38,9 +38,11 @@ import { SingleStrategy } from "../distributed/strategies/single.js";
 import type { Strategy, Traffic } from "../distributed/strategies/strategy.js";
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { isRecoverable, type ElasticGroup } from "../distributed/elastic/elastic-group.js";
+import type { CollectiveError } from "../distributed/base/errors.js";
 import { syncTrainingState, type TrainingPosition } from "../distributed/elastic/state-sync.js";
 import { positionsConsumed } from "../data/index.js";
 import { initRng } from "../nn/index.js";
+import { modelDigest } from "../distributed/strategies/flat-state.js";
 
 /** Batches of an epoch on this rank; a DataLoader (with a DistributedSampler per rank) is one. */
 export interface EpochSource<B> {
@@ -268,10 +270,15 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const metrics = o.metrics ?? ownMetrics;
   let checkpoints: CheckpointWriter | undefined;
   /** Replicas of a new generation start from its rank 0's state (elastic/state-sync.ts). */
+  let hasState = !elastic || !elastic.group.generation.joined.includes(elastic.group.memberId);
   const syncState = async (): Promise<void> => {
     if (!elastic) return;
     position = await syncTrainingState(elastic.group.group, o.model, o.optimizer, { ...position, rng: initRng().getState() });
     initRng().setState(position.rng);
+    hasState = true;
+    // Every member's digest of the state it now holds, so a reader of the metrics (weft chaos)
+    // can check the replicas agreed after every re-formation.
+    metrics?.write({ event: "state_synced", step: position.step, generation: elastic.group.generation.number, digest: modelDigest(o.model) });
   };
   // Bytes of the generations before the current one's group.
   const retired = { sent: 0, received: 0 };
@@ -281,9 +288,46 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   };
   try {
     // Inside the try: a set-up that fails halfway (a subgroup made, the next refused) is ended too.
-    await syncState();
-    await strategy.setup(o.model, o.optimizer);
-    const openWriter = async (): Promise<void> => {
+    /**
+     * Note [re-forming at the step boundary]: the failed step is not counted (its position did not
+     * move); the member furthest along becomes rank 0 of the new group and everyone takes its
+     * state, so a step that completed anywhere is kept. A failure while the new generation hands
+     * its state on (another member lost meanwhile) re-forms again.
+     */
+    const recover = async (cause: CollectiveError): Promise<void> => {
+      for (let err = cause; ;) {
+        const t = strategy.traffic();
+        retired.sent += t.sent;
+        retired.received += t.received;
+        await strategy.end();
+        metrics?.write({ event: "failure_seen", step: position.step, generation: elastic!.group.generation.number, error: err.name, ranks: [...err.ranks] });
+        warn(`elastic: ${err.message}; re-forming the group`);
+        // A joiner whose state was never handed over has none to offer (-1: never chosen to hand on).
+        const gen = await elastic!.group.reform(err, hasState ? position.step : -1);
+        strategy = elastic!.strategyFor(elastic!.group.group);
+        try {
+          await syncState();
+          await strategy.setup(o.model, o.optimizer);
+        } catch (again) {
+          if (!isRecoverable(again)) throw again;
+          err = again;
+          continue;
+        }
+        await openWriter();
+        process.stderr.write(`weft: elastic: generation ${gen.number} of ${gen.members.length} worker(s) formed in ${elastic!.group.recoveries.at(-1)!.ms} ms` +
+          `${gen.lost.length ? `, without ${gen.lost.join(", ")}` : ""}${gen.joined.length ? `, with ${gen.joined.join(", ")} joining` : ""}; rank ${strategy.rank} resumes at step ${position.step}\n`);
+        return;
+      }
+    };
+    let openWriter = async (): Promise<void> => {};
+    try {
+      await syncState();
+      await strategy.setup(o.model, o.optimizer);
+    } catch (err) {
+      if (!elastic || !isRecoverable(err)) throw err;
+      await recover(err);
+    }
+    openWriter = async (): Promise<void> => {
       if (!o.checkpoint || checkpoints || !strategy.writesCheckpoints()) return;
       const stale = folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
       if (stale.files > 0) {
@@ -405,21 +449,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
         break;
       } catch (err) {
         if (!elastic || !isRecoverable(err)) throw err;
-        // Note [re-forming at the step boundary]: the failed step is not counted here (its
-        // position did not move); the member furthest along becomes rank 0 of the new group and
-        // everyone takes its state, so a step that completed anywhere is kept.
-        const t = strategy.traffic();
-        retired.sent += t.sent;
-        retired.received += t.received;
-        await strategy.end();
-        warn(`elastic: ${err.message}; re-forming the group`);
-        const gen = await elastic.group.reform(err, position.step);
-        strategy = elastic.strategyFor(elastic.group.group);
-        await syncState();
-        await strategy.setup(o.model, o.optimizer);
-        await openWriter();
-        process.stderr.write(`weft: elastic: generation ${gen.number} of ${gen.members.length} worker(s) formed in ${elastic.group.recoveries.at(-1)!.ms} ms` +
-          `${gen.lost.length ? `, without ${gen.lost.join(", ")}` : ""}${gen.joined.length ? `, with ${gen.joined.join(", ")} joining` : ""}; rank ${strategy.rank} resumes at step ${position.step}\n`);
+        await recover(err);
       }
     }
     bar?.finish();

@@ -2,7 +2,7 @@
 // the way to the next one (membership.ts decides who is in it; this file builds the group and
 // says what happened). The training loop (src/train/fit.ts) calls reform() when a step fails with
 // a collective error, and pollJoins() between steps so a worker waiting to join gets in.
-import { CollectiveError, CollectiveMismatchError } from "../base/errors.js";
+import { CollectiveError, CollectiveMismatchError, StoreError } from "../base/errors.js";
 import type { ProcessGroup } from "../group/process-group.js";
 import type { RendezvousStore } from "../rendezvous/rendezvous-store.js";
 import {
@@ -85,6 +85,11 @@ export class ElasticGroup {
     return eg;
   }
 
+  /** This worker's member id, stable for its life. */
+  get memberId(): string {
+    return this.o.memberId;
+  }
+
   get group(): ProcessGroup {
     return this.pg;
   }
@@ -108,6 +113,21 @@ export class ElasticGroup {
    * Throws ElasticStopError when the job must stop, naming who is left.
    */
   async reform(cause: CollectiveError, step: number): Promise<Generation> {
+    try {
+      return await this.reformThroughStore(cause, step);
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      // Cut off from the store (its network is down, or the store is gone): the others, if they
+      // can reach it, go on without this worker.
+      throw new ElasticStopError(
+        `elastic: ${this.o.memberId} cannot reach the rendezvous store at ${this.o.store.endpoint} to re-form the group (${err.message}); ` +
+          "it stops here, and the members that can reach the store go on without it",
+        true,
+      );
+    }
+  }
+
+  private async reformThroughStore(cause: CollectiveError, step: number): Promise<Generation> {
     const started = performance.now();
     let suspects = cause.ranks.map((r) => this.gen.members[r]).filter((id): id is string => id !== undefined && id !== this.o.memberId);
     let previous = this.gen;

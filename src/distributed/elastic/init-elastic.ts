@@ -22,6 +22,9 @@ export interface InitElasticOptions {
   onEvent?(event: MembershipEvent): void;
 }
 
+/** Deadline of each membership call to the store (a joiner's long waits poll in short calls). */
+const STORE_TIMEOUT_MS = 8000;
+
 /** The first generation's member ids: "w<rank>" for each rank the launcher started. */
 export function firstMembers(worldSize: number): string[] {
   return Array.from({ length: worldSize }, (_, r) => `w${r}`);
@@ -42,7 +45,8 @@ export async function initElasticGroup(options: InitElasticOptions = {}): Promis
   }
   const joining = env[ENV.join] === "1";
   const memberId = env[ENV.memberId] ?? `w${w.rank}`;
-  const store = await StoreClient.connect({ host: w.masterAddr, port: w.masterPort, secret: secretKey(w.secret), connectTimeoutMs: 30_000, timeoutMs: 30_000 });
+  // Membership calls are short; a store that does not answer within seconds is cut off or gone.
+  const store = await StoreClient.connect({ host: w.masterAddr, port: w.masterPort, secret: secretKey(w.secret), connectTimeoutMs: 30_000, timeoutMs: STORE_TIMEOUT_MS });
   return ElasticGroup.start({
     store, memberId, min, max,
     ...(joining ? {} : { initialMembers: firstMembers(w.worldSize) }),

@@ -1,22 +1,12 @@
 // Finding the worker processes of one job from a test: by their environment (the job's run folder
 // and the worker's slot), not by name, since other tests' workers run beside them.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { jobProcesses } from "../../../src/cli/job-processes.js";
 import { join } from "node:path";
 
-/** The pid of the worker with WEFT_RANK=`rank` whose WEFT_RUN_DIR is `runDir`, or undefined. */
+/** The pid of the worker of slot `rank` whose WEFT_RUN_DIR is `runDir`, or undefined. */
 export function workerPid(runDir: string, rank: number): number | undefined {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let env: string;
-    try {
-      env = readFileSync(`/proc/${entry}/environ`, "latin1");
-    } catch {
-      continue; // gone, or not ours
-    }
-    const vars = new Set(env.split("\0"));
-    if (vars.has(`WEFT_RUN_DIR=${runDir}`) && vars.has(`WEFT_RANK=${rank}`)) return Number(entry);
-  }
-  return undefined;
+  return jobProcesses(runDir).find((p) => p.slot === rank)?.pid;
 }
 
 /** Steps the worker of slot `rank` has written to its metrics so far. */
