@@ -99,7 +99,8 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
     jobId: env[ENV.jobId] ?? "job",
     cpus: env[ENV.cpus] ? parseCpuList(env[ENV.cpus]!) : null,
   };
-  if (info.rank >= info.worldSize) throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
+  // A worker that joins an elastic job later has a slot past the first generation's (its log's name).
+  if (info.rank >= info.worldSize && env[ENV.join] !== "1") throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
   process.title = `weft worker ${info.rank}`;
   if (info.cpus && !bindThisProcess(info.cpus)) info.cpus = null;
   exitWithLauncher(env);
