@@ -3,7 +3,7 @@
 // an etcd cluster (EtcdStore). Callers get the interface and never branch on which it is.
 import type { RendezvousStore } from "./rendezvous-store.js";
 import { StoreClient } from "./store-client.js";
-import { EtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
+import type { EtcdStoreOptions } from "./etcd-store.js";
 import { parseHostPort } from "./etcd-endpoints.js";
 import type { Logger } from "../base/log.js";
 
@@ -69,6 +69,9 @@ export async function connectRendezvousStore(url: string, opts: ConnectRendezvou
     if (opts.jobId === undefined || !/^[A-Za-z0-9._-]+$/.test(opts.jobId)) {
       throw new Error(`--rdzv ${url} needs a job id of letters, digits, ".", "_" or "-" to keep this job's keys apart, got ${opts.jobId === undefined ? "none" : `"${opts.jobId}"`}`);
     }
+    // Imported only for etcd: its gRPC client takes about 0.4 s to load, which every comm thread
+    // dialling the embedded store would otherwise pay.
+    const { EtcdStore } = await import("./etcd-store.js");
     return EtcdStore.connect({ endpoints: where.endpoints, prefix: `weft/${opts.jobId}/`, ...deadlines, ...opts.etcd });
   }
   if (where.port === 0) throw new Error(`--rdzv ${url} has port 0, which only node 0 can serve on: give the port the store listens on`);

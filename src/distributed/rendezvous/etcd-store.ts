@@ -318,13 +318,14 @@ export class EtcdStore implements RendezvousStore {
 
   /** The value of `key` once it exists, or undefined if it does not by `deadline` (or the wait was aborted). */
   private async awaitKey(what: string, key: string, deadline: number, timeoutMs: number, signal: AbortSignal): Promise<Buffer | undefined> {
-    const start = Date.now();
+    // The call's start, so that a first read that fails reports the call's own deadline exactly.
+    const start = deadline - timeoutMs;
     // Watches lost in a row: after one, pause before reading again, so that a stream that keeps
     // breaking while reads work does not become a busy loop.
     let lost = 0;
-    for (;;) {
+    for (let read = 0; ; read++) {
       if (lost > 0) await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** lost, 500, Math.max(0, deadline - Date.now()))));
-      const readDeadline = Math.max(deadline, Date.now() + MIN_READ_MS);
+      const readDeadline = Math.max(deadline, (read === 0 ? start : Date.now()) + MIN_READ_MS);
       const ctx = this.context(what, readDeadline, readDeadline - start, signal);
       const res = await untilDeadline(ctx, (d) => this.kv.get(key).options({ deadline: d }).exec());
       const kv = res.kvs[0];

@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { EtcdStore, type EtcdStoreOptions } from "../../../src/distributed/rendezvous/etcd-store.js";
+import { connectRendezvousStore } from "../../../src/distributed/rendezvous/connect-store.js";
 import { StoreError, StoreTimeoutError } from "../../../src/distributed/base/errors.js";
 import { EtcdCluster, etcdMissing } from "../helpers/etcd-cluster.js";
 import { rendezvousStoreContract } from "../helpers/store-contract.js";
@@ -40,6 +41,20 @@ test("jobs with different prefixes never see each other's keys", async (t) => {
   assert.equal(await a.getString("launch/job-id"), "a");
   assert.equal(await b.getString("launch/job-id"), "b");
   await assert.rejects(b.get("only-a", 200), StoreTimeoutError);
+});
+
+test("connectRendezvousStore(etcd://...) keeps the job's keys under weft/<job id>/", async (t) => {
+  if (missing !== undefined) return t.skip(missing);
+  const jobId = `job-${randomBytes(4).toString("hex")}`;
+  const store = await connectRendezvousStore(`etcd://${cluster!.endpoints.join(",")}`, { secret: Buffer.alloc(32), jobId, timeoutMs: 10_000 });
+  try {
+    assert.equal(store.endpoint, `etcd ${cluster!.endpoints.join(",")}`);
+    await store.set("launch/job-id", jobId);
+  } finally {
+    store.close();
+  }
+  const direct = await connect({ prefix: `weft/${jobId}/` });
+  assert.equal(await direct.getString("launch/job-id"), jobId);
 });
 
 test("a 3-member cluster keeps working through SIGKILL of each member in turn", async (t) => {
