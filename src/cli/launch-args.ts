@@ -10,6 +10,8 @@ import { DEFAULT_RDZV_TIMEOUT_MS, type LaunchOptions } from "../distributed/laun
 import type { OptionTable } from "../train/option-spec.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
+import { parseRendezvousUrl } from "../distributed/rendezvous/connect-store.js";
+import { randomBytes } from "node:crypto";
 
 const COMMAND = "weft launch";
 
@@ -18,7 +20,8 @@ export const LAUNCH_OPTIONS = {
   "nproc-per-node": { type: "int", min: 1, help: "the same as --nproc (torchrun's name)" },
   nnodes: { type: "int", min: 1, default: 1, help: "machines in the job" },
   "node-rank": { type: "int", min: 0, default: 0, help: "this machine's index, 0..nnodes-1" },
-  rdzv: { type: "string", placeholder: "HOST:PORT", help: "node 0's store (default 127.0.0.1, any port; see below)" },
+  rdzv: { type: "string", placeholder: "HOST:PORT", help: "node 0's store (default 127.0.0.1, any port), or etcd://HOST:PORT[,HOST:PORT...] (see below)" },
+  "rdzv-id": { type: "string", placeholder: "ID", help: "with an etcd rendezvous: the job's id, the same on every node (its keys live under it)" },
   "rdzv-timeout": { type: "int", min: 1, default: DEFAULT_RDZV_TIMEOUT_MS / 1000, help: "seconds nodes 1.. wait for node 0's store" },
   "secret-file": { type: "string", placeholder: "PATH", help: "the job secret's file (first line); else WEFT_JOB_SECRET" },
   "run-dir": { type: "string", placeholder: "DIR", help: "metrics and rank-<r>.log files (default runs/<job-id>)" },
@@ -114,8 +117,10 @@ export function parseLaunchArgs(
   }
   if (v["node-rank"] >= v.nnodes) throw usage(`--node-rank ${v["node-rank"]} must be below --nnodes ${v.nnodes} (node ranks are 0..${v.nnodes - 1})`);
 
-  const { host: rdzvHost, port: rdzvPort } = v.rdzv === undefined ? { host: "127.0.0.1", port: 0 } : parseRdzv(v.rdzv);
-  if (v.nnodes > 1 && (v.rdzv === undefined || rdzvPort === 0)) {
+  const etcd = v.rdzv?.startsWith("etcd://") ? etcdRendezvous(v.rdzv, v["rdzv-id"], v.nnodes) : undefined;
+  if (!etcd && v["rdzv-id"] !== undefined) throw usage("--rdzv-id names the job in an etcd rendezvous: give --rdzv etcd://HOST:PORT[,...] too (node 0's store makes the id itself)");
+  const { host: rdzvHost, port: rdzvPort } = etcd ? etcdHost(etcd.endpoints[0]!) : v.rdzv === undefined ? { host: "127.0.0.1", port: 0 } : parseRdzv(v.rdzv);
+  if (v.nnodes > 1 && !etcd && (v.rdzv === undefined || rdzvPort === 0)) {
     throw usage("--nnodes > 1 needs --rdzv HOST:PORT with node 0's address and a fixed port");
   }
   const secret = readSecret(v["secret-file"], v.nnodes, env, warn);
@@ -136,7 +141,32 @@ export function parseLaunchArgs(
     cpuBind: v["cpu-bind"] as "cores" | "none",
     rdzvTimeoutMs: v["rdzv-timeout"] * 1000,
     ...(elastic ? { elastic } : {}),
+    ...(etcd ? { etcd } : {}),
   };
+}
+
+/** --rdzv etcd://... and --rdzv-id: the endpoints, and the job id every node must share (one node may make one up). */
+function etcdRendezvous(rdzv: string, id: string | undefined, nnodes: number): { endpoints: string[]; jobId: string } {
+  let endpoints: string[];
+  try {
+    const parsed = parseRendezvousUrl(rdzv);
+    endpoints = parsed.kind === "etcd" ? parsed.endpoints : [];
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  if (endpoints.some((e) => /^(127\.|localhost|\[?::1\]?:)/.test(e)) && nnodes > 1) {
+    throw usage(`--rdzv ${rdzv}: a job on several machines needs etcd addresses every machine can reach, not loopback`);
+  }
+  if (id === undefined && nnodes > 1) throw usage("--rdzv etcd://... on several machines needs --rdzv-id ID, the same on every node (e.g. the batch job's id)");
+  const jobId = id ?? `job-${randomBytes(4).toString("hex")}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(jobId)) throw usage(`--rdzv-id must be 1-64 letters, digits, ".", "_" or "-", got "${jobId}"`);
+  return { endpoints, jobId };
+}
+
+/** An etcd endpoint's host and port, for the workers' WEFT_MASTER_ADDR (the interface they are reached on follows the route to it). */
+function etcdHost(endpoint: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(":");
+  return { host: endpoint.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(endpoint.slice(i + 1)) };
 }
 
 /** --min/--max/--max-restarts, checked against the job's size; undefined for a fixed-size job. */

@@ -6,9 +6,9 @@
 //   const group = await initElasticGroup();
 //   if (group) await fit({ ..., elastic: { group, strategyFor: (pg) => new DdpStrategy(pg), data: elasticShards(train, {...}) } });
 import { initWorker } from "../group/init.js";
-import { createTcpProcessGroup } from "../group/tcp-group.js";
+import { createTcpProcessGroup, storeAddress } from "../group/tcp-group.js";
 import { ENV } from "../rendezvous/worker-env.js";
-import { StoreClient } from "../rendezvous/store-client.js";
+import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { secretKey } from "../wire/secret.js";
 import { ElasticGroup, type MembershipEvent } from "./elastic-group.js";
 
@@ -46,7 +46,9 @@ export async function initElasticGroup(options: InitElasticOptions = {}): Promis
   const joining = env[ENV.join] === "1";
   const memberId = env[ENV.memberId] ?? `w${w.rank}`;
   // Membership calls are short; a store that does not answer within seconds is cut off or gone.
-  const store = await StoreClient.connect({ host: w.masterAddr, port: w.masterPort, secret: secretKey(w.secret), connectTimeoutMs: 30_000, timeoutMs: STORE_TIMEOUT_MS });
+  const store = await connectRendezvousStore(w.rendezvous ?? storeAddress(w.masterAddr, w.masterPort), {
+    secret: secretKey(w.secret), jobId: w.jobId, connectTimeoutMs: 30_000, timeoutMs: STORE_TIMEOUT_MS,
+  });
   return ElasticGroup.start({
     store, memberId, min, max,
     ...(joining ? {} : { initialMembers: firstMembers(w.worldSize) }),
@@ -54,6 +56,7 @@ export async function initElasticGroup(options: InitElasticOptions = {}): Promis
     makeGroup: (rank, worldSize, name) =>
       createTcpProcessGroup({
         rank, worldSize, groupName: name, secret: w.secret, storeHost: w.masterAddr, storePort: w.masterPort,
+        ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
         // Generations run over TCP, where heartbeats tell a frozen member from a slow one.
         sharedMemory: false,
         connectTimeoutMs: options.connectTimeoutMs ?? 10_000,

@@ -12,8 +12,10 @@ export interface CommWorkerConfig {
   worldSize: number;
   /** The job secret (text); the comm thread derives the HMAC key itself. */
   secret: string;
-  storeHost: string;
-  storePort: number;
+  /** The rendezvous store: "HOST:PORT" of the embedded one, or "etcd://..." (rendezvous/connect-store.ts). */
+  rendezvous: string;
+  /** The job id: an etcd rendezvous keeps this job's keys under it. */
+  jobId: string | undefined;
   groupName: string;
   /** Interface to listen on; default: the local address of the connection to the store. */
   listenHost: string | undefined;

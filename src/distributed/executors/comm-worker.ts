@@ -13,7 +13,7 @@ import { serializeError } from "../base/errors.js";
 import { stderrLogger } from "../base/log.js";
 import { secretKey } from "../wire/secret.js";
 import { storeAddressBook } from "../rendezvous/address-book.js";
-import { StoreClient } from "../rendezvous/store-client.js";
+import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import { TrafficCounter } from "../base/traffic-counter.js";
 import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
@@ -26,10 +26,9 @@ async function main(): Promise<void> {
   const secret = secretKey(config.secret);
   const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
   engine.onFailed = (err) => post({ kind: "groupFailed", error: serializeError(err) });
-  const store = await StoreClient.connect({
-    host: config.storeHost,
-    port: config.storePort,
+  const store = await connectRendezvousStore(config.rendezvous, {
     secret,
+    ...(config.jobId === undefined ? {} : { jobId: config.jobId }),
     connectTimeoutMs: config.connectTimeoutMs,
     timeoutMs: config.connectTimeoutMs,
   });

@@ -31,6 +31,8 @@ export interface WorkerInfo {
   secret: string;
   /** The CPUs this worker was bound to (Note [CPU binding]), or null. */
   cpus: number[] | null;
+  /** The rendezvous when it is not the embedded store at masterAddr:masterPort (an etcd:// URL), else undefined. */
+  rendezvous?: string;
   /** runs/<job-id>/ : where metrics and logs of this job go. */
   runDir: string;
   jobId: string;
@@ -98,6 +100,7 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
     runDir: env[ENV.runDir] ?? ".",
     jobId: env[ENV.jobId] ?? "job",
     cpus: env[ENV.cpus] ? parseCpuList(env[ENV.cpus]!) : null,
+    ...(env[ENV.rendezvous] ? { rendezvous: env[ENV.rendezvous] } : {}),
   };
   // A worker that joins an elastic job later has a slot past the first generation's (its log's name).
   if (info.rank >= info.worldSize && env[ENV.join] !== "1") throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
@@ -174,5 +177,6 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
     secret: w.secret,
     storeHost: w.masterAddr,
     storePort: w.masterPort,
+    ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
   });
 }

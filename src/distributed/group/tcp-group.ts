@@ -20,6 +20,9 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
   /** The rendezvous store (normally WEFT_MASTER_ADDR:WEFT_MASTER_PORT). */
   storeHost: string;
   storePort: number;
+  /** Another rendezvous instead of storeHost:storePort: "etcd://HOST:PORT[,...]" with `jobId` (docs/rendezvous.md). */
+  rendezvous?: string;
+  jobId?: string;
   /**
    * Names the group in the store; every rank must use the same name, and each new group (a new
    * generation) a new one. Default: "pg<n>" for the n-th group this process creates.
@@ -50,12 +53,17 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
 
 let groupsCreated = 0;
 
+/** "HOST:PORT" of the embedded store, bracketing an IPv6 host. */
+export function storeAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /**
  * Starts the comm thread, meets the other ranks through the store, and returns the group once all
  * links are up. `naming` is for subgroups (Note [global rank names] in collectives/engine.ts).
  */
 export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: RankNaming): Promise<ProcessGroup> {
-  const { rank, worldSize, secret, storeHost, storePort, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, heartbeat, ...engine } = options;
+  const { rank, worldSize, secret, storeHost, storePort, rendezvous, jobId, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, heartbeat, ...engine } = options;
   const liveness = { ...DEFAULT_HEARTBEAT, ...heartbeat };
   checkHeartbeat(liveness, "createTcpProcessGroup heartbeat");
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
@@ -67,8 +75,8 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
     rank,
     worldSize,
     secret,
-    storeHost,
-    storePort,
+    rendezvous: rendezvous ?? storeAddress(storeHost, storePort),
+    jobId,
     groupName: name,
     listenHost,
     connectTimeoutMs: connectTimeoutMs ?? 60_000,
@@ -84,7 +92,7 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
   if (sharedMemory && worldSize > 1) {
     const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
     let reason = "another rank could not attach";
-    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: `${storeHost}:${storePort}`, groupName: name, timeoutMs, spinUs: spinUs ?? 0, naming, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
+    const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: rendezvous ?? storeAddress(storeHost, storePort), groupName: name, timeoutMs, spinUs: spinUs ?? 0, naming, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
     if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", internals);
     stderrLogger(`rank ${naming?.globalRanks[rank] ?? rank}${naming?.scope ?? ""}: collectives use TCP, not shared memory: ${reason}`);
   }

@@ -20,6 +20,7 @@ import { MetricsSummary } from "../metrics/metrics-summary.js";
 import { secretKey } from "../wire/secret.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { StoreServer } from "../rendezvous/store-server.js";
+import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { ENV } from "../rendezvous/worker-env.js";
 import { workerCommand } from "./worker-command.js";
 import { WorkerOutput } from "./worker-output.js";
@@ -45,6 +46,12 @@ export interface LaunchOptions {
   graceMs: number;
   /** Print the live per-step summary from the workers' metrics files. */
   liveMetrics: boolean;
+  /**
+   * Meet through an etcd cluster instead of a store node 0 serves (docs/rendezvous.md): every
+   * node connects to the same endpoints with the same job id, and no node is special, so the job
+   * outlives any one machine. rdzvHost/rdzvPort are then unused.
+   */
+  etcd?: { endpoints: string[]; jobId: string };
   /** How long nodes other than 0 wait for node 0's store (default DEFAULT_RDZV_TIMEOUT_MS). */
   rdzvTimeoutMs?: number;
   /** "cores" (default): give each worker its own share of this machine's CPUs (Note [CPU binding]); "none": leave placement to the OS. */
@@ -120,6 +127,32 @@ function cpuSharesFor(o: LaunchOptions, log: (m: string) => void): number[][] | 
   return shares;
 }
 
+/** Node 0 publishes the job id in its store; the other nodes read it (waiting for node 0 as long as --rdzv-timeout). */
+async function shareJobId(o: LaunchOptions, key: Buffer, storePort: number, store: StoreServer | undefined, jobId: string, log: (m: string) => void): Promise<string> {
+  const rdzvTimeoutMs = o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS;
+  const waitingNote = o.nodeRank === 0 ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
+  try {
+    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: rdzvTimeoutMs }).catch((err: Error) => {
+      throw o.nodeRank === 0
+        ? err
+        : new Error(`${err.message}; is the launcher of node 0 (--node-rank 0) running with the same --rdzv, and is the port open between the machines?`);
+    });
+    try {
+      if (o.nodeRank === 0) await client.set("launch/job-id", jobId);
+      else return await client.getString("launch/job-id", rdzvTimeoutMs);
+      return jobId;
+    } finally {
+      client.close();
+    }
+  } catch (err) {
+    // Without this the listening store would keep the launcher alive after the error.
+    await store?.close();
+    throw err;
+  } finally {
+    clearTimeout(waitingNote);
+  }
+}
+
 /** How long a node waits for node 0's store by default (node 0 may start after the others, as with torchrun). */
 export const DEFAULT_RDZV_TIMEOUT_MS = 60_000;
 
@@ -147,7 +180,13 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   let store: StoreServer | undefined;
   let storePort = o.rdzvPort;
   let jobId: string;
-  if (o.nodeRank === 0) {
+  const etcdUrl = o.etcd ? `etcd://${o.etcd.endpoints.join(",")}` : undefined;
+  if (o.etcd) {
+    // No store of our own: check etcd answers before any worker starts, so a wrong endpoint is one line.
+    jobId = o.etcd.jobId;
+    const client = await connectRendezvousStore(etcdUrl!, { secret: key, jobId, connectTimeoutMs: o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS, timeoutMs: 10_000 });
+    client.close();
+  } else if (o.nodeRank === 0) {
     try {
       store = await StoreServer.listen({ host: o.rdzvHost, port: o.rdzvPort, secret: key, log: (m) => log(m) });
     } catch (err) {
@@ -156,27 +195,9 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     storePort = store.port;
     jobId = newJobId();
   }
-  const rdzvTimeoutMs = o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS;
-  const waitingNote = o.nodeRank === 0 ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
-  try {
-    const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: rdzvTimeoutMs }).catch((err: Error) => {
-      throw o.nodeRank === 0
-        ? err
-        : new Error(`${err.message}; is the launcher of node 0 (--node-rank 0) running with the same --rdzv, and is the port open between the machines?`);
-    });
-    try {
-      if (o.nodeRank === 0) await client.set("launch/job-id", jobId!);
-      else jobId = await client.getString("launch/job-id", rdzvTimeoutMs);
-    } finally {
-      client.close();
-    }
-  } catch (err) {
-    // Without this the listening store would keep the launcher alive after the error.
-    await store?.close();
-    throw err;
-  } finally {
-    clearTimeout(waitingNote);
-  }
+  // With node 0's store, every node learns the job id from it, so run directories match (with
+  // etcd, every node was given the id).
+  if (!o.etcd) jobId = await shareJobId(o, key, storePort, store, jobId!, log);
   const runDir = resolve(o.runDir ?? `runs/${jobId!}`);
 
   const workers: Worker[] = [];
@@ -240,6 +261,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
             [ENV.nodeRank]: String(o.nodeRank),
             [ENV.masterAddr]: o.rdzvHost,
             [ENV.masterPort]: String(storePort),
+            ...(etcdUrl ? { [ENV.rendezvous]: etcdUrl } : {}),
             [ENV.secret]: o.secret,
             [ENV.runDir]: runDir,
             [ENV.jobId]: jobId!,

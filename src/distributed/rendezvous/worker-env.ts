@@ -7,6 +7,8 @@ export const ENV = {
   nodeRank: "WEFT_NODE_RANK",
   masterAddr: "WEFT_MASTER_ADDR",
   masterPort: "WEFT_MASTER_PORT",
+  /** The rendezvous when it is not node 0's embedded store: "etcd://HOST:PORT[,HOST:PORT...]" (docs/rendezvous.md). */
+  rendezvous: "WEFT_RDZV",
   secret: "WEFT_JOB_SECRET",
   runDir: "WEFT_RUN_DIR",
   jobId: "WEFT_JOB_ID",
