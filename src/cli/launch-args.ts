@@ -31,6 +31,7 @@ export const LAUNCH_OPTIONS = {
   min: { type: "int", min: 1, help: "elastic: a failed worker no longer stops the job while this many are left (docs/elastic.md)" },
   max: { type: "int", min: 1, help: "elastic: the most workers the job takes in (default --nproc x --nnodes)" },
   "max-restarts": { type: "int", min: 0, help: "elastic: replacements this launcher may start for failed workers (default 0)" },
+  join: { type: "flag", help: "elastic: add this machine's --nproc workers to a running job (same --rdzv, secret, --min/--max)" },
   "no-metrics": { type: "flag", help: "do not print the live per-step summary" },
   help: { type: "flag", short: "h", help: "show this help" },
 } as const satisfies OptionTable;
@@ -120,11 +121,14 @@ export function parseLaunchArgs(
   const etcd = v.rdzv?.startsWith("etcd://") ? etcdRendezvous(v.rdzv, v["rdzv-id"], v.nnodes) : undefined;
   if (!etcd && v["rdzv-id"] !== undefined) throw usage("--rdzv-id names the job in an etcd rendezvous: give --rdzv etcd://HOST:PORT[,...] too (node 0's store makes the id itself)");
   const { host: rdzvHost, port: rdzvPort } = etcd ? etcdHost(etcd.endpoints[0]!) : v.rdzv === undefined ? { host: "127.0.0.1", port: 0 } : parseRdzv(v.rdzv);
-  if (v.nnodes > 1 && !etcd && (v.rdzv === undefined || rdzvPort === 0)) {
+  if (v.join && v.rdzv === undefined) throw usage("--join needs --rdzv with the running job's rendezvous (node 0's HOST:PORT, or etcd://... with --rdzv-id)");
+  if ((v.nnodes > 1 || v.join) && !etcd && (v.rdzv === undefined || rdzvPort === 0)) {
     throw usage("--nnodes > 1 needs --rdzv HOST:PORT with node 0's address and a fixed port");
   }
-  const secret = readSecret(v["secret-file"], v.nnodes, env, warn);
+  // A joining launcher needs the running job's secret, as a second machine does.
+  const secret = readSecret(v["secret-file"], v.join ? Math.max(2, v.nnodes) : v.nnodes, env, warn);
   const elastic = elasticOptions(v.min, v.max, v["max-restarts"], nproc * v.nnodes);
+  if (v.join && !elastic) throw usage("--join adds workers to an elastic job: give the job's --min A (and --max B) too");
 
   return {
     nproc,
@@ -142,6 +146,7 @@ export function parseLaunchArgs(
     rdzvTimeoutMs: v["rdzv-timeout"] * 1000,
     ...(elastic ? { elastic } : {}),
     ...(etcd ? { etcd } : {}),
+    ...(v.join ? { join: true } : {}),
   };
 }
 

@@ -245,8 +245,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   // Warnings come from rank 0 alone: every rank resumes from the same files and would say the same.
   const warn = o.onWarning ?? ((line: string) => void (strategy.rank === 0 && process.stderr.write(`weft: ${line}\n`)));
 
-  const firstWorld = strategy.worldSize;
-  let position: TrainingPosition = { step: 0, epoch: 0, sample: 0, scheduleStep: 0, rng: [] };
+  let position: TrainingPosition = { step: 0, epoch: 0, sample: 0, scheduleStep: 0, baseWorld: strategy.worldSize, rng: [] };
   let resumedFromStep: number | undefined;
   if (o.resumeFrom !== undefined) {
     const state = { model: o.model, optimizer: o.optimizer };
@@ -256,7 +255,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const savedRun = checkLayout(saved.path, saved.config, layout);
     position = savedRun.position
       ? { ...savedRun.position, step: saved.step, rng: [] }
-      : { step: saved.step, epoch: Math.floor(saved.step / perEpoch), sample: 0, scheduleStep: saved.step, rng: [] };
+      : { step: saved.step, epoch: Math.floor(saved.step / perEpoch), sample: 0, scheduleStep: saved.step, baseWorld: strategy.worldSize, rng: [] };
     resumedFromStep = saved.step;
     if (!elastic && position.step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${position.step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
   } else if (folder) {
@@ -341,7 +340,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     // digests, encoding and atomic write run on the writer's thread while the next steps train.
     const save = async (): Promise<void> => {
       if (!o.checkpoint || !checkpoints || !strategy.writesCheckpoints()) return;
-      const run: RunLayout = elastic ? { ...layout, position: { epoch: position.epoch, sample: position.sample, scheduleStep: position.scheduleStep } } : layout;
+      const run: RunLayout = elastic ? { ...layout, position: { epoch: position.epoch, sample: position.sample, scheduleStep: position.scheduleStep, baseWorld: position.baseWorld } } : layout;
       const snapshot = snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, position.step, { run, config: o.checkpoint.config ?? null });
       const path = folder ? stepCheckpointPath(folder.dir, position.step) : (o.checkpoint as CheckpointPlan).path;
       await checkpoints.save(path, snapshot);
@@ -385,7 +384,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     /** Moves the position past one step of `world` ranks, the `j`-th since `from`. */
     const advance = (from: number, world: number, j: number): void => {
       position.step++;
-      position.scheduleStep += world / firstWorld;
+      position.scheduleStep += world / position.baseWorld;
       if (elastic) {
         position.sample += positionsConsumed(elastic.data.samplesPerEpoch, from, world, elastic.data.batchSize, j);
       }
@@ -518,7 +517,7 @@ interface RunLayout {
   batches_per_epoch?: number;
   samples_per_epoch?: number;
   batch_size?: number;
-  position?: { epoch: number; sample: number; scheduleStep: number };
+  position?: { epoch: number; sample: number; scheduleStep: number; baseWorld: number };
 }
 
 function checkLayout(path: string, saved: unknown, now: RunLayout): RunLayout {

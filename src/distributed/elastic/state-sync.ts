@@ -20,6 +20,8 @@ export interface TrainingPosition {
   sample: number;
   /** The schedule's clock: steps counted at the first generation's world size. */
   scheduleStep: number;
+  /** That world size: the job's, not this worker's first (a joiner's first generation is larger). */
+  baseWorld: number;
   /** The layers' random generator (dropout), as its state words. */
   rng: number[];
 }

@@ -68,6 +68,12 @@ export interface LaunchOptions {
    * `max` workers and restarts are left.
    */
   elastic?: { min: number; max: number; maxRestarts: number };
+  /**
+   * Join a running elastic job (`weft launch --join`) instead of starting one: this launcher's
+   * workers enter it at a step boundary, like replacements. Its nodeRank is not node 0's, and it
+   * serves no store.
+   */
+  join?: boolean;
 }
 
 // Note [elastic supervision]
@@ -130,15 +136,16 @@ function cpuSharesFor(o: LaunchOptions, log: (m: string) => void): number[][] | 
 /** Node 0 publishes the job id in its store; the other nodes read it (waiting for node 0 as long as --rdzv-timeout). */
 async function shareJobId(o: LaunchOptions, key: Buffer, storePort: number, store: StoreServer | undefined, jobId: string, log: (m: string) => void): Promise<string> {
   const rdzvTimeoutMs = o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS;
-  const waitingNote = o.nodeRank === 0 ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
+  const reads = o.nodeRank !== 0 || o.join === true;
+  const waitingNote = !reads ? undefined : setTimeout(() => log(`waiting for node 0's store at ${o.rdzvHost}:${storePort} (up to ${rdzvTimeoutMs / 1000} s)`), 2000);
   try {
     const client = await StoreClient.connect({ host: o.rdzvHost, port: storePort, secret: key, connectTimeoutMs: rdzvTimeoutMs }).catch((err: Error) => {
-      throw o.nodeRank === 0
+      throw !reads
         ? err
         : new Error(`${err.message}; is the launcher of node 0 (--node-rank 0) running with the same --rdzv, and is the port open between the machines?`);
     });
     try {
-      if (o.nodeRank === 0) await client.set("launch/job-id", jobId);
+      if (!reads) await client.set("launch/job-id", jobId);
       else return await client.getString("launch/job-id", rdzvTimeoutMs);
       return jobId;
     } finally {
@@ -186,7 +193,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     jobId = o.etcd.jobId;
     const client = await connectRendezvousStore(etcdUrl!, { secret: key, jobId, connectTimeoutMs: o.rdzvTimeoutMs ?? DEFAULT_RDZV_TIMEOUT_MS, timeoutMs: 10_000 });
     client.close();
-  } else if (o.nodeRank === 0) {
+  } else if (o.nodeRank === 0 && !o.join) {
     try {
       store = await StoreServer.listen({ host: o.rdzvHost, port: o.rdzvPort, secret: key, log: (m) => log(m) });
     } catch (err) {
@@ -344,7 +351,12 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         log(`rank ${rank} ${how}; the others go on without it (elastic: ${running} running here, --min ${e.min})`);
       }
     };
-    for (let localRank = 0; localRank < o.nproc; localRank++) spawnWorker(o.nodeRank * o.nproc + localRank, localRank, undefined);
+    // Joiners take slots past the first generation's, with member ids no other machine can make.
+    const joinTag = o.join ? randomBytes(3).toString("hex") : undefined;
+    for (let localRank = 0; localRank < o.nproc; localRank++) {
+      if (joinTag) spawnWorker(worldSize + localRank, localRank, `j${joinTag}-${localRank}`);
+      else spawnWorker(o.nodeRank * o.nproc + localRank, localRank, undefined);
+    }
 
     poller = o.liveMetrics
       ? setInterval(() => {
