@@ -326,15 +326,19 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       if (!elastic || !isRecoverable(err)) throw err;
       await recover(err);
     }
+    let starting = true;
     openWriter = async (): Promise<void> => {
       if (!o.checkpoint || checkpoints || !strategy.writesCheckpoints()) return;
-      const stale = folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
+      // Only at the start: a member that becomes the writer after a re-formation must not remove
+      // the temporary file of a save the previous writer (still alive) has in flight.
+      const stale = !starting ? { files: 0, bytes: 0 } : folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
       if (stale.files > 0) {
         warn(`removed ${stale.files} temporary checkpoint file(s) left by interrupted saves in ${folder ? folder.dir : dirname(resolve((o.checkpoint as CheckpointPlan).path))}: ${stale.bytes} bytes`);
       }
       checkpoints = new CheckpointWriter(folder ? (_path, at) => pruneCheckpoints(folder.dir, keep, at) : undefined);
     };
     await openWriter();
+    starting = false;
     let savedAt = performance.now();
     // Note [checkpoints off the critical path]: the state is copied here, between steps; the
     // digests, encoding and atomic write run on the writer's thread while the next steps train.

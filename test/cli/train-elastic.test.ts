@@ -2,7 +2,7 @@
 // replaced, and the job goes on in place; too few left, and it stops naming who is left.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -100,4 +100,30 @@ test("elastic flags that cannot work are one-line usage errors", () => {
   assert.match(usage("--workers", "3", "--min", "2", "--strategy", "ps"), /--min\/--max \(elastic\) work with --strategy ddp, local-sgd, gossip, not ps/);
   assert.match(usage("--workers", "3", "--min", "4"), /--workers 3 must lie within --min 4 and --max 3/);
   assert.match(usage("--workers", "2", "--max-restarts", "1"), /--max-restarts replaces workers of an elastic job: add --min A/);
+});
+
+test("an elastic run killed whole resumes from its newest checkpoint on another number of workers, the rest of the epoch re-dealt", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-elastic-resume-"));
+  try {
+    const ckpt = join(dir, "ckpt");
+    const child = spawn(process.execPath, [weft, "train", "mnist", "--workers", "3", "--min", "2", "--epochs", "1", "--checkpoint-dir", ckpt, "--checkpoint-every", "10", "--json", "--run-dir", join(dir, "run")],
+      { cwd: root, detached: true, stdio: "ignore" });
+    const exited = new Promise((r) => child.on("exit", r));
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(join(ckpt, "step-30.safetensors"))) {
+      assert.ok(Date.now() < deadline, "no checkpoint at step 30");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(-child.pid!, "SIGKILL");
+    await exited;
+    const run = spawnSync(process.execPath, [weft, "train", "mnist", "--workers", "2", "--min", "1", "--epochs", "1", "--checkpoint-dir", ckpt, "--resume", "--json"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, number>;
+    const from = r.resumed_from_step!;
+    assert.ok(from >= 30, `resumed from ${from}`);
+    // 8,000 samples, 192 a step on 3 workers until the kill; the rest in steps of 128 on 2.
+    assert.equal(r.steps, from + Math.ceil((8000 - from * 192) / 128));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
