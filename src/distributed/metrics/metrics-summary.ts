@@ -69,7 +69,8 @@ export class MetricsSummary {
     } catch {
       return; // a worker's own line that is not ours to judge
     }
-    if (typeof r.step !== "number" || typeof r.rank !== "number") return;
+    // Events (evaluations, generations formed, checkpoints written) are not steps.
+    if (typeof r.step !== "number" || typeof r.rank !== "number" || r.event !== undefined) return;
     let m = this.steps.get(r.step);
     if (!m) this.steps.set(r.step, (m = new Map()));
     m.set(r.rank, r);
