@@ -69,13 +69,13 @@ async function withStore<T>(fn: (connect: () => Promise<StoreClient>) => Promise
   }
 }
 
-interface Run { result?: FitResult; digest: string; seen: { epoch: number; indices: number[] }[]; error?: Error }
+interface Run { result?: FitResult; digest: string; seen: { epoch: number; indices: number[] }[]; error?: Error; digestAt: Map<number, string> }
 
 /** One elastic worker; `dieAt` makes it fail (and its links close) before that step. */
 async function elasticWorker(o: Omit<ElasticGroupOptions, "min" | "max"> & { dieAt?: number; hubOf(name: string): InProcessHub }): Promise<Run> {
   const group = (await ElasticGroup.start({ ...o, min: 1, max: 4, joinWindowMs: 1500 }))!;
   const model = toyModel(3);
-  const run: Run = { digest: "", seen: [] };
+  const run: Run = { digest: "", seen: [], digestAt: new Map() };
   let epochOf = 0;
   try {
     run.result = await fit<Batch>({
@@ -90,6 +90,7 @@ async function elasticWorker(o: Omit<ElasticGroupOptions, "min" | "max"> & { die
         return crossEntropy(m.forward(b.x), b.y);
       },
       samplesIn: (b) => b.y.length,
+      onStep: (info) => run.digestAt.set(info.step, modelDigest(model)),
       elastic: {
         group, strategyFor: (pg) => new DdpStrategy(pg),
         data: { ...elasticShards(dataset, { batchSize: BATCH, collate, seed: 5 }), shard(epoch, from, rank, world) {
@@ -167,6 +168,10 @@ test("a worker that joins mid-run is bitwise identical to the others after its f
     return { runs: await runs, joiner: await joiner };
   });
   for (const r of [...runs, joiner]) assert.equal(r.error, undefined, String(r.error?.stack));
+  const first = Math.min(...joiner.digestAt.keys());
+  assert.ok(first > 1, "the joiner came in mid-run");
+  assert.equal(joiner.digestAt.get(first), runs[0]!.digestAt.get(first), `identical after the joiner's first step (${first})`);
+  assert.equal(joiner.digestAt.get(first), runs[1]!.digestAt.get(first));
   assert.equal(joiner.digest, runs[0]!.digest);
   assert.equal(runs[0]!.digest, runs[1]!.digest);
   assert.equal(runs[0]!.result!.elastic!.final_workers, 3);
