@@ -101,9 +101,15 @@ async function injectFaults(runDir: string, ended: () => boolean, o: { kinds: Fa
     if (ended()) break;
     const live = jobProcesses(runDir).filter((p) => !p.stopped);
     const kind = o.kinds[rng.int(o.kinds.length)]!;
-    // Leave one worker running, or there is no job left to recover.
-    if (live.length < 2) continue;
-    const victim = live[rng.int(live.length)]!;
+    // Note [chaos keeps the state alive]: a fault never takes the last running worker that holds
+    // the training state (one whose state was handed to it, or that started with the job):
+    // replacements still joining hold none, and with no holder left the job can only stop
+    // (elastic/membership.ts says so), which is a fault schedule, not a recovery, being tested.
+    const synced = new Set(readMetricsLines(runDir).filter((l) => l.event === "state_synced").map((l) => l.rank));
+    const holders = live.filter((p) => synced.has(p.slot));
+    const victims = holders.length >= 2 ? live : live.filter((p) => !holders.includes(p));
+    if (live.length < 2 || victims.length === 0) continue;
+    const victim = victims[rng.int(victims.length)]!;
     const at = Date.now();
     try {
       process.kill(victim.pid, kind === "kill" ? "SIGKILL" : "SIGSTOP");

@@ -2,6 +2,7 @@
 // folder and each worker's slot, which the launcher sets), not by name: other jobs' workers run
 // beside them. Linux's /proc; used by `weft chaos` to pick its victims, and by tests.
 import { readdirSync, readFileSync } from "node:fs";
+import { processState } from "../distributed/launch/process-state.js";
 
 export interface JobProcess {
   pid: number;
@@ -16,19 +17,17 @@ export function jobProcesses(runDir: string): JobProcess[] {
   const out: JobProcess[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let env: string, stat: string;
+    let env: string;
     try {
       env = readFileSync(`/proc/${entry}/environ`, "latin1");
-      stat = readFileSync(`/proc/${entry}/stat`, "latin1");
     } catch {
       continue; // gone, or not ours to read
     }
+    const state = processState(Number(entry));
     const vars = env.split("\0");
     if (!vars.includes(`WEFT_RUN_DIR=${runDir}`)) continue;
     const slot = vars.find((v) => v.startsWith("WEFT_RANK="));
-    // The state follows the command name in parentheses, which may itself hold spaces.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    if (slot === undefined || state === "Z") continue;
+    if (slot === undefined || state === undefined || state === "Z") continue;
     out.push({ pid: Number(entry), slot: Number(slot.slice("WEFT_RANK=".length)), stopped: state === "T" || state === "t" });
   }
   return out.sort((a, b) => a.slot - b.slot);

@@ -78,7 +78,7 @@ async function trainElastic(job: TrainJob, recipe: Recipe, entry: StrategyEntry)
     const strategyFor = (pg: ProcessGroup): Strategy => entry.create(pg, job.strategyOptions, pg.worldSize);
     const result = await runRecipe({
       recipe, settings: job.settings, strategy: strategyFor(group.group), metrics,
-      elastic: { group, strategyFor },
+      elastic: { group, strategyFor }, baseWorkers: job.workers,
       checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
       ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
     });

@@ -258,7 +258,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       : { step: saved.step, epoch: Math.floor(saved.step / perEpoch), sample: 0, scheduleStep: saved.step, baseWorld: strategy.worldSize, rng: [] };
     resumedFromStep = saved.step;
     if (!elastic && position.step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${position.step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
-  } else if (folder) {
+  } else if (folder && (elastic?.group.generation.number ?? 0) === 0) {
+    // (A worker joining an elastic run finds the run's own checkpoints there.)
     const earlier = listStepCheckpoints(folder.dir)[0];
     if (earlier) {
       throw new RangeError(`fit: ${folder.dir} already holds checkpoints of a run (up to ${earlier.path}); resume from it, or write to an empty folder`);

@@ -29,6 +29,11 @@ export interface RecipeRun {
   metrics?: MetricsWriter;
   /** Go on when workers are lost or join (fit's elastic; `strategy` is then the first generation's). */
   elastic?: { group: ElasticGroup; strategyFor(pg: ProcessGroup): Strategy };
+  /**
+   * The first generation's workers, which an elastic run's schedule and budget count in
+   * (Note [the schedule's clock]): a joiner's own first generation may be larger or smaller.
+   */
+  baseWorkers?: number;
 }
 
 /**
@@ -79,7 +84,9 @@ export interface RecipeResult {
 
 export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   const { recipe, settings, strategy } = run;
-  const { model, optimizer, schedule, data, shards } = buildRecipeParts(recipe, settings, strategy.rank, strategy.worldSize);
+  // The data of `data` is this rank's fixed shard; an elastic run re-deals `shards` instead, so only the schedule needs the base size.
+  const base = run.baseWorkers ?? strategy.worldSize;
+  const { model, optimizer, schedule, data, shards } = buildRecipeParts(recipe, settings, Math.min(strategy.rank, base - 1), base);
   const result = await fit({
     model,
     optimizer,

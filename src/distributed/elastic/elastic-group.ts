@@ -2,7 +2,7 @@
 // the way to the next one (membership.ts decides who is in it; this file builds the group and
 // says what happened). The training loop (src/train/fit.ts) calls reform() when a step fails with
 // a collective error, and pollJoins() between steps so a worker waiting to join gets in.
-import { CollectiveError, CollectiveMismatchError, StoreError } from "../base/errors.js";
+import { CollectiveError, CollectiveMismatchError, StoreError, StoreTimeoutError } from "../base/errors.js";
 import type { ProcessGroup } from "../group/process-group.js";
 import type { RendezvousStore } from "../rendezvous/rendezvous-store.js";
 import {
@@ -28,7 +28,7 @@ export interface ElasticGroupOptions extends MembershipLimits {
   initialMembers?: string[];
   /** Builds the group of a generation (each generation's name is new, so old links cannot reach it). */
   makeGroup(rank: number, worldSize: number, name: string): Promise<ProcessGroup>;
-  /** How long a joining worker waits to be taken in (default 120 s). */
+  /** How long a joining worker waits to be taken in (default 300 s). */
   joinTimeoutMs?: number;
   onEvent?(event: MembershipEvent): void;
 }
@@ -49,6 +49,14 @@ export interface Recovery {
   /** From the failure being seen here to the new group being up, ms. */
   ms: number;
 }
+
+/** A generation's group could not form: a member lost meanwhile (it never connected, or its links closed). */
+function isFormationFailure(err: unknown): boolean {
+  return isRecoverable(err) || /did not connect|did not publish|did not answer|could not connect/.test((err as Error).message);
+}
+
+/** How long a joiner waits to be taken in before it gives up (the job may be at --max for good). */
+const DEFAULT_JOIN_TIMEOUT_MS = 300_000;
 
 /** Collective failures a new generation recovers from; a mismatch is a bug in the program, not a fault. */
 export function isRecoverable(err: unknown): err is CollectiveError {
@@ -78,11 +86,36 @@ export class ElasticGroup {
       return eg;
     }
     const started = performance.now();
-    const gen = await joinRunningJob(o.store, { id: o.memberId, step: -1, suspects: [] }, o.joinTimeoutMs ?? 120_000);
-    if (!gen) return undefined;
-    if (gen.stopped !== undefined) throw new ElasticStopError(`elastic: the job stopped before ${o.memberId} could join: ${gen.stopped}`, false);
-    await eg.enter(gen, started);
-    return eg;
+    return (await eg.joinUntilIn(-1, started, undefined)) ? eg : undefined;
+  }
+
+  /**
+   * Joins the running job (a new worker, or one left out) until a generation takes it in and its
+   * group forms; false when the job finished first. A joiner that was in the job passes the step
+   * its state reached: a stale state is still one to carry on from if no member has a newer one.
+   */
+  private async joinUntilIn(step: number, started: number, leftOutOf: Generation | undefined): Promise<boolean> {
+    for (;;) {
+      let gen: Generation | undefined;
+      try {
+        gen = await joinRunningJob(this.o.store, { id: this.o.memberId, step, suspects: [] }, this.o.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS);
+      } catch (err) {
+        if (!(err instanceof StoreTimeoutError) || /did not answer|no answer/.test(err.message)) throw err;
+        throw new ElasticStopError(`elastic: ${err.message}; the job is at --max, or its members are not re-forming`, true);
+      }
+      if (!gen) {
+        if (leftOutOf === undefined) return false;
+        throw new ElasticStopError(`elastic: ${this.o.memberId} was left out of generation ${leftOutOf.number} (members ${leftOutOf.members.join(", ")}) and the job finished without it`, true);
+      }
+      if (gen.stopped !== undefined) throw new ElasticStopError(`elastic: the job stops at generation ${gen.number}: ${gen.stopped}`, false);
+      try {
+        await this.enter(gen, started);
+        return true;
+      } catch (err) {
+        // A member was lost while the generation formed: ask again (Note [forming a generation]).
+        if (!isFormationFailure(err)) throw err;
+      }
+    }
   }
 
   /** This worker's member id, stable for its life. */
@@ -138,11 +171,8 @@ export class ElasticGroup {
       if (!next.members.includes(this.o.memberId)) {
         this.o.onEvent?.({ event: "excluded", generation: next.number, members: next.members, member: this.o.memberId });
         // Left out (frozen, cut off, or the job is at --max): ask to come back like a new worker.
-        const back = await joinRunningJob(this.o.store, { id: this.o.memberId, step: -1, suspects: [] }, this.o.joinTimeoutMs ?? 120_000);
-        if (!back) throw new ElasticStopError(`elastic: ${this.o.memberId} was left out of generation ${next.number} (members ${next.members.join(", ")}) and the job finished without it`, true);
-        if (back.stopped !== undefined) throw new ElasticStopError(`elastic: the job stops at generation ${back.number}: ${back.stopped}`, false);
-        await this.enter(back, started);
-        return back;
+        await this.joinUntilIn(step, started, next);
+        return this.gen;
       }
       try {
         await this.enter(next, started);
@@ -150,7 +180,7 @@ export class ElasticGroup {
       } catch (err) {
         // A member of the new generation was lost while it formed (it never connected): stand
         // again; the decider leaves out whoever does not come.
-        if (!isRecoverable(err) && !/did not connect|did not publish|did not answer|could not connect/.test((err as Error).message)) throw err;
+        if (!isFormationFailure(err)) throw err;
         previous = next;
         suspects = isRecoverable(err) ? err.ranks.map((r) => next.members[r]).filter((id): id is string => id !== undefined) : [];
       }
@@ -183,7 +213,8 @@ export class ElasticGroup {
    * generation is aborted: every member's next collective fails, and they re-form with it.
    */
   pollJoins(): void {
-    if (this.pg.rank !== 0 || this.requested) return;
+    // At --max a joiner cannot come in: it waits for a generation that loses someone.
+    if (this.pg.rank !== 0 || this.requested || this.gen.members.length >= this.o.max) return;
     if (this.polling) return;
     const g = this.gen.number;
     this.polling = joinRequests(this.o.store, g).then(

@@ -15,7 +15,8 @@
 //    rank order), skipping any that suspects or is suspected by one already taken. A worker cut
 //    off from everyone is suspected by all and suspects all, so it goes; a live neighbour that
 //    merely waited on it is suspected by nobody and stays;
-//  - at most `max` are taken; fewer than `min` stops the job (the generation says why);
+//  - at most `max` are taken; fewer than `min` stops the job (the generation says why), and so
+//    does a set of joiners alone, which hold no state to go on from;
 //  - the member whose state is furthest along (the highest step, then the old rank order) comes
 //    first: rank 0 of the new group, whose parameters, optimizer state and data position everyone
 //    takes (state-sync.ts). A worker whose all-reduce completed before the loss stepped; one
@@ -56,7 +57,7 @@ export interface Candidacy {
 export interface MembershipLimits {
   min: number;
   max: number;
-  /** How long the decider waits for the members it expects (default 2000 ms). */
+  /** How long the decider waits for the members it expects and nobody suspects (default DEFAULT_JOIN_WINDOW_MS). */
   joinWindowMs?: number;
   /** How long a candidate waits for the decision before trying the next generation (default 10 s). */
   decisionTimeoutMs?: number;
@@ -72,7 +73,12 @@ const KEYS = {
   finished: "elastic/finished",
 };
 
-export const DEFAULT_JOIN_WINDOW_MS = 2000;
+/**
+ * How long the decider waits for a member of the previous generation that nobody suspects: it
+ * is alive (a lost or silent one is suspected by everyone who needed it), only busy in a long
+ * stretch without a collective (an evaluation) before it notices the re-formation.
+ */
+export const DEFAULT_JOIN_WINDOW_MS = 10_000;
 const DEFAULT_DECISION_TIMEOUT_MS = 10_000;
 const POLL_MS = 10;
 
@@ -132,6 +138,10 @@ export function chooseMembers(previous: readonly string[], candidates: readonly 
   const source = [...taken].sort((a, b) => b.step - a.step || order(a.id) - order(b.id))[0];
   const members = taken.map((c) => c.id).sort((a, b) => order(a) - order(b));
   if (source) members.splice(members.indexOf(source.id), 1), members.unshift(source.id);
+  // Joiners hold no state until it is handed to them: with nobody else, there is none to go on from.
+  if (source && source.step < 0) {
+    return { members, stopped: `no worker holding the training state is left (${members.join(", ")} joined without any); resume from a checkpoint` };
+  }
   if (members.length < limits.min) {
     return {
       members,

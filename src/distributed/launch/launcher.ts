@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { isStopped } from "./process-state.js";
 import { join, resolve } from "node:path";
 import { constants } from "node:os";
 import { allowedCpus, planCpuShares } from "../base/cpu-binding.js";
@@ -160,6 +161,9 @@ async function shareJobId(o: LaunchOptions, key: Buffer, storePort: number, stor
   }
 }
 
+/** After an elastic job's first clean exit, how long the workers still running get to finish (the result's writer may still evaluate). */
+const ELASTIC_FINISH_GRACE_MS = 60_000;
+
 /** How long a node waits for node 0's store by default (node 0 may start after the others, as with torchrun). */
 export const DEFAULT_RDZV_TIMEOUT_MS = 60_000;
 
@@ -210,6 +214,10 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   const workers: Worker[] = [];
   let restarts = 0;
   let cleanExit = false;
+  // Joiners take slots past the first generation's, with member ids no other machine can make;
+  // replacements take slots past those.
+  const joinTag = o.join ? randomBytes(3).toString("hex") : undefined;
+  const firstSlot = worldSize + (o.join ? o.nproc : 0);
   let crashed: JobResult["failed"];
   let spawnWorker: (rank: number, localRank: number, memberId: string | undefined) => void = () => {};
   let failed: JobResult["failed"];
@@ -327,8 +335,11 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       if (status === 0) {
         if (!cleanExit) {
           cleanExit = true;
-          setTimeout(() => stopAll(alive().length > 0 ? "the job finished" : undefined), o.graceMs).unref();
+          // The result is being written by the final rank 0, which may still be evaluating: the
+          // others get a long grace; only leftovers that cannot finish (stopped) go at once.
+          setTimeout(() => stopAll(alive().length > 0 ? "the job finished" : undefined), Math.max(o.graceMs, ELASTIC_FINISH_GRACE_MS)).unref();
         }
+        stopIfOnlyStoppedLeft();
         return;
       }
       const w = workers.find((x) => x.rank === rank)!;
@@ -341,18 +352,28 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         log(`rank ${rank} failed: ${fatal.error}${fatal.location ? ` at ${fatal.location}` : ""} (exit code ${status}); its output is in ${w.output.logPath}`);
       }
       const running = alive().length;
-      if (cleanExit) return;
-      if (restarts < e.maxRestarts && running < Math.min(e.max, o.nproc)) {
+      if (cleanExit) return stopIfOnlyStoppedLeft();
+      // A worker that stopped by itself (the job stopped, or it was left out for good) said why; a
+      // replacement would meet the same fate. Deaths (a signal, a crash) are what replacements are for.
+      const died = status > 128 || fatal !== undefined;
+      if (died && restarts < e.maxRestarts && running < Math.min(e.max, o.nproc)) {
         restarts++;
-        const slot = worldSize + (restarts - 1) * o.nnodes + o.nodeRank;
+        const slot = firstSlot + (restarts - 1) * o.nnodes + o.nodeRank;
         log(`rank ${rank} ${how}; the others go on without it (elastic), and rank ${slot} starts in its place (restart ${restarts} of ${e.maxRestarts})`);
-        spawnWorker(slot, w.localRank, `w${rank}r${restarts}`);
+        spawnWorker(slot, w.localRank, `w${rank}r${restarts}${joinTag ? `-${joinTag}` : ""}`);
       } else {
         log(`rank ${rank} ${how}; the others go on without it (elastic: ${running} running here, --min ${e.min})`);
       }
+      stopIfOnlyStoppedLeft();
     };
-    // Joiners take slots past the first generation's, with member ids no other machine can make.
-    const joinTag = o.join ? randomBytes(3).toString("hex") : undefined;
+    /** Workers frozen by SIGSTOP cannot finish: once nothing else runs here, they are killed so the job ends. */
+    const stopIfOnlyStoppedLeft = (): void => {
+      const left = alive();
+      if (left.length > 0 && left.every((x) => isStopped(x.child.pid))) {
+        log(`stopping ranks ${left.map((x) => x.rank).join(", ")}: stopped (SIGSTOP) with nothing else left running here`);
+        for (const x of left) x.child.kill("SIGKILL");
+      }
+    };
     for (let localRank = 0; localRank < o.nproc; localRank++) {
       if (joinTag) spawnWorker(worldSize + localRank, localRank, `j${joinTag}-${localRank}`);
       else spawnWorker(o.nodeRank * o.nproc + localRank, localRank, undefined);
