@@ -449,6 +449,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
           // The last epoch's evaluation is the result's, below; this is for the curve in between.
           if (o.evaluateEvery && (epoch + 1) % o.evaluateEvery === 0 && !budgetSpent() && position.epoch < epochs) evaluateNow(epoch);
         }
+        elastic?.group.stopPolling();
         await strategy.finish();
         break;
       } catch (err) {

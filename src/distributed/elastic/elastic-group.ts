@@ -219,7 +219,7 @@ export class ElasticGroup {
     const g = this.gen.number;
     this.polling = joinRequests(this.o.store, g).then(
       (n) => {
-        if (g !== this.gen.number) return;
+        if (g !== this.gen.number || this.pollingStopped) return;
         if (n > 0) {
           this.requested = true;
           this.pg.abort(`${n} worker(s) asked to join generation ${g}`);
@@ -232,6 +232,16 @@ export class ElasticGroup {
       },
     );
   }
+
+  /**
+   * After the last step: a join request answered late must not abort the group while the others
+   * finish (an asynchronous strategy's last sync) and this worker has already left the loop.
+   */
+  stopPolling(): void {
+    this.pollingStopped = true;
+  }
+
+  private pollingStopped = false;
 
   /** At the end of training, on the member that writes the result: workers still waiting to join stop. */
   async finish(): Promise<void> {

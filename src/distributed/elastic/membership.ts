@@ -174,7 +174,9 @@ async function decide(store: RendezvousStore, g: number, previous: Generation, m
     ...(stopped === undefined ? {} : { stopped }),
   };
   await store.set(KEYS.generation(g), JSON.stringify(next));
-  if (stopped === undefined) await store.set(KEYS.latest, String(g));
+  // `latest` only moves forward: a decision published late (its decider was slow) must not send
+  // joiners back to a generation the others already left.
+  if (stopped === undefined && g > Number(await store.getString(KEYS.latest, 1000).catch(() => "-1"))) await store.set(KEYS.latest, String(g));
 }
 
 /**
