@@ -12,23 +12,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
 import type { TrainJob } from "../../src/cli/train-job.js";
-import { makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
+import { launchInNamespace, makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
 import { stepsWritten } from "./helpers/job-workers.js";
 import { etcdMissing } from "./helpers/etcd-cluster.js";
 
-const cli = fileURLToPath(new URL("./helpers/run-launch-cli.js", import.meta.url));
 const worker = fileURLToPath(new URL("../../src/cli/train-worker.js", import.meta.url));
 const weft = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const skip = netnsUnavailable() ?? etcdMissing();
 
-function launchIn(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
-  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, out }))));
-}
 
 test("etcd in 3 namespaces: losing the first machine (a worker and an etcd member) leaves the other two training to the end", { skip }, async () => {
   const m = makeMachines(3);
@@ -51,7 +42,7 @@ test("etcd in 3 namespaces: losing the first machine (a worker and an etcd membe
     const rdzv = `etcd://${m.addr.map((a) => `${a}:2379`).join(",")}`;
     const runDir = (i: number) => join(dir, `m${i}`);
     const launchers = m.ns.map((ns, i) =>
-      launchIn(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", rdzv, "--rdzv-id", "etcd-netns-test", "--min", "2", "--max", "3",
+      launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", rdzv, "--rdzv-id", "etcd-netns-test", "--min", "2", "--max", "3",
         "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
     const deadline = Date.now() + 120_000;
     while (stepsWritten(runDir(0), 0) < 8) {

@@ -3,27 +3,16 @@
 // identical replicas, and the cut-off worker stops with a message saying it cannot reach the store.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
 import type { TrainJob } from "../../src/cli/train-job.js";
-import { makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
+import { launchInNamespace, makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
 import { stepsWritten } from "./helpers/job-workers.js";
 
-const cli = fileURLToPath(new URL("./helpers/run-launch-cli.js", import.meta.url));
 const worker = fileURLToPath(new URL("../../src/cli/train-worker.js", import.meta.url));
-
-function launchIn(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
-  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, out }))));
-}
 
 const lines = (file: string): Record<string, unknown>[] =>
   existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
@@ -40,7 +29,7 @@ test("a machine cut off mid-run: the other two re-form without it and finish ide
     const env = { ...process.env, WEFT_JOB_SECRET: generateSecret() };
     const runDir = (i: number) => join(dir, `m${i}`);
     const launchers = m.ns.map((ns, i) =>
-      launchIn(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
+      launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
         "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
     // Cut machine 2 once its worker is training.
     const deadline = Date.now() + 120_000;

@@ -4,13 +4,14 @@
 // namespaces are always removed (deleting a namespace also removes its end of the veth pair).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
+import { launchInNamespace } from "./helpers/netns-switch.js";
 
 function ip(...args: string[]): void {
   const r = spawnSync("ip", args, { encoding: "utf8" });
@@ -23,16 +24,6 @@ function whyNot(): string | undefined {
   return undefined;
 }
 
-function runIn(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  const cli = fileURLToPath(new URL("./helpers/run-launch-cli.js", import.meta.url));
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (out += d));
-  // Only stops a hung launcher: the job takes a few seconds, more on a loaded machine.
-  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
-  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, out }))));
-}
 
 test("a collective across two network namespaces, node 0 serving the store", { skip: whyNot() }, async () => {
   const id = randomBytes(3).toString("hex");
@@ -59,8 +50,8 @@ test("a collective across two network namespaces, node 0 serving the store", { s
     const common = ["--nnodes", "2", "--nproc", "1", "--rdzv", `${net}.1:${port}`, "--no-metrics"];
     // Node 0 takes the secret from the environment, node 1 from a file: both ways torchrun users know.
     const [a, b] = await Promise.all([
-      runIn(nsA, [...common, "--node-rank", "0", "--run-dir", join(dir, "a"), worker], { ...process.env, WEFT_JOB_SECRET: secret }),
-      runIn(nsB, [...common, "--node-rank", "1", "--run-dir", join(dir, "b"), "--secret-file", secretFile, worker], { ...process.env, WEFT_JOB_SECRET: "" }),
+      launchInNamespace(nsA, [...common, "--node-rank", "0", "--run-dir", join(dir, "a"), worker], { ...process.env, WEFT_JOB_SECRET: secret }),
+      launchInNamespace(nsB, [...common, "--node-rank", "1", "--run-dir", join(dir, "b"), "--secret-file", secretFile, worker], { ...process.env, WEFT_JOB_SECRET: "" }),
     ]);
     assert.equal(a.code, 0, a.out);
     assert.equal(b.code, 0, b.out);

@@ -8,9 +8,7 @@ import { ElasticGroup, type ElasticGroupOptions } from "../../../src/distributed
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { InProcessHub } from "../../../src/distributed/transport/in-process-transport.js";
-import { StoreServer } from "../../../src/distributed/rendezvous/store-server.js";
-import { StoreClient } from "../../../src/distributed/rendezvous/store-client.js";
-import { secretKey } from "../../../src/distributed/wire/secret.js";
+import { withStore } from "../helpers/with-store.js";
 import { DdpStrategy } from "../../../src/distributed/strategies/ddp-strategy.js";
 import { modelDigest } from "../../../src/distributed/strategies/flat-state.js";
 import { DataLoader, DistributedSampler, elasticShards, type Collate, type Dataset } from "../../../src/data/index.js";
@@ -53,21 +51,6 @@ function meeting() {
   return { makeGroup, hubOf: (name: string) => hubs.get(name)!.hub };
 }
 
-async function withStore<T>(fn: (connect: () => Promise<StoreClient>) => Promise<T>): Promise<T> {
-  const secret = secretKey("elastic-fit-test-secret-0123456789");
-  const server = await StoreServer.listen({ secret, log: () => {} });
-  const clients: StoreClient[] = [];
-  try {
-    return await fn(async () => {
-      const c = await StoreClient.connect({ host: "127.0.0.1", port: server.port, secret, timeoutMs: 10_000 });
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.close();
-    await server.close();
-  }
-}
 
 interface Run { result?: FitResult; digest: string; seen: { epoch: number; indices: number[] }[]; error?: Error; digestAt: Map<number, string> }
 

@@ -3,9 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseMembers, formNextGeneration, joinRequests, joinRunningJob, publishFirstGeneration, type Generation } from "../../../src/distributed/elastic/membership.js";
-import { StoreServer } from "../../../src/distributed/rendezvous/store-server.js";
-import { StoreClient } from "../../../src/distributed/rendezvous/store-client.js";
-import { secretKey } from "../../../src/distributed/wire/secret.js";
+import { withStore } from "../helpers/with-store.js";
 
 const limits = { min: 1, max: 8 };
 
@@ -46,21 +44,6 @@ test("at most --max are taken, and fewer than --min stops the job naming who is 
   assert.match(stop.stopped!, /only 1 worker\(s\) are left \(w0\), fewer than --min 2/);
 });
 
-async function withStore(fn: (connect: () => Promise<StoreClient>) => Promise<void>): Promise<void> {
-  const secret = secretKey("membership-test-secret-0123456789");
-  const server = await StoreServer.listen({ secret, log: () => {} });
-  const clients: StoreClient[] = [];
-  try {
-    await fn(async () => {
-      const c = await StoreClient.connect({ host: "127.0.0.1", port: server.port, secret, timeoutMs: 5000 });
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.close();
-    await server.close();
-  }
-}
 
 test("survivors of a lost member agree on one generation, and a joiner gets into the next", async () => {
   await withStore(async (connect) => {

@@ -2,7 +2,8 @@
 // switch), so one machine's link can be cut (its port on the switch set down) while the others
 // still reach each other. Needs root and iproute2. Names are unique per call; remove() deletes
 // every namespace (and with them the veth pairs and the bridge), and is safe to call twice.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 
 function ip(...args: string[]): void {
@@ -67,4 +68,19 @@ export function makeMachines(count: number): Machines {
     remove: removeAll,
     leftBehind: () => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(id),
   };
+}
+
+/**
+ * Runs `weft launch <args>` inside namespace `ns` (test/distributed/helpers/run-launch-cli.ts)
+ * and resolves with its exit code and everything it printed. A hung launcher is killed after
+ * 180 s: a job here takes seconds, more on a loaded machine.
+ */
+export function launchInNamespace(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  const cli = fileURLToPath(new URL("./run-launch-cli.js", import.meta.url));
+  const child = spawn("ip", ["netns", "exec", ns, process.execPath, cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stderr.on("data", (d: Buffer) => (out += d));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, out }))));
 }
