@@ -420,6 +420,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
             if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
             const ms = performance.now() - t0;
             stepMs.push(ms);
+            elastic?.group.noteStep(ms);
             const n = o.samplesIn(batch);
             samples += n;
             lastLoss = outcome.loss;

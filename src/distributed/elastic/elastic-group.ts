@@ -118,6 +118,18 @@ export class ElasticGroup {
     }
   }
 
+  private readonly recentStepMs: number[] = [];
+
+  /** The training loop reports each step's time: how late this worker may notice a re-formation (Note [the join window]). */
+  noteStep(ms: number): void {
+    this.recentStepMs.push(ms);
+    if (this.recentStepMs.length > 20) this.recentStepMs.shift();
+  }
+
+  private longestStepMs(): number {
+    return Math.round(Math.max(0, ...this.recentStepMs));
+  }
+
   /** This worker's member id, stable for its life. */
   get memberId(): string {
     return this.o.memberId;
@@ -165,7 +177,7 @@ export class ElasticGroup {
     let suspects = cause.ranks.map((r) => this.gen.members[r]).filter((id): id is string => id !== undefined && id !== this.o.memberId);
     let previous = this.gen;
     for (;;) {
-      const me: Candidacy = { id: this.o.memberId, step, suspects };
+      const me: Candidacy = { id: this.o.memberId, step, suspects, stepMs: this.longestStepMs() };
       const next = await formNextGeneration(this.o.store, previous, me, this.o);
       if (next.stopped !== undefined) throw new ElasticStopError(`elastic: the job stops at generation ${next.number}: ${next.stopped}`, false);
       if (!next.members.includes(this.o.memberId)) {

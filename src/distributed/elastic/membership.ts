@@ -52,12 +52,14 @@ export interface Candidacy {
   step: number;
   /** Members of the previous generation it found lost. */
   suspects: string[];
+  /** Its longest recent step, ms: how late a busy member may notice a re-formation (Note [the join window]). */
+  stepMs?: number;
 }
 
 export interface MembershipLimits {
   min: number;
   max: number;
-  /** How long the decider waits for the members it expects and nobody suspects (default DEFAULT_JOIN_WINDOW_MS). */
+  /** How long the decider waits for the members it expects and nobody suspects (default: joinWindowMs of the candidates). */
   joinWindowMs?: number;
   /** How long a candidate waits for the decision before trying the next generation (default 10 s). */
   decisionTimeoutMs?: number;
@@ -73,13 +75,22 @@ const KEYS = {
   finished: "elastic/finished",
 };
 
-/**
- * How long the decider waits for a member of the previous generation that nobody suspects: it
- * is alive (a lost or silent one is suspected by everyone who needed it), only busy in a long
- * stretch without a collective (an evaluation) before it notices the re-formation.
- */
-export const DEFAULT_JOIN_WINDOW_MS = 10_000;
-const DEFAULT_DECISION_TIMEOUT_MS = 10_000;
+// Note [the join window]
+// The decider waits for the members of the previous generation that nobody suspects. A lost or
+// silent member is suspected by everyone who needed it; one nobody suspects is usually alive and
+// only late: it notices the re-formation when its training thread next waits on a collective,
+// up to one step after the others. So the window is a base plus twice the longest recent step
+// any candidate reports: about 2 s for MNIST's 30-100 ms steps, longer for a model whose steps
+// take seconds. (A member that died while nobody needed it, during a re-formation started by a
+// join, is waited for that long, then left out.) A candidate waits for the decision a little
+// longer than the window before it moves on to the next generation (the decider may have died).
+const BASE_JOIN_WINDOW_MS = 2000;
+const BASE_DECISION_TIMEOUT_MS = 6000;
+
+/** The decider's window for these candidates (Note [the join window]). */
+export function joinWindowMs(candidates: readonly Candidacy[]): number {
+  return BASE_JOIN_WINDOW_MS + 2 * Math.max(0, ...candidates.map((c) => c.stepMs ?? 0));
+}
 const POLL_MS = 10;
 
 /** Generation 0, the launcher's: members as started. Rank 0 publishes it. */
@@ -154,9 +165,10 @@ export function chooseMembers(previous: readonly string[], candidates: readonly 
 /** The decider's side: wait for the expected candidates (or the window), choose, publish. */
 async function decide(store: RendezvousStore, g: number, previous: Generation, me: Candidacy, limits: MembershipLimits): Promise<void> {
   const candidates: Candidacy[] = [];
-  const deadline = Date.now() + (limits.joinWindowMs ?? DEFAULT_JOIN_WINDOW_MS);
+  const started = Date.now();
   for (;;) {
     await readCandidates(store, g, candidates.length, candidates);
+    const deadline = started + (limits.joinWindowMs ?? joinWindowMs(candidates));
     const heard = new Set(candidates.map((c) => c.id));
     const suspected = new Set(candidates.flatMap((c) => c.suspects));
     const waitingFor = previous.members.filter((id) => !heard.has(id) && !suspected.has(id));
@@ -195,7 +207,7 @@ export async function formNextGeneration(store: RendezvousStore, previous: Gener
     const n = await store.add(KEYS.count(g), 1);
     await store.set(KEYS.candidate(g, n), JSON.stringify(me));
     if ((await store.add(KEYS.decider(g), 1)) === 1) await decide(store, g, previous, me, limits);
-    const decided = await readGeneration(store, g, limits.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS);
+    const decided = await readGeneration(store, g, limits.decisionTimeoutMs ?? BASE_DECISION_TIMEOUT_MS + 4 * (me.stepMs ?? 0));
     if (decided) return decided;
     previous = { ...previous, number: g };
   }
