@@ -19,7 +19,7 @@ import { findRecipe, RECIPES } from "../recipes/index.js";
 import type { OptionTable } from "../train/option-spec.js";
 import { Rng } from "../util/rng.js";
 import { analyseChaos, readMetricsLines, type ChaosAnalysis, type FaultKind, type InjectedFault } from "./chaos-analysis.js";
-import { jobProcesses } from "./job-processes.js";
+import { jobProcesses, type JobProcess } from "./job-processes.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkTrainValues, trainOptionTable } from "./train-command.js";
 import { weftEntry } from "./weft-entry.js";
@@ -98,18 +98,25 @@ async function injectFaults(runDir: string, ended: () => boolean, o: { kinds: Fa
   const stopped: Promise<void>[] = [];
   for (let i = 0; i < o.count && !ended(); i++) {
     await sleep(o.every * 1000 * (0.6 + 0.8 * rng.next()));
-    if (ended()) break;
-    const live = jobProcesses(runDir).filter((p) => !p.stopped);
     const kind = o.kinds[rng.int(o.kinds.length)]!;
-    // Note [chaos keeps the state alive]: a fault never takes the last running worker that holds
-    // the training state (one whose state was handed to it, or that started with the job):
-    // replacements still joining hold none, and with no holder left the job can only stop
-    // (elastic/membership.ts says so), which is a fault schedule, not a recovery, being tested.
-    const synced = new Set(readMetricsLines(runDir).filter((l) => l.event === "state_synced").map((l) => l.rank));
-    const holders = live.filter((p) => synced.has(p.slot));
-    const victims = holders.length >= 2 ? live : live.filter((p) => !holders.includes(p));
-    if (live.length < 2 || victims.length === 0) continue;
-    const victim = victims[rng.int(victims.length)]!;
+    // Note [chaos hits training workers]: a victim is a worker training now (it wrote a step in
+    // the last seconds), never a replacement still starting, whose loss nobody would notice; and
+    // one training worker is always left, holding the state (with none, the job could only
+    // stop, which tests a fault schedule, not a recovery). Until two train, the fault waits.
+    let victim: JobProcess | undefined;
+    while (!ended()) {
+      const lines = readMetricsLines(runDir);
+      const now = Date.now();
+      const recent = new Set(lines.filter((l) => typeof l.loss === "number" && l.time > now - 3000).map((l) => l.rank));
+      const training = jobProcesses(runDir).filter((p) => !p.stopped && recent.has(p.slot));
+      if (training.length >= 2) {
+        victim = training[rng.int(training.length)]!;
+        break;
+      }
+      await sleep(100);
+    }
+    if (victim === undefined) break;
+    const target = victim;
     const at = Date.now();
     try {
       process.kill(victim.pid, kind === "kill" ? "SIGKILL" : "SIGSTOP");
@@ -121,7 +128,7 @@ async function injectFaults(runDir: string, ended: () => boolean, o: { kinds: Fa
     if (kind === "stop") {
       stopped.push(sleep(o.hold * 1000).then(() => {
         try {
-          process.kill(victim.pid, "SIGCONT");
+          process.kill(target.pid, "SIGCONT");
         } catch {
           // killed meanwhile (the launcher stops leftovers at the end)
         }
