@@ -40,7 +40,7 @@ const refused: [string[], RegExp][] = [
   [["train", "mnist", "--epochs"], /--epochs needs a value/],
   [["train", "nope"], /unknown recipe "nope"; the recipes are mnist/],
   [["train"], /which recipe\? the recipes are mnist/],
-  [["frobnicate"], /unknown command "frobnicate"; the commands are train, bench, launch/],
+  [["frobnicate"], /unknown command "frobnicate"; the commands are train, compare, chaos, bench, launch/],
   [["train", "--workers", "2", "mnist"], /put the recipe first: weft train mnist --workers 2/],
   [["train", "mnist", "--checkpoint", "/no/such/folder/ckpt.safetensors"], /--checkpoint .*: the folder \/no\/such\/folder does not exist or is not writable; create it first/],
   [["train", "mnist", "--checkpoint", "/tmp/weft-no-such-ckpt.safetensors", "--resume"], /--resume: the checkpoint \/tmp\/weft-no-such-ckpt\.safetensors does not exist; start without --resume/],
