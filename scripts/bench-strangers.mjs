@@ -28,12 +28,15 @@ const opt = (name, dflt) => {
 };
 const STRANGERS = opt("strangers", 4000);
 const HOLD_S = opt("hold-s", 20);
-const EPOCHS = opt("epochs", 30);
+const EPOCHS = opt("epochs", 60);
 const ROUNDS = opt("rounds", 2);
 // The strangers start once both ranks took this many steps: a worker's RSS grows by tens of MB in
 // its first epochs on its own (glibc keeps freed activations, ARCHITECTURE.md), which would hide
-// what the strangers cost. The run alone is sampled over the same window.
-const START_STEP = opt("start-step", 400);
+// what the strangers cost. Sampled every 2 s on 2026-12-02, a rank of `--workers 2` held 189 MB at
+// step 400, 241 MB by step 1,150 and stayed there from step 1,500 to the end (2,500 steps in 40
+// epochs); 60 epochs leave the 22 s window inside training. The run alone is sampled over the
+// same window.
+const START_STEP = opt("start-step", 1500);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -109,6 +112,18 @@ function done() {
 more();
 `;
 
+/** Runs the strangers against `ports` (STRANGERS to each) until they let go; resolves with their report. */
+async function holdStrangers(ports) {
+  const limit = Number(execFileSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim()) || 20000;
+  const child = spawn("bash", ["-c", `ulimit -n ${limit}; code="$1"; shift; exec "$0" -e "$code" "$@"`, process.execPath, STRANGER_SRC, String(STRANGERS), String(HOLD_S * 1000), ...ports.map(String)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  await new Promise((r) => child.on("exit", r));
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
 async function runOnce(withStrangers) {
   const runDir = mkdtempSync(join(tmpdir(), "weft-strangers-"));
   const job = spawn(process.execPath, [join(root, "dist/src/cli/main.js"), "train", "mnist", "--workers", "2", "--epochs", String(EPOCHS), "--json", "--run-dir", runDir], {
@@ -150,14 +165,7 @@ async function runOnce(withStrangers) {
   let strangerReport;
   const windowMs = HOLD_S * 1000 + 2000;
   if (withStrangers) {
-    const limit = Number(execFileSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim()) || 20000;
-    const child = spawn("bash", ["-c", `ulimit -n ${limit}; code="$1"; shift; exec "$0" -e "$code" "$@"`, process.execPath, STRANGER_SRC, String(STRANGERS), String(HOLD_S * 1000), String(storePort), String(rank0Port)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    await new Promise((r) => child.on("exit", r));
-    strangerReport = JSON.parse(out.trim().split("\n").pop());
+    strangerReport = await holdStrangers([storePort, rank0Port]);
   } else {
     await sleep(windowMs);
   }
@@ -191,6 +199,105 @@ async function runOnce(withStrangers) {
   };
 }
 
+// --listener-only: no training, one listener per process on a worker thread (as a rank's is, on
+// its comm thread), for each way of treating newcomers at the cap: a bare net.Server that destroys
+// every socket at once (what Node alone costs), then AuthenticatedListener letting in none
+// (letInEvery Infinity), one in five (the default) and one in two past the cap. A real client
+// dials every 700 ms throughout, through retryWhileRefused; its slowest connect tells what the
+// strangers cost a rank that joins while they hold the port.
+const SERVE_SRC = `
+const { Worker } = require("node:worker_threads");
+const [root, variant] = process.argv.slice(1);
+const w = new Worker(${JSON.stringify(`(${serveListener})()`)}, { eval: true, workerData: { root, variant } });
+w.on("message", (m) => { console.log(JSON.stringify(m)); if (m.done) process.exit(0); });
+process.stdin.once("data", () => w.postMessage("report"));
+`;
+
+/** Runs on the worker thread (stringified into SERVE_SRC): the listener, and a client dialing it. */
+function serveListener() {
+  const { parentPort, workerData } = require("node:worker_threads");
+  const net = require("node:net");
+  const load = (m) => import(`${workerData.root}/dist/src/distributed/${m}`);
+  (async () => {
+    const [{ AuthenticatedListener }, { secretKey, generateSecret }, { DEFAULT_FRAME_LIMITS }, { FramedConnection }, { retryWhileRefused }] = await Promise.all(
+      ["wire/listener.js", "wire/secret.js", "wire/frame.js", "wire/connection.js", "base/retry.js"].map(load),
+    );
+    if (workerData.variant === "bare") {
+      const server = net.createServer((s) => s.destroy());
+      await new Promise((r) => server.listen(0, "127.0.0.1", r));
+      parentPort.postMessage({ port: server.address().port });
+      parentPort.once("message", () => parentPort.postMessage({ done: true }));
+      return;
+    }
+    const secret = secretKey(generateSecret());
+    let lines = 0;
+    const sink = () => ({ destinationFor: () => undefined, onFrame() {} });
+    const listener = await AuthenticatedListener.listen(
+      { host: "127.0.0.1", port: 0, secret, limits: DEFAULT_FRAME_LIMITS, handshakeTimeoutMs: 30_000, log: () => lines++, label: "bench", guard: { letInEvery: Number(workerData.variant) } },
+      { sink, onAuthenticated: (conn) => conn.close() },
+    );
+    const dials = [];
+    const dialer = setInterval(async () => {
+      const t0 = Date.now();
+      let attempts = 0;
+      try {
+        const conn = await retryWhileRefused("the bench listener", t0 + 30_000, () => {
+          attempts++;
+          return FramedConnection.dial("127.0.0.1", listener.port, { secret, limits: DEFAULT_FRAME_LIMITS, handshakeTimeoutMs: 5000, sink, log: () => {} });
+        });
+        conn.close();
+        dials.push({ ms: Date.now() - t0, attempts });
+      } catch {
+        dials.push({ ms: Date.now() - t0, attempts, failed: true });
+      }
+    }, 700);
+    parentPort.postMessage({ port: listener.port });
+    parentPort.once("message", async () => {
+      clearInterval(dialer);
+      const counts = listener.acceptCounts;
+      await listener.close();
+      const worst = dials.reduce((a, d) => (d.ms > a.ms ? d : a), { ms: 0, attempts: 0 });
+      parentPort.postMessage({ done: true, counts, refusalLines: lines, dials: dials.length, dialsFailed: dials.filter((d) => d.failed).length, slowestDialMs: worst.ms, slowestDialAttempts: worst.attempts });
+    });
+  })();
+}
+
+async function listenerOnce(variant) {
+  const child = spawn(process.execPath, ["-e", SERVE_SRC, root, variant], { stdio: ["pipe", "pipe", "inherit"] });
+  const messages = [];
+  let wake = () => {};
+  let buf = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => {
+    buf += d;
+    const lines = buf.split("\n");
+    buf = lines.pop();
+    for (const l of lines) messages.push(JSON.parse(l));
+    wake();
+  });
+  const next = async () => {
+    while (messages.length === 0) await new Promise((r) => (wake = r));
+    return messages.shift();
+  };
+  const { port } = await next();
+  // Let the thread's start-up settle before the baseline.
+  await sleep(2000);
+  const before = rssMb(child.pid);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid) ?? 0)), 100);
+  const strangers = await holdStrangers([port]);
+  clearInterval(sampler);
+  child.stdin.write("report\n");
+  const { done, ...report } = await next();
+  return { variant: variant === "bare" ? "bare net.Server" : `letInEvery ${variant}`, rssGrowthMb: Number((peak - before).toFixed(1)), ...report, strangers };
+}
+
+if (args.includes("--listener-only")) {
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const variant of ["bare", "Infinity", "4", "1"]) console.log(JSON.stringify(await listenerOnce(variant)));
+  }
+  process.exit(0);
+}
+
 const results = [];
 for (let r = 0; r < ROUNDS; r++) {
   for (const withStrangers of [false, true]) {
@@ -200,4 +307,11 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 const tput = (w) => results.filter((x) => x.withStrangers === w).map((x) => x.samplesPerS);
-console.log(JSON.stringify({ summary: { strangers: STRANGERS, holdS: HOLD_S, epochs: EPOCHS, samplesPerSAlone: tput(false), samplesPerSWithStrangers: tput(true) } }));
+// Pairs in the order they ran: each run with strangers against the run alone just before it.
+const pairs = [];
+for (let i = 0; i + 1 < results.length; i += 2) {
+  const [alone, attacked] = [results[i], results[i + 1]];
+  const over = Object.fromEntries(Object.keys(attacked.rssGrowthMb).map((k) => [k, Number((attacked.rssGrowthMb[k] - alone.rssGrowthMb[k]).toFixed(1))]));
+  pairs.push({ growthOverAloneMb: over, samplesPerSRatio: Number((attacked.samplesPerS / alone.samplesPerS).toFixed(2)) });
+}
+console.log(JSON.stringify({ summary: { strangers: STRANGERS, holdS: HOLD_S, epochs: EPOCHS, startStep: START_STEP, samplesPerSAlone: tput(false), samplesPerSWithStrangers: tput(true), pairs } }));

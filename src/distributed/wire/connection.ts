@@ -9,6 +9,7 @@ import net from "node:net";
 import { Handshake, HandshakeDeadlineError, type AuthRole } from "./auth.js";
 import { ByteStream } from "./byte-consumer.js";
 import { AuthError } from "../base/errors.js";
+import { ClosedDuringHandshakeError } from "../base/retry.js";
 import { encodeHeader, FRAME_HEADER_BYTES, isUpkeep, type FrameHeader, type FrameLimits } from "./frame.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import type { Logger } from "../base/log.js";
@@ -131,17 +132,27 @@ export class FramedConnection {
         timeoutMs,
       );
       stages.onDone = settle;
+      // A connection closed after it was established is worth dialing again (a full listener
+      // closes newcomers: Note [pending connections] in listener.ts); a connect that failed is not
+      // this error, so base/retry.ts decides on it from its code (ECONNREFUSED) as before.
+      let established = stages.role === "server";
       this.socket.on("error", (err) => {
         this.closedReason ??= err.message;
       });
       this.socket.on("close", () => {
         const reason = this.closedReason ?? "closed by peer";
         this.closedReason = reason;
-        if (!settled) settle(new AuthError(`connection with ${this.remote} closed during authentication (${reason})`));
-        else if (!this.closing) this.onClose(reason);
+        if (!settled) {
+          const message = `connection with ${this.remote} closed during authentication (${reason})`;
+          settle(established ? new ClosedDuringHandshakeError(message) : new AuthError(message));
+        } else if (!this.closing) this.onClose(reason);
       });
-      if (stages.role === "client") this.socket.once("connect", () => stages.handshake.start());
-      else stages.handshake.start();
+      if (stages.role === "client") {
+        this.socket.once("connect", () => {
+          established = true;
+          stages.handshake.start();
+        });
+      } else stages.handshake.start();
     });
   }
 

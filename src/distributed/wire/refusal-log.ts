@@ -10,7 +10,7 @@
 import type { Logger } from "../base/log.js";
 
 /** Why an unauthenticated connection was closed (Note [pending connections] in listener.ts). */
-export type RefusalReason = "cap" | "handshake" | "deadline";
+export type RefusalReason = "full" | "cap" | "handshake" | "deadline";
 
 export interface RefusalLogOptions {
   /** Names the listener, e.g. "store" or "rank 2". */
@@ -38,7 +38,7 @@ export class RefusalLog {
   private readonly now: () => number;
   private readonly schedule: (fn: () => void, ms: number) => () => void;
   private lastLineAt = -Infinity;
-  private counts: Record<RefusalReason, number> = { cap: 0, handshake: 0, deadline: 0 };
+  private counts: Record<RefusalReason, number> = { full: 0, cap: 0, handshake: 0, deadline: 0 };
   private latest = "";
   private cancel: (() => void) | undefined;
 
@@ -64,8 +64,8 @@ export class RefusalLog {
   flush(): void {
     this.cancel?.();
     this.cancel = undefined;
-    const { cap, handshake, deadline } = this.counts;
-    const n = cap + handshake + deadline;
+    const { full, cap, handshake, deadline } = this.counts;
+    const n = full + cap + handshake + deadline;
     if (n === 0) return;
     const now = this.now();
     const seconds = ((now - this.lastLineAt) / 1000).toFixed(1);
@@ -73,13 +73,14 @@ export class RefusalLog {
       this.o.log(`${this.o.label}: refused connection from ${this.latest}`);
     } else {
       const parts: string[] = [];
+      if (full > 0) parts.push(`${full} closed on arrival while ${this.o.maxPending} were authenticating`);
       if (cap > 0) parts.push(`${cap} evicted at the cap of ${this.o.maxPending} authenticating`);
       if (handshake > 0) parts.push(`${handshake} failed the handshake`);
       if (deadline > 0) parts.push(`${deadline} past the ${this.o.handshakeDeadlineMs} ms deadline`);
       this.o.log(`${this.o.label}: refused ${n} unauthenticated connections in the last ${seconds} s (${parts.join(", ")}); the latest from ${this.latest}`);
     }
     this.lastLineAt = now;
-    this.counts = { cap: 0, handshake: 0, deadline: 0 };
+    this.counts = { full: 0, cap: 0, handshake: 0, deadline: 0 };
     this.latest = "";
   }
 }

@@ -39,17 +39,17 @@ test("a lone refusal is written at once, naming the address and the reason", () 
 
 test("a flood of refusals writes at most one line per interval, and the lines add up to every refusal", () => {
   const { log, lines, advanceTo } = fakeLog(1000);
-  // 5,000 refusals over 10 s, one every 2 ms, of all three kinds.
-  const reasons = ["cap", "handshake", "deadline"] as const;
+  // 5,000 refusals over 10 s, one every 2 ms, of all four kinds.
+  const reasons = ["full", "cap", "handshake", "deadline"] as const;
   for (let i = 0; i < 5000; i++) {
     advanceTo(i * 2);
-    log.refused(reasons[i % 3]!, `127.0.0.1:${10000 + i}`, `reason ${i}`);
+    log.refused(reasons[i % reasons.length]!, `127.0.0.1:${10000 + i}`, `reason ${i}`);
   }
   advanceTo(20_000);
   // Lines at 0, 1000, ..., 10000 ms: 11, one a second.
   assert.equal(lines.length, 11, lines.join("\n"));
   assert.match(lines[0]!, /^store: refused connection from 127\.0\.0\.1:10000: reason 0$/);
-  assert.match(lines[1]!, /^store: refused 499 unauthenticated connections in the last 1\.0 s \(166 evicted at the cap of 64 authenticating, 167 failed the handshake, 166 past the 2000 ms deadline\); the latest from 127\.0\.0\.1:10499: reason 499$/);
+  assert.match(lines[1]!, /^store: refused 499 unauthenticated connections in the last 1\.0 s \(124 closed on arrival while 64 were authenticating, 125 evicted at the cap of 64 authenticating, 125 failed the handshake, 125 past the 2000 ms deadline\); the latest from 127\.0\.0\.1:10499: reason 499$/);
   const counted = lines.slice(1).reduce((sum, l) => sum + Number(/refused (\d+) unauthenticated/.exec(l)?.[1] ?? 1), 1);
   assert.equal(counted, 5000);
 });
