@@ -91,6 +91,8 @@ async function trainElastic(job: TrainJob, recipe: Recipe, entry: StrategyEntry)
   } catch (err) {
     if (!(err instanceof ElasticStopError)) throw err;
     say(err.message);
+    // The job itself stopped (too few left): node 0's launcher need not keep its store up for it.
+    if (!err.excluded) await group?.finish();
     process.exitCode = err.excluded ? 3 : 4;
   } finally {
     metrics.close();

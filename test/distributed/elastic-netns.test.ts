@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
 import type { TrainJob } from "../../src/cli/train-job.js";
 import { launchInNamespace, makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
-import { stepsWritten } from "./helpers/job-workers.js";
+import { stepsWritten, waitForSteps } from "./helpers/job-workers.js";
 
 const worker = fileURLToPath(new URL("../../src/cli/train-worker.js", import.meta.url));
 
@@ -58,6 +58,34 @@ test("a machine cut off mid-run: the other two re-form without it and finish ide
     assert.equal(digests.length, 2);
     assert.equal(digests[0], digests[1]);
     const reports = ["w0", "w1"].map((w, i) => JSON.parse(readFileSync(join(runDir(i), `report-${w}.json`), "utf8")) as { digest: string });
+    assert.equal(reports[0]!.digest, reports[1]!.digest, "replicas identical at the end");
+  } finally {
+    m.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(!m.leftBehind(), "namespaces left behind");
+});
+
+test("machine 0's worker SIGKILLed: its launcher keeps serving the store, and the other two finish identical", { skip: netnsUnavailable() }, async () => {
+  const m = makeMachines(3);
+  const dir = mkdtempSync(join(tmpdir(), "weft-elastic-netns0-"));
+  try {
+    const job: TrainJob = {
+      recipe: "mnist", strategy: "ddp", strategyOptions: {}, workers: 3, elastic: { min: 2, max: 3, maxRestarts: 0 },
+      settings: { epochs: 1, maxSteps: 60, seed: 0, batch: 64, lr: 2e-3, options: { shift: 2, "warmup-steps": 100 } },
+    };
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const env = { ...process.env, WEFT_JOB_SECRET: generateSecret() };
+    const runDir = (i: number) => join(dir, `m${i}`);
+    const launchers = m.ns.map((ns, i) =>
+      launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
+        "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
+    process.kill(await waitForSteps(runDir(0), 0, 8, 120_000), "SIGKILL");
+    const [a, b, c] = await Promise.all(launchers);
+    assert.equal(b!.code, 0, b!.out);
+    assert.equal(c!.code, 0, c!.out);
+    assert.match(a!.out, /serving the job's store until the other machines finish/);
+    const reports = ["w1", "w2"].map((w, i) => JSON.parse(readFileSync(join(runDir(i + 1), `report-${w}.json`), "utf8")) as { digest: string });
     assert.equal(reports[0]!.digest, reports[1]!.digest, "replicas identical at the end");
   } finally {
     m.remove();

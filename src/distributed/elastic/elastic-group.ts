@@ -100,8 +100,11 @@ export class ElasticGroup {
       try {
         gen = await joinRunningJob(this.o.store, { id: this.o.memberId, step, suspects: [] }, this.o.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS);
       } catch (err) {
-        if (!(err instanceof StoreTimeoutError) || /did not answer|no answer/.test(err.message)) throw err;
-        throw new ElasticStopError(`elastic: ${err.message}; the job is at --max, or its members are not re-forming`, true);
+        if (!(err instanceof StoreError)) throw err;
+        if (err instanceof StoreTimeoutError && !/did not answer|no answer/.test(err.message)) {
+          throw new ElasticStopError(`elastic: ${err.message}; the job is at --max, or its members are not re-forming`, true);
+        }
+        throw new ElasticStopError(`elastic: ${this.o.memberId} cannot reach the rendezvous store at ${this.o.store.endpoint} to join (${err.message}); the job may have ended`, true);
       }
       if (!gen) {
         if (leftOutOf === undefined) return false;
@@ -257,7 +260,13 @@ export class ElasticGroup {
 
   /** At the end of training, on the member that writes the result: workers still waiting to join stop. */
   async finish(): Promise<void> {
-    await markFinished(this.o.store);
+    try {
+      await markFinished(this.o.store);
+    } catch (err) {
+      // The embedded store went with node 0's launcher, whose workers finished first: the job is
+      // over either way, and a joiner still waiting learns so when its own calls fail.
+      if (!(err instanceof StoreError)) throw err;
+    }
   }
 
   /** Destroys the current group and closes the store connection. */

@@ -33,6 +33,7 @@
 // reads when it starts.
 import { StoreTimeoutError } from "../base/errors.js";
 import type { RendezvousStore } from "../rendezvous/rendezvous-store.js";
+import { JOB_FINISHED_KEY } from "../rendezvous/job-finished.js";
 
 export interface Generation {
   number: number;
@@ -72,7 +73,7 @@ const KEYS = {
   decider: (g: number) => `elastic/gen/${g}/decider`,
   latest: "elastic/latest",
   joins: (g: number) => `elastic/joins/${g}`,
-  finished: "elastic/finished",
+  finished: JOB_FINISHED_KEY,
 };
 
 // Note [the join window]

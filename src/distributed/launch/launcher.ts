@@ -22,6 +22,8 @@ import { secretKey } from "../wire/secret.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { StoreServer } from "../rendezvous/store-server.js";
 import { connectRendezvousStore } from "../rendezvous/connect-store.js";
+import { JOB_FINISHED_KEY } from "../rendezvous/job-finished.js";
+import { StoreTimeoutError } from "../base/errors.js";
 import { ENV } from "../rendezvous/worker-env.js";
 import { workerCommand } from "./worker-command.js";
 import { WorkerOutput } from "./worker-output.js";
@@ -158,6 +160,24 @@ async function shareJobId(o: LaunchOptions, key: Buffer, storePort: number, stor
     throw err;
   } finally {
     clearTimeout(waitingNote);
+  }
+}
+
+/** Waits (until a signal stops the launcher) for the elastic job to set JOB_FINISHED_KEY in node 0's store. */
+async function serveUntilFinished(store: StoreServer, key: Buffer, log: (m: string) => void, interrupted: () => boolean): Promise<void> {
+  const client = await StoreClient.connect({ host: store.host, port: store.port, secret: key });
+  try {
+    log("this node's workers are done; serving the job's store until the other machines finish");
+    while (!interrupted()) {
+      try {
+        await client.get(JOB_FINISHED_KEY, 1000);
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreTimeoutError)) return;
+      }
+    }
+  } finally {
+    client.close();
   }
 }
 
@@ -394,6 +414,9 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       await Promise.all(batch.map((w) => w.exited));
     }
     allExited = true;
+    // Node 0 serves the embedded store the whole elastic job meets through: its own workers may be
+    // done (or lost) while other machines' still train, so it serves until the job says it is over.
+    if (o.elastic && store && o.nnodes > 1 && !stopping) await serveUntilFinished(store, key, log, () => stopping);
   } finally {
     if (poller) clearInterval(poller);
     if (!allExited) {
