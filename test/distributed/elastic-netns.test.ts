@@ -9,10 +9,23 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
 import type { TrainJob } from "../../src/cli/train-job.js";
-import { launchInNamespace, makeMachines, netnsUnavailable } from "./helpers/netns-switch.js";
+import { launchInNamespace, makeMachines, netnsUnavailable, type Machines } from "./helpers/netns-switch.js";
 import { stepsWritten, waitForSteps } from "./helpers/job-workers.js";
 
 const worker = fileURLToPath(new URL("../../src/cli/train-worker.js", import.meta.url));
+
+/** One elastic MNIST worker on each machine, node 0 (machine 0) serving the store; the launchers' outcomes. */
+function startJob(m: Machines, runDir: (i: number) => string): Promise<{ code: number | null; out: string }>[] {
+  const job: TrainJob = {
+    recipe: "mnist", strategy: "ddp", strategyOptions: {}, workers: 3, elastic: { min: 2, max: 3, maxRestarts: 0 },
+    settings: { epochs: 1, maxSteps: 60, seed: 0, batch: 64, lr: 2e-3, options: { shift: 2, "warmup-steps": 100 } },
+  };
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const env = { ...process.env, WEFT_JOB_SECRET: generateSecret() };
+  return m.ns.map((ns, i) =>
+    launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
+      "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
+}
 
 const lines = (file: string): Record<string, unknown>[] =>
   existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
@@ -21,16 +34,8 @@ test("a machine cut off mid-run: the other two re-form without it and finish ide
   const m = makeMachines(3);
   const dir = mkdtempSync(join(tmpdir(), "weft-elastic-netns-"));
   try {
-    const job: TrainJob = {
-      recipe: "mnist", strategy: "ddp", strategyOptions: {}, workers: 3, elastic: { min: 2, max: 3, maxRestarts: 0 },
-      settings: { epochs: 1, maxSteps: 60, seed: 0, batch: 64, lr: 2e-3, options: { shift: 2, "warmup-steps": 100 } },
-    };
-    const port = String(20000 + Math.floor(Math.random() * 20000));
-    const env = { ...process.env, WEFT_JOB_SECRET: generateSecret() };
     const runDir = (i: number) => join(dir, `m${i}`);
-    const launchers = m.ns.map((ns, i) =>
-      launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
-        "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
+    const launchers = startJob(m, runDir);
     // Cut machine 2 once its worker is training.
     const deadline = Date.now() + 120_000;
     while (stepsWritten(runDir(2), 2) < 8) {
@@ -70,16 +75,8 @@ test("machine 0's worker SIGKILLed: its launcher keeps serving the store, and th
   const m = makeMachines(3);
   const dir = mkdtempSync(join(tmpdir(), "weft-elastic-netns0-"));
   try {
-    const job: TrainJob = {
-      recipe: "mnist", strategy: "ddp", strategyOptions: {}, workers: 3, elastic: { min: 2, max: 3, maxRestarts: 0 },
-      settings: { epochs: 1, maxSteps: 60, seed: 0, batch: 64, lr: 2e-3, options: { shift: 2, "warmup-steps": 100 } },
-    };
-    const port = String(20000 + Math.floor(Math.random() * 20000));
-    const env = { ...process.env, WEFT_JOB_SECRET: generateSecret() };
     const runDir = (i: number) => join(dir, `m${i}`);
-    const launchers = m.ns.map((ns, i) =>
-      launchInNamespace(ns, ["--nnodes", "3", "--node-rank", String(i), "--nproc", "1", "--rdzv", `${m.addr[0]}:${port}`, "--min", "2", "--max", "3",
-        "--no-metrics", "--run-dir", runDir(i), "--grace-ms", "2000", worker, JSON.stringify(job)], env));
+    const launchers = startJob(m, runDir);
     process.kill(await waitForSteps(runDir(0), 0, 8, 120_000), "SIGKILL");
     const [a, b, c] = await Promise.all(launchers);
     assert.equal(b!.code, 0, b!.out);
