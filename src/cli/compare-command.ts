@@ -23,7 +23,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { constants } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ConfigRun, Comparison, ResultValue, RunStatus } from "../report/comparison.js";
 import { shellWord } from "../report/html-page.js";
 import { readRunCurves } from "../report/run-curves.js";
