@@ -1,6 +1,7 @@
 // The usual collate for classification: stack samples of one shape into a float32 batch and their
 // labels into an int32 vector, augmenting and normalizing on the way.
 
+import { checkSplit } from "../nn/layer-stack.js";
 import type { Rng } from "../util/rng.js";
 import type { BatchContext, Collate } from "./data-loader.js";
 
@@ -68,4 +69,17 @@ export function collateLabeled(options: LabeledCollateOptions): Collate<LabeledS
     }
     return { x, xShape: [samples.length, ...sampleShape], y, indices: context.indices.slice() };
   };
+}
+
+/** Cuts a labeled batch into `parts` consecutive micro-batches of equal size (views, no copies). */
+export function splitLabeled(batch: LabeledBatch, parts: number): LabeledBatch[] {
+  const n = batch.y.length;
+  const m = checkSplit(n, parts);
+  const per = batch.x.length / n;
+  return Array.from({ length: parts }, (_, k) => ({
+    x: batch.x.subarray(k * m * per, (k + 1) * m * per),
+    xShape: [m, ...batch.xShape.slice(1)],
+    y: batch.y.subarray(k * m, (k + 1) * m),
+    indices: batch.indices.subarray(k * m, (k + 1) * m),
+  }));
 }

@@ -1,6 +1,6 @@
 // Data: data sets, samplers, the batching loader, MNIST and augmentation.
 
-export { collateLabeled, type Augment, type LabeledBatch, type LabeledCollateOptions, type LabeledSample } from "./collate-labeled.js";
+export { collateLabeled, splitLabeled, type Augment, type LabeledBatch, type LabeledCollateOptions, type LabeledSample } from "./collate-labeled.js";
 export { AUGMENT_STREAM, DataLoader, type BatchContext, type Collate, type DataLoaderOptions } from "./data-loader.js";
 export { type Dataset } from "./dataset.js";
 export { LabeledImages } from "./labeled-images.js";

@@ -11,3 +11,4 @@ export { Dropout } from "./dropout.js";
 export { CausalSelfAttention, causalMask } from "./attention.js";
 export { TransformerBlock } from "./transformer.js";
 export { LSTM } from "./lstm.js";
+export { checkSplit, layerStackProblem, ModuleGroup, runLayerStack, sequentialLayerStack, type LayerStack, type StackLayer } from "./layer-stack.js";

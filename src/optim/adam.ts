@@ -28,6 +28,17 @@ export class Adam extends Optimizer {
   protected defaultDecay(): number {
     return 0;
   }
+
+  withParams(params: readonly Tensor[]): Optimizer {
+    const Kind = this.constructor as new (params: readonly Tensor[], options: AdamOptions) => Adam;
+    const copy = new Kind(params, this.options);
+    copy.lr = this.lr;
+    return copy;
+  }
+
+  stateFloatsPerElement(): number {
+    return 2;
+  }
 }
 
 /** AdamW: weight decay applied to the parameter directly (decoupled), default 0.01, as torch.optim.AdamW. */

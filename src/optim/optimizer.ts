@@ -27,6 +27,16 @@ export abstract class Optimizer {
 
   protected abstract update(param: Tensor, grad: Float32Array, state: Map<string, Float32Array>): void;
 
+  /**
+   * The same optimizer (kind and settings, this learning rate) over other parameters, with fresh
+   * state: what a sharded strategy steps its shard of the parameters with. Every update is
+   * elementwise, so a shard stepped alone moves exactly as its elements would in the whole.
+   */
+  abstract withParams(params: readonly Tensor[]): Optimizer;
+
+  /** State floats kept per parameter element once stepping (Adam 2, SGD with momentum 1): for memory plans. */
+  abstract stateFloatsPerElement(): number;
+
   /** A zeroed state buffer of the parameter's size, created on first use. */
   protected buffer(state: Map<string, Float32Array>, name: string, size: number): Float32Array {
     let b = state.get(name);

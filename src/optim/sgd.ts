@@ -28,4 +28,14 @@ export class SGD extends Optimizer {
       this.options.weightDecay ?? 0, this.options.nesterov ?? false, first,
     );
   }
+
+  withParams(params: readonly Tensor[]): Optimizer {
+    const copy = new SGD(params, this.options);
+    copy.lr = this.lr;
+    return copy;
+  }
+
+  stateFloatsPerElement(): number {
+    return (this.options.momentum ?? 0) > 0 ? 1 : 0;
+  }
 }

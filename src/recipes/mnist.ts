@@ -6,11 +6,11 @@
 //   weft train mnist                    one process
 //   weft train mnist --workers 2        data-parallel on 2 workers (through weft launch)
 import {
-  collateLabeled, loadMnist, MNIST_TRAIN_MEAN, MNIST_TRAIN_STD, randomShiftAugment,
+  collateLabeled, loadMnist, splitLabeled, MNIST_TRAIN_MEAN, MNIST_TRAIN_STD, randomShiftAugment,
   type LabeledBatch, type LabeledSample, type MnistSplit,
 } from "../data/index.js";
 import { mnistCnn } from "../models/mnist-cnn.js";
-import type { Module } from "../nn/index.js";
+import { sequentialLayerStack, type Module, type Sequential } from "../nn/index.js";
 import { Adam, warmupCosine } from "../optim/index.js";
 import { argmax, crossEntropy, noGrad, Tensor } from "../tensor/index.js";
 import { defineRecipe, type RecipeSettings } from "../train/recipe.js";
@@ -36,6 +36,12 @@ export const mnist = defineRecipe<LabeledSample, LabeledBatch>({
   }),
   model: () => mnistCnn(),
   loss: (model, batch) => crossEntropy(model.forward(new Tensor(batch.x, batch.xShape)), batch.y),
+  layers: (model) => sequentialLayerStack<LabeledBatch>(model as Sequential, {
+    input: (batch) => new Tensor(batch.x, batch.xShape),
+    loss: (logits, batch) => crossEntropy(logits, batch.y),
+    split: splitLabeled,
+    samplesIn: (batch) => batch.y.length,
+  }),
   samplesIn: (batch) => batch.y.length,
   optimizer: (model, s) => new Adam(model.parameters(), { lr: s.lr }),
   schedule: (s, total) => warmupCosine({ peak: s.lr, warmup: s.options["warmup-steps"] as number, total }),

@@ -26,7 +26,7 @@ import {
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import { ProgressBar } from "./progress-bar.js";
 import { percentile } from "./percentile.js";
-import type { Module } from "../nn/index.js";
+import type { LayerStack, Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { statSync } from "node:fs";
@@ -86,6 +86,8 @@ export interface FitOptions<B> {
   data?: EpochSource<B>;
   /** Forward on one batch: returns the loss (a scalar tensor). */
   loss(model: Module, batch: B): Tensor;
+  /** The model as a stack of layers computing `loss`, for strategies that cut it across workers (Recipe.layers). */
+  layers?: LayerStack<B>;
   /** Samples in a batch, for throughput. */
   samplesIn(batch: B): number;
   /** Passes over the data (default 1). */
@@ -217,7 +219,8 @@ function checkCount(name: string, v: number | undefined, min: number): void {
  */
 export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const elastic = o.elastic;
-  let strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
+  let strategy: Strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
+  const setupContext = { layers: o.layers as LayerStack<unknown> | undefined };
   const epochs = o.epochs ?? 1;
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
@@ -307,7 +310,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
         strategy = elastic!.strategyFor(elastic!.group.group);
         try {
           await syncState();
-          await strategy.setup(o.model, o.optimizer);
+          await strategy.setup(o.model, o.optimizer, setupContext);
         } catch (again) {
           if (!isRecoverable(again)) throw again;
           err = again;
@@ -322,7 +325,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     let openWriter = async (): Promise<void> => {};
     try {
       await syncState();
-      await strategy.setup(o.model, o.optimizer);
+      await strategy.setup(o.model, o.optimizer, setupContext);
     } catch (err) {
       if (!elastic || !isRecoverable(err)) throw err;
       await recover(err);
@@ -410,7 +413,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
             elastic?.group.pollJoins();
             const t0 = performance.now();
             if (o.schedule) o.optimizer.lr = o.schedule(Math.floor(position.scheduleStep + 1e-9));
-            const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch) });
+            const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch), batch });
             advance(from, world, j++);
             if (outcome.skipped) {
               // The position still moves on (checkpoints and the budget count batches), nothing else.
@@ -473,7 +476,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     return {
       steps: position.step - startStep, final_step: position.step, ...(resumedFromStep === undefined ? {} : { resumed_from_step: resumedFromStep }),
       train_loss: lastLoss,
-      samples_per_s: wall > 0 ? Math.round((samples * strategy.worldSize) / wall) : 0,
+      // Ranks sharing a data shard (a pipeline's stages) train on the same samples: count them once.
+      samples_per_s: wall > 0 ? Math.round((samples * (strategy.dataShard?.worldSize ?? strategy.worldSize)) / wall) : 0,
       wall_s: Math.round(wall * 100) / 100,
       evaluation, strategy: strategy.report(),
       step_ms_mean: round2(stepMs.reduce((a, b) => a + b, 0) / Math.max(1, stepMs.length)),

@@ -2,7 +2,7 @@
 // schedule, with their defaults and the options it adds to `weft train <recipe>`. The loop
 // (run-recipe.ts) does everything else, the same way for every recipe and every strategy.
 import type { Collate, Dataset } from "../data/index.js";
-import type { Module } from "../nn/index.js";
+import type { LayerStack, Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 import type { OptionTable } from "./option-spec.js";
@@ -45,6 +45,12 @@ export interface Recipe<S = unknown, B = unknown> {
   data(settings: RecipeSettings): RecipeData<S, B>;
   model(settings: RecipeSettings): Module;
   loss(model: Module, batch: B): Tensor;
+  /**
+   * The model as a stack of layers (nn/layer-stack.ts), for the strategies that cut it across
+   * workers (pipeline stages, ZeRO stage 3). Running the stack must compute `loss`. A recipe
+   * without it trains under every strategy but those.
+   */
+  layers?(model: Module, settings: RecipeSettings): LayerStack<B>;
   samplesIn(batch: B): number;
   optimizer(model: Module, settings: RecipeSettings): Optimizer;
   /** Learning rate at each step of a run of `totalSteps` steps. */

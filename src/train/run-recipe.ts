@@ -85,13 +85,15 @@ export interface RecipeResult {
 export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   const { recipe, settings, strategy } = run;
   // The data of `data` is this rank's fixed shard; an elastic run re-deals `shards` instead, so only the schedule needs the base size.
-  const base = run.baseWorkers ?? strategy.worldSize;
-  const { model, optimizer, schedule, data, shards } = buildRecipeParts(recipe, settings, Math.min(strategy.rank, base - 1), base);
+  const base = run.baseWorkers ?? strategy.dataShard?.worldSize ?? strategy.worldSize;
+  const dataRank = strategy.dataShard?.rank ?? strategy.rank;
+  const { model, optimizer, schedule, data, shards } = buildRecipeParts(recipe, settings, Math.min(dataRank, base - 1), base);
   const result = await fit({
     model,
     optimizer,
     data,
     loss: (m, b) => recipe.loss(m, b),
+    ...(recipe.layers ? { layers: recipe.layers(model, settings) } : {}),
     samplesIn: (b) => recipe.samplesIn(b),
     epochs: settings.epochs,
     ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),

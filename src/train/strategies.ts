@@ -6,7 +6,6 @@
 // (`processes`), which of them serve (`serves`) and what a server runs (`serve`). Training
 // workers are always ranks 0..workers-1, so the data, the result and the checkpoints belong to
 // the same ranks whatever the strategy.
-import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { DdpStrategy } from "../distributed/strategies/ddp-strategy.js";
 import { GossipStrategy } from "../distributed/strategies/gossip.js";
 import { GOSSIP_TOPOLOGIES, type GossipTopology } from "../distributed/strategies/gossip-topology.js";
@@ -16,43 +15,12 @@ import { SingleStrategy } from "../distributed/strategies/single.js";
 import { PS_MODES, type PsMode } from "../distributed/strategies/ps-protocol.js";
 import { runParameterServer } from "../distributed/strategies/ps-server.js";
 import { ParameterServerStrategy } from "../distributed/strategies/ps-worker.js";
-import type { Strategy } from "../distributed/strategies/strategy.js";
-import type { CheckpointPlan } from "./fit.js";
-import type { OptionTable } from "./option-spec.js";
-import type { RecipeParts } from "./run-recipe.js";
+import type { StrategyEntry } from "./strategy-entry.js";
+import { PIPELINE_ENTRY } from "./entry-pipeline.js";
+import { TENSOR_ENTRY } from "./entry-tensor.js";
+import { ZERO_ENTRY } from "./entry-zero.js";
 
-export type StrategyOptions = Record<string, string | number | boolean | undefined>;
-/** What one process reports at the end (report-<rank>.json): its strategy's report and its traffic. */
-export type RankReport = Record<string, string | number | boolean>;
-
-/** What a serving process is given: its group, the recipe's parts built as every rank builds them, and the run's checkpoint plan. */
-export interface ServeInput {
-  pg: ProcessGroup;
-  options: StrategyOptions;
-  /** Training workers in the job (ranks 0..workers-1). */
-  workers: number;
-  parts: RecipeParts;
-  checkpoint?: CheckpointPlan | undefined;
-  resumeFrom?: string | undefined;
-}
-
-export interface StrategyEntry {
-  readonly name: string;
-  readonly summary: string;
-  /** Runs on more than one worker (and so needs a process group). */
-  readonly distributed: boolean;
-  readonly options: OptionTable;
-  /** Why these options cannot work together, or with this many workers (a one-line usage error); undefined when they can. */
-  check?(options: StrategyOptions, workers: number): string | undefined;
-  /** Processes the job starts for `workers` training workers (default: just them). */
-  processes?(options: StrategyOptions, workers: number): number;
-  /** A training worker's strategy: `pg` spans every process of the job, `workers` of which train. */
-  create(pg: ProcessGroup | undefined, options: StrategyOptions, workers: number): Strategy;
-  /** Runs on the ranks from `workers` up instead of training, until the workers are done; returns this rank's report. */
-  serve?(input: ServeInput): Promise<RankReport>;
-  /** Fields the whole job adds to the result, from every process's report (indexed by rank). */
-  combine?(reports: readonly RankReport[], workers: number): RankReport;
-}
+export type { ModelMemoryFacts, RankReport, ServeInput, StrategyEntry, StrategyOptions } from "./strategy-entry.js";
 
 export const STRATEGIES: readonly StrategyEntry[] = [
   {
@@ -168,6 +136,9 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       };
     },
   },
+  ZERO_ENTRY,
+  PIPELINE_ENTRY,
+  TENSOR_ENTRY,
 ];
 
 export function findStrategy(name: string): StrategyEntry | undefined {

@@ -18,7 +18,7 @@
 //
 // Everything else (data, seeds, schedules, evaluation, progress, metrics, checkpoints, the result
 // line) is the loop's, so a new strategy is one file.
-import type { Module } from "../../nn/index.js";
+import type { LayerStack, Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { Tensor } from "../../tensor/index.js";
 import type { Traffic } from "../base/traffic-counter.js";
@@ -28,6 +28,47 @@ export interface StepInput {
   step: number;
   /** Runs forward on this rank's batch and returns its loss (a scalar tensor). */
   forward: () => Tensor;
+  /**
+   * The batch `forward` computes on, for strategies that run the model's layer stack themselves
+   * (pipeline stages, ZeRO stage 3) instead of calling `forward`.
+   */
+  batch?: unknown;
+}
+
+/** What the loop knows of the model beyond the module, for strategies that need it. */
+export interface SetupContext {
+  /** The model as a stack of layers (the recipe's `layers`), when the recipe describes one. */
+  layers?: LayerStack<unknown> | undefined;
+}
+
+/** Bytes a rank holds for training, by what they are for (the `memory` of the result line). */
+export interface HeldMemory {
+  parameters: number;
+  gradients: number;
+  optimizer: number;
+}
+
+/**
+ * One tensor's part held by a rank of a sharded strategy: `data` is the range [start, end) of
+ * the tensor along `dim`, or of its elements in row-major order when `dim` is "flat". A
+ * checkpoint written as one file per rank (train/sharded-checkpoint.ts) stores these, and any
+ * number of ranks, or one process, can assemble from them what they need.
+ */
+export interface TensorSlice {
+  /** The whole tensor's shape. */
+  shape: readonly number[];
+  dim: number | "flat";
+  start: number;
+  end: number;
+  data: Float32Array;
+}
+
+/** A rank's part of the training state: model tensors by name, optimizer state by "<parameter name>.<state name>". */
+export interface StateShard {
+  model: Record<string, TensorSlice>;
+  optimizer: Record<string, TensorSlice>;
+  /** The optimizer's update count (the same on every rank). */
+  optimizerStep: number;
 }
 
 export interface StepOutcome {
@@ -59,11 +100,17 @@ export interface Strategy {
   readonly rank: number;
   readonly worldSize: number;
   /**
+   * Which share of the data this rank reads: rank `rank` of `worldSize` shares (default: the
+   * strategy's own rank and size). The ranks of one pipeline, or of one tensor-parallel group,
+   * read the same batches, so they share a data rank.
+   */
+  readonly dataShard?: { rank: number; worldSize: number };
+  /**
    * Once, before the first step: e.g. broadcast rank 0's parameters so replicas start equal, and
    * install gradient hooks. Call it after a checkpoint was loaded, so the loaded state is what is
    * broadcast.
    */
-  setup(model: Module, optimizer: Optimizer): Promise<void>;
+  setup(model: Module, optimizer: Optimizer, context?: SetupContext): Promise<void>;
   /**
    * One training step: zero the gradients, run `forward`, backward, communicate, update. A loss
    * that is not finite throws NonFiniteLossError before anything is updated, on every rank that
@@ -75,6 +122,17 @@ export interface Strategy {
    * same state (single, ddp) say yes on rank 0 only; sharded ones will write a file per rank.
    */
   writesCheckpoints(): boolean;
+  /**
+   * Strategies whose ranks hold different parts of the state (ZeRO, pipeline stages, tensor
+   * parallel): this rank's part, copied now, for a checkpoint written as one file per rank. Every
+   * rank's writesCheckpoints() is then true. Absent on strategies whose checkpoint rank holds it all.
+   */
+  stateShard?(): StateShard;
+  /**
+   * The most bytes this rank has held at once since setup in parameters, gradients and optimizer
+   * state (absent: the whole model's, as a replica holds them; src/train/memory.ts).
+   */
+  memory?(): HeldMemory;
   /**
    * After the last step, before the final checkpoint and the evaluation: bring this rank's model
    * to the run's result. Synchronous strategies have nothing left to do; asynchronous ones do
