@@ -28,6 +28,7 @@ export { elasticShards, ElasticShardSampler, type ElasticShardOptions } from "./
 export type { Strategy, StepInput, StepOutcome, Traffic } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
+export { ZeroStrategy, type ZeroOptions, type ZeroStage } from "./distributed/strategies/zero.js";
 export { GossipStrategy, GOSSIP_CHANNEL_TIMEOUT_MS, type GossipOptions } from "./distributed/strategies/gossip.js";
 export { gossipTargets, gossipSources, gossipEdges, GOSSIP_TOPOLOGIES, type GossipTopology } from "./distributed/strategies/gossip-topology.js";
 export { consensusDistance, type ConsensusDistance } from "./distributed/strategies/consensus.js";
