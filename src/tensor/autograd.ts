@@ -11,14 +11,16 @@
 // Each op's backward closure holds its saved activations. Once it has run we drop the closure
 // (gradFn = null) and the op's pending gradient, so memory falls as backward proceeds. A second
 // backward through the same graph therefore sees detached tensors, as in PyTorch without
-// retain_graph.
+// retain_graph. The node's bytes leave the activation count at the same moment (Note [counting
+// activation bytes] in activation-bytes.ts).
 //
 // The pass works on GraphNode, the few fields it needs, which Tensor (tensor.ts) has: so this file
 // imports nothing from tensor.ts, which calls it, and folding a leaf's gradient into `.grad`
 // (which makes a tensor) is the leaf's own method.
+import { releaseActivation, type ActivationNode } from "./activation-bytes.js";
 
 /** What the backward pass needs of a node of the graph; every Tensor is one. */
-export interface GraphNode {
+export interface GraphNode extends ActivationNode {
   readonly requiresGrad: boolean;
   /** The op that produced this node, or null for a leaf (or once its backward has run). */
   gradFn: { readonly inputs: readonly GraphNode[]; backward(grad: Float32Array): void } | null;
@@ -53,6 +55,7 @@ export function runBackward(root: GraphNode, seed: Float32Array): void {
     const grad = t.pendingGrad;
     t.pendingGrad = null;
     t.gradFn = null;
+    releaseActivation(t);
     if (grad !== null) fn.backward(grad);
     for (const input of fn.inputs) {
       const left = leafEdges.get(input);

@@ -6,6 +6,7 @@
 // Storage is float32 today; `dtype` is kept on the tensor so bf16/fp16 storage can be added later.
 import { backend } from "../backend/index.js";
 import { contiguousStrides, formatShape, i32, sizeOf, type Shape } from "./shape.js";
+import { recordActivation } from "./activation-bytes.js";
 import { runBackward } from "./autograd.js";
 import { uninitialized } from "./storage.js";
 
@@ -36,6 +37,10 @@ export class Tensor {
   pendingShared = false;
   /** @internal Hooks run once this leaf's gradient is complete in a backward pass. */
   gradHooks: GradHook[] = [];
+  /** @internal Bytes this op output adds to the activation count, and when (Note [counting activation bytes]). */
+  heldBytes = 0;
+  /** @internal */
+  heldGeneration = 0;
 
   constructor(
     readonly data: Float32Array,
@@ -173,6 +178,8 @@ export function fromOp(
   if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.gradFn = { name, inputs, backward };
+    // Note [counting activation bytes] (activation-bytes.ts): float32 elements, 4 bytes each.
+    recordActivation(out, out.size * 4);
   }
   return out;
 }
