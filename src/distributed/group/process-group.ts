@@ -20,6 +20,7 @@ import type { WireDtype } from "../compression/wire-dtype.js";
 import { SingleExecutor } from "../executors/single-executor.js";
 import type { OpExecutor } from "../executors/op-executor.js";
 import type { Traffic } from "../base/traffic-counter.js";
+import { validateRequest } from "../collectives/request.js";
 import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
 
 export type { OpExecutor, Traffic };
@@ -130,6 +131,8 @@ export class ProcessGroup {
   /** Bytes of the subgroups destroyed so far, which still count in traffic(). */
   private retiredSent = 0;
   private retiredReceived = 0;
+  /** Operations submitted whose promise has not settled yet (Note [inline all-reduce]). */
+  private pending = 0;
 
   constructor(
     /** This process's rank, 0..worldSize-1. */
@@ -156,6 +159,10 @@ export class ProcessGroup {
     }
     const { request, after } = built;
     const done = this.executor.submit(request);
+    // Counted down before any caller's continuation runs: this handler is attached first.
+    this.pending++;
+    const settle = (): void => void this.pending--;
+    done.then(settle, settle);
     if (!after) return done;
     return done.then((result) => {
       after();
@@ -179,6 +186,31 @@ export class ProcessGroup {
   /** In-place all-reduce: every rank ends with the element-wise sum (or average) of all buffers. */
   allReduce(buffer: CommBuffer, options?: ReduceOptions): Promise<void> {
     return this.allReduceAsync(buffer, options).wait();
+  }
+
+  /**
+   * An in-place all-reduce that has completed when it returns, and throws its error: for the
+   * autograd operators of tensor parallelism, whose backward cannot await (Note [inline
+   * all-reduce]). Only where collectives run on the calling thread: shared memory, or one rank.
+   * `buffer` is a dense Float32Array; every rank of the group must call it at the same point of
+   * its sequence of collectives, as for allReduce.
+   */
+  allReduceInline(buffer: Float32Array, options?: ReduceOptions): void {
+    if (this.transport !== "shared-memory" && this.transport !== "single") {
+      throw new Error(
+        `all-reduce inline: this group's collectives go over ${this.transport}, not shared memory; tensor parallelism needs ` +
+          `its ranks on one machine with shared memory (WEFT_SHM not 0): keep each tensor-parallel group inside one machine`,
+      );
+    }
+    if (this.destroyed) throw new Error("all-reduce inline: the process group was destroyed");
+    if (this.pending > 0) throw new Error(`all-reduce inline: ${this.pending} earlier operation(s) of this group have not completed: await them first`);
+    const request: OpRequest = { op: "allReduce", buffer, reduceOp: options?.op ?? "sum", ...timeout(options) };
+    validateRequest(request, this.rank, this.worldSize);
+    const earlier = this.executor.failure();
+    if (earlier) throw earlier;
+    this.executor.submit(request).catch(() => {}); // settled already; its error is the executor's failure()
+    const failed = this.executor.failure();
+    if (failed) throw failed;
   }
 
   /** Starts a reduce-scatter: `input` (worldSize × m) is reduced and rank r gets chunk r in `output` (m). */
@@ -416,3 +448,14 @@ export class ProcessGroup {
     this.detach();
   }
 }
+
+// Note [inline all-reduce]
+// Megatron's operators f and g (distributed/tensor-parallel/) all-reduce inside forward and
+// backward, and our backward (tensor/autograd.ts) is a synchronous loop. Where collectives run
+// on the calling thread, shared memory (executors/shm-executor.ts) and a group of one
+// (single-executor.ts), submit() has done the work when it returns, so the result can be read at
+// once. Three things make that safe to rely on: nothing of this group may be in flight (the
+// shared-memory executor queues a collective behind pending point-to-point operations, so
+// `pending` refuses rather than returning an unreduced buffer); the request is validated here,
+// so the only errors left are collective failures, which both executors record as failure()
+// before they return; and a group that failed earlier is refused with its first error.
