@@ -53,6 +53,7 @@ const DIST_LAYERS = [
   ["group", "ProcessGroup and how a worker creates one"],
   ["metrics", "per-step metrics written and summarised"],
   ["launch", "the launcher that starts and watches ranks"],
+  ["tensor-parallel", "Megatron-style tensor-parallel layers and GPT: autograd operators over a group's inline all-reduce"],
   ["strategies", "DDP and other ways to train with a group"],
   ["elastic", "membership generations: re-forming the group when workers are lost or join, and handing the state on"],
 ];

@@ -6,6 +6,8 @@ import type { LayerStack, Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 import type { OptionTable } from "./option-spec.js";
+import type { ProcessGroup } from "../distributed/group/process-group.js";
+import type { TensorParallelModel } from "../distributed/tensor-parallel/tensor-parallel-model.js";
 
 /** The budget every recipe shares (`--epochs`, `--max-steps`, `--seed`, `--batch`, `--lr`). */
 export interface RecipeBudget {
@@ -51,6 +53,13 @@ export interface Recipe<S = unknown, B = unknown> {
    * without it trains under every strategy but those.
    */
   layers?(model: Module, settings: RecipeSettings): LayerStack<B>;
+  /**
+   * The model split across the ranks of `group` by tensor parallelism (`--strategy tensor`), built
+   * from `model`'s parameters, so every rank starts where single-process training does; its loss
+   * must compute `loss` (TinyGpt: tensorParallelGpt in distributed/tensor-parallel/). A recipe
+   * without it trains under every strategy but that one.
+   */
+  tensorParallel?(model: Module, settings: RecipeSettings, group: ProcessGroup): TensorParallelModel<B>;
   samplesIn(batch: B): number;
   optimizer(model: Module, settings: RecipeSettings): Optimizer;
   /** Learning rate at each step of a run of `totalSteps` steps. */

@@ -94,6 +94,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     data,
     loss: (m, b) => recipe.loss(m, b),
     ...(recipe.layers ? { layers: recipe.layers(model, settings) } : {}),
+    ...(recipe.tensorParallel ? { tensorParallel: (group: ProcessGroup) => recipe.tensorParallel!(model, settings, group) } : {}),
     samplesIn: (b) => recipe.samplesIn(b),
     epochs: settings.epochs,
     ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),

@@ -22,6 +22,8 @@ import type { LayerStack, Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import type { Tensor } from "../../tensor/index.js";
 import type { Traffic } from "../base/traffic-counter.js";
+import type { ProcessGroup } from "../group/process-group.js";
+import type { TensorParallelModel } from "../tensor-parallel/tensor-parallel-model.js";
 
 export interface StepInput {
   /** The number of this step, counting from 1 as the metrics and checkpoints do, for messages. */
@@ -39,6 +41,11 @@ export interface StepInput {
 export interface SetupContext {
   /** The model as a stack of layers (the recipe's `layers`), when the recipe describes one. */
   layers?: LayerStack<unknown> | undefined;
+  /**
+   * The recipe's tensor-parallel form of the model (Recipe.tensorParallel), built from the model
+   * given to setup for one rank of `group`, when the recipe offers one.
+   */
+  tensorParallel?: ((group: ProcessGroup) => TensorParallelModel) | undefined;
 }
 
 /** Bytes a rank holds for training, by what they are for (the `memory` of the result line). */
