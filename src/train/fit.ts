@@ -35,7 +35,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
-import type { Strategy, Traffic } from "../distributed/strategies/strategy.js";
+import type { SetupContext, Strategy, Traffic } from "../distributed/strategies/strategy.js";
+import type { TensorParallelModel } from "../distributed/tensor-parallel/tensor-parallel-model.js";
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { isRecoverable, type ElasticGroup } from "../distributed/elastic/elastic-group.js";
 import type { CollectiveError } from "../distributed/base/errors.js";
@@ -88,6 +89,8 @@ export interface FitOptions<B> {
   loss(model: Module, batch: B): Tensor;
   /** The model as a stack of layers computing `loss`, for strategies that cut it across workers (Recipe.layers). */
   layers?: LayerStack<B>;
+  /** The model split across a tensor-parallel group's ranks (Recipe.tensorParallel), for `--strategy tensor`. */
+  tensorParallel?: (group: ProcessGroup) => TensorParallelModel<B>;
   /** Samples in a batch, for throughput. */
   samplesIn(batch: B): number;
   /** Passes over the data (default 1). */
@@ -220,7 +223,7 @@ function checkCount(name: string, v: number | undefined, min: number): void {
 export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const elastic = o.elastic;
   let strategy: Strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
-  const setupContext = { layers: o.layers as LayerStack<unknown> | undefined };
+  const setupContext: SetupContext = { layers: o.layers as LayerStack<unknown> | undefined, tensorParallel: o.tensorParallel as SetupContext["tensorParallel"] };
   const epochs = o.epochs ?? 1;
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
