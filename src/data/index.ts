@@ -18,6 +18,7 @@ export {
   MnistSplit,
   type Mnist,
 } from "./mnist.js";
+export { asciiText, CharWindows, decodeText, encodeText, isMobyDickValidationChapter, loadMobyDick, mobyDickChapterPaths, MOBY_DICK_CHAPTERS, MOBY_DICK_VALIDATION_EVERY, readTextDocuments, TEXT_FALLBACK, TEXT_VOCAB_SIZE, textCorpus, type TextCorpus, type TextDocument } from "./moby-dick.js";
 export { prefetch } from "./prefetch.js";
 export { randomShift, randomShiftAugment, shiftImage } from "./random-shift.js";
 export { epochPermutation, SequentialSampler, SHUFFLE_STREAM, ShuffleSampler, type Sampler } from "./sampler.js";
