@@ -8,7 +8,8 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CharWindows, encodeText, loadMobyDick, TEXT_VOCAB_SIZE } from "../../src/data/index.js";
 import { layerStackProblem, manualSeed, runLayerStack } from "../../src/nn/index.js";
-import { CharNgram, collateWindows, gptText } from "../../src/recipes/gpt-text.js";
+import { CharNgram, collateWindows, generateText, gptText } from "../../src/recipes/gpt-text.js";
+import type { TinyGpt } from "../../src/models/tiny-gpt.js";
 import type { RecipeSettings } from "../../src/train/recipe.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -89,4 +90,16 @@ test("the n-gram baseline is a distribution over the vocabulary for seen and uns
   // It has learned something: after "the whal", "e" is the likeliest character.
   const p = ngram.distribution(encodeText("the whal"));
   assert.equal(p.indexOf(Math.max(...p)), encodeText("e")[0]);
+});
+
+test("generateText: greedy is deterministic, sampling is reproducible from its seed, prompts may exceed the context", () => {
+  manualSeed(1);
+  const model = gptText.model(settings({ layers: 1, dim: 16, heads: 2, context: 8 })) as TinyGpt;
+  const prompt = "Call me Ishmael. Some years ago";
+  assert.equal(generateText(model, prompt, 20, { temperature: 0 }), generateText(model, prompt, 20, { temperature: 0 }));
+  const a = generateText(model, prompt, 40, { temperature: 1, seed: 7 });
+  assert.equal(a.length, 40);
+  assert.equal(generateText(model, prompt, 40, { temperature: 1, seed: 7 }), a);
+  assert.notEqual(generateText(model, prompt, 40, { temperature: 1, seed: 8 }), a);
+  assert.throws(() => generateText(model, "", 1), /the prompt is empty/);
 });
