@@ -38,4 +38,6 @@ export interface TensorParallelModel<B = unknown> {
   loss(batch: B): Tensor;
   /** Every parameter of `model`, in its order, with where it lies in the full model. */
   readonly parameters: readonly ShardedParameter[];
+  /** Milliseconds the group's all-reduces inside forward and backward have taken so far (they block), when the form counts them. */
+  readonly comm?: { readonly ms: number };
 }
