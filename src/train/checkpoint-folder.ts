@@ -13,15 +13,28 @@
 //   before it is tried (loadNewestCheckpoint). A file that verifies but does not fit the model or
 //   the run is an error, not a reason to go further back: an older file would not fit either.
 //
+// - A sharded strategy's checkpoint is one file per rank (src/train/sharded-checkpoint.ts); a
+//   step counts once all of its files are there (Note [a sharded checkpoint is complete]).
+//
 // The folder belongs to one run: a fresh run (no resume) refuses a folder that already holds
 // checkpoints, so a later resume can never pick up another run's files.
 import { mkdirSync, accessSync, constants, readdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { CheckpointError, temporaryTargetOf } from "../checkpoint/index.js";
+import { loadShardedCheckpoint, SHARD_FILE, shardFileName } from "./sharded-checkpoint.js";
 import { loadTrainingCheckpoint, type TrainingState } from "./training-checkpoint.js";
 
 const STEP_FILE = /^step-(\d+)\.safetensors$/;
+
+/** A step's checkpoint in a folder: one file, or a sharded one's files (those present, by rank). */
+export interface StepCheckpoint {
+  step: number;
+  /** The file; for a sharded checkpoint, its first file present (for messages). */
+  path: string;
+  /** A sharded checkpoint: the files present, indexed by rank, and how many ranks wrote it. */
+  shards?: { paths: (string | undefined)[]; of: number };
+}
 
 /** The file of the checkpoint at `step` in `dir`. */
 export function stepCheckpointPath(dir: string, step: number): string {
@@ -29,19 +42,34 @@ export function stepCheckpointPath(dir: string, step: number): string {
 }
 
 /** The checkpoints in `dir`, newest (highest step) first; none for a missing folder. */
-export function listStepCheckpoints(dir: string): { step: number; path: string }[] {
+export function listStepCheckpoints(dir: string): StepCheckpoint[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  return names
-    .flatMap((name) => {
-      const m = STEP_FILE.exec(name);
-      return m ? [{ step: Number(m[1]), path: join(dir, name) }] : [];
-    })
-    .sort((a, b) => b.step - a.step);
+  const byStep = new Map<number, StepCheckpoint>();
+  for (const name of names.sort()) {
+    const whole = STEP_FILE.exec(name);
+    if (whole) {
+      byStep.set(Number(whole[1]), { step: Number(whole[1]), path: join(dir, name) });
+      continue;
+    }
+    const shard = SHARD_FILE.exec(name);
+    if (!shard) continue;
+    const [step, rank, of] = [Number(shard[1]), Number(shard[2]), Number(shard[3])];
+    const entry = byStep.get(step) ?? { step, path: join(dir, name), shards: { paths: [], of } };
+    if (!entry.shards || entry.shards.of !== of || rank >= of) continue; // a whole file, or another world size, wins: not one set
+    entry.shards.paths[rank] = join(dir, name);
+    byStep.set(step, entry);
+  }
+  return [...byStep.values()].sort((a, b) => b.step - a.step);
+}
+
+/** The file rank `rank` of `world` writes into `dir` for the checkpoint at `step`. */
+export function shardCheckpointPath(dir: string, step: number, rank: number, world: number): string {
+  return join(dir, shardFileName(step, rank, world));
 }
 
 /**
@@ -87,7 +115,7 @@ export async function removeStaleTemporaries(dir: string, forName?: string): Pro
   let bytes = 0;
   for (const name of names) {
     const target = temporaryTargetOf(name);
-    if (target === undefined || (forName === undefined ? !STEP_FILE.test(target) : target !== forName)) continue;
+    if (target === undefined || (forName === undefined ? !(STEP_FILE.test(target) || SHARD_FILE.test(target)) : target !== forName)) continue;
     const path = join(dir, name);
     try {
       bytes += statSync(path).size;
@@ -108,11 +136,12 @@ export function removeStaleTemporariesOf(path: string): Promise<{ files: number;
 /**
  * After the checkpoint at `step` is durable: deletes the files before it beyond the newest
  * `keep` (it included). Files after `step` are left: they are the damaged ones a resume went
- * past, and are overwritten when the run reaches their step.
+ * past, and are overwritten when the run reaches their step. A rank of a sharded checkpoint
+ * (`shard`) deletes only its own files (Note [a sharded checkpoint is complete]).
  */
-export async function pruneCheckpoints(dir: string, keep: number, step: number): Promise<void> {
-  const older = listStepCheckpoints(dir).filter((c) => c.step < step);
-  for (const c of older.slice(Math.max(0, keep - 1))) await rm(c.path, { force: true });
+export async function pruneCheckpoints(dir: string, keep: number, step: number, shard?: { rank: number }): Promise<void> {
+  const older = listStepCheckpoints(dir).filter((c) => c.step < step && (shard ? c.shards?.paths[shard.rank] !== undefined : !c.shards));
+  for (const c of older.slice(Math.max(0, keep - 1))) await rm(shard ? c.shards!.paths[shard.rank]! : c.path, { force: true });
 }
 
 /**
@@ -130,6 +159,14 @@ export async function loadNewestCheckpoint(
   const reasons: string[] = [];
   for (const [i, c] of found.entries()) {
     try {
+      if (c.shards) {
+        const present = c.shards.paths.filter((p) => p !== undefined).length;
+        if (present < c.shards.of) {
+          throw new CheckpointError(`it has ${present} of its ${c.shards.of} shard files (a save was interrupted)`, { source: c.path });
+        }
+        const loaded = await loadShardedCheckpoint(c.shards.paths as string[], state);
+        return { path: c.path, ...loaded };
+      }
       const loaded = await loadTrainingCheckpoint(c.path, state);
       return { path: c.path, ...loaded };
     } catch (error) {

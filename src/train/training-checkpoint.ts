@@ -3,7 +3,7 @@
 // the step and configuration in the metadata. Loading checks every tensor's presence, dtype and
 // shape before anything is overwritten, so a mismatched file changes nothing.
 import {
-  CONFIG_KEY, expectTensor, loadCheckpoint, OPTIMIZER_STATE_PREFIX, saveCheckpoint, STEP_KEY, type NamedArray,
+  CONFIG_KEY, expectTensor, loadCheckpoint, OPTIMIZER_STATE_PREFIX, saveCheckpoint, STEP_KEY, type NamedArray, type TensorSource,
 } from "../checkpoint/index.js";
 import type { Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
@@ -61,7 +61,15 @@ export async function saveTrainingCheckpoint(path: string, state: TrainingState,
 
 /** Restores model (and optimizer) state; returns the saved step and configuration. */
 export async function loadTrainingCheckpoint(path: string, state: TrainingState): Promise<{ step: number; config: unknown }> {
-  const ckpt = await loadCheckpoint(path);
+  return applyTrainingCheckpoint(await loadCheckpoint(path), state, path);
+}
+
+/**
+ * Restores model (and optimizer) state from tensors named as a checkpoint file names them (a file
+ * read, or a sharded checkpoint's files put together): everything is checked before anything is
+ * overwritten.
+ */
+export function applyTrainingCheckpoint(ckpt: TensorSource & { metadata: Record<string, string> }, state: TrainingState, path: string): { step: number; config: unknown } {
   const own = state.model.stateDict();
   const values = Object.entries(own).map(([name, t]) => [t, expectTensor(ckpt, name, "F32", t.shape).data as Float32Array] as const);
   const step = Number(ckpt.metadata[STEP_KEY] ?? "0");
