@@ -96,11 +96,12 @@ export class TensorParallelStrategy implements Strategy {
     if (!build) throw new Error("--strategy tensor: this recipe offers no tensor-parallel form of its model (Recipe.tensorParallel); train it with another strategy, or use a recipe that has one (a GPT)");
     const { pg, tp, dp } = this;
     // Every rank makes every subgroup, in the same order (ProcessGroup.newGroup).
-    if (tp === this.worldSize) this.tpGroup = pg;
+    // (A group of one is made anew even when it is the whole job: it runs inline, whatever the job's transport.)
+    if (tp === this.worldSize && tp > 1) this.tpGroup = pg;
     else {
       for (let d = 0; d < dp; d++) this.tpGroup = (await pg.newGroup(Array.from({ length: tp }, (_, t) => d * tp + t))) ?? this.tpGroup;
     }
-    if (dp === this.worldSize) this.dpGroup = pg;
+    if (dp > 1 && dp === this.worldSize) this.dpGroup = pg;
     else if (dp > 1) {
       for (let t = 0; t < tp; t++) this.dpGroup = (await pg.newGroup(Array.from({ length: dp }, (_, d) => d * tp + t))) ?? this.dpGroup;
     }

@@ -5,6 +5,9 @@
 //   train <T> <D> <n>:   n steps of TensorParallelStrategy on the tiny GPT, T × D ranks; rank 0
 //                        prints the losses, the put-together parameters, and each rank its digest,
 //                        memory and step times
+//   time <T> <D> <n> <dim> <context> <batch> [plain]: the median step time of n steps of a GPT of
+//                        that width and context (4 layers, 4 heads, vocabulary 96), split T × D,
+//                        or with `plain` one process's plain training (run it on one rank)
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { TensorParallelStrategy } from "../../../src/distributed/strategies/tensor-parallel.js";
@@ -174,12 +177,40 @@ async function train(tp: number, dp: number, steps: number): Promise<void> {
   });
 }
 
+async function time(tp: number, dp: number, steps: number, dim: number, context: number, batch: number, plain: boolean): Promise<void> {
+  const config = { vocab: 96, context, layers: 4, dim, heads: 4 };
+  const model = tpModel(0, config);
+  const optimizer = tpOptimizer(model.parameters());
+  const strategy = plain ? undefined : new TensorParallelStrategy(pg, { tp, dp });
+  await strategy?.setup(model, optimizer, { tensorParallel: (g) => tensorParallelGpt(model, g) });
+  const ms: number[] = [];
+  const comm: number[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const b = tpBatch(step, strategy?.dataShard.rank ?? 0, batch, config);
+    const t0 = performance.now();
+    if (strategy) {
+      comm.push((await strategy.step({ step, forward: () => { throw new Error("unused"); }, batch: b })).commMs);
+    } else {
+      optimizer.zeroGrad();
+      const loss = model.loss(b);
+      loss.backward();
+      optimizer.step();
+    }
+    ms.push(performance.now() - t0);
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  out({ check: "time", stepMs: median(ms.slice(2)), commMs: median(comm.slice(2)), parameters: model.parameterCount() });
+}
+
 switch (scenario) {
   case "layers":
     layers(pg);
     break;
   case "train":
     await train(Number(args[0]), Number(args[1]), Number(args[2]));
+    break;
+  case "time":
+    await time(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5]), args[6] === "plain");
     break;
   default:
     throw new Error(`tensor-parallel-worker: unknown scenario ${scenario}`);
