@@ -103,7 +103,14 @@ export interface SimulatedStep {
 export function simulatePipeline(
   schedule: PipelineSchedule, stages: number, microBatches: number, cost: { forward: readonly number[]; backward: readonly number[] },
 ): SimulatedStep {
-  const lists = Array.from({ length: stages }, (_, s) => stageOps(schedule, s, stages, microBatches));
+  return simulateOpLists(Array.from({ length: stages }, (_, s) => stageOps(schedule, s, stages, microBatches)), microBatches, cost);
+}
+
+/** simulatePipeline for any op lists (one per stage, over `microBatches` micro-batches): what a proposed schedule would do. */
+export function simulateOpLists(
+  lists: readonly (readonly PipelineOp[])[], microBatches: number, cost: { forward: readonly number[]; backward: readonly number[] },
+): SimulatedStep {
+  const stages = lists.length;
   const forwardEnd = Array.from({ length: stages }, () => new Array<number | undefined>(microBatches));
   const backwardEnd = Array.from({ length: stages }, () => new Array<number | undefined>(microBatches));
   const next = new Array<number>(stages).fill(0);
@@ -130,7 +137,7 @@ export function simulatePipeline(
     }
     if (!moved) {
       const stuck = lists.map((l, s) => (l[next[s]!] ? `stage ${s} at ${l[next[s]!]!.kind} ${l[next[s]!]!.microBatch}` : `stage ${s} done`));
-      throw new Error(`simulatePipeline: the ${schedule} op lists deadlock with ${stages} stages and ${microBatches} micro-batches (${stuck.join(", ")})`);
+      throw new Error(`simulatePipeline: the op lists deadlock with ${stages} stages and ${microBatches} micro-batches (${stuck.join(", ")})`);
     }
   }
   const span = Math.max(...free);
