@@ -194,6 +194,17 @@ export class ProcessGroup {
    * all-reduce]). Only where collectives run on the calling thread: shared memory, or one rank.
    * `buffer` is a dense Float32Array; every rank of the group must call it at the same point of
    * its sequence of collectives, as for allReduce.
+   *
+   * @example Done when it returns on a group of one; refused where collectives run elsewhere
+   * ```ts
+   * import { createInProcessGroups, initProcessGroup } from "weft";
+   * const alone = await initProcessGroup();                 // no launcher: rank 0 of 1
+   * const b = Float32Array.of(1, 2);
+   * alone.allReduceInline(b);
+   * assert.deepEqual(Array.from(b), [1, 2]);
+   * const [a] = createInProcessGroups(2);
+   * assert.throws(() => a!.allReduceInline(b), /go over in-process, not shared memory/);
+   * ```
    */
   allReduceInline(buffer: Float32Array, options?: ReduceOptions): void {
     if (this.transport !== "shared-memory" && this.transport !== "single") {
