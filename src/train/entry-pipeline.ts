@@ -14,6 +14,10 @@ function shape(o: StrategyOptions, workers: number): { stages: number; dp: numbe
   if (o.stages !== undefined && o.dp !== undefined && stages * dp !== workers) {
     return `--strategy pipeline runs --stages ${stages} x --dp ${dp} = ${stages * dp} workers, not --workers ${workers}: make --workers ${stages * dp}, or change --stages or --dp`;
   }
+  if (stages > workers || dp > workers) {
+    const given = stages > workers ? `--stages ${stages}` : `--dp ${dp}`;
+    return `--workers ${workers} is fewer than ${given}: each stage of each pipeline is a worker of its own; use --workers ${o.stages !== undefined && o.dp !== undefined ? stages * dp : Math.max(stages, dp)}, or lower ${given.split(" ")[0]}`;
+  }
   if (!Number.isInteger(stages) || !Number.isInteger(dp)) {
     const given = o.stages !== undefined ? `--stages ${o.stages as number}` : `--dp ${o.dp as number}`;
     return `--workers ${workers} is not a multiple of ${given}: each of the --dp pipelines has --stages workers; use --workers ${Math.ceil(workers / ((o.stages ?? o.dp) as number)) * ((o.stages ?? o.dp) as number)}, or change ${given.split(" ")[0]}`;

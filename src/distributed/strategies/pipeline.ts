@@ -108,6 +108,8 @@ export class PipelineStrategy implements Strategy {
   private readonly stages: number;
   private readonly microBatches: number;
   private readonly dp: number;
+  /** This rank's stage (rank mod S), kept past end(), when report() is still read. */
+  private readonly stageIndex: number;
   private groups: PipelineGroups | undefined;
   private model: Module | undefined;
   /** The model's optimizer: its learning rate (set by the schedule) is read every step. */
@@ -133,6 +135,7 @@ export class PipelineStrategy implements Strategy {
     this.stages = stages;
     this.microBatches = microBatches;
     this.dp = dp;
+    this.stageIndex = pg.rank % stages;
     this.rank = pg.rank;
     this.worldSize = pg.worldSize;
     // Every stage of a pipeline reads the pipeline's batches.
@@ -319,13 +322,13 @@ export class PipelineStrategy implements Strategy {
     const a = this.averages();
     const p = this.placed;
     const names = this.stack?.layers.map((l) => l.name) ?? [];
-    const to = p ? (p.starts[(this.groups?.stage ?? 0) + 1] ?? names.length) : names.length;
-    const from = p ? p.starts[this.groups?.stage ?? 0]! : 0;
+    const to = p ? (p.starts[this.stageIndex + 1] ?? names.length) : names.length;
+    const from = p ? p.starts[this.stageIndex]! : 0;
     return {
       digest: this.whole && this.model ? modelDigest(this.model) : "",
       transport: this.pg.transport,
       pipeline_stages: this.stages, pipeline_micro_batches: this.microBatches, pipeline_schedule: this.options.schedule, pipeline_dp: this.dp,
-      pipeline_stage: this.groups?.stage ?? 0,
+      pipeline_stage: this.stageIndex,
       pipeline_split: p ? p.starts.slice(1).join(",") : "",
       stage_layers: names.length > 0 ? `${names[from]}..${names[to - 1]}` : "",
       bubble: round(a.bubble, 4),

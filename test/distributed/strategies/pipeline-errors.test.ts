@@ -90,6 +90,7 @@ test("weft train's check: workers that are not stages x pipelines, a --split of 
   const check = PIPELINE_ENTRY.check!;
   assert.match(check({ stages: 2 }, 3)!, /^--workers 3 is not a multiple of --stages 2: .*use --workers 4, or change --stages$/);
   assert.match(check({ dp: 2 }, 3)!, /^--workers 3 is not a multiple of --dp 2/);
+  assert.match(check({ stages: 12 }, 2)!, /^--workers 2 is fewer than --stages 12: .*use --workers 12, or lower --stages$/);
   assert.match(check({ stages: 2, dp: 2 }, 6)!, /--stages 2 x --dp 2 = 4 workers, not --workers 6: make --workers 4, or change --stages or --dp/);
   assert.match(check({ stages: 3, split: "4" }, 3)!, /--split 4 cuts the model into 2 stages, but there are 3 \(--stages\): give 2 layer index\(es\)/);
   assert.match(check({ split: "4,2" }, 3)!, /--split 4,2 must be rising layer indices/);
