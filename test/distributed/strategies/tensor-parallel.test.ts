@@ -2,9 +2,9 @@
 // inline all-reduces run: the split GPT trains as one process does on the same seed and batches
 // (T = 2; and T = 2 × D = 2 on 4 ranks against one process on the union of the two data shards'
 // batches), every rank ends with the same put-together model, and its state shards cover each
-// element of the model and optimizer state exactly once. Then, in this process: the one-line
-// errors for sizes that do not split, a group that is not on shared memory, and a recipe with no
-// tensor-parallel form; and one rank through runRecipe, equal to plain training.
+// element of the model exactly once; and a rank killed mid-training makes the other fail with
+// PeerLostError. (The one-line errors and one rank through runRecipe are in
+// tensor-parallel-checks.test.ts, each layer against the unsplit one in tensor-parallel-layers.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { spawnRanks, type RankResult } from "../helpers/spawn-ranks.js";
@@ -138,3 +138,17 @@ test("T = 4 (heads and vocabulary split four ways) trains as one process does", 
   assertShardsCover(rows);
 });
 
+
+test("a rank killed between steps: the other's next step fails with PeerLostError naming it, well within the deadline", async () => {
+  const results = await spawnRanks({ worldSize: 2, script: "tensor-parallel-worker.js", args: ["kill"], env: { WEFT_LOCAL_WORLD_SIZE: "2" } });
+  assert.equal(results[1]!.signal, "SIGKILL");
+  assert.equal(results[0]!.code, 0, results[0]!.stderr);
+  const row = results[0]!.json.find((j) => j.check === "kill");
+  assert.ok(row, `rank 0 reported nothing:\n${results[0]!.stderr}`);
+  assert.equal(row.error, "PeerLostError", JSON.stringify(row));
+  assert.equal(row.step, 3);
+  assert.deepEqual(row.ranks, [1]);
+  assert.match(row.message as string, /all-reduce #\d+: the process of rank 1 is gone/);
+  // The worker's deadline is 20 s: under half of it cannot have come from the deadline.
+  assert.ok((row.ms as number) < 10_000, `took ${row.ms} ms`);
+});

@@ -5,6 +5,7 @@
 //   train <T> <D> <n>:   n steps of TensorParallelStrategy on the tiny GPT, T × D ranks; rank 0
 //                        prints the losses, the put-together parameters, and each rank its digest,
 //                        memory and step times
+//   kill:                T = 2; rank 1 kills itself before step 3, rank 0 reports how its step failed
 //   time <T> <D> <n> <dim> <context> <batch> [plain]: the median step time of n steps of a GPT of
 //                        that width and context (4 layers, 4 heads, vocabulary 96), split T × D,
 //                        or with `plain` one process's plain training (run it on one rank)
@@ -202,6 +203,24 @@ async function time(tp: number, dp: number, steps: number, dim: number, context:
   out({ check: "time", stepMs: median(ms.slice(2)), commMs: median(comm.slice(2)), parameters: model.parameterCount() });
 }
 
+async function kill(): Promise<void> {
+  const strategy = new TensorParallelStrategy(pg, { tp: 2 });
+  const model = tpModel(0);
+  await strategy.setup(model, tpOptimizer(model.parameters()), { tensorParallel: (g) => tensorParallelGpt(model, g) });
+  for (let step = 1; step <= 5; step++) {
+    if (step === 3 && pg.rank === 1) process.kill(process.pid, "SIGKILL");
+    const t0 = performance.now();
+    try {
+      await strategy.step({ step, forward: () => { throw new Error("unused"); }, batch: tpBatch(step, 0) });
+    } catch (err) {
+      const e = err as Error & { ranks?: number[] };
+      out({ check: "kill", step, error: e.constructor.name, message: e.message, ranks: e.ranks, ms: Math.round(performance.now() - t0) });
+      return;
+    }
+  }
+  out({ check: "kill", error: null });
+}
+
 switch (scenario) {
   case "layers":
     layers(pg);
@@ -209,6 +228,9 @@ switch (scenario) {
   case "train":
     await train(Number(args[0]), Number(args[1]), Number(args[2]));
     break;
+  case "kill":
+    await kill();
+    process.exit(0); // the group lost a rank: nothing left to close in order
   case "time":
     await time(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4]), Number(args[5]), args[6] === "plain");
     break;
