@@ -36,8 +36,8 @@ export const gptText = defineRecipe<Int32Array, TokenBatch>({
   // Measured in docs/recipes/gpt-text.md: these train in a few minutes on two cores.
   defaults: { epochs: 4, batch: 32, lr: 3e-3, seed: 0 },
   options: {
-    layers: { type: "int", min: 1, max: 64, default: 2, help: "transformer blocks" },
-    dim: { type: "int", min: 4, max: 4096, default: 96, help: "model width (d_model); a multiple of --heads" },
+    layers: { type: "int", min: 1, max: 64, default: 3, help: "transformer blocks" },
+    dim: { type: "int", min: 4, max: 4096, default: 128, help: "model width (d_model); a multiple of --heads" },
     heads: { type: "int", min: 1, max: 64, default: 4, help: "attention heads per block" },
     context: { type: "int", min: 2, max: 1024, default: 64, help: "characters the model reads to predict each next one" },
     windows: { type: "int", min: 1, default: 16384, help: "training windows per epoch, evenly spaced over the training chapters" },
