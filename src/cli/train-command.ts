@@ -125,6 +125,12 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
     }
   }
   checkCheckpointFlags(v, strategyName);
+  // Between steps these strategies hold parts of the model on each rank; it is whole again only
+  // after the last step (their finish()), where the result's evaluation runs.
+  const cut = strategyName === "pipeline" || strategyName === "tensor" || (strategyName === "zero" && v.stage === 3);
+  if (cut && v["eval-every"] !== undefined) {
+    throw new UsageError(`weft train: --eval-every evaluates the whole model between steps, and --strategy ${strategyName}${strategyName === "zero" ? " --stage 3" : ""} holds it in parts until the end: drop --eval-every (the result is still evaluated)`);
+  }
   checkElasticFlags(v, strategyName, workers);
   if ((v["slow-rank"] === undefined) !== (v.slowdown === undefined)) throw new UsageError("weft train: --slow-rank R and --slowdown F go together (worker R runs F times slower)");
   if (v["slow-rank"] !== undefined && (v["slow-rank"] as number) >= workers) {

@@ -21,8 +21,10 @@
 // uninterrupted run would have.
 import { loadTrainingCheckpoint, snapshotTrainingState } from "./training-checkpoint.js";
 import {
-  checkpointDirProblem, checkpointFileProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf, stepCheckpointPath,
+  checkpointDirProblem, checkpointFileProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf,
+  shardCheckpointPath, stepCheckpointPath,
 } from "./checkpoint-folder.js";
+import { snapshotStateShard } from "./sharded-checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import { ProgressBar } from "./progress-bar.js";
 import { percentile } from "./percentile.js";
@@ -246,6 +248,10 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const layout: RunLayout = elastic
     ? { samples_per_epoch: elastic.data.samplesPerEpoch, batch_size: elastic.data.batchSize }
     : { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
+  // Sharded strategies write a file per rank into a folder (Note [a sharded checkpoint is complete]).
+  const sharded = strategy.stateShard !== undefined;
+  if (sharded && o.checkpoint && !folder) throw new RangeError(`fit: --strategy ${strategy.name} writes one checkpoint file per worker: give a checkpoint folder (checkpoint.dir, weft train --checkpoint-dir DIR) instead of one file`);
+  if (sharded && folder && keep < 2) throw new RangeError(`fit: --strategy ${strategy.name} writes one checkpoint file per worker and needs checkpoint.keep >= 2 (--keep 2), so that one complete set always remains`);
   const folderProblem = o.checkpoint && (folder ? checkpointDirProblem(folder.dir) : checkpointFileProblem((o.checkpoint as CheckpointPlan).path));
   if (folderProblem) throw new RangeError(`fit: cannot write the checkpoint${folder ? "s to" : ""} ${folder ? folder.dir : (o.checkpoint as CheckpointPlan).path}: ${folderProblem}`);
   // Warnings come from rank 0 alone: every rank resumes from the same files and would say the same.
@@ -261,7 +267,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const savedRun = checkLayout(saved.path, saved.config, layout);
     position = savedRun.position
       ? { ...savedRun.position, step: saved.step, rng: [] }
-      : { step: saved.step, epoch: Math.floor(saved.step / perEpoch), sample: 0, scheduleStep: saved.step, baseWorld: strategy.worldSize, rng: [] };
+      : resumedPosition(saved.path, savedRun, saved.step, layout);
     resumedFromStep = saved.step;
     if (!elastic && position.step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${position.step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
   } else if (folder && (elastic?.group.generation.number ?? 0) === 0) {
@@ -338,11 +344,13 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       if (!o.checkpoint || checkpoints || !strategy.writesCheckpoints()) return;
       // Only at the start: a member that becomes the writer after a re-formation must not remove
       // the temporary file of a save the previous writer (still alive) has in flight.
-      const stale = !starting ? { files: 0, bytes: 0 } : folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
+      // (A sharded run's ranks share the folder: rank 0 cleans it, before any rank's first save.)
+      const stale = !starting || (sharded && strategy.rank !== 0) ? { files: 0, bytes: 0 }
+        : folder ? await removeStaleTemporaries(folder.dir) : await removeStaleTemporariesOf((o.checkpoint as CheckpointPlan).path);
       if (stale.files > 0) {
         warn(`removed ${stale.files} temporary checkpoint file(s) left by interrupted saves in ${folder ? folder.dir : dirname(resolve((o.checkpoint as CheckpointPlan).path))}: ${stale.bytes} bytes`);
       }
-      checkpoints = new CheckpointWriter(folder ? (_path, at) => pruneCheckpoints(folder.dir, keep, at) : undefined);
+      checkpoints = new CheckpointWriter(folder ? (_path, at) => pruneCheckpoints(folder.dir, keep, at, sharded ? { rank: strategy.rank } : undefined) : undefined);
     };
     await openWriter();
     starting = false;
@@ -352,8 +360,12 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const save = async (): Promise<void> => {
       if (!o.checkpoint || !checkpoints || !strategy.writesCheckpoints()) return;
       const run: RunLayout = elastic ? { ...layout, position: { epoch: position.epoch, sample: position.sample, scheduleStep: position.scheduleStep, baseWorld: position.baseWorld } } : layout;
-      const snapshot = snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, position.step, { run, config: o.checkpoint.config ?? null });
-      const path = folder ? stepCheckpointPath(folder.dir, position.step) : (o.checkpoint as CheckpointPlan).path;
+      const config = { run, config: o.checkpoint.config ?? null };
+      const snapshot = strategy.stateShard
+        ? snapshotStateShard(strategy.stateShard(), position.step, strategy.rank, strategy.worldSize, config)
+        : snapshotTrainingState({ model: o.model, optimizer: o.optimizer }, position.step, config);
+      const path = !folder ? (o.checkpoint as CheckpointPlan).path
+        : strategy.stateShard ? shardCheckpointPath(folder.dir, position.step, strategy.rank, strategy.worldSize) : stepCheckpointPath(folder.dir, position.step);
       await checkpoints.save(path, snapshot);
       // A single file is durable before the next step: a parameter server writes its shard files
       // beside it at the same step, and a kill must never find them ahead of it.
@@ -548,13 +560,38 @@ function checkLayout(path: string, saved: unknown, now: RunLayout): RunLayout {
     }
     return run;
   }
-  if (run.world_size !== now.world_size || run.batches_per_epoch !== now.batches_per_epoch) {
+  // Another worker count is re-dealt in resumedPosition (Note [resuming on another worker count]).
+  if (run.world_size === now.world_size && run.batches_per_epoch !== now.batches_per_epoch) {
     throw new RangeError(
       `fit: ${path} was written by ${run.world_size ?? "an elastic run of any number of"} rank(s) with ${run.batches_per_epoch ?? "?"} batches per epoch, this run has ` +
         `${now.world_size} with ${now.batches_per_epoch}; resume with the same number of workers and batch size`,
     );
   }
   return run;
+}
+
+// Note [resuming on another worker count]
+// Each rank's batches are its stride of one seeded permutation per epoch (DistributedSampler), so
+// after j steps of an epoch the W ranks together have taken its first j·W batches' worth of
+// positions, whatever W. A run on W' ranks therefore continues at the same sample from step
+// j·W / W' of the same epoch, when that is a whole number; otherwise the resume is refused, as it
+// is when the epoch's length in batches of one rank does not match (another batch size). The
+// schedule follows the new count's steps, the same fraction of the run. Sharded checkpoints are
+// put together before set-up, so each strategy takes its part for the new count.
+function resumedPosition(path: string, run: RunLayout, step: number, now: RunLayout): TrainingPosition {
+  const [was, is] = [run.world_size!, now.world_size!];
+  const position = (at: number): TrainingPosition => ({ step: at, epoch: Math.floor(at / now.batches_per_epoch!), sample: 0, scheduleStep: at, baseWorld: is, rng: [] });
+  if (was === is) return position(step);
+  const epochBatches = [run.batches_per_epoch! * was, now.batches_per_epoch! * is];
+  if (Math.abs(epochBatches[0]! - epochBatches[1]!) > Math.max(was, is)) {
+    throw new RangeError(`fit: ${path} was written with ${run.batches_per_epoch} batches per epoch on ${was} rank(s), which is not this run's batch size on ${is}; resume with the batch size it was written with`);
+  }
+  const epoch = Math.floor(step / run.batches_per_epoch!);
+  const taken = (step - epoch * run.batches_per_epoch!) * was;
+  if (taken % is !== 0) {
+    throw new RangeError(`fit: ${path} is ${taken / was} steps into epoch ${epoch} on ${was} rank(s), which is no whole number of steps on ${is}; resume on ${was} ranks, or on a number that divides ${taken}`);
+  }
+  return { ...position(epoch * now.batches_per_epoch! + taken / is), epoch };
 }
 
 function isFolder(path: string): boolean {
