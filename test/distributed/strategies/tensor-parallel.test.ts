@@ -109,6 +109,8 @@ function assertShardsCover(rows: TrainRow[]): void {
     }
   }
   for (const [name, c] of covered) assert.ok(c.every((n) => n === 1), `${name}: an element is in ${c.find((n) => n !== 1)} shards, not one`);
+  // Adam's two state tensors travel with each model slice, placed as it is.
+  for (const row of rows) assert.equal(row.optimizerShard, 2 * Object.keys(row.shard).length, `rank ${row.rank}: optimizer slices`);
 }
 
 test("T = 2: the split GPT trains as one process does for 20 steps, both ranks end with the same model, and the shards cover it once", async () => {
