@@ -29,12 +29,16 @@
 // the stage's rank in the schedule's order, so they do not match one process's draws.
 //
 // Note [measuring the bubble]
-// A stage's bubble is the fraction of its step it spends blocked on a receive (an activation or
-// a gradient) rather than computing: recvWait / (time from entering step() to the end of its op
-// list). A stage waits at the start of a step while the stages before it fill the pipeline,
-// which includes the tail of the previous step on the stages after it, so in a steady state every
-// stage's fraction is the pipeline's, (S - 1) / (M + S - 1) for equal stages. The first step is
-// left out of the averages in report() (warm-up, and the cut being measured).
+// A stage's bubble is the fraction of its step it spends waiting for its neighbours rather than
+// computing: blocked on a receive (an activation or a gradient), or in the broadcast of the loss
+// that ends the pipeline's step (the flush), over the time from entering step() to the end of
+// that broadcast. The flush counts because that is where a later stage sits while the earlier
+// ones finish their backwards: its root, the last stage, waits there for every stage to arrive.
+// A stage also waits at the start of a step while the stages before it fill the pipeline. With
+// equal stages each stage idles S - 1 of M + S - 1 slots per step, (S - 1) / (M + S - 1), for
+// GPipe and 1F1B alike (pipeline-schedule.ts simulates it). The data-parallel averaging and the
+// optimizer step come after and are not in it. The first step is left out of the averages in
+// report() (warm-up, and the cut being measured).
 import { layerStackProblem, type LayerStack, type Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
 import { resetActivationPeak, Tensor } from "../../tensor/index.js";
@@ -201,12 +205,13 @@ export class PipelineStrategy implements Strategy {
     const started = performance.now();
     placed.optimizer.zeroGrad();
     const books = await placed.stage.run(placed.ops, microBatches);
-    const spanMs = performance.now() - started;
 
     const t = performance.now();
     const loss = sharedFloat32Array(1);
     if (placed.stage.isLast) loss[0] = books.lossSum / this.microBatches;
     await groups.pipeline.broadcast(loss, this.stages - 1);
+    const flushMs = performance.now() - t;
+    const spanMs = performance.now() - started;
     if (groups.data) await groups.data.allReduce(loss, { op: "avg" });
     checkFiniteLoss(loss[0]!, input.step, `the mean over ${this.microBatches} micro-batches${this.dp > 1 ? ` and ${this.dp} pipelines` : ""}, from the last stage`);
     if (groups.data) await this.averageGradients(groups.data, placed);
@@ -214,7 +219,7 @@ export class PipelineStrategy implements Strategy {
     placed.optimizer.lr = optimizer.lr;
     placed.optimizer.step();
 
-    const bubble = spanMs > 0 ? books.recvWaitMs / spanMs : 0;
+    const bubble = spanMs > 0 ? (books.recvWaitMs + flushMs) / spanMs : 0;
     this.note({ steps: 1, bubble, computeMs: books.computeMs, spanMs });
     this.livePeak = Math.max(this.livePeak, books.livePeak);
     this.liveBytesPeak = Math.max(this.liveBytesPeak, books.liveBytesPeak);
