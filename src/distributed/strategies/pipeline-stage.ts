@@ -31,7 +31,7 @@ export interface StageStep {
   computeMs: number;
   /** Blocked on receiving an activation or a gradient: the stage's share of the bubble. */
   recvWaitMs: number;
-  /** Blocked until this step's sends were handed over (eager: next to nothing). */
+  /** Blocked until this step's sends were handed to the network (eager: short). */
   sendWaitMs: number;
   /** The most micro-batches held at once in this step, and their activation bytes. */
   livePeak: number;
@@ -65,12 +65,11 @@ export class PipelineStage {
   /** Runs `ops` on `microBatches` (the step's batch, split); returns the step's books. */
   async run(ops: readonly PipelineOp[], microBatches: readonly unknown[]): Promise<StageStep> {
     const out: StageStep = { lossSum: 0, computeMs: 0, recvWaitMs: 0, sendWaitMs: 0, livePeak: 0, liveBytesPeak: 0 };
-    const sends: Work[] = [];
     let liveBytes = 0;
     for (const op of ops) {
       const mb = microBatches[op.microBatch];
       if (op.kind === "forward") {
-        const entry = await this.forward(mb, out, sends);
+        const entry = await this.forward(mb, out);
         this.live.set(op.microBatch, entry);
         liveBytes += entry.bytes;
         out.livePeak = Math.max(out.livePeak, this.live.size);
@@ -80,16 +79,27 @@ export class PipelineStage {
         if (!entry) throw new Error(`pipeline: stage ${this.layout.stage} was asked for the backward of micro-batch ${op.microBatch} before its forward`);
         this.live.delete(op.microBatch);
         liveBytes -= entry.bytes;
-        await this.backward(entry, microBatches.length, out, sends);
+        await this.backward(entry, microBatches.length, out);
       }
     }
-    const t = performance.now();
-    await Promise.all(sends.map((w) => w.wait()));
-    out.sendWaitMs = performance.now() - t;
     return out;
   }
 
-  private async forward(mb: unknown, out: StageStep, sends: Work[]): Promise<LiveMicroBatch> {
+  /**
+   * Waits until the sends are handed to the network before computing on. They are eager, so this
+   * is short; without it a send can sit in the comm thread's queue while this thread computes the
+   * next micro-batch, and where the launcher binds a worker to one core (`--cpu-bind cores`) the
+   * comm thread only gets the core back at the scheduler's next turn: milliseconds a neighbour
+   * then spends waiting (measured: 10 to 25 ms per gradient with MNIST-sized stages, which turned a
+   * 0.2 bubble into 0.5).
+   */
+  private async handOver(sends: Work[], out: StageStep): Promise<void> {
+    const t = performance.now();
+    await Promise.all(sends.map((w) => w.wait()));
+    out.sendWaitMs += performance.now() - t;
+  }
+
+  private async forward(mb: unknown, out: StageStep): Promise<LiveMicroBatch> {
     const { stack, from, to, stage, group } = this.layout;
     let input: Tensor | undefined;
     if (!this.isFirst) {
@@ -110,11 +120,11 @@ export class PipelineStage {
     // other ranks of an in-process group in the same thread.
     const bytes = activationBytes() - before;
     out.computeMs += performance.now() - t;
-    if (!this.isLast) sends.push(...sendActivation(group, output, stage + 1));
+    if (!this.isLast) await this.handOver(sendActivation(group, output, stage + 1), out);
     return { input, output, bytes };
   }
 
-  private async backward(entry: LiveMicroBatch, microBatches: number, out: StageStep, sends: Work[]): Promise<void> {
+  private async backward(entry: LiveMicroBatch, microBatches: number, out: StageStep): Promise<void> {
     const { stage, group } = this.layout;
     let grad: Tensor;
     if (this.isLast) {
@@ -132,7 +142,7 @@ export class PipelineStage {
     out.computeMs += performance.now() - t;
     if (!this.isFirst) {
       const input = entry.input!;
-      sends.push(sendGradient(group, input.grad ? input.grad.dense() : new Float32Array(input.size), stage - 1));
+      await this.handOver([sendGradient(group, input.grad ? input.grad.dense() : new Float32Array(input.size), stage - 1)], out);
     }
   }
 }
