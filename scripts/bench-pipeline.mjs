@@ -7,7 +7,7 @@
 // over the steps after the first. Prints one JSON line per run:
 //   {"schedule":"gpipe","stages":2,"micro_batches":4,"formula":0.2,"bubble_by_stage":[0.21,0.2],"step_ms":...,"live_by_stage":[4,4],"activation_bytes_by_stage":[...]}
 //
-//   node scripts/bench-pipeline.mjs [--stages 2] [--micro-batches 1,2,4,8] [--schedules gpipe,1f1b] [--steps 12] [--layers 8] [--width 512] [--batch 256]
+//   node scripts/bench-pipeline.mjs [--stages 2] [--micro-batches 1,2,4,8] [--schedules gpipe,1f1b] [--steps 12] [--layers 8] [--width 512] [--batch 256] [--cpu-bind cores|none]
 //
 // Needs `npm run build` first. Use --stages at most the machine's cores: oversubscribed workers
 // wait for a CPU, not for their neighbour, and the bubble stops meaning anything.
@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   options: {
     stages: { type: "string", default: "2" }, "micro-batches": { type: "string", default: "1,2,4,8" }, schedules: { type: "string", default: "gpipe,1f1b" },
-    steps: { type: "string", default: "12" }, layers: { type: "string", default: "8" }, width: { type: "string", default: "512" }, batch: { type: "string", default: "256" },
+    steps: { type: "string", default: "12" }, "cpu-bind": { type: "string", default: "cores" }, layers: { type: "string", default: "8" }, width: { type: "string", default: "512" }, batch: { type: "string", default: "256" },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,7 +38,7 @@ for (const schedule of values.schedules.split(",")) {
     const runDir = mkdtempSync(join(tmpdir(), "weft-bench-pipeline-"));
     try {
       const job = { schedule, microBatches, split, steps: Number(values.steps), layers, width: Number(values.width), batch: Number(values.batch) };
-      const run = spawnSync(process.execPath, [weft, "launch", "--nproc", String(stages), "--no-metrics", "--run-dir", runDir, worker, JSON.stringify(job)], { encoding: "utf8" });
+      const run = spawnSync(process.execPath, [weft, "launch", "--nproc", String(stages), "--cpu-bind", values["cpu-bind"], "--no-metrics", "--run-dir", runDir, worker, JSON.stringify(job)], { encoding: "utf8" });
       if (run.status !== 0) throw new Error(`bench-pipeline: the ${schedule} M=${microBatches} job failed:\n${run.stderr}`);
       const reports = Array.from({ length: stages }, (_, r) => JSON.parse(readFileSync(join(runDir, `bench-${r}.json`), "utf8")));
       console.log(JSON.stringify({
