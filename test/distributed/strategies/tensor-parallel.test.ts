@@ -6,7 +6,11 @@
 // PeerLostError. (The one-line errors and one rank through runRecipe are in
 // tensor-parallel-checks.test.ts, each layer against the unsplit one in tensor-parallel-layers.)
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { loadShardedCheckpoint, shardFileName } from "../../../src/train/sharded-checkpoint.js";
 import { spawnRanks, type RankResult } from "../helpers/spawn-ranks.js";
 import { tpModel, tpOptimizer, unionBatch, TP_CONFIG, TP_LR } from "../workers/tensor-parallel-setup.js";
 
@@ -40,9 +44,10 @@ interface TrainRow {
   params?: Record<string, number[]>;
 }
 
-async function trainRanks(tp: number, dp: number): Promise<TrainRow[]> {
+async function trainRanks(tp: number, dp: number, dir?: string): Promise<TrainRow[]> {
   const world = tp * dp;
-  const results: RankResult[] = await spawnRanks({ worldSize: world, script: "tensor-parallel-worker.js", args: ["train", String(tp), String(dp), String(STEPS)], env: { WEFT_LOCAL_WORLD_SIZE: String(world) } });
+  const args = ["train", String(tp), String(dp), String(STEPS), ...(dir === undefined ? [] : [dir])];
+  const results: RankResult[] = await spawnRanks({ worldSize: world, script: "tensor-parallel-worker.js", args, env: { WEFT_LOCAL_WORLD_SIZE: String(world) } });
   return results.map((r) => {
     assert.equal(r.code, 0, `rank ${r.rank}:\n${r.stderr}`);
     const row = r.json.find((j) => j.check === "train");
@@ -153,4 +158,23 @@ test("a rank killed between steps: the other's next step fails with PeerLostErro
   assert.match(row.message as string, /all-reduce #\d+: the process of rank 1 is gone/);
   // The worker's deadline is 20 s: under half of it cannot have come from the deadline.
   assert.ok((row.ms as number) < 10_000, `took ${row.ms} ms`);
+});
+
+// Known gap, kept as a to-do until the loader reshapes: the qkv slices are ranges of the weight
+// seen as (3, D, D) (Note [qkv as three blocks] in tensor-parallel/column-parallel-linear.ts), and
+// loadShardedCheckpoint puts the tensor together under that shape, which applyTrainingCheckpoint
+// compares with the model's (3D, D) and refuses. The fix is in train/sharded-checkpoint.ts: a
+// model tensor assembled with the model's element count takes the model's shape.
+test("the state shards of T = 2 × D = 2 load as one process's model and optimizer state", { todo: "sharded-checkpoint.ts must reshape the (3, D, D) view of qkv to (3D, D)" }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-tp-shards-"));
+  try {
+    const rows = await trainRanks(2, 2, dir);
+    const model = tpModel(1); // another seed: every value must come from the files
+    const optimizer = tpOptimizer(model.parameters());
+    await loadShardedCheckpoint([0, 1, 2, 3].map((r) => join(dir, shardFileName(STEPS, r, 4))), { model, optimizer });
+    for (const [name, t] of model.namedParameters()) assert.deepEqual(Array.from(t.dense()), rows[0]!.params![name], name);
+    assert.equal(optimizer.stepCount, STEPS);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,11 +4,15 @@
 //                        input: {check, forward, input, params} are max |difference|s
 //   train <T> <D> <n>:   n steps of TensorParallelStrategy on the tiny GPT, T × D ranks; rank 0
 //                        prints the losses, the put-together parameters, and each rank its digest,
-//                        memory and step times
+//                        memory and step times; with a folder as a 4th argument each rank also
+//                        writes its state shard there as a sharded checkpoint's file
 //   kill:                T = 2; rank 1 kills itself before step 3, rank 0 reports how its step failed
 //   time <T> <D> <n> <dim> <context> <batch> [plain]: the median step time of n steps of a GPT of
 //                        that width and context (4 layers, 4 heads, vocabulary 96), split T × D,
 //                        or with `plain` one process's plain training (run it on one rank)
+import { join } from "node:path";
+import { saveCheckpoint } from "../../../src/checkpoint/index.js";
+import { shardFileName, snapshotStateShard } from "../../../src/train/sharded-checkpoint.js";
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { TensorParallelStrategy } from "../../../src/distributed/strategies/tensor-parallel.js";
@@ -152,7 +156,7 @@ function layers(group: ProcessGroup): void {
   }
 }
 
-async function train(tp: number, dp: number, steps: number): Promise<void> {
+async function train(tp: number, dp: number, steps: number, dir?: string): Promise<void> {
   const strategy = new TensorParallelStrategy(pg, { tp, dp });
   const model = tpModel(0);
   const optimizer = tpOptimizer(model.parameters());
@@ -168,6 +172,10 @@ async function train(tp: number, dp: number, steps: number): Promise<void> {
     losses.push(outcome.loss);
   }
   const shard = strategy.stateShard();
+  if (dir !== undefined) {
+    const file = snapshotStateShard(shard, steps, pg.rank, pg.worldSize, null);
+    await saveCheckpoint(join(dir, shardFileName(steps, pg.rank, pg.worldSize)), file.tensors, file.metadata);
+  }
   await strategy.finish();
   const report = strategy.report();
   out({
@@ -226,7 +234,7 @@ switch (scenario) {
     layers(pg);
     break;
   case "train":
-    await train(Number(args[0]), Number(args[1]), Number(args[2]));
+    await train(Number(args[0]), Number(args[1]), Number(args[2]), args[3]);
     break;
   case "kill":
     await kill();
