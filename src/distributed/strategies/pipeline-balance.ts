@@ -58,6 +58,12 @@ export function balanceStages(costs: readonly number[], stages: number): number[
 /**
  * The stage starts `[0, ...split]` that `--split` gives for a stack of `layers` layers and
  * `stages` stages, or a one-line RangeError naming what to change.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(splitStarts([3, 6], 10, 3), [0, 3, 6]);
+ * assert.throws(() => splitStarts([3, 6], 10, 2), /--split 3,6 cuts the model into 3 stages, but --stages is 2/);
+ * ```
  */
 export function splitStarts(split: readonly number[], layers: number, stages: number): number[] {
   if (split.length !== stages - 1) {

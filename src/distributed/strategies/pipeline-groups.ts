@@ -20,7 +20,14 @@ export interface PipelineGroups {
   made: ProcessGroup[];
 }
 
-/** The rank of stage `stage` of pipeline `replica`, in the job's group. */
+/**
+ * The rank of stage `stage` of pipeline `replica`, in the job's group.
+ *
+ * @example Two pipelines of three stages: the second's last stage is rank 5
+ * ```ts
+ * assert.equal(pipelineRank(1, 2, 3), 5);
+ * ```
+ */
 export function pipelineRank(replica: number, stage: number, stages: number): number {
   return replica * stages + stage;
 }

@@ -68,7 +68,15 @@ export function gpipeBubble(stages: number, microBatches: number): number {
   return (stages - 1) / (microBatches + stages - 1);
 }
 
-/** The most micro-batches a stage's op list holds at once (forwarded, not yet backwarded). */
+/**
+ * The most micro-batches a stage's op list holds at once (forwarded, not yet backwarded).
+ *
+ * @example 1F1B's first stage of four holds four micro-batches, GPipe's all eight
+ * ```ts
+ * assert.equal(peakLive(stageOps("1f1b", 0, 4, 8)), 4);
+ * assert.equal(peakLive(stageOps("gpipe", 0, 4, 8)), 8);
+ * ```
+ */
 export function peakLive(ops: readonly PipelineOp[]): number {
   let live = 0, peak = 0;
   for (const op of ops) {
