@@ -43,7 +43,7 @@ for (const schedule of values.schedules.split(",")) {
       const reports = Array.from({ length: stages }, (_, r) => JSON.parse(readFileSync(join(runDir, `bench-${r}.json`), "utf8")));
       console.log(JSON.stringify({
         schedule, stages, micro_batches: microBatches, formula: round((stages - 1) / (microBatches + stages - 1)),
-        bubble_by_stage: reports.map((r) => r.bubble), compute_ms_by_stage: reports.map((r) => r.stage_compute_ms),
+        bubble_by_stage: reports.map((r) => r.bubble), compute_ms_by_stage: reports.map((r) => r.stage_compute_ms), send_ms_by_stage: reports.map((r) => r.stage_send_ms), span_ms_by_stage: reports.map((r) => r.stage_step_ms),
         step_ms: round(Math.max(...reports.map((r) => r.step_ms_mean)), 1),
         live_by_stage: reports.map((r) => r.live_micro_batches_peak), activation_bytes_by_stage: reports.map((r) => r.stage_activation_bytes_peak),
       }));

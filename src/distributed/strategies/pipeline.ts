@@ -78,6 +78,8 @@ interface Books {
   bubble: number;
   computeMs: number;
   spanMs: number;
+  /** Handing sends to the network (pipeline-stage.ts, handOver). */
+  sendMs: number;
 }
 
 const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -122,7 +124,7 @@ export class PipelineStrategy implements Strategy {
   private placed: Placed | undefined;
   private whole = false;
   private first: Books | undefined;
-  private readonly books: Books = { steps: 0, bubble: 0, computeMs: 0, spanMs: 0 };
+  private readonly books: Books = { steps: 0, bubble: 0, computeMs: 0, spanMs: 0, sendMs: 0 };
   private livePeak = 0;
   private liveBytesPeak = 0;
   private gradientBytesPeak = 0;
@@ -220,7 +222,7 @@ export class PipelineStrategy implements Strategy {
     placed.optimizer.step();
 
     const bubble = spanMs > 0 ? (books.recvWaitMs + flushMs) / spanMs : 0;
-    this.note({ steps: 1, bubble, computeMs: books.computeMs, spanMs });
+    this.note({ steps: 1, bubble, computeMs: books.computeMs, spanMs, sendMs: books.sendWaitMs });
     this.livePeak = Math.max(this.livePeak, books.livePeak);
     this.liveBytesPeak = Math.max(this.liveBytesPeak, books.liveBytesPeak);
     this.gradientBytesPeak = Math.max(this.gradientBytesPeak, placed.tensors.parameters.reduce((n, [, p]) => n + (p.grad ? p.size * 4 : 0), 0));
@@ -231,7 +233,7 @@ export class PipelineStrategy implements Strategy {
       waitMs: blockedMs,
       metrics: {
         pipeline_stage: groups.stage, pipeline_bubble: round(bubble, 4), pipeline_compute_ms: round(books.computeMs, 2),
-        pipeline_span_ms: round(spanMs, 2), pipeline_live_micro_batches: books.livePeak,
+        pipeline_span_ms: round(spanMs, 2), pipeline_send_ms: round(books.sendWaitMs, 2), pipeline_live_micro_batches: books.livePeak,
       },
     };
   }
@@ -264,13 +266,14 @@ export class PipelineStrategy implements Strategy {
     this.books.bubble += step.bubble;
     this.books.computeMs += step.computeMs;
     this.books.spanMs += step.spanMs;
+    this.books.sendMs += step.sendMs;
   }
 
   /** The averages of report(): steps after the first, or the first alone if it was the only one. */
   private averages(): Books {
-    const b = this.books.steps > 0 ? this.books : this.first ?? { steps: 1, bubble: 0, computeMs: 0, spanMs: 0 };
+    const b = this.books.steps > 0 ? this.books : this.first ?? { steps: 1, bubble: 0, computeMs: 0, spanMs: 0, sendMs: 0 };
     const n = Math.max(1, b.steps);
-    return { steps: b.steps, bubble: b.bubble / n, computeMs: b.computeMs / n, spanMs: b.spanMs / n };
+    return { steps: b.steps, bubble: b.bubble / n, computeMs: b.computeMs / n, spanMs: b.spanMs / n, sendMs: b.sendMs / n };
   }
 
   /** Each stage hands its layers to the rest of its pipeline, so every rank (rank 0 too) ends with the whole model. */
@@ -340,6 +343,7 @@ export class PipelineStrategy implements Strategy {
       bubble_formula: round(gpipeBubble(this.stages, this.microBatches), 4),
       stage_compute_ms: round(a.computeMs, 2),
       stage_step_ms: round(a.spanMs, 2),
+      stage_send_ms: round(a.sendMs, 2),
       live_micro_batches_peak: this.livePeak,
       stage_activation_bytes_peak: this.liveBytesPeak,
     };
