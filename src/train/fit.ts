@@ -27,6 +27,7 @@ import {
 import { snapshotStateShard } from "./sharded-checkpoint.js";
 import { CheckpointWriter } from "./checkpoint-writer.js";
 import { ProgressBar } from "./progress-bar.js";
+import { MemoryMeter, type MemoryLimit, type MemoryReport } from "./memory.js";
 import { percentile } from "./percentile.js";
 import type { LayerStack, Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
@@ -141,6 +142,11 @@ export interface FitOptions<B> {
    * data re-dealt among its ranks, the state taken from its rank 0. `strategy` is not used.
    */
   elastic?: ElasticFit<B>;
+  /**
+   * Fail after the first step (MemoryLimitError) if this rank holds more than this in parameters,
+   * gradients, optimizer state and activations at their peak together (train/memory.ts).
+   */
+  maxMemory?: MemoryLimit;
 }
 
 /**
@@ -197,6 +203,8 @@ export interface FitResult {
   step_ms_p90: number;
   /** Bytes this rank sent and received during the run. */
   traffic: Traffic;
+  /** This rank's memory over the run, in bytes (train/memory.ts, MemoryMeter). */
+  memory: MemoryReport;
   /** An elastic run's membership: re-formations after the first generation, their times, and the workers at the end. */
   elastic?: { recoveries: number; recovery_ms: number[]; final_workers: number; generation: number; writes_result: boolean };
 }
@@ -226,6 +234,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   const elastic = o.elastic;
   let strategy: Strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
   const setupContext: SetupContext = { layers: o.layers as LayerStack<unknown> | undefined, tensorParallel: o.tensorParallel as SetupContext["tensorParallel"] };
+  const meter = new MemoryMeter(o.model, o.optimizer, o.maxMemory, setupContext.layers);
   const epochs = o.epochs ?? 1;
   checkCount("epochs", epochs, 1);
   checkCount("maxSteps", o.maxSteps, 1);
@@ -428,6 +437,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
             elastic?.group.pollJoins();
             const t0 = performance.now();
             if (o.schedule) o.optimizer.lr = o.schedule(Math.floor(position.scheduleStep + 1e-9));
+            meter.stepStarted();
             const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch), batch });
             advance(from, world, j++);
             if (outcome.skipped) {
@@ -435,6 +445,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
               if (budgetSpent()) break;
               continue;
             }
+            const memory = meter.stepEnded(strategy, position.step);
             if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - t0 - outcome.waitMs));
             const ms = performance.now() - t0;
             stepMs.push(ms);
@@ -449,6 +460,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
               compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
               wall_s: sinceStart(), bytes_sent: moved!.sent - trafficAtStart.sent, bytes_received: moved!.received - trafficAtStart.received,
               ...(elastic ? { generation: elastic.group.generation.number, workers: world } : {}),
+              ...memory,
               ...outcome.metrics,
             });
             if (bar) {
@@ -498,6 +510,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
       step_ms_mean: round2(stepMs.reduce((a, b) => a + b, 0) / Math.max(1, stepMs.length)),
       step_ms_p90: round2(percentile(stepMs, 0.9)),
       traffic: { sent: moved.sent - trafficAtStart.sent, received: moved.received - trafficAtStart.received },
+      memory: meter.report(),
       ...(elastic ? {
         elastic: {
           recoveries: recoveries.length, recovery_ms: recoveries.map((r) => r.ms), final_workers: strategy.worldSize,
