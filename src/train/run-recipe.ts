@@ -11,6 +11,7 @@ import type { ElasticGroup } from "../distributed/elastic/elastic-group.js";
 import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { fit, type CheckpointFolderPlan, type CheckpointPlan, type ShardedEpochSource } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
+import type { MemoryLimit, MemoryReport } from "./memory.js";
 
 export interface RecipeRun {
   recipe: Recipe;
@@ -34,6 +35,8 @@ export interface RecipeRun {
    * (Note [the schedule's clock]): a joiner's own first generation may be larger or smaller.
    */
   baseWorkers?: number;
+  /** Fail after the first step if this rank holds more (fit's maxMemory; weft train --max-memory). */
+  maxMemory?: MemoryLimit;
 }
 
 /**
@@ -79,7 +82,9 @@ export interface RecipeResult {
   wall_s: number;
   bytes_sent: number;
   bytes_received: number;
-  [field: string]: string | number | boolean | number[];
+  /** This rank's memory over the run, in bytes (the job's line: the largest over the training workers, field by field). */
+  memory: MemoryReport;
+  [field: string]: string | number | boolean | number[] | MemoryReport;
 }
 
 export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
@@ -108,6 +113,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     ...(run.slowdown === undefined ? {} : { slowdown: run.slowdown }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
     ...(run.elastic ? { elastic: { ...run.elastic, data: shards } } : {}),
+    ...(run.maxMemory === undefined ? {} : { maxMemory: run.maxMemory }),
   });
   const value = result.evaluation[recipe.metric.name] ?? NaN;
   return {
@@ -119,6 +125,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     samples_per_s: result.samples_per_s, wall_s: result.wall_s,
     step_ms_mean: result.step_ms_mean, step_ms_p90: result.step_ms_p90,
     bytes_sent: result.traffic.sent, bytes_received: result.traffic.received,
+    memory: result.memory,
     ...result.strategy,
     ...(result.elastic ? {
       recoveries: result.elastic.recoveries, recovery_ms: result.elastic.recovery_ms,

@@ -16,6 +16,7 @@ import { PS_MODES, type PsMode } from "../distributed/strategies/ps-protocol.js"
 import { runParameterServer } from "../distributed/strategies/ps-server.js";
 import { ParameterServerStrategy } from "../distributed/strategies/ps-worker.js";
 import type { StrategyEntry } from "./strategy-entry.js";
+import { replicaPlan } from "./memory-plan.js";
 import { PIPELINE_ENTRY } from "./entry-pipeline.js";
 import { TENSOR_ENTRY } from "./entry-tensor.js";
 import { ZERO_ENTRY } from "./entry-zero.js";
@@ -29,6 +30,7 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     distributed: false,
     options: {},
     create: () => new SingleStrategy(),
+    plannedMemory: replicaPlan,
   },
   {
     name: "ddp",
@@ -41,6 +43,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       if (!pg) throw new Error("the ddp strategy needs a process group: run it under weft launch (weft train --workers N does)");
       return new DdpStrategy(pg, o["bucket-kb"] === undefined ? {} : { bucketBytes: (o["bucket-kb"] as number) * 1024 });
     },
+    // Every worker is a whole replica (its gradient buckets aside: they are in flight, not held).
+    plannedMemory: replicaPlan,
     // Replicas that promise to be identical report a digest on every rank: compare them.
     combine: (reports) => ({ replicas_identical: reports.every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest) }),
   },
@@ -60,6 +64,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       if (!pg) throw new Error("the gossip strategy needs a process group: run it under weft launch (weft train --workers N does)");
       return new GossipStrategy(pg, { topology: (o.topology as GossipTopology | undefined) ?? "ring" });
     },
+    // A whole replica; the parameter copies it mixes with its neighbours are not counted.
+    plannedMemory: replicaPlan,
     // The consensus distance is rank 0's (every rank measures the same); the counts are the job's totals.
     combine: (reports, workers) => {
       const ranks = reports.slice(0, workers);
@@ -89,6 +95,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
         ...(o["outer-lr"] === undefined ? {} : { outerLr: o["outer-lr"] as number }),
       });
     },
+    // A whole replica; the outer step's copy of the parameters at the last sync is not counted.
+    plannedMemory: replicaPlan,
     // Every sync leaves the replicas bitwise equal, and finish() syncs the last round: compare digests.
     combine: (reports, workers) => ({
       replicas_identical: reports.slice(0, workers).every((r) => typeof r.digest === "string" && r.digest === reports[0]!.digest),
@@ -114,6 +122,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
       if (!pg) throw new Error("the ps strategy needs a process group: run it under weft launch (weft train --workers N does)");
       return new ParameterServerStrategy(pg, { workers, servers: (o.servers as number | undefined) ?? 1 });
     },
+    // A worker holds the parameters and computes a whole gradient; the servers own the optimizer.
+    plannedMemory: (f) => ({ parameters: f.parameterBytes, gradients: f.parameterBytes, optimizer: 0 }),
     serve: ({ pg, options: o, workers, parts, checkpoint, resumeFrom }) => runParameterServer({
       pg, workers, servers: (o.servers as number | undefined) ?? 1, mode: ((o.mode as PsMode | undefined) ?? "sync"),
       ...(o.staleness === undefined ? {} : { staleness: o.staleness as number }),
