@@ -19,7 +19,9 @@ import { findStrategy, STRATEGIES, type RankReport, type StrategyEntry, type Str
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
-import { RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
+import { largestMemory, RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
+import { checkPlannedMemory, MAX_MEMORY_FORMS, maxMemoryBytes, memoryLimitOf } from "./train-memory.js";
+import { MemoryLimitError } from "../train/memory.js";
 
 /** Flags every recipe takes; a recipe's defaults fill in the budget's. */
 function sharedOptions(recipe: Recipe | undefined) {
@@ -44,6 +46,7 @@ function sharedOptions(recipe: Recipe | undefined) {
     resume: { type: "flag", help: "continue from the newest checkpoint in --checkpoint-dir that verifies (or from the --checkpoint file)" },
     "eval-every": { type: "int", min: 1, help: "also evaluate every N epochs, into the run folder's metrics (for curves)" },
     "run-dir": { type: "string", placeholder: "DIR", help: "where the per-step metrics and logs go (default runs/<job id> for several workers, none for one)" },
+    "max-memory": { type: "string", placeholder: "BYTES", help: `the most each worker may hold in parameters, gradients, optimizer state and activations; a run that would not fit is refused at once, naming the strategies that would (${MAX_MEMORY_FORMS})` },
     "slow-rank": { type: "int", min: 0, help: "make this worker slower, to study stragglers (with --slowdown)" },
     slowdown: { type: "number", min: 1, help: "how many times slower --slow-rank runs (>= 1; it sleeps in proportion to its compute)" },
     json: { type: "flag", help: "print the result as one JSON line, last on stdout" },
@@ -96,6 +99,8 @@ export interface CheckedTrainValues {
   processes: number;
   /** The chosen strategy's own options, by flag name. */
   strategyOptions: StrategyOptions;
+  /** --max-memory in bytes, when given. */
+  maxMemoryBytes?: number;
 }
 
 /**
@@ -141,8 +146,9 @@ export function checkTrainValues(values: Readonly<Record<string, unknown>>): Che
   if (problem !== undefined) throw new UsageError(`weft train: ${problem}`);
   const processes = strategy.processes?.(strategyOptions, workers) ?? workers;
   checkWorkerCount(processes, v.oversubscribe === true, processes === workers ? "--workers" : `--workers ${workers} with --strategy ${strategyName} (${processes} processes)`);
+  const maxMemory = v["max-memory"] === undefined ? undefined : maxMemoryBytes(String(v["max-memory"]));
 
-  return { strategyName, strategy, workers, processes, strategyOptions };
+  return { strategyName, strategy, workers, processes, strategyOptions, ...(maxMemory === undefined ? {} : { maxMemoryBytes: maxMemory }) };
 }
 
 /** Strategies whose replicas can be re-formed in place: the parameter server's servers hold state no worker has. */
@@ -224,7 +230,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   }
   if (!recipe) throw new UsageError(`weft train: which recipe? the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
 
-  const { strategyName, strategy, workers, processes, strategyOptions } = checkTrainValues(v);
+  const { strategyName, strategy, workers, processes, strategyOptions, maxMemoryBytes: maxBytes } = checkTrainValues(v);
 
   const settings: RecipeSettings = {
     epochs: v.epochs as number, seed: v.seed as number, batch: v.batch as number, lr: v.lr as number,
@@ -237,7 +243,10 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     ...(v["slow-rank"] === undefined ? {} : { slow: { rank: v["slow-rank"] as number, factor: v.slowdown as number } }),
     ...checkpointPlan(v),
     ...elasticPlan(v, workers),
+    ...(maxBytes === undefined ? {} : { maxMemory: { bytes: maxBytes, text: String(v["max-memory"]) } }),
   };
+  // Before any worker starts (train-memory.ts, check 1).
+  if (job.maxMemory) checkPlannedMemory(recipe, settings, strategy, strategyOptions, workers, job.maxMemory);
 
   const runDir = v["run-dir"] as string | undefined;
   const result = strategy.distributed ? await trainOnWorkers(job, strategy, processes, runDir) : await trainHere(job, recipe, strategy, runDir);
@@ -262,8 +271,8 @@ function checkpointPlan(v: Readonly<Record<string, string | number | boolean | u
   return { checkpoint, ...(v.resume === true ? { resumeFrom: at as string } : {}) };
 }
 
-/** One worker, in this process (with a metrics stream only when --run-dir asks for one). */
-async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry, runDir: string | undefined): Promise<RecipeResult> {
+/** One worker, in this process (with a metrics stream only when --run-dir asks for one); undefined when it went over --max-memory (it said so). */
+async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry, runDir: string | undefined): Promise<RecipeResult | undefined> {
   const metrics = runDir === undefined ? undefined : new MetricsWriter({ runDir, rank: 0 });
   try {
     const result = await runRecipe({
@@ -271,8 +280,14 @@ async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry,
       checkpoint: job.checkpoint, resumeFrom: job.resumeFrom, metrics,
       ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
       ...(job.slow === undefined ? {} : { slowdown: job.slow.factor }),
+      ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
     });
     return { ...result, bytes_sent_per_worker: 0, ...(runDir === undefined ? {} : { run_dir: resolve(runDir) }) };
+  } catch (err) {
+    // Its message is the whole story (train-memory.ts, check 2): one line, no stack.
+    if (!(err instanceof MemoryLimitError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return undefined;
   } finally {
     metrics?.close();
   }
@@ -294,7 +309,10 @@ async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes:
   const reports = names.map((n) => JSON.parse(readFileSync(join(run.runDir, reportFile(n)), "utf8")) as RankReport);
   const training = finalMembers ? reports.length : job.workers;
   const sent = reports.slice(0, training).reduce((sum, r) => sum + Number(r.bytes_sent ?? 0), 0);
-  return { ...result, bytes_sent_per_worker: Math.round(sent / training), ...strategy.combine?.(reports, training), run_dir: run.runDir };
+  return {
+    ...result, bytes_sent_per_worker: Math.round(sent / training), ...strategy.combine?.(reports, training),
+    memory: largestMemory(reports.slice(0, training)), run_dir: run.runDir,
+  };
 }
 
 function summary(r: RecipeResult): string {

@@ -2,6 +2,7 @@
 // workers leave in the run folder for it.
 import type { CheckpointFolderPlan, CheckpointPlan } from "../train/fit.js";
 import type { RecipeSettings } from "../train/recipe.js";
+import type { MemoryReport } from "../train/memory.js";
 
 export interface TrainJob {
   recipe: string;
@@ -20,10 +21,29 @@ export interface TrainJob {
   resumeFrom?: string;
   /** An elastic job (--min/--max): the fewest and most workers, and how many replacements the launcher may start. */
   elastic?: { min: number; max: number; maxRestarts: number };
+  /** --max-memory: bytes per worker, and the flag's text for messages (train-memory.ts). */
+  maxMemory?: { bytes: number; text: string };
 }
 
 /** Written by rank 0: the run's result. */
 export const RESULT_FILE = "result.json";
 
-/** Written by every rank: what its strategy reports (DDP: the parameter digest) and its bytes_sent / bytes_received. */
+/**
+ * Written by every rank: what its strategy reports (DDP: the parameter digest), its bytes_sent /
+ * bytes_received, and a training worker's memory as mem_<field> (memoryReportFields).
+ */
 export const reportFile = (rank: number | string): string => `report-${rank}.json`;
+
+/** The fields of a memory report, flat for a report file (mem_parameters, ...). */
+export function memoryReportFields(m: MemoryReport): Record<string, number> {
+  return {
+    mem_parameters: m.parameters, mem_gradients: m.gradients, mem_optimizer: m.optimizer,
+    mem_activations_peak: m.activations_peak, mem_rss: m.rss,
+  };
+}
+
+/** The job's memory: the largest of its training workers' reports, field by field. */
+export function largestMemory(reports: readonly Record<string, unknown>[]): MemoryReport {
+  const most = (key: string): number => Math.max(0, ...reports.map((r) => Number(r[`mem_${key}`] ?? 0)));
+  return { parameters: most("parameters"), gradients: most("gradients"), optimizer: most("optimizer"), activations_peak: most("activations_peak"), rss: most("rss") };
+}

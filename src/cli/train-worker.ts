@@ -15,7 +15,8 @@ import type { Strategy } from "../distributed/strategies/strategy.js";
 import { ElasticStopError, type ElasticGroup } from "../distributed/elastic/elastic-group.js";
 import { initElasticGroup } from "../distributed/elastic/init-elastic.js";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
-import { reportFile, RESULT_FILE, type TrainJob } from "./train-job.js";
+import { memoryReportFields, reportFile, RESULT_FILE, type TrainJob } from "./train-job.js";
+import { memoryLimitOf } from "./train-memory.js";
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? "null") as TrainJob | null;
@@ -42,8 +43,9 @@ async function main(): Promise<void> {
         checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
         ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
         ...(job.slow?.rank === pg.rank ? { slowdown: job.slow.factor } : {}),
+        ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
       });
-      report = { ...strategy.report(), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received };
+      report = { ...strategy.report(), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received, ...memoryReportFields(result.memory) };
       if (pg.rank === 0) writeFileSync(join(runDir, RESULT_FILE), JSON.stringify({ ...result, transport: pg.transport }));
     }
     writeFileSync(join(runDir, reportFile(pg.rank)), JSON.stringify(report));
@@ -81,9 +83,10 @@ async function trainElastic(job: TrainJob, recipe: Recipe, entry: StrategyEntry)
       elastic: { group, strategyFor }, baseWorkers: job.workers,
       checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
       ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
+      ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
     });
     const writesResult = group.rank === 0;
-    writeFileSync(join(runDir, reportFile(memberId)), JSON.stringify({ ...pickReport(result), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received }));
+    writeFileSync(join(runDir, reportFile(memberId)), JSON.stringify({ ...pickReport(result), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received, ...memoryReportFields(result.memory) }));
     if (writesResult) {
       writeFileSync(join(runDir, RESULT_FILE), JSON.stringify({ ...result, transport: group.group.transport, final_members: group.generation.members }));
       await group.finish();
