@@ -29,6 +29,7 @@ export type { Strategy, StepInput, StepOutcome, Traffic } from "./distributed/st
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
 export { ZeroStrategy, type ZeroOptions, type ZeroStage } from "./distributed/strategies/zero.js";
+export { tensorParallelGpt } from "./distributed/tensor-parallel/tensor-parallel-gpt.js";
 export { GossipStrategy, GOSSIP_CHANNEL_TIMEOUT_MS, type GossipOptions } from "./distributed/strategies/gossip.js";
 export { gossipTargets, gossipSources, gossipEdges, GOSSIP_TOPOLOGIES, type GossipTopology } from "./distributed/strategies/gossip-topology.js";
 export { consensusDistance, type ConsensusDistance } from "./distributed/strategies/consensus.js";

@@ -15,6 +15,7 @@
 // same windows, seeing at most the same characters: the number a transformer has to beat to have
 // learned more than local spelling. docs/recipes/gpt-text.md has the measured figures.
 import { CharWindows, decodeText, encodeText, loadMobyDick, TEXT_VOCAB_SIZE, type Dataset } from "../data/index.js";
+import { tensorParallelGpt } from "../distributed/tensor-parallel/tensor-parallel-gpt.js";
 import { TinyGpt, type TokenBatch } from "../models/tiny-gpt.js";
 import { AdamW, warmupCosine } from "../optim/index.js";
 import { noGrad } from "../tensor/index.js";
@@ -53,6 +54,7 @@ export const gptText = defineRecipe<Int32Array, TokenBatch>({
   model: (s) => new TinyGpt(modelConfig(s)),
   loss: (model, batch) => (model as TinyGpt).loss(batch),
   layers: (model) => (model as TinyGpt).layerStack(),
+  tensorParallel: (model, _settings, group) => tensorParallelGpt(model as TinyGpt, group),
   samplesIn: (batch) => batch.batch,
   optimizer: (model, s) => new AdamW(model.parameters(), { lr: s.lr }),
   schedule: (s, total) => warmupCosine({ peak: s.lr, warmup: s.options["warmup-steps"] as number, total }),

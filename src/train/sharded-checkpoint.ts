@@ -109,6 +109,7 @@ export async function loadShardedCheckpoint(paths: readonly string[], state: Tra
     }
   }
   const tensors: Record<string, NamedArray> = {};
+  const ownShapes = new Map(Object.entries(state.model.stateDict()).map(([n, t]) => [n, [...t.shape]]));
   for (const [name, t] of whole) {
     const gap = t.covered.findIndex((c) => c !== 1);
     if (gap >= 0) {
@@ -117,8 +118,12 @@ export async function loadShardedCheckpoint(paths: readonly string[], state: Tra
         { source, tensor: name },
       );
     }
-    // A whole checkpoint stores optimizer state flat (training-checkpoint.ts).
-    tensors[name] = { dtype: "F32", shape: t.optimizer ? [t.data.length] : [...t.shape], data: t.data };
+    // A whole checkpoint stores optimizer state flat (training-checkpoint.ts). A slice may
+    // describe its tensor under another view of the same elements (tensor parallelism cuts a
+    // fused (3D, D) projection as (3, D, D)): the model's own shape is the one a whole file has.
+    const own = ownShapes.get(name);
+    const shape = t.optimizer ? [t.data.length] : own && own.reduce((a, b) => a * b, 1) === t.data.length ? own : [...t.shape];
+    tensors[name] = { dtype: "F32", shape, data: t.data };
   }
   return applyTrainingCheckpoint({ tensors, metadata: metadata!, source }, state, source);
 }

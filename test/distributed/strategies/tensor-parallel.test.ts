@@ -165,7 +165,7 @@ test("a rank killed between steps: the other's next step fails with PeerLostErro
 // loadShardedCheckpoint puts the tensor together under that shape, which applyTrainingCheckpoint
 // compares with the model's (3D, D) and refuses. The fix is in train/sharded-checkpoint.ts: a
 // model tensor assembled with the model's element count takes the model's shape.
-test("the state shards of T = 2 × D = 2 load as one process's model and optimizer state", { todo: "sharded-checkpoint.ts must reshape the (3, D, D) view of qkv to (3D, D)" }, async () => {
+test("the state shards of T = 2 × D = 2 load as one process's model and optimizer state", async () => {
   const dir = mkdtempSync(join(tmpdir(), "weft-tp-shards-"));
   try {
     const rows = await trainRanks(2, 2, dir);
