@@ -47,3 +47,21 @@ test("weft train --strategy zero --stage 3 --eval-every is refused in one line",
   assert.equal(stderr.trim().split("\n").length, 1);
   assert.match(stderr, /--strategy zero --stage 3 holds it in parts until the end: drop --eval-every/);
 });
+
+test("a GPT whose parameters, gradients and Adam state do not fit --max-memory under DDP trains across 4 workers with ZeRO-3 and with pipeline stages", () => {
+  // 8 blocks of width 256 (6.4 M parameters): a replica needs 102 MB before activations.
+  const gpt = ["gpt-text", "--workers", "4", "--layers", "8", "--dim", "256", "--heads", "4", "--batch", "8", "--max-steps", "2", "--max-memory", "72M", "--json"];
+  const run = (extra: string[]) => spawnSync(process.execPath, [weft, "train", ...gpt, ...extra], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  const ddp = run([]);
+  assert.equal(ddp.status, 2, ddp.stderr);
+  assert.match(ddp.stderr, /--max-memory 72M per worker: ddp needs 102 MB .*would fit/);
+  for (const strategy of [["--strategy", "zero", "--stage", "3"], ["--strategy", "pipeline", "--stages", "4", "--micro-batches", "8"]]) {
+    const r = run(strategy);
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout.trim().split("\n").pop()!) as { steps: number; value: number; memory: Record<string, number> };
+    assert.equal(result.steps, 2);
+    assert.ok(Number.isFinite(result.value));
+    const held = result.memory.parameters! + result.memory.gradients! + result.memory.optimizer! + result.memory.activations_peak!;
+    assert.ok(held <= 72e6 && held < 102e6 / 1.5, `${strategy.join(" ")} held ${held}`);
+  }
+});
