@@ -160,7 +160,11 @@ export class ZeroStrategy implements Strategy {
     const flat = packGradients(unit);
     this.gradients.add(unit.padded * 4 - held);
     const work = this.clock.start(() => this.pg.reduceScatterAsync(flat, unit.shardGrads, { op: "avg" }));
-    void work.wait().then(() => this.gradients.sub(unit.padded * 4), () => {});
+    // Through shared memory the reduce-scatter has run by now (inline) and `flat` is garbage
+    // already, while backward, which called this hook, keeps the thread until it is done: count it
+    // freed now. Over TCP it is freed when the operation completes.
+    if (this.pg.transport === "shared-memory") this.gradients.sub(unit.padded * 4);
+    else void work.wait().then(() => this.gradients.sub(unit.padded * 4), () => {});
     this.gradWork.push(work);
   }
 
