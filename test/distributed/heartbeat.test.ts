@@ -152,7 +152,10 @@ test("in-process: a rank frozen during an all-reduce is named by every live rank
   const groups = createInProcessGroups(3, { hub, timeoutMs: 60_000 });
   const live = [0, 1].map((r) => groups[r]!.allReduce(new Float32Array(1000)).then(() => null, (e: unknown) => e));
   void groups[2]!.allReduce(new Float32Array(1000)).catch(() => {});
-  await sleep(0);
+  // One round of frame deliveries (each goes through setImmediate): the ring's 4 rounds cannot all
+  // have run, so rank 2 freezes inside the all-reduce. A timer (sleep(0)) could let a loaded
+  // machine finish it first.
+  await new Promise((resolve) => setImmediate(resolve));
   hub.freeze(2);
   for (const err of await Promise.all(live)) {
     assert.ok(err instanceof PeerLostError, String(err));
