@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Enforces the layering of src/ (docs: /work/shared/STYLE.md "Layout shows the layers"): every
+// Enforces the layering of src/ (docs: ../shared/STYLE.md "Layout shows the layers"): every
 // folder imports only from folders below it, nobody imports an entry (index.ts) from underneath
 // it, no two files import each other through any chain, and src/distributed/ holds folders only.
 //
