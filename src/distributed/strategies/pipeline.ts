@@ -41,7 +41,7 @@
 // report() (warm-up, and the cut being measured).
 import { layerStackProblem, type LayerStack, type Module } from "../../nn/index.js";
 import type { Optimizer } from "../../optim/index.js";
-import { resetActivationPeak, Tensor } from "../../tensor/index.js";
+import { resetActivationPeak } from "../../tensor/index.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import type { ProcessGroup } from "../group/process-group.js";
 import { modelDigest } from "./flat-state.js";
@@ -52,6 +52,7 @@ import { gpipeBubble, stageOps, type PipelineOp, type PipelineSchedule } from ".
 import { PipelineStage } from "./pipeline-stage.js";
 import { readTensors, stageOptimizer, stageShard, stageTensors, wholeShard, writeTensors, type StageTensors } from "./pipeline-state.js";
 import type { HeldMemory, SetupContext, StateShard, StepInput, StepOutcome, Strategy, Traffic } from "./strategy.js";
+import { averageGradients } from "./average-gradients.js";
 
 export interface PipelineOptions {
   stages: number;
@@ -216,7 +217,7 @@ export class PipelineStrategy implements Strategy {
     const spanMs = performance.now() - started;
     if (groups.data) await groups.data.allReduce(loss, { op: "avg" });
     checkFiniteLoss(loss[0]!, input.step, `the mean over ${this.microBatches} micro-batches${this.dp > 1 ? ` and ${this.dp} pipelines` : ""}, from the last stage`);
-    if (groups.data) await this.averageGradients(groups.data, placed);
+    if (groups.data) await averageGradients(groups.data, placed.tensors.parameters.map(([, p]) => p));
     const collectiveMs = performance.now() - t;
     placed.optimizer.lr = optimizer.lr;
     placed.optimizer.step();
@@ -236,25 +237,6 @@ export class PipelineStrategy implements Strategy {
         pipeline_span_ms: round(spanMs, 2), pipeline_send_ms: round(books.sendWaitMs, 2), pipeline_live_micro_batches: books.livePeak,
       },
     };
-  }
-
-  /** Averages the stage's gradients over its copies in the other pipelines, in one all-reduce. */
-  private async averageGradients(data: ProcessGroup, placed: Placed): Promise<void> {
-    const params = placed.tensors.parameters.map(([, p]) => p);
-    const flat = sharedFloat32Array(params.reduce((n, p) => n + p.size, 0));
-    let at = 0;
-    for (const p of params) {
-      if (p.grad) flat.set(p.grad.dense(), at);
-      at += p.size;
-    }
-    await data.allReduce(flat, { op: "avg" });
-    at = 0;
-    for (const p of params) {
-      const g = flat.slice(at, at + p.size);
-      if (p.grad) p.grad.data.set(g, p.grad.offset);
-      else p.grad = new Tensor(g, p.shape);
-      at += p.size;
-    }
   }
 
   private note(step: Books): void {

@@ -39,6 +39,7 @@ import type { TensorParallelModel } from "../tensor-parallel/tensor-parallel-mod
 import { modelDigest } from "./flat-state.js";
 import { checkFiniteLoss } from "./non-finite-loss.js";
 import type { HeldMemory, SetupContext, StateShard, StepInput, StepOutcome, Strategy, TensorSlice, Traffic } from "./strategy.js";
+import { averageGradients } from "./average-gradients.js";
 
 export interface TensorParallelOptions {
   /** Ranks that split each layer (T). */
@@ -150,21 +151,7 @@ export class TensorParallelStrategy implements Strategy {
     let dpMs = 0;
     if (this.dpGroup) {
       const t0 = performance.now();
-      const total = params.reduce((n, p) => n + p.size, 0);
-      const flat = new Float32Array(total + 1);
-      let at = 0;
-      for (const p of params) {
-        flat.set(p.grad!.dense(), at);
-        at += p.size;
-      }
-      flat[total] = value;
-      await this.dpGroup.allReduce(flat, { op: "avg" });
-      at = 0;
-      for (const p of params) {
-        p.grad!.data.set(flat.subarray(at, at + p.size), p.grad!.offset);
-        at += p.size;
-      }
-      value = flat[total]!;
+      value = (await averageGradients(this.dpGroup, params, [value]))[0]!;
       dpMs = performance.now() - t0;
     }
     checkFiniteLoss(value, input.step, this.dp > 1 ? `averaged over ${this.dp} data-parallel replicas of ${this.tp} tensor-parallel ranks` : `shared by ${this.tp} tensor-parallel ranks`);
