@@ -41,11 +41,17 @@ export function gatherUnit(pg: ProcessGroup, unit: ZeroUnit, parameters: ByteGau
   return { full, work: clock ? clock.start(submit) : submit() };
 }
 
+/** Each layer's unit: `units` holds those of the layers with parameters, in layer order. */
+export function layerUnits(stack: LayerStack<unknown>, units: readonly ZeroUnit[]): (ZeroUnit | undefined)[] {
+  let k = 0;
+  return stack.layers.map((l) => (l.module.parameters().length > 0 ? units[k++] : undefined));
+}
+
 export interface LayeredStepInput {
   pg: ProcessGroup;
   stack: LayerStack<unknown>;
-  /** The units of the stack's layers that have parameters, in layer order. */
-  units: readonly ZeroUnit[];
+  /** Each layer's unit, undefined for a layer without parameters (layerUnits). */
+  unitOf: readonly (ZeroUnit | undefined)[];
   batch: unknown;
   clock: CommClock;
   parameters: ByteGauge;
@@ -58,8 +64,7 @@ export interface LayeredStepInput {
 export async function runLayeredStep(o: LayeredStepInput): Promise<{ lossWork: Work; gradWork: Work[] }> {
   const { pg, stack, batch, clock, parameters, gradients } = o;
   const layers = stack.layers;
-  let k = 0;
-  const unitOf = layers.map((l) => (l.module.parameters().length > 0 ? o.units[k++] : undefined));
+  const unitOf = o.unitOf;
   const gathers = new Map<number, { full: Float32Array; work: Work }>();
   const fetch = (i: number | undefined): void => {
     if (i === undefined || gathers.has(i)) return;

@@ -31,7 +31,7 @@ import {
   bucketGroups, buildUnits, ownedRange, ownedSlices, packGradients, readUnit, rehomeUnit, shardOptimizerState, type ZeroUnit,
 } from "./zero-layout.js";
 import { ByteGauge, CommClock } from "./zero-accounting.js";
-import { gatherUnit, releaseUnit, runLayeredStep } from "./zero-stage3.js";
+import { gatherUnit, layerUnits, releaseUnit, runLayeredStep } from "./zero-stage3.js";
 
 export type ZeroStage = 1 | 2 | 3;
 
@@ -68,6 +68,8 @@ export class ZeroStrategy implements Strategy {
   private optimizer: Optimizer | undefined;
   private shardOptimizer: Optimizer | undefined;
   private layers: LayerStack<unknown> | undefined;
+  /** Stage 3: each layer's unit (undefined for a layer without parameters). */
+  private unitOf: (ZeroUnit | undefined)[] = [];
   private unhooks: (() => void)[] = [];
   /** Stage 2: units whose gradients are complete, launched strictly in index order. */
   private ready: boolean[] = [];
@@ -103,6 +105,7 @@ export class ZeroStrategy implements Strategy {
       groups = bucketGroups(model, this.options.bucketBytes ?? DEFAULT_BUCKET_BYTES);
     }
     this.units = buildUnits(groups, this.worldSize);
+    if (this.layers) this.unitOf = layerUnits(this.layers, this.units);
     // Every rank starts from rank 0's parameters (as DDP does), and keeps its own chunk of them.
     for (const unit of this.units) {
       const full = readUnit(unit);
@@ -177,7 +180,7 @@ export class ZeroStrategy implements Strategy {
     if (this.stage === 3) {
       if (input.batch === undefined) throw new Error("zero --stage 3 runs the layer stack itself and needs the step's batch (StepInput.batch); fit() passes it");
       const out = await runLayeredStep({
-        pg: this.pg, stack: this.layers!, units: this.units, batch: input.batch, clock: this.clock,
+        pg: this.pg, stack: this.layers!, unitOf: this.unitOf, batch: input.batch, clock: this.clock,
         parameters: this.parameters, gradients: this.gradients,
         onLoss: (value) => {
           lossBuffer[0] = value;
