@@ -256,7 +256,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   // What a checkpoint's position means depends on these (Note [what a resume needs]).
   const layout: RunLayout = elastic
     ? { samples_per_epoch: elastic.data.samplesPerEpoch, batch_size: elastic.data.batchSize }
-    : { world_size: strategy.worldSize, batches_per_epoch: perEpoch };
+    : { world_size: strategy.dataShard?.worldSize ?? strategy.worldSize, batches_per_epoch: perEpoch }; // the ranks that read different batches
   // Sharded strategies write a file per rank into a folder (Note [a sharded checkpoint is complete]).
   const sharded = strategy.stateShard !== undefined;
   if (sharded && o.checkpoint && !folder) throw new RangeError(`fit: --strategy ${strategy.name} writes one checkpoint file per worker: give a checkpoint folder (checkpoint.dir, weft train --checkpoint-dir DIR) instead of one file`);
@@ -276,7 +276,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
     const savedRun = checkLayout(saved.path, saved.config, layout);
     position = savedRun.position
       ? { ...savedRun.position, step: saved.step, rng: [] }
-      : resumedPosition(saved.path, savedRun, saved.step, layout);
+      : resumedPosition(saved.path, savedRun, saved.step, layout, strategy.worldSize);
     resumedFromStep = saved.step;
     if (!elastic && position.step > totalSteps) throw new RangeError(`fit: the checkpoint ${saved.path} is at step ${position.step}, past this run's ${totalSteps} steps; raise the budget (epochs or maxSteps) to go on`);
   } else if (folder && (elastic?.group.generation.number ?? 0) === 0) {
@@ -591,9 +591,9 @@ function checkLayout(path: string, saved: unknown, now: RunLayout): RunLayout {
 // is when the epoch's length in batches of one rank does not match (another batch size). The
 // schedule follows the new count's steps, the same fraction of the run. Sharded checkpoints are
 // put together before set-up, so each strategy takes its part for the new count.
-function resumedPosition(path: string, run: RunLayout, step: number, now: RunLayout): TrainingPosition {
+function resumedPosition(path: string, run: RunLayout, step: number, now: RunLayout, baseWorld: number): TrainingPosition {
   const [was, is] = [run.world_size!, now.world_size!];
-  const position = (at: number): TrainingPosition => ({ step: at, epoch: Math.floor(at / now.batches_per_epoch!), sample: 0, scheduleStep: at, baseWorld: is, rng: [] });
+  const position = (at: number): TrainingPosition => ({ step: at, epoch: Math.floor(at / now.batches_per_epoch!), sample: 0, scheduleStep: at, baseWorld, rng: [] });
   if (was === is) return position(step);
   const epochBatches = [run.batches_per_epoch! * was, now.batches_per_epoch! * is];
   if (Math.abs(epochBatches[0]! - epochBatches[1]!) > Math.max(was, is)) {
