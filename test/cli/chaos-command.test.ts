@@ -14,8 +14,10 @@ const weft = join(root, "dist/src/cli/main.js");
 test("weft chaos: a kill and a freeze on 3 workers, recovered in place, digests agreeing", () => {
   const out = mkdtempSync(join(tmpdir(), "weft-chaos-"));
   try {
+    // Both faults come within about 4 s of the first step; 250 steps (about 30 ms each here, more
+    // on a loaded machine) keep training going past them, so they land mid-run, not after the last step.
     const run = spawnSync(process.execPath, [weft, "chaos", "mnist", "--workers", "3", "--faults", "kill,stop", "--every", "1.5", "--count", "2",
-      "--chaos-seed", "3", "--out", out, "--no-baseline", "--json", "--max-steps", "70"], { cwd: root, encoding: "utf8", timeout: 240_000 });
+      "--chaos-seed", "3", "--out", out, "--no-baseline", "--json", "--max-steps", "250"], { cwd: root, encoding: "utf8", timeout: 240_000 });
     assert.equal(run.status, 0, run.stderr);
     const report = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
     assert.deepEqual(report, JSON.parse(readFileSync(join(out, "chaos-report.json"), "utf8")));
