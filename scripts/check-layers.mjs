@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 // may import anything, and nothing inside a folder may import them.
 const TOP_LAYERS = [
   ["util", "leaf helpers with no Weft imports (seeded RNG)"],
+  ["metrics", "quality measures on plain arrays (accuracy, F1, PR-AUC, mAP, Dice), checked by hand-worked examples"],
   ["backend", "kernel table and its reference and native implementations"],
   ["tensor", "Tensor, autograd and the differentiable ops built on the backend"],
   ["nn", "modules and layers built from tensor ops"],
