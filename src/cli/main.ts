@@ -10,6 +10,7 @@ const usage = `usage: weft <command> ...
   weft train <recipe> [options]   train a recipe (weft train --list shows them)
   weft compare <recipe> --grid KEY=V1,V2 ...
                                   train several configurations, write a report (table, charts)
+  weft generate CHECKPOINT        write text from a trained model (gpt-text)
   weft chaos <recipe> [options]   train while killing and freezing workers; report the recoveries
   weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth)
   weft launch [options] script    run a script on N workers, like torchrun
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./train-command.js")).runTrainCommand(rest);
     case "compare":
       return (await import("./compare-command.js")).runCompareCommand(rest);
+    case "generate":
+      return (await import("./generate-command.js")).runGenerateCommand(rest);
     case "chaos":
       return (await import("./chaos-command.js")).runChaosCommand(rest);
     case "bench":
@@ -46,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; the commands are train, compare, chaos, bench, launch (weft --help)`);
+      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch (weft --help)`);
   }
 }
 

@@ -64,6 +64,7 @@ export const gptText = defineRecipe<Int32Array, TokenBatch>({
     const ngram = ngramFor(s.options["ngram-order"] as number).meanLoss(windows);
     return { val_loss: val, val_bpc: val / Math.LN2, ngram_val_loss: ngram, ngram_val_bpc: ngram / Math.LN2 };
   },
+  generate: (model, _s, r) => generateText(model as TinyGpt, r.prompt, r.count, { temperature: r.temperature, seed: r.seed }),
 });
 
 /**

@@ -66,6 +66,23 @@ export interface Recipe<S = unknown, B = unknown> {
   schedule(settings: RecipeSettings, totalSteps: number): (step: number) => number;
   /** After training: the metric (and any others) on held-out data. */
   evaluate(model: Module, settings: RecipeSettings): Record<string, number>;
+  /**
+   * For a recipe whose model writes text (gpt-text): continues `request.prompt` by
+   * `request.count` characters. `weft generate CHECKPOINT` rebuilds the model from a checkpoint
+   * of the recipe and calls this.
+   */
+  generate?(model: Module, settings: RecipeSettings, request: GenerateRequest): string;
+}
+
+/** What `weft generate` asks a recipe's model to write. */
+export interface GenerateRequest {
+  prompt: string;
+  /** Characters to write after the prompt. */
+  count: number;
+  /** 0 takes the likeliest character each time; above 0 samples from softmax(logits / temperature). */
+  temperature: number;
+  /** Seeds the sampling, so a sample is reproducible. */
+  seed: number;
 }
 
 /**
