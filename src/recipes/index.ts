@@ -1,9 +1,13 @@
 // The registry of recipes `weft train <name>` runs: one line per recipe.
 import type { Recipe } from "../train/recipe.js";
+import { breastCancer } from "./breast-cancer.js";
+import { detectDigits } from "./detect-digits.js";
 import { gptText } from "./gpt-text.js";
+import { keywords } from "./keywords.js";
 import { mnist } from "./mnist.js";
+import { spam } from "./spam.js";
 
-export const RECIPES: readonly Recipe[] = [mnist, gptText];
+export const RECIPES: readonly Recipe[] = [mnist, detectDigits, spam, gptText, keywords, breastCancer];
 
 /** The recipe called `name`, or undefined. */
 export function findRecipe(name: string): Recipe | undefined {
