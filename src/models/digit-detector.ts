@@ -58,7 +58,7 @@ export function digitDetector(width = 16): Sequential {
 //     144 cells, the first term alone is mostly about background, and this one weighs every digit
 //     as much as all the background together,
 //   - boxWeight times the mean L1 error of (tx, ty, tw, th) over the responsible cells.
-// Two centres in one cell (digits never touch, so this is rare) leave the cell to the first box;
+// Two centres in one cell (rare: boxes overlap by a quarter at most) leave the cell to the first box;
 // the other is not a target and, at evaluation, counts as missed.
 // Decoding turns each cell's softmax into one candidate per class c with p_c >= scoreThreshold that
 // is a peak of class c's map (no greater p_c among the 8 neighbouring cells, CenterNet's 3x3

@@ -18,6 +18,7 @@ import {
 import type { BatchContext } from "../data/index.js";
 import { meanAveragePrecision, type Detection, type GroundTruth } from "../metrics/detection.js";
 import { decodeDetections, detectorLoss, detectorTargets, DETECTOR_CLASSES, digitDetector, type DetectorTargets } from "../models/digit-detector.js";
+import { inkBlobBaseline } from "./detect-digits-baseline.js";
 import { checkSplit, sequentialLayerStack, type Module, type Sequential } from "../nn/index.js";
 import { Adam, warmupCosine } from "../optim/index.js";
 import { noGrad, Tensor } from "../tensor/index.js";
@@ -149,10 +150,22 @@ export function groundTruths(canvases: DigitCanvases): GroundTruth[] {
   return truths;
 }
 
-/** mAP@0.5 on `canvases` and beside it AP@0.5 per digit and the share of digits found at all. */
+const baselines = new WeakMap<DigitCanvases, number>();
+
+/** The ink-blob baseline's mAP@0.5 on `canvases` (detect-digits-baseline.ts), computed once per process. */
+export function baselineMap50(canvases: DigitCanvases): number {
+  let map = baselines.get(canvases);
+  if (map === undefined) baselines.set(canvases, (map = meanAveragePrecision(groundTruths(canvases), inkBlobBaseline(canvases), { classes: DETECTOR_CLASSES }).map));
+  return map;
+}
+
+/**
+ * mAP@0.5 on `canvases`, and beside it AP@0.5 per digit, the share of digits found at all (at any
+ * score), and the ink-blob baseline's mAP@0.5 on the same canvases.
+ */
 export function evaluateDetector(model: Module, canvases: DigitCanvases): Record<string, number> {
   const r = meanAveragePrecision(groundTruths(canvases), detectAll(model, canvases), { classes: DETECTOR_CLASSES });
   const found = r.truePositives.reduce((a, b) => a + b, 0), truths = r.truths.reduce((a, b) => a + b, 0);
   const perDigit = Object.fromEntries(r.perClass.map((ap, c) => [`test_ap50_${c}`, ap ?? Number.NaN]));
-  return { test_map50: r.map, test_recall50: truths === 0 ? 0 : found / truths, ...perDigit };
+  return { test_map50: r.map, test_recall50: truths === 0 ? 0 : found / truths, ...perDigit, baseline_map50: baselineMap50(canvases) };
 }
