@@ -11,9 +11,10 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CANVAS_PIXELS, CANVAS_SIDE, composeTrainCanvases, loadDetectDigits } from "../../src/data/detect-digits.js";
 import { loadMnist } from "../../src/data/mnist.js";
-import { meanAveragePrecision } from "../../src/metrics/detection.js";
+import { iou, meanAveragePrecision } from "../../src/metrics/detection.js";
 import { BACKGROUND, decodeDetections, detectorLoss, detectorTargets, DETECTOR_CHANNELS, DETECTOR_CLASSES } from "../../src/models/digit-detector.js";
 import { layerStackProblem, manualSeed, runLayerStack } from "../../src/nn/index.js";
+import { inkBlobBaseline, inkBlobs } from "../../src/recipes/detect-digits-baseline.js";
 import { collateCanvases, detectDigits, groundTruths, shiftCanvas, splitCanvases } from "../../src/recipes/detect-digits.js";
 import { Tensor } from "../../src/tensor/index.js";
 import type { RecipeSettings } from "../../src/train/recipe.js";
@@ -38,7 +39,7 @@ function checkResult(r: Record<string, unknown>): void {
   assert.equal(r.recipe, "detect-digits");
   assert.equal(r.metric, "test_map50");
   assert.equal(r.value, r.test_map50);
-  for (const key of ["test_map50", "test_recall50", ...Array.from({ length: 10 }, (_, c) => `test_ap50_${c}`)]) {
+  for (const key of ["test_map50", "test_recall50", "baseline_map50", ...Array.from({ length: 10 }, (_, c) => `test_ap50_${c}`)]) {
     const v = r[key] as number;
     assert.ok(typeof v === "number" && v >= 0 && v <= 1, `${key} ${v}`);
   }
@@ -49,6 +50,8 @@ test("weft train detect-digits --max-steps 3 --json ends with metric test_map50 
   checkResult(r);
   assert.equal(r.strategy, "single");
   assert.equal(r.steps, 3);
+  // The baseline learns nothing from the run: the same figure every time (docs/recipes/detect-digits.md).
+  assert.ok(Math.abs((r.baseline_map50 as number) - 0.6593) < 1e-3, `baseline_map50 ${r.baseline_map50}`);
 });
 
 test("weft train detect-digits --workers 2 --strategy zero --stage 1: two workers, the same result line", () => {
@@ -164,4 +167,29 @@ test("the shift moves pixels and boxes together and never pushes a box off the c
   }
   assert.ok(movedAny);
   assert.throws(() => shiftCanvas(canvases.get(0), moved, 3), /needs a generator/);
+});
+
+test("the ink-blob baseline: boxes of clear, unbroken digits are their truths; overlapping digits become one blob", () => {
+  const canvases = composeTrainCanvases(loadMnist().train, 60, 4);
+  let clear = 0, found = 0, merged = 0;
+  for (let i = 0; i < canvases.length; i++) {
+    const { pixels, boxes } = canvases.get(i);
+    const blobs = inkBlobs(pixels, CANVAS_SIDE);
+    boxes.forEach((b, k) => {
+      const overlaps = boxes.some((o, j) => j !== k && o.x0 < b.x1 && b.x0 < o.x1 && o.y0 < b.y1 && b.y0 < o.y1);
+      const best = Math.max(0, ...blobs.map((blob) => iou(blob, b)));
+      if (!overlaps) {
+        clear++;
+        if (best > 0.5) found++;
+      } else if (blobs.some((blob) => blob.x0 <= b.x0 && blob.y0 <= b.y0 && blob.x1 >= b.x1 && blob.y1 >= b.y1 && iou(blob, b) < 1)) {
+        merged++;
+      }
+    });
+  }
+  // A clear digit is found unless its strokes break apart (rare in MNIST); most overlapping ones are merged away.
+  assert.ok(found / clear > 0.95, `${found} of ${clear} clear digits found`);
+  assert.ok(merged > 0);
+  const detections = inkBlobBaseline({ length: 3, get: (i) => canvases.get(i) });
+  for (const d of detections) assert.ok(d.score > 0 && d.score <= 1 && d.image < 3);
+  assert.ok(Math.max(...detections.map((d) => d.score)) > 0.5);
 });
