@@ -184,7 +184,7 @@ function tooClose(a: Box, b: Box): boolean {
  * Composites `digits` (indices into `source`) onto one canvas with `rng` (Note [digit canvases]),
  * writing CANVAS_PIXELS bytes into `out`. Returns the boxes, in the order of `digits`.
  *
- * @example Two digits, two boxes that keep their distance, ink inside each box
+ * @example Two digits: their classes, boxes inside the canvas, ink drawn
  * ```ts
  * const { train } = loadMnist();
  * const out = new Uint8Array(CANVAS_PIXELS);

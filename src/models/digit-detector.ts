@@ -9,7 +9,7 @@
 //                  -> conv 3x3 + ReLU + pool   (N, 4c, 12, 12)
 //                  -> 2 x (conv 3x3 + ReLU)    (N, 4c, 12, 12)   receptive field 54 pixels
 //                  -> conv 1x1                 (N, 15, 12, 12)
-// With c = 16 (the default) that is 98,127 parameters, about 35M multiply-adds per canvas.
+// With c = 16 (the default) that is 98,127 parameters, about 33M multiply-adds per canvas.
 import type { DigitBox } from "../data/detect-digits.js";
 import { nonMaxSuppression, type Detection } from "../metrics/detection.js";
 import { Conv2d, MaxPool2d, ReLU, Sequential } from "../nn/index.js";
@@ -85,7 +85,7 @@ export interface DetectorTargets {
  * The targets of Note [detector head] for `boxes[k]`, the boxes of canvas k, on canvases of
  * `side` pixels.
  *
- * @example A 16x8 box centred at (20, 12) belongs to cell (1, 2), a third of the way across it
+ * @example A 16x8 box centred at (20, 12) belongs to cell (1, 2), at its middle
  * ```ts
  * const t = detectorTargets([[{ cls: 7, x0: 12, y0: 8, x1: 28, y1: 16 }]], 96);
  * const cell = 1 * 12 + 2;

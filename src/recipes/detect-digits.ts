@@ -49,9 +49,9 @@ function canvasesFor(s: RecipeSettings): DetectDigits {
  *
  * @example A box at the right edge can only move left
  * ```ts
- * const pixels = new Uint8Array(CANVAS_PIXELS);
+ * const pixels = new Uint8Array(96 * 96);
  * pixels[95] = 255;
- * const target = new Float32Array(CANVAS_PIXELS);
+ * const target = new Float32Array(96 * 96);
  * const [b] = shiftCanvas({ index: 0, pixels, boxes: [{ cls: 1, x0: 95, y0: 0, x1: 96, y1: 1 }] }, target, 3, new Rng(0));
  * assert.ok(b.x1 <= 96 && b.x0 >= 92 && b.y0 >= 0);
  * assert.ok(target[b.y0 * 96 + b.x0] > 5);
