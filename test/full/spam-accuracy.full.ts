@@ -1,0 +1,37 @@
+// Full-accuracy runs of the spam recipe (npm run test:full; minutes, not part of CI): the default
+// budget reaches the recipe's quality bar, spam F1 >= 0.95 on the fixed test split, on one process
+// and on two data-parallel workers whose replicas end bitwise identical, and beats the naive
+// Bayes baseline counted on the same split.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const weft = join(root, "dist/src/cli/main.js");
+
+function train(args: string[]): Record<string, unknown> {
+  const run = spawnSync(process.execPath, [weft, "train", "spam", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 1_200_000 });
+  assert.equal(run.status, 0, `weft train spam failed:\n${run.stderr}`);
+  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+  console.log(JSON.stringify(r));
+  return r;
+}
+
+test("weft train spam reaches spam F1 0.95 and beats naive Bayes", () => {
+  const r = train([]);
+  assert.ok((r.spam_f1 as number) >= 0.95, `spam F1 ${r.spam_f1}`);
+  assert.ok((r.spam_f1 as number) > (r.nb_f1 as number), `spam F1 ${r.spam_f1} against naive Bayes ${r.nb_f1}`);
+});
+
+test("weft train spam --workers 2 reaches spam F1 0.95 with identical replicas", () => {
+  const r = train(["--workers", "2"]);
+  try {
+    assert.equal(r.replicas_identical, true);
+    assert.ok((r.spam_f1 as number) >= 0.95, `spam F1 ${r.spam_f1}`);
+  } finally {
+    rmSync(r.run_dir as string, { recursive: true, force: true });
+  }
+});
