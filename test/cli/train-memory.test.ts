@@ -1,5 +1,6 @@
 // `weft train` reports each worker's memory in its --json line, and --max-memory refuses a run
-// that cannot fit before it starts (src/cli/train-memory.ts).
+// that cannot fit before it starts (src/cli/train-memory.ts). The runs train mnist's `--net small`
+// (the PyTorch peer's network), whose parameters are counted by hand below.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -20,7 +21,7 @@ test("the MNIST CNN has the parameters the hand count says", () => {
 });
 
 test("weft train mnist --workers 2 --json carries each field of memory: parameters 4 bytes each, Adam's state twice that", () => {
-  const run = weftRun(["train", "mnist", "--workers", "2", "--max-steps", "2", "--json"]);
+  const run = weftRun(["train", "mnist", "--net", "small", "--workers", "2", "--max-steps", "2", "--json"]);
   assert.equal(run.status, 0, run.stderr);
   const line = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { memory: Record<string, number> };
   assert.deepEqual(Object.keys(line.memory).sort(), ["activations_peak", "gradients", "optimizer", "parameters", "rss"]);
@@ -34,7 +35,7 @@ test("weft train mnist --workers 2 --json carries each field of memory: paramete
 
 test("--max-memory too small is refused at once, in one line with exit status 2, naming what fits", () => {
   const started = Date.now();
-  const run = weftRun(["train", "mnist", "--workers", "2", "--max-memory", "3M", "--max-steps", "2"]);
+  const run = weftRun(["train", "mnist", "--net", "small", "--workers", "2", "--max-memory", "3M", "--max-steps", "2"]);
   assert.equal(run.status, 2, run.stderr);
   assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   assert.match(run.stderr, /^weft train: --max-memory 3M per worker: ddp needs 3\.6 MB \(parameters 900 kB, gradients 900 kB, optimizer 1\.8 MB, before activations\); .*\bps \(1\.8 MB\)(,| or) .*would fit$/m);
@@ -42,13 +43,13 @@ test("--max-memory too small is refused at once, in one line with exit status 2,
 });
 
 test("nothing that fits is said so, with the least any strategy needs", () => {
-  const run = weftRun(["train", "mnist", "--workers", "2", "--max-memory", "100KiB"]);
+  const run = weftRun(["train", "mnist", "--net", "small", "--workers", "2", "--max-memory", "100KiB"]);
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr, /--max-memory 100KiB per worker: ddp needs 3\.6 MB .*; no strategy fits on 2 workers \(the least is .* with .*\): raise --max-memory, or use more workers/);
 });
 
 test("a worker over --max-memory once its activations are counted fails after its first step, saying so in one line", () => {
-  const run = weftRun(["train", "mnist", "--max-memory", "4M", "--max-steps", "2"]);
+  const run = weftRun(["train", "mnist", "--net", "small", "--max-memory", "4M", "--max-steps", "2"]);
   assert.equal(run.status, 1, run.stderr);
   assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   assert.match(run.stderr, /^weft train: --max-memory 4M per worker: rank 0 held [\d.]+ MB at step 1 \(parameters 900 kB, gradients 900 kB, optimizer 1\.8 MB, activations [\d.]+ MB at their peak; resident/);
@@ -56,7 +57,7 @@ test("a worker over --max-memory once its activations are counted fails after it
 
 for (const bad of ["abc", "-5", "0", "12 parsecs", "1.5X", "Ki"]) {
   test(`--max-memory "${bad}" is a one-line usage error`, () => {
-    const run = weftRun(["train", "mnist", "--max-memory", bad]);
+    const run = weftRun(["train", "mnist", "--net", "small", "--max-memory", bad]);
     assert.equal(run.status, 2, run.stderr);
     assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
     assert.match(run.stderr, /--max-memory must be a size per worker: bytes, or a number with K, M, G or T \(powers of 1000\) or KiB, MiB, GiB or TiB \(powers of 1024\)/);

@@ -15,11 +15,11 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
 
-/** The MNIST CNN's parameters: conv 1→32 and 32→64 (3×3), linear 1600→128 and 128→10. */
+/** The parameters of mnist's `--net small` (the runs below train it): conv 1→32 and 32→64 (3×3), linear 1600→128 and 128→10. */
 const MNIST_CNN_FLOATS = 32 * 9 + 32 + 64 * 32 * 9 + 64 + 1600 * 128 + 128 + 128 * 10 + 10;
 
 function trainMnist(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "mnist", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 300_000 });
+  const run = spawnSync(process.execPath, [weft, "train", "mnist", "--net", "small", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 300_000 });
   assert.equal(run.status, 0, `weft train mnist ${args.join(" ")} failed:\n${run.stderr}`);
   return JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }

@@ -1,7 +1,8 @@
 // `weft train mnist --strategy pipeline` end to end through the command, as real worker processes
 // on a budget of a few steps: the result line (the cut, each stage's bubble and live micro-batches,
 // every rank ending with the same whole model, rank 0's evaluation of it), a metrics line per step
-// per stage, and bad shapes refused in one line before anything starts.
+// per stage, and bad shapes refused in one line before anything starts. The runs train mnist's
+// `--net small` (the PyTorch peer's network), whose cut the tests spell out.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
@@ -13,7 +14,7 @@ const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
 
 function weftTrain(args: string[]) {
-  return spawnSync(process.execPath, [weft, "train", "mnist", ...args], { cwd: root, encoding: "utf8", timeout: 300_000 });
+  return spawnSync(process.execPath, [weft, "train", "mnist", "--net", "small", ...args], { cwd: root, encoding: "utf8", timeout: 300_000 });
 }
 
 test("weft train mnist --workers 2 --strategy pipeline --stages 2 --micro-batches 2 --max-steps 3 --json completes with a result line", () => {
