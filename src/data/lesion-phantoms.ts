@@ -19,17 +19,18 @@
 //   texture   inside the body, two layers of Gaussian-smoothed white noise: fine (sigma 1 px,
 //             standard deviation 0.04) and coarse (sigma 3 px, 0.05): tissue grain and
 //             inhomogeneity.
-//   lesions   k = 0, 1, 2 or 3 (equally likely). Each an ellipse, semi-axes a = u(2.5, 8) and
+//   lesions   k = 0, 1, 2 or 3 (equally likely). Each an ellipse, semi-axes a = u(3, 8) and
 //             a u(0.5, 1) px, at an angle u(0, pi), its centre placed (by rejection, at most 200
 //             tries) so that the whole lesion lies at least 3 px inside the body's inner edge and
 //             at least 2 px from every other lesion. Contrast: brighter or darker (equally
-//             likely), by u(0.10, 0.18) for one lesion in three (low contrast: about two to four
-//             times the texture's standard deviation) and by u(0.18, 0.45) otherwise. A pixel's
+//             likely), by u(0.12, 0.20) for one lesion in three (low contrast: two to three times
+//             the texture's standard deviation, and barely more than an organ's) and by
+//             u(0.20, 0.45) otherwise. A pixel's
 //             share of the lesion is its coverage, counted on a 4 x 4 grid of sub-pixel points,
 //             so edges are partial, as in a scan.
 //   blur      the whole image convolved with a Gaussian of sigma u(0.6, 1.2) px (the scanner's
 //             point-spread function)
-//   noise     plus white Gaussian noise of standard deviation u(0.02, 0.05) (acquisition noise).
+//   noise     plus white Gaussian noise of standard deviation u(0.01, 0.04) (acquisition noise).
 //
 // The mask is exact: a pixel is lesion (1) when its centre lies inside a lesion's ellipse, and
 // background (0) otherwise, whatever the blur and noise did to the image. The image the model
@@ -51,7 +52,7 @@ export const PHANTOM_SIDE = 64;
 /** The root seed of every phantom (Note [lesion phantoms]); fixed, so every run sees the same data. */
 export const LESION_PHANTOM_SEED = 15;
 /** Bumped whenever the generator draws differently: old caches are then ignored. */
-export const LESION_PHANTOM_VERSION = 1;
+export const LESION_PHANTOM_VERSION = 2;
 /** The most lesions a phantom holds. */
 export const MAX_LESIONS = 3;
 /** Fixed scaling of grey values into the model's input: (grey - MEAN) / STD. */
@@ -195,11 +196,11 @@ export function drawPhantom(rng: Rng, side = PHANTOM_SIDE): Phantom {
   const count = rng.int(MAX_LESIONS + 1);
   const margin = 3 * scale;
   for (let k = 0; k < count; k++) {
-    const a = uniform(rng, 2.5, 8) * scale;
+    const a = uniform(rng, 3, 8) * scale;
     const b = a * uniform(rng, 0.5, 1);
     const angle = uniform(rng, 0, Math.PI);
     const low = rng.next() < 1 / 3;
-    const contrast = (rng.next() < 0.5 ? -1 : 1) * (low ? uniform(rng, 0.1, 0.18) : uniform(rng, 0.18, 0.45));
+    const contrast = (rng.next() < 0.5 ? -1 : 1) * (low ? uniform(rng, 0.12, 0.2) : uniform(rng, 0.2, 0.45));
     for (let attempt = 0; attempt < 200; attempt++) {
       const cx = uniform(rng, body.cx - body.a, body.cx + body.a), cy = uniform(rng, body.cy - body.a, body.cy + body.a);
       // The lesion's edge, and a margin around it, must lie inside the inner body.
@@ -242,7 +243,7 @@ export function drawPhantom(rng: Rng, side = PHANTOM_SIDE): Phantom {
     }
   }
   gaussianBlur(grey, side, side, uniform(rng, 0.6, 1.2) * scale);
-  const noise = uniform(rng, 0.02, 0.05);
+  const noise = uniform(rng, 0.01, 0.04);
   for (let i = 0; i < grey.length; i++) grey[i]! += noise * rng.normal();
   return { grey, mask, lesions };
 }

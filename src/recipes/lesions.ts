@@ -210,6 +210,13 @@ export function dropSmallBlobs(mask: Uint8Array, h: number, w: number, min: numb
   return mask;
 }
 
+/** `masks` (images of h x w laid end to end) with every blob under `minBlob` pixels dropped, as a copy. */
+export function cleanMasks(masks: Uint8Array, h: number, w: number, minBlob: number): Uint8Array {
+  const out = masks.slice();
+  if (minBlob > 1) for (let k = 0; k < out.length / (h * w); k++) dropSmallBlobs(out.subarray(k * h * w, (k + 1) * h * w), h, w, minBlob);
+  return out;
+}
+
 /** The baseline's masks from precomputed deviations, at threshold `t`. */
 function masksAt(deviation: Float32Array, h: number, w: number, t: number): Uint8Array {
   const out = new Uint8Array(deviation.length);
@@ -272,6 +279,7 @@ export const lesions = defineRecipe<LesionSample, SegmentationBatch>({
     "test-phantoms": { type: "int", min: 1, max: 1 << 20, default: 512, help: "test phantoms (a split of their own, never trained on)" },
     "dice-weight": { type: "number", min: 0, default: 1, help: "weight of the soft Dice term beside binary cross-entropy in the loss" },
     augment: { type: "choice", choices: ["flips", "none"], default: "flips", help: "flips: each training image turned or mirrored by a random symmetry of the square" },
+    "min-blob": { type: "int", min: 1, max: 4096, default: 5, help: "after thresholding, predicted blobs of fewer pixels than this are dropped as noise (1 keeps all)" },
     "warmup-steps": { type: "int", min: 0, default: 50, help: "steps of linear learning-rate warm-up before the cosine decay" },
     image: { type: "string", placeholder: "PATHS", help: "train on NIfTI scans instead (.nii or .nii.gz, comma-separated), with --mask" },
     mask: { type: "string", placeholder: "PATHS", help: "the lesion masks of the --image scans, one per scan, in the same order (voxels above 0 are lesion)" },
@@ -287,13 +295,15 @@ export const lesions = defineRecipe<LesionSample, SegmentationBatch>({
   evaluate: (model, s) => {
     const { train, test } = lesionData(s);
     const pixels = test.height * test.width;
-    const scores = segmentationScores(test.masks, predictMasks(model, test), pixels);
+    const raw = predictMasks(model, test);
+    const predicted = cleanMasks(raw, test.height, test.width, s.options["min-blob"] as number);
+    const scores = segmentationScores(test.masks, predicted, pixels);
     let t = thresholdCache.get(train);
     if (t === undefined) thresholdCache.set(train, (t = tuneThreshold(train)));
     const baseline = segmentationScores(test.masks, thresholdMasks(test, t), pixels);
     const empty = segmentationScores(test.masks, new Uint8Array(test.masks.length), pixels);
     return {
-      dice: scores.dice, iou: scores.iou, pooled_dice: scores.pooledDice,
+      dice: scores.dice, iou: scores.iou, pooled_dice: scores.pooledDice, raw_dice: segmentationScores(test.masks, raw, pixels).dice,
       threshold_dice: baseline.dice, threshold: t, empty_dice: empty.dice,
       test_images: test.length, train_images: train.length,
     };
