@@ -11,9 +11,10 @@
 // `window` returns, nothing later) and is judged against r[t+1], the next day's return. The split
 // is by the target's position in time, fixed whatever the window: targets r[j] with j below
 // floor(0.6 N) are training, those below floor(0.8 N) validation, the rest (the last fifth) test.
-// For the shipped table that is 1,115 / 372 / 372 target days: training until early 1996,
-// validation into spring 1997, test from then to the end (mid-1998, the Asian crisis of October
-// 1997 and the turmoil of August 1998 included). Nothing random, nothing shuffled across the
+// For the shipped table that is 1,115 / 372 / 372 target days: training from mid-1991 to
+// October 1995, validation to March 1997, test from March 1997 to the end, August 1998 (the
+// Asian crisis of October 1997 and the first weeks of the 1998 turmoil included; the table's
+// time column counts 260 trading days a year, so these dates are approximate). Nothing random, nothing shuffled across the
 // boundary: every origin's inputs are strictly before its target, and every test target is after
 // every training target. The one statistic taken from the data, the training returns' standard
 // deviation per index (the level feature's unit, Note [markets features]), comes from the
