@@ -94,6 +94,19 @@ export const breastCancer = defineRecipe<number, FoldBatch>({
   evaluate: (model, s) => crossValidate(model as FoldMlps, loadBreastCancer(), breastCancerFolds(foldsOf(s), foldSeedOf(s))),
 });
 
+/** Every row's prediction by the MLP of its own fold, the one model trained without it. */
+export function outOfFoldPredictions(m: FoldMlps, table: BreastCancerTable, folds: Int32Array): Int32Array {
+  const predicted = new Int32Array(table.rows);
+  for (let k = 0; k < m.folds; k++) {
+    const rows = [...folds.keys()].filter((r) => folds[r] === k);
+    const x = new Float32Array(rows.length * BREAST_CANCER_FEATURES);
+    rows.forEach((r, i) => x.set(table.features.subarray(r * BREAST_CANCER_FEATURES, (r + 1) * BREAST_CANCER_FEATURES), i * BREAST_CANCER_FEATURES));
+    const p = m.predict(k, x, rows.length);
+    rows.forEach((r, i) => (predicted[r] = p[i]!));
+  }
+  return predicted;
+}
+
 /**
  * Scores MLP k on fold k for every k (Note [five folds in one run]): `cv_accuracy`, the mean of
  * the folds' accuracies, `cv_accuracy_std` their (population) standard deviation, and
@@ -102,20 +115,13 @@ export const breastCancer = defineRecipe<number, FoldBatch>({
  * rows' majority class.
  */
 export function crossValidate(m: FoldMlps, table: BreastCancerTable, folds: Int32Array): Record<string, number> {
-  const predicted = new Int32Array(table.rows);
+  const predicted = outOfFoldPredictions(m, table, folds);
   const out: Record<string, number> = {};
   const accuracies: number[] = [];
   let majorityRight = 0;
   for (let k = 0; k < m.folds; k++) {
     const rows = [...folds.keys()].filter((r) => folds[r] === k);
-    const x = new Float32Array(rows.length * BREAST_CANCER_FEATURES);
-    rows.forEach((r, i) => x.set(table.features.subarray(r * BREAST_CANCER_FEATURES, (r + 1) * BREAST_CANCER_FEATURES), i * BREAST_CANCER_FEATURES));
-    const p = m.predict(k, x, rows.length);
-    let right = 0;
-    rows.forEach((r, i) => {
-      predicted[r] = p[i]!;
-      if (p[i] === table.labels[r]) right++;
-    });
+    const right = rows.filter((r) => predicted[r] === table.labels[r]).length;
     accuracies.push(right / rows.length);
     out[`fold${k}_accuracy`] = right / rows.length;
     // The majority baseline learns its one class from the training side too.
