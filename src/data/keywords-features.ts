@@ -11,10 +11,17 @@
 //
 // Note [keyword augmentation]
 // Training windows are changed, per sample and seeded by the loader (epoch, sample index), so
-// every world size sees the same augmented clip: (1) a time shift of up to `shiftSamples` either
-// way, zero-filled (a recorder does not start exactly on the word); (2) with probability
-// `noiseProbability`, noise of a random colour (white or pink, even odds) at an SNR drawn
-// uniformly from `snrDb` (Note [noise at an SNR]); the test's noise is drawn from other seeds.
+// every world size sees the same augmented clip:
+// (1) speed: the window is resampled about its centre by a factor r drawn uniformly from
+//     [1 - speed, 1 + speed] (linear interpolation; r > 1 is faster), which shortens or stretches
+//     the word and raises or lowers its pitch and formants together, as a shorter or longer vocal
+//     tract would (Kaldi's speed perturbation), and shifts it by up to `shiftSamples` either way
+//     in the same pass (a recorder does not start exactly on the word); outside the clip is 0;
+// (2) noise: with probability `noiseProbability`, white or pink (even odds) at an SNR drawn
+//     uniformly from `snrDb` (Note [noise at an SNR]); the test's noise comes from other seeds;
+// (3) masks (SpecAugment): after the features are made, `freqMasks` runs of up to
+//     `freqMaskWidth` bands and `timeMasks` runs of up to `timeMaskWidth` frames, each of a
+//     uniform width from 0, at uniform places, are set to 0, the clip's mean.
 import type { LabeledBatch } from "./collate-labeled.js";
 import type { BatchContext, Collate } from "./data-loader.js";
 import { mixNoise, type NoiseColor } from "./keywords.js";
@@ -56,34 +63,68 @@ export function keywordFeatures(window: Float32Array, logMel: LogMel, out?: Floa
   return standardize(logMel.compute(window, out));
 }
 
-/** Shifts `source` by `by` samples (later when positive) into `target`, zero-filled. */
-export function shiftInto(source: Float32Array, by: number, target: Float32Array): Float32Array {
-  const n = source.length;
-  target.fill(0);
-  if (by >= 0) target.set(source.subarray(0, Math.max(0, n - by)), Math.min(n, by));
-  else target.set(source.subarray(Math.min(n, -by)), 0);
+/**
+ * Resamples `source` about its centre by `rate` and delays it by `by` samples into `target`:
+ * target[n] = source(c + (n - c - by) rate), c the centre, linearly interpolated, 0 outside.
+ *
+ * @example Rate 1 is a plain shift; rate 2 squeezes the clip around its centre
+ * ```ts
+ * const x = Float32Array.of(0, 1, 2, 3, 4);
+ * assert.deepEqual([...resampleInto(x, 1, 1, new Float32Array(5))], [0, 0, 1, 2, 3]);
+ * assert.deepEqual([...resampleInto(x, 2, 0, new Float32Array(5))], [0, 0, 2, 4, 0]);
+ * ```
+ */
+export function resampleInto(source: Float32Array, rate: number, by: number, target: Float32Array): Float32Array {
+  const n = source.length, c = (n - 1) / 2;
+  for (let i = 0; i < target.length; i++) {
+    const p = c + (i - c - by) * rate;
+    const j = Math.floor(p);
+    if (j < 0 || j > n - 1) { target[i] = 0; continue; }
+    const frac = p - j;
+    target[i] = frac === 0 ? source[j]! : j + 1 < n ? source[j]! * (1 - frac) + source[j + 1]! * frac : 0;
+  }
   return target;
 }
 
 export interface KeywordAugmentation {
   /** Largest shift either way, in samples. */
   shiftSamples: number;
+  /** Largest relative change of speed, e.g. 0.15 for [0.85, 1.15]. */
+  speed: number;
   /** Chance that a training window gets noise. */
   noiseProbability: number;
   /** SNR range of that noise, dB. */
   snrDb: readonly [number, number];
+  freqMasks: number;
+  freqMaskWidth: number;
+  timeMasks: number;
+  timeMaskWidth: number;
 }
 
-/** Augments one window (Note [keyword augmentation]) into `target`. */
+/** Augments one window's samples (Note [keyword augmentation], steps 1 and 2) into `target`. */
 export function augmentKeyword(sample: KeywordSample, a: KeywordAugmentation, rng: Rng, target: Float32Array): Float32Array {
   const by = a.shiftSamples > 0 ? rng.int(2 * a.shiftSamples + 1) - a.shiftSamples : 0;
-  shiftInto(sample.x, by, target);
+  const rate = 1 + a.speed * (2 * rng.next() - 1);
+  resampleInto(sample.x, rate, by, target);
   if (rng.next() < a.noiseProbability) {
     const color: NoiseColor = rng.next() < 0.5 ? "white" : "pink";
     const snr = a.snrDb[0] + (a.snrDb[1] - a.snrDb[0]) * rng.next();
     mixNoise(target, sample.speechPower, snr, color, rng, target);
   }
   return target;
+}
+
+/** Masks runs of bands and frames of features (bands, frames) in place (Note [keyword augmentation], step 3). */
+export function maskFeatures(f: Float32Array, bands: number, frames: number, a: KeywordAugmentation, rng: Rng): Float32Array {
+  for (let m = 0; m < a.freqMasks; m++) {
+    const width = rng.int(a.freqMaskWidth + 1), start = rng.int(bands - width + 1);
+    f.fill(0, start * frames, (start + width) * frames);
+  }
+  for (let m = 0; m < a.timeMasks; m++) {
+    const width = rng.int(a.timeMaskWidth + 1), start = rng.int(frames - width + 1);
+    for (let b = 0; b < bands; b++) f.fill(0, b * frames + start, b * frames + start + width);
+  }
+  return f;
 }
 
 export interface KeywordCollateOptions {
@@ -116,8 +157,10 @@ export function collateKeywords(o: KeywordCollateOptions = {}): Collate<KeywordS
     if (scratch.length !== length) scratch = new Float32Array(length);
     samples.forEach((s, k) => {
       if (s.x.length !== length) throw new RangeError(`collateKeywords: sample ${context.indices[k]} has ${s.x.length} samples, sample ${context.indices[0]} has ${length}: windows must be one length`);
-      const window = o.augment ? augmentKeyword(s, o.augment, context.sampleRng(k), scratch) : s.x;
-      keywordFeatures(window, logMel, x.subarray(k * size, (k + 1) * size));
+      const rng = o.augment ? context.sampleRng(k) : undefined;
+      const window = o.augment ? augmentKeyword(s, o.augment, rng!, scratch) : s.x;
+      const f = keywordFeatures(window, logMel, x.subarray(k * size, (k + 1) * size));
+      if (o.augment) maskFeatures(f, logMel.config.bands, frames, o.augment, rng!);
       y[k] = s.y;
     });
     return { x, xShape: [samples.length, logMel.config.bands, frames], y, indices: context.indices.slice() };

@@ -19,7 +19,7 @@
 //
 // Note [held-out accents]
 // The test side's accents AND voice variants are both absent from the training side: the
-// default plan trains on six accents x ten variants and tests on two other accents
+// default plan trains on six accents x 24 voice variants and tests on two other accents
 // (en-gb-scotland, en-029 Caribbean) spoken by four other variants, so every test clip is an
 // accent and a voice the model never heard. The split is written into the folder as
 // testing_list.txt, Speech Commands' own mechanism, so a generated folder and a downloaded one
@@ -87,15 +87,21 @@ export interface SpeechPlan {
   seed: number;
 }
 
-/** The default plan: 2,400 training clips and 480 test clips. */
+/** The default plan: 2,880 training clips and 480 test clips. */
 export const DEFAULT_SPEECH_PLAN: SpeechPlan = {
   words: KEYWORDS,
   // Eight of espeak-ng's English accents: six heard in training, two only in the test.
   trainAccents: ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc"],
   testAccents: ["en-gb-scotland", "en-029"],
-  trainVariants: ["", "m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "klatt"],
+  // espeak-ng's voice variants: its own voice, numbered male and female ones, Klatt-synthesizer
+  // ones and named ones (each a different pitch range, formant scaling, breathiness); the
+  // robotic, whispered and croaking variants are left out.
+  trainVariants: [
+    "", "m1", "m2", "m3", "m4", "m5", "m8", "f1", "f2", "f3", "klatt", "klatt3",
+    "Alex", "Andy", "Annie", "aunty", "belinda", "david", "ed", "iven", "paul", "robert", "steph", "travis",
+  ],
   testVariants: ["m6", "m7", "f4", "f5"],
-  trainTakes: 2,
+  trainTakes: 1,
   testTakes: 3,
   speed: [120, 210],
   pitch: [25, 75],
@@ -144,10 +150,10 @@ export function checkSpeechPlan(plan: SpeechPlan): void {
  * Every clip of a plan, in a fixed order (side, word, accent, variant, take), with its drawn speed
  * and pitch (Note [keyword clips]).
  *
- * @example The default plan: 2,400 training clips, 480 test clips, nothing shared
+ * @example The default plan: 2,880 training clips, 480 test clips, nothing shared
  * ```ts
  * const clips = planClips(DEFAULT_SPEECH_PLAN);
- * assert.equal(clips.filter((c) => !c.test).length, 2400);
+ * assert.equal(clips.filter((c) => !c.test).length, 2880);
  * assert.equal(clips.filter((c) => c.test).length, 480);
  * assert.equal(clips[0].file, "yes/en-us_nohash_0.wav");
  * ```

@@ -31,6 +31,9 @@ import { Rng } from "../util/rng.js";
 
 /** The SNR range of training noise, dB (Note [keyword augmentation]). */
 export const TRAIN_SNR_DB: readonly [number, number] = [0, 20];
+/** Widest SpecAugment masks (Note [keyword augmentation]): 6 of 40 bands, 12 of 98 frames (120 ms). */
+export const MASK_BANDS = 6;
+export const MASK_FRAMES = 12;
 /** Seeds of the evaluation noise: far from any training sample's stream. */
 const EVAL_NOISE_SEED = 1009;
 
@@ -67,8 +70,10 @@ export const keywords = defineRecipe<KeywordSample, LabeledBatch>({
     "test-voices": { type: "int", min: 1, max: DEFAULT_SPEECH_PLAN.testVariants.length, default: DEFAULT_SPEECH_PLAN.testVariants.length, help: "held-out voice variants per test accent" },
     takes: { type: "int", min: 1, max: 20, default: DEFAULT_SPEECH_PLAN.trainTakes, help: "training clips per word, accent and voice (each its own speed and pitch)" },
     "test-takes": { type: "int", min: 1, max: 20, default: DEFAULT_SPEECH_PLAN.testTakes, help: "test clips per word, accent and voice" },
-    width: { type: "int", min: 4, max: 512, default: 32, help: "channels of the CNN's first convolutions (the last ones have twice as many)" },
+    width: { type: "int", min: 4, max: 512, default: 64, help: "channels of the CNN's first convolutions (the last ones have twice as many)" },
     "shift-ms": { type: "int", min: 0, max: 250, default: 100, help: "random time shift of each training clip, either way, in ms" },
+    "speed-perturb": { type: "number", min: 0, max: 0.5, default: 0.15, help: "largest relative change of a training clip's speed (and with it pitch and formants)" },
+    masks: { type: "int", min: 0, max: 8, default: 1, help: "SpecAugment masks per training clip: this many runs of up to 6 bands and this many of up to 12 frames" },
     "noise-prob": { type: "number", min: 0, max: 1, default: 0.5, help: "share of training clips mixed with white or pink noise at 0-20 dB SNR" },
     "snr-db": { type: "number", min: -20, max: 60, default: 10, help: "SNR of the noise in the noisy evaluation (noisy_accuracy), dB" },
     "warmup-steps": { type: "int", min: 0, default: 50, help: "steps of linear learning-rate warm-up before the cosine decay" },
@@ -79,8 +84,13 @@ export const keywords = defineRecipe<KeywordSample, LabeledBatch>({
     collate: collateKeywords({
       augment: {
         shiftSamples: Math.round(((s.options["shift-ms"] as number) * KEYWORD_WINDOW) / 1000),
+        speed: s.options["speed-perturb"] as number,
         noiseProbability: s.options["noise-prob"] as number,
         snrDb: TRAIN_SNR_DB,
+        freqMasks: s.options.masks as number,
+        freqMaskWidth: MASK_BANDS,
+        timeMasks: s.options.masks as number,
+        timeMaskWidth: MASK_FRAMES,
       },
     }),
   }),
