@@ -4,10 +4,12 @@ import { breastCancer } from "./breast-cancer.js";
 import { detectDigits } from "./detect-digits.js";
 import { gptText } from "./gpt-text.js";
 import { keywords } from "./keywords.js";
+import { lesions } from "./lesions.js";
+import { markets } from "./markets.js";
 import { mnist } from "./mnist.js";
 import { spam } from "./spam.js";
 
-export const RECIPES: readonly Recipe[] = [mnist, detectDigits, spam, gptText, keywords, breastCancer];
+export const RECIPES: readonly Recipe[] = [mnist, detectDigits, spam, gptText, keywords, markets, breastCancer, lesions];
 
 /** The recipe called `name`, or undefined. */
 export function findRecipe(name: string): Recipe | undefined {
