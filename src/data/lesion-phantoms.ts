@@ -34,8 +34,9 @@
 //
 // The mask is exact: a pixel is lesion (1) when its centre lies inside a lesion's ellipse, and
 // background (0) otherwise, whatever the blur and noise did to the image. The image the model
-// reads is the grey value minus PHANTOM_MEAN, over PHANTOM_STD (fixed constants near the
-// training set's moments, so every phantom is scaled alike).
+// reads is the grey value minus PHANTOM_MEAN, over PHANTOM_STD: fixed constants, so every phantom
+// is scaled alike (the scaled training set has mean -0.32 and standard deviation 0.95; air is
+// -1.2, tissue +0.6).
 //
 // Generated phantoms are cached under $WEFT_CACHE (default ~/.cache/weft)/lesions/<version key>/,
 // one file per split and count: the first use generates them (a few seconds), later runs read

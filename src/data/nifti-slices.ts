@@ -35,7 +35,20 @@ interface VolumeSlices {
   background: number;
 }
 
-/** The slices of one image volume and its mask across `axis` (Note [NIfTI segmentation slices]). */
+/**
+ * The slices of one image volume and its mask across `axis` (Note [NIfTI segmentation slices]),
+ * before padding.
+ *
+ * @example A 2 x 3 x 4 volume: across axis 2, four 3 x 2 slices; the mask's voxel (1, 2, 3) in the last
+ * ```ts
+ * const data = Float32Array.from({ length: 24 }, (_, i) => i);
+ * const image = { dims: [2, 3, 4], spacing: [1, 1, 1], datatype: "FLOAT32", affine: [], description: "", data };
+ * const mask = { ...image, data: Float32Array.from({ length: 24 }, (_, i) => (i === 1 + 2 * (2 + 3 * 3) ? 1 : 0)) };
+ * const s = volumeSlices(image, mask, 2);
+ * assert.deepEqual([s.count, s.height, s.width], [4, 3, 2]);
+ * assert.deepEqual([...s.masks.subarray(18, 24)], [0, 0, 0, 0, 0, 1]);
+ * ```
+ */
 export function volumeSlices(image: NiftiVolume, mask: NiftiVolume, axis: number, what = "the volume"): VolumeSlices {
   if (image.dims.length < 3 || image.dims.slice(3).some((d) => d !== 1)) {
     throw new NiftiError(`lesions: ${what} has dims [${image.dims.join(", ")}]; slices are cut from 3-D volumes (a 4-D series needs one volume picked first)`);
@@ -104,17 +117,7 @@ const ceil4 = (n: number): number => Math.ceil(n / 4) * 4;
  * @param axis the axis slices are cut across (default 2)
  * @returns the training and test slices, every one padded to one size
  *
- * @example One small volume with a cube of lesion: the last fifth of its slices is the test set
- * ```ts
- * const data = new Float32Array(8 * 6 * 10).map((_, i) => i % 7);
- * const mask = new Uint8Array(8 * 6 * 10);
- * mask[3 + 8 * (2 + 6 * 9)] = 1; // voxel (3, 2, 9), in the last slice
- * writeNifti("scan.nii", { dims: [8, 6, 10], data });
- * writeNifti("scan-mask.nii", { dims: [8, 6, 10], data: mask });
- * const { train, test } = loadNiftiSegmentation([{ image: "scan.nii", mask: "scan-mask.nii" }]);
- * assert.deepEqual([train.length, test.length, train.height, train.width], [8, 2, 8, 8]);
- * assert.equal(test.get(1).mask[2 * 8 + 3], 1);
- * ```
+ * test/data/nifti.test.ts shows the split on volumes written with writeNifti.
  */
 export function loadNiftiSegmentation(pairs: readonly NiftiPair[], axis = 2): { train: LesionImages; test: LesionImages } {
   if (pairs.length === 0) throw new RangeError("lesions: no NIfTI volumes given: pass --image and --mask");

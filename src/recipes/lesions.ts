@@ -1,4 +1,5 @@
-// lesions: medical-imaging-style segmentation. A small U-Net (models/unet.ts) learns to outline
+// lesions: medical-imaging-style segmentation. A small U-Net (models/unet.ts, width 16: 117,985
+// parameters) learns to outline
 // elliptical lesions, brighter or darker than their surroundings, some of low contrast, in
 // textured synthetic "slices" (data/lesion-phantoms.ts, Note [lesion phantoms]): 4,096 training
 // phantoms and 512 test phantoms of 64 x 64 pixels, each with its exact mask. The phantoms are
@@ -272,9 +273,9 @@ export const lesions = defineRecipe<LesionSample, SegmentationBatch>({
   name: "lesions",
   summary: "a small U-Net outlining lesions in 64x64 synthetic phantoms (4,096 train / 512 test; or NIfTI scans with --image/--mask), mean Dice >= 0.85",
   // Measured in docs/recipes/lesions.md.
-  defaults: { epochs: 6, batch: 16, lr: 3e-3, seed: 0 },
+  defaults: { epochs: 10, batch: 16, lr: 3e-3, seed: 0 },
   options: {
-    width: { type: "int", min: 1, max: 256, default: 8, help: "channels of the U-Net's first level (the second has 2x, the bottleneck 4x)" },
+    width: { type: "int", min: 1, max: 256, default: 16, help: "channels of the U-Net's first level (the second has 2x, the bottleneck 4x)" },
     phantoms: { type: "int", min: 1, max: 1 << 20, default: 4096, help: "training phantoms (generated on first use and cached)" },
     "test-phantoms": { type: "int", min: 1, max: 1 << 20, default: 512, help: "test phantoms (a split of their own, never trained on)" },
     "dice-weight": { type: "number", min: 0, default: 1, help: "weight of the soft Dice term beside binary cross-entropy in the loss" },
