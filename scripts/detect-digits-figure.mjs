@@ -6,7 +6,7 @@
 //   weft train detect-digits --workers 2 --checkpoint run.safetensors
 //   node scripts/detect-digits-figure.mjs run.safetensors [docs/images/detect-digits-detections.svg] [--width 16]
 //
-// A detection is drawn when its score is at least 0.3: green when it is right (its class, IoU
+// A detection is drawn when its score is at least 0.5 (so at most one class per cell): green when it is right (its class, IoU
 // above 0.5 with a true box not already found), red when it is not; the true boxes are grey and
 // dashed. The canvases are the first of the test set that hold 3 or 4 digits with some overlap,
 // then the first of the rest, so the picture shows the crowded cases as well as the easy ones.
@@ -52,7 +52,7 @@ for (let i = 0; i < test.length && (crowded.length < 6 || plain.length < 2); i++
 }
 const chosen = [...plain, ...crowded];
 const picked = { length: chosen.length, get: (k) => test.get(chosen[k]) };
-const detections = detectAll(model, picked).filter((d) => d.score >= 0.3);
+const detections = detectAll(model, picked).filter((d) => d.score >= 0.5);
 
 // A minimal greyscale PNG: one IDAT of filter-0 rows.
 const crcTable = Array.from({ length: 256 }, (_, n) => {
@@ -90,7 +90,7 @@ const f = (v) => (Math.round(v * 10) / 10).toString();
 const parts = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
   `<rect width="${W}" height="${H}" fill="white"/>`,
-  `<text x="${pad}" y="22" font-size="15">detect-digits: detections (score &#8805; 0.3) on test canvases of held-out digits</text>`,
+  `<text x="${pad}" y="22" font-size="15">detect-digits: detections (score &#8805; 0.5) on test canvases of held-out digits</text>`,
 ];
 chosen.forEach((index, k) => {
   const canvas = test.get(index);

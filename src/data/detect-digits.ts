@@ -118,6 +118,15 @@ export class DigitCanvases implements Dataset<DigitCanvas> {
     }
   }
 
+  /** The first `count` canvases (views of these arrays, no copies). */
+  prefix(count: number): DigitCanvases {
+    if (!Number.isInteger(count) || count < 1 || count > this.length) {
+      throw new RangeError(`DigitCanvases: cannot take the first ${count} of ${this.length} canvases: ask for 1 to ${this.length}`);
+    }
+    const n = this.boxStart[count]!;
+    return new DigitCanvases(this.pixels.subarray(0, count * CANVAS_PIXELS), this.boxStart.subarray(0, count + 1), this.boxes.subarray(0, 4 * n), this.classes.subarray(0, n), this.sources.subarray(0, n));
+  }
+
   /** Boxes on all canvases. */
   get boxCount(): number {
     return this.boxStart[this.length]!;

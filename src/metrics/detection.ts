@@ -65,15 +65,17 @@ export function nonMaxSuppression(detections: readonly Detection[], iouThreshold
   if (!(iouThreshold >= 0 && iouThreshold <= 1)) {
     throw new RangeError(`nonMaxSuppression: IoU threshold ${iouThreshold} is not in [0, 1]: pass e.g. 0.5`);
   }
-  const order = byScore(detections);
   const kept: number[] = [];
-  for (const i of order) {
+  // Only detections of one image and class can clash: each is compared with its own group's kept ones.
+  const keptOf = new Map<string, Box[]>();
+  for (const i of byScore(detections)) {
     const d = detections[i]!;
-    const clash = kept.some((k) => {
-      const o = detections[k]!;
-      return o.image === d.image && o.cls === d.cls && iou(o.box, d.box) > iouThreshold;
-    });
-    if (!clash) kept.push(i);
+    const key = `${d.image}:${d.cls}`;
+    let group = keptOf.get(key);
+    if (!group) keptOf.set(key, (group = []));
+    if (group.some((box) => iou(box, d.box) > iouThreshold)) continue;
+    group.push(d.box);
+    kept.push(i);
   }
   return kept;
 }

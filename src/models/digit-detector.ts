@@ -63,7 +63,7 @@ export function digitDetector(width = 16): Sequential {
 // Decoding turns each cell's softmax into one candidate per class c with p_c >= scoreThreshold that
 // is a peak of class c's map (no greater p_c among the 8 neighbouring cells, CenterNet's 3x3
 // max-pool trick: a digit's neighbours see it too, less surely, and their boxes were never
-// trained), then greedy NMS per class at IoU nmsIou, then the maxPerImage best.
+// trained), then the maxPerImage best of those, then greedy NMS per class at IoU nmsIou.
 
 /** Targets for a batch, laid out like the network's output. */
 export interface DetectorTargets {
@@ -140,7 +140,7 @@ export interface DecodeOptions {
   scoreThreshold?: number;
   /** IoU above which NMS drops the weaker of two detections of a class (default 0.5). */
   nmsIou?: number;
-  /** At most this many detections per image, the best (default 100, as COCO). */
+  /** At most this many candidates per image go on to NMS, the best (default 100, as CenterNet and COCO). */
   maxPerImage?: number;
   /** Image number of the first canvas of the batch (default 0). */
   firstImage?: number;
@@ -201,8 +201,11 @@ export function decodeDetections(output: Float32Array, shape: readonly number[],
         }
       }
     }
-    const kept = nonMaxSuppression(candidates, nmsIou).slice(0, maxPerImage);
-    for (const index of kept) out.push(candidates[index]!);
+    // The best maxPerImage peaks only, as CenterNet takes its top 100: an untrained network peaks
+    // everywhere, and NMS is quadratic in what it is given.
+    candidates.sort((a, b) => b.score - a.score);
+    const best = candidates.slice(0, maxPerImage);
+    for (const index of nonMaxSuppression(best, nmsIou)) out.push(best[index]!);
   }
   return out;
 }

@@ -108,6 +108,7 @@ export const detectDigits = defineRecipe<DigitCanvas, DetectBatch>({
     width: { type: "int", min: 1, max: 256, default: 16, help: "channels of the detector's first layer (then 2x, 4x)" },
     "box-weight": { type: "number", positive: true, default: 1, help: "weight of the box regression's L1 loss beside the class losses" },
     "warmup-steps": { type: "int", min: 0, default: 100, help: "steps of linear learning-rate warm-up before the cosine decay" },
+    "test-canvases": { type: "int", min: 1, help: "score on the first N test canvases only, for a quick look (default: all of them, as the metric is defined)" },
     "mnist-idx": { type: "string", placeholder: "DIR", help: "composite from the full public MNIST IDX files in DIR instead of the mnist package" },
   },
   metric: { name: "test_map50", higherIsBetter: true },
@@ -123,8 +124,22 @@ export const detectDigits = defineRecipe<DigitCanvas, DetectBatch>({
   samplesIn: (batch) => batch.boxes.length,
   optimizer: (model, s) => new Adam(model.parameters(), { lr: s.lr }),
   schedule: (s, total) => warmupCosine({ peak: s.lr, warmup: s.options["warmup-steps"] as number, total }),
-  evaluate: (model, s) => evaluateDetector(model, canvasesFor(s).test),
+  evaluate: (model, s) => evaluateDetector(model, testCanvasesFor(s)),
 });
+
+const prefixes = new WeakMap<DigitCanvases, Map<number, DigitCanvases>>();
+
+/** The test canvases a run scores on: all of them, or the first --test-canvases (the same object each time, so the baseline is counted once). */
+function testCanvasesFor(s: RecipeSettings): DigitCanvases {
+  const all = canvasesFor(s).test;
+  const count = s.options["test-canvases"] as number | undefined;
+  if (count === undefined || count >= all.length) return all;
+  let mine = prefixes.get(all);
+  if (!mine) prefixes.set(all, (mine = new Map()));
+  let first = mine.get(count);
+  if (!first) mine.set(count, (first = all.prefix(count)));
+  return first;
+}
 
 /** The detector's detections on every canvas of `canvases` (image i is canvas i), in evaluation mode. */
 export function detectAll(model: Module, canvases: DigitCanvases, batchSize = 64): Detection[] {

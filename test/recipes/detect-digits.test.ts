@@ -15,7 +15,7 @@ import { iou, meanAveragePrecision } from "../../src/metrics/detection.js";
 import { BACKGROUND, decodeDetections, detectorLoss, detectorTargets, DETECTOR_CHANNELS, DETECTOR_CLASSES } from "../../src/models/digit-detector.js";
 import { layerStackProblem, manualSeed, runLayerStack } from "../../src/nn/index.js";
 import { inkBlobBaseline, inkBlobs } from "../../src/recipes/detect-digits-baseline.js";
-import { collateCanvases, detectDigits, groundTruths, shiftCanvas, splitCanvases } from "../../src/recipes/detect-digits.js";
+import { baselineMap50, collateCanvases, detectDigits, groundTruths, shiftCanvas, splitCanvases } from "../../src/recipes/detect-digits.js";
 import { Tensor } from "../../src/tensor/index.js";
 import type { RecipeSettings } from "../../src/train/recipe.js";
 import { Rng } from "../../src/util/rng.js";
@@ -46,16 +46,19 @@ function checkResult(r: Record<string, unknown>): void {
 }
 
 test("weft train detect-digits --max-steps 3 --json ends with metric test_map50 and its value", () => {
-  const r = lastJson(train(["--max-steps", "3", "--canvases", "64", "--json"]));
+  const r = lastJson(train(["--max-steps", "3", "--canvases", "64", "--test-canvases", "100", "--json"]));
   checkResult(r);
   assert.equal(r.strategy, "single");
   assert.equal(r.steps, 3);
-  // The baseline learns nothing from the run: the same figure every time (docs/recipes/detect-digits.md).
-  assert.ok(Math.abs((r.baseline_map50 as number) - 0.6593) < 1e-3, `baseline_map50 ${r.baseline_map50}`);
+  // The baseline learns nothing from the run: on the first 100 test canvases it scores the same
+  // as in process (on all 815 it is the 0.659 of docs/recipes/detect-digits.md).
+  const first = loadDetectDigits({ trainCanvases: 1, cacheDir: cache }).test.prefix(100);
+  assert.equal(first.boxCount, 261);
+  assert.equal(r.baseline_map50, baselineMap50(first));
 });
 
 test("weft train detect-digits --workers 2 --strategy zero --stage 1: two workers, the same result line", () => {
-  const r = lastJson(train(["--workers", "2", "--strategy", "zero", "--stage", "1", "--max-steps", "3", "--canvases", "64", "--json"]));
+  const r = lastJson(train(["--workers", "2", "--strategy", "zero", "--stage", "1", "--max-steps", "3", "--canvases", "64", "--test-canvases", "20", "--json"]));
   try {
     checkResult(r);
     assert.equal(r.strategy, "zero");
@@ -71,6 +74,7 @@ test("bad options are refused in one line that names them", () => {
     [["--width", "0"], /--width must be an integer from 1 to 256, got "0"/, 2],
     [["--box-weight", "0"], /--box-weight must be a number above 0/, 2],
     [["--shift", "-1"], /--shift must be an integer from 0 to 96/, 2],
+    [["--test-canvases", "0"], /--test-canvases must be an integer/, 2],
     [["--mnist-idx", cache, "--max-steps", "1"], /has neither train-images-idx3-ubyte nor train-images-idx3-ubyte\.gz: pass the folder holding MNIST's four IDX files/, 1],
   ] as const) {
     const run = train([...args]);
