@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { collateKeywords, maskFeatures, resampleInto, type KeywordAugmentation, type KeywordSample } from "../../src/data/keywords-features.js";
 import { fitClip, type KeywordClip } from "../../src/data/keywords.js";
 import { layerStackProblem, manualSeed, Module, runLayerStack } from "../../src/nn/index.js";
-import { evaluateKeywords, keywords, speechPlanFor } from "../../src/recipes/keywords.js";
+import { centroidBaseline, evaluateKeywords, keywords, keywordTestFeatures, speechPlanFor } from "../../src/recipes/keywords.js";
 import { Tensor } from "../../src/tensor/index.js";
 import type { RecipeSettings } from "../../src/train/recipe.js";
 import { Rng } from "../../src/util/rng.js";
@@ -162,4 +162,18 @@ test("the layer stack computes the recipe's loss, bit for bit", () => {
   assert.equal(layerStackProblem(model, stack), undefined);
   assert.equal(runLayerStack(stack, batch).item(), keywords.loss(model, batch).item());
   assert.equal(keywords.samplesIn(batch), 4);
+});
+
+test("the nearest-centroid baseline by hand: a clip equal to its class's only training clip is found, centroids are means", () => {
+  const clip = (label: number, hz: number): KeywordClip => ({ label, file: `w/${hz}.wav`, speaker: `s${hz}`, ...fitClip(Float32Array.from({ length: 8000 }, (_, n) => Math.sin((2 * Math.PI * hz * n) / 16000))) });
+  const [low, high, mid] = [clip(0, 300), clip(1, 3000), clip(1, 1500)];
+  const baseline = centroidBaseline([low, high], 2);
+  // Each class has one clip: its centroid is that clip's features, at distance 0 from itself.
+  assert.equal(baseline.accuracy([low, high]), 1);
+  assert.equal(baseline.accuracy([{ ...low, label: 1 }]), 0);
+  // Two clips of a class: the centroid is their mean, value for value.
+  const two = centroidBaseline([low, high, mid], 2);
+  const f = keywordTestFeatures([high, mid]);
+  const size = 40 * 98;
+  for (const j of [0, 17, 1234, size - 1]) assert.ok(Math.abs(two.centroids[1]![j]! - (f.x[j]! + f.x[size + j]!) / 2) < 1e-6, `value ${j}`);
 });
