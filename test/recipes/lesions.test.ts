@@ -52,7 +52,7 @@ test("weft train lesions --max-steps 3 --json ends with metric dice, beside IoU 
   assert.equal(r!.empty_dice, empty / 32);
 });
 
-test("two workers under local SGD train the recipe a few steps and agree on the result", () => {
+test("two workers under local SGD train the recipe a few steps and report the metric", () => {
   const { status, stderr, result: r } = train(["--workers", "2", "--strategy", "local-sgd", "--max-steps", "4", "--json", ...SMALL]);
   assert.equal(status, 0, `weft train lesions --workers 2 --strategy local-sgd failed:\n${stderr}`);
   try {
