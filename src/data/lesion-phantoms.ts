@@ -22,12 +22,12 @@
 //   lesions   k = 0, 1, 2 or 3 (equally likely). Each an ellipse, semi-axes a = u(3, 8) and
 //             a u(0.5, 1) px, at an angle u(0, pi), its centre placed (by rejection, at most 200
 //             tries) so that the whole lesion lies at least 3 px inside the body's inner edge and
-//             at least 2 px from every other lesion. Contrast: brighter or darker (equally
-//             likely), by u(0.12, 0.20) for one lesion in three (low contrast: two to three times
-//             the texture's standard deviation, and barely more than an organ's) and by
-//             u(0.20, 0.45) otherwise. A pixel's
-//             share of the lesion is its coverage, counted on a 4 x 4 grid of sub-pixel points,
-//             so edges are partial, as in a scan.
+//             at least 2 px from every other lesion (one that finds no place is left out, so a
+//             phantom may hold fewer than k). Contrast: brighter or darker (equally likely), by
+//             u(0.12, 0.20) for one lesion in three (low contrast: two to three times the
+//             texture's standard deviation, and barely more than an organ's) and by u(0.20, 0.45)
+//             otherwise. A pixel's share of the lesion is its coverage, counted on a 4 x 4 grid of
+//             sub-pixel points, so edges are partial, as in a scan.
 //   blur      the whole image convolved with a Gaussian of sigma u(0.6, 1.2) px (the scanner's
 //             point-spread function)
 //   noise     plus white Gaussian noise of standard deviation u(0.01, 0.04) (acquisition noise).
