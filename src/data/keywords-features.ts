@@ -48,18 +48,19 @@ export function standardize(f: Float32Array): Float32Array {
 }
 
 /**
- * A window's features (Note [keyword features]), written into `out` when given.
+ * A window's features (Note [keyword features]), written into `out` when given. Pass one LogMel
+ * for many clips: it holds the FFT tables and filters.
  *
  * @example A tone's features are standardised
  * ```ts
- * const logMel = new LogMel();
  * const tone = Float32Array.from({ length: 16000 }, (_, n) => 0.5 * Math.sin(2 * Math.PI * 1000 * n / 16000));
- * const f = keywordFeatures(tone, logMel);
+ * const f = keywordFeatures(tone);
+ * assert.equal(f.length, 40 * 98);
  * const mean = f.reduce((a, b) => a + b, 0) / f.length;
  * assert.ok(Math.abs(mean) < 1e-5);
  * ```
  */
-export function keywordFeatures(window: Float32Array, logMel: LogMel, out?: Float32Array): Float32Array {
+export function keywordFeatures(window: Float32Array, logMel: LogMel = new LogMel(), out?: Float32Array): Float32Array {
   return standardize(logMel.compute(window, out));
 }
 
