@@ -25,7 +25,8 @@
 // Note [fraud split]
 // The split is by time, the honest choice for fraud: a model is trained on the past and scores
 // the future, and a random split would let it learn an episode from its own later transactions.
-// Transactions before 75% of the span (day 45 of the synthetic 60) are trained on; the later ones
+// Transactions before 75% of the span from the first to the last (about day 45 of the
+// synthetic 60) are trained on; the later ones
 // are the test set. Customers appear on both sides, as they do in production; the test
 // transactions' features read the customer's whole past, training period included.
 
