@@ -46,7 +46,7 @@ test("weft train fraud --max-steps 3 --json ends with metric pr_auc beside the l
 });
 
 test("weft train fraud --workers 2 --strategy local-sgd trains a few steps and reports the metric", () => {
-  const r = lastJson(trainFraud(["--workers", "2", "--strategy", "local-sgd", "--max-steps", "4", "--json"]));
+  const r = lastJson(trainFraud(["--workers", "2", "--strategy", "local-sgd", "--max-steps", "4", "--customers", "300", "--json"]));
   assert.equal(r.strategy, "local-sgd");
   assert.equal(r.workers, 2);
   assert.equal(r.steps, 4);
