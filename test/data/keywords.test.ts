@@ -20,11 +20,11 @@ import { Rng } from "../../src/util/rng.js";
 /** Two words, every accent, one voice a side, one take: 16 clips, a couple of seconds to make. */
 const TINY: SpeechPlan = { ...DEFAULT_SPEECH_PLAN, words: ["yes", "no"], trainVariants: ["m1"], testVariants: ["f4"], trainTakes: 1, testTakes: 1 };
 
-test("the default plan: twenty words, 2,400 training and 480 test clips, held-out accents and voices on the test side only", () => {
+test("the default plan: twenty words, 2,880 training and 480 test clips, held-out accents and voices on the test side only", () => {
   assert.equal(KEYWORDS.length, 20);
   const clips = planClips(DEFAULT_SPEECH_PLAN);
   const train = clips.filter((c) => !c.test), testSide = clips.filter((c) => c.test);
-  assert.equal(train.length, 20 * 6 * 10 * 2);
+  assert.equal(train.length, 20 * 6 * 24 * 1);
   assert.equal(testSide.length, 20 * 2 * 4 * 3);
   const trainAccents = new Set(train.map((c) => c.accent)), testAccents = new Set(testSide.map((c) => c.accent));
   assert.deepEqual([...testAccents].sort(), ["en-029", "en-gb-scotland"]);
@@ -37,7 +37,7 @@ test("the default plan: twenty words, 2,400 training and 480 test clips, held-ou
     assert.equal(c.file, `${c.word}/${c.variant ? `${c.accent}+${c.variant}` : c.accent}_nohash_${c.file.match(/_(\d+)\.wav$/)![1]}.wav`);
   }
   // Every class is on both sides, equally often.
-  for (const w of KEYWORDS) assert.deepEqual([train.filter((c) => c.word === w).length, testSide.filter((c) => c.word === w).length], [120, 24]);
+  for (const w of KEYWORDS) assert.deepEqual([train.filter((c) => c.word === w).length, testSide.filter((c) => c.word === w).length], [144, 24]);
 });
 
 test("the split is fixed and seeded: the same plan gives the same clips, another seed other speeds and pitches", () => {
