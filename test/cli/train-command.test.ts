@@ -40,7 +40,7 @@ const refused: [string[], RegExp][] = [
   [["train", "mnist", "--epochs"], /--epochs needs a value/],
   [["train", "nope"], /unknown recipe "nope"; the recipes are mnist/],
   [["train"], /which recipe\? the recipes are mnist/],
-  [["frobnicate"], /unknown command "frobnicate"; the commands are train, compare, chaos, bench, launch/],
+  [["frobnicate"], /unknown command "frobnicate"; the commands are train, compare, generate, chaos, bench, launch/],
   [["train", "--workers", "2", "mnist"], /put the recipe first: weft train mnist --workers 2/],
   [["train", "mnist", "--checkpoint", "/no/such/folder/ckpt.safetensors"], /--checkpoint .*: the folder \/no\/such\/folder does not exist or is not writable; create it first/],
   [["train", "mnist", "--checkpoint", "/tmp/weft-no-such-ckpt.safetensors", "--resume"], /--resume: the checkpoint \/tmp\/weft-no-such-ckpt\.safetensors does not exist; start without --resume/],
@@ -72,11 +72,14 @@ test("weft train --list and --help show the recipes and strategies; --version th
   const list = weftRun(["train", "--list"]);
   assert.equal(list.status, 0);
   assert.match(list.stdout, /^recipes:\n  mnist /m);
+  // The use cases, one recipe each, in this order.
+  const recipes = /^recipes:\n((?:  .*\n)*)/m.exec(list.stdout)![1]!.trim().split("\n").map((l) => l.trim().split(/\s+/)[0]);
+  assert.deepEqual(recipes, ["mnist", "detect-digits", "spam", "gpt-text", "keywords", "fraud", "markets", "breast-cancer", "lesions"]);
   assert.match(list.stdout, /^strategies \(--strategy\):\n  single .*\n  ddp /m);
   const help = weftRun(["train", "mnist", "--help"]);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: weft train mnist \[options\]/);
-  assert.match(help.stdout, /--epochs N +passes over the training data \(default 12\)/);
+  assert.match(help.stdout, /--epochs N +passes over the training data \(default 30\)/);
   assert.match(help.stdout, /--shift N +random shift/);
   const version = weftRun(["--version"]);
   assert.equal(version.status, 0);
