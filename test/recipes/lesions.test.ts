@@ -213,7 +213,7 @@ test("the baseline by hand: small blobs dropped, and its threshold tuned for the
 });
 
 test("the recipe's defaults and options are the documented ones", () => {
-  assert.deepEqual(lesions.defaults, { epochs: 10, batch: 16, lr: 3e-3, seed: 0 });
+  assert.deepEqual(lesions.defaults, { epochs: 20, batch: 16, lr: 3e-3, seed: 0 });
   assert.equal(lesions.metric.name, "dice");
   assert.equal(lesions.metric.higherIsBetter, true);
 });
