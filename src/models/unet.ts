@@ -19,8 +19,7 @@
 // No normalisation layer: at this width and depth, with Adam, the network trains without one,
 // and batch norm's running statistics would differ between data-parallel replicas (each sees its
 // own batches), so replicas would no longer be bitwise identical.
-import { Conv2d, Module } from "../nn/index.js";
-import { Upsample } from "../nn/upsample.js";
+import { Conv2d, Module, Upsample } from "../nn/index.js";
 import { concat, maxPool2d, relu, type Tensor } from "../tensor/index.js";
 import { formatShape } from "../tensor/shape.js";
 

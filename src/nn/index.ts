@@ -11,4 +11,5 @@ export { Dropout } from "./dropout.js";
 export { CausalSelfAttention, causalMask } from "./attention.js";
 export { TransformerBlock } from "./transformer.js";
 export { LSTM } from "./lstm.js";
+export { Upsample } from "./upsample.js";
 export { checkSplit, layerStackProblem, ModuleGroup, runLayerStack, sequentialLayerStack, type LayerStack, type StackLayer } from "./layer-stack.js";

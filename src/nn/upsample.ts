@@ -1,7 +1,6 @@
 // A layer form of nearest-neighbour upsampling (tensor/ops/upsample.ts), so a decoder can hold it
 // beside its convolutions. It has no parameters.
-import type { Tensor } from "../tensor/index.js";
-import { upsampleNearest2d } from "../tensor/ops/upsample.js";
+import { upsampleNearest2d, type Tensor } from "../tensor/index.js";
 import { Module } from "./module.js";
 
 /**

@@ -12,3 +12,4 @@ export * from "./ops/softmax.js";
 export * from "./ops/norm.js";
 export * from "./ops/loss.js";
 export * from "./ops/dropout.js";
+export * from "./ops/upsample.js";
