@@ -15,7 +15,7 @@
 // (Note [keyword augmentation]). `centroid_accuracy` is a nearest-centroid template baseline on the
 // same features (Note [nearest-centroid baseline]). Quality bar: test_accuracy >= 97% on 1 and 2 workers
 // (npm run test:full); docs/recipes/keywords.md has the measured figures.
-import { splitLabeled, type LabeledBatch } from "../data/collate-labeled.js";
+import type { LabeledBatch } from "../data/collate-labeled.js";
 import { collateKeywords, keywordFeatures, type KeywordSample } from "../data/keywords-features.js";
 import {
   DEFAULT_SPEECH_PLAN, generateKeywordClips, KEYWORD_WINDOW, KeywordClips, loadKeywordFolder, mixNoise,
@@ -24,11 +24,12 @@ import {
 import { LogMel } from "../data/log-mel.js";
 import { accuracy, confusionMatrix, macroF1, type ConfusionMatrix } from "../metrics/classification.js";
 import { keywordCnn } from "../models/keyword-cnn.js";
-import { sequentialLayerStack, type Module, type Sequential } from "../nn/index.js";
+import type { Module } from "../nn/index.js";
 import { AdamW, warmupCosine } from "../optim/index.js";
 import { argmax, crossEntropy, noGrad, Tensor } from "../tensor/index.js";
 import { defineRecipe, type RecipeSettings } from "../train/recipe.js";
 import { Rng } from "../util/rng.js";
+import { labeledClassification } from "./labeled-classification.js";
 
 /** The SNR range of training noise, dB (Note [keyword augmentation]). */
 export const TRAIN_SNR_DB: readonly [number, number] = [0, 20];
@@ -99,14 +100,7 @@ export const keywords = defineRecipe<KeywordSample, LabeledBatch>({
     }),
   }),
   model: (s) => keywordCnn({ classes: keywordClasses(s), width: s.options.width as number }),
-  loss: (model, batch) => crossEntropy(model.forward(new Tensor(batch.x, batch.xShape)), batch.y),
-  layers: (model) => sequentialLayerStack<LabeledBatch>(model as Sequential, {
-    input: (batch) => new Tensor(batch.x, batch.xShape),
-    loss: (logits, batch) => crossEntropy(logits, batch.y),
-    split: splitLabeled,
-    samplesIn: (batch) => batch.y.length,
-  }),
-  samplesIn: (batch) => batch.y.length,
+  ...labeledClassification,
   optimizer: (model, s) => new AdamW(model.parameters(), { lr: s.lr }),
   schedule: (s, total) => warmupCosine({ peak: s.lr, warmup: s.options["warmup-steps"] as number, total }),
   evaluate: (model, s) => {

@@ -8,15 +8,16 @@
 //   weft train mnist                    one process
 //   weft train mnist --workers 2        data-parallel on 2 workers (through weft launch)
 import {
-  collateLabeled, loadMnist, type Augment, splitLabeled, MNIST_TRAIN_MEAN, MNIST_TRAIN_STD, randomShiftAugment,
+  collateLabeled, loadMnist, type Augment, MNIST_TRAIN_MEAN, MNIST_TRAIN_STD, randomShiftAugment,
   type LabeledBatch, type LabeledSample, type MnistSplit,
 } from "../data/index.js";
 import { randomAffineAugment } from "../data/random-affine.js";
 import { mnistCnn, mnistDeepCnn } from "../models/mnist-cnn.js";
-import { sequentialLayerStack, type Module, type Sequential } from "../nn/index.js";
+import type { Module } from "../nn/index.js";
 import { Adam, warmupCosine } from "../optim/index.js";
 import { argmax, crossEntropy, noGrad, Tensor } from "../tensor/index.js";
 import { defineRecipe, type RecipeSettings } from "../train/recipe.js";
+import { labeledClassification } from "./labeled-classification.js";
 
 /** Rotation and scaling with the shift when asked for; whole-pixel shifts alone otherwise; or nothing. */
 function augmentOf(s: RecipeSettings): Augment | undefined {
@@ -46,14 +47,7 @@ export const mnist = defineRecipe<LabeledSample, LabeledBatch>({
     }),
   }),
   model: (s) => (s.options.net === "small" ? mnistCnn() : mnistDeepCnn()),
-  loss: (model, batch) => crossEntropy(model.forward(new Tensor(batch.x, batch.xShape)), batch.y),
-  layers: (model) => sequentialLayerStack<LabeledBatch>(model as Sequential, {
-    input: (batch) => new Tensor(batch.x, batch.xShape),
-    loss: (logits, batch) => crossEntropy(logits, batch.y),
-    split: splitLabeled,
-    samplesIn: (batch) => batch.y.length,
-  }),
-  samplesIn: (batch) => batch.y.length,
+  ...labeledClassification,
   optimizer: (model, s) => new Adam(model.parameters(), { lr: s.lr }),
   schedule: (s, total) => warmupCosine({ peak: s.lr, warmup: s.options["warmup-steps"] as number, total }),
   evaluate: (model) => evaluate(model, loadMnist().test),

@@ -3,22 +3,11 @@
 // held-out digits, on one process and on two data-parallel workers whose replicas end bitwise
 // identical, and beats the ink-blob baseline on the same canvases.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { trainRecipe } from "./train-recipe.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const weft = join(root, "dist/src/cli/main.js");
-
-function train(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "detect-digits", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 1_800_000 });
-  assert.equal(run.status, 0, `weft train detect-digits failed:\n${run.stderr}`);
-  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
-  console.log(JSON.stringify(r));
-  return r;
-}
+const train = (args: string[]): Record<string, unknown> => trainRecipe("detect-digits", args, 1_800_000);
 
 function check(r: Record<string, unknown>): void {
   assert.ok((r.test_map50 as number) >= 0.85, `test mAP@0.5 ${r.test_map50}`);

@@ -3,22 +3,11 @@
 // logistic regression on the same split, on one process and on two data-parallel workers with
 // identical replicas; and the real sensor-anomaly set gets a PR-AUC (reported, no bar).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { trainRecipe } from "./train-recipe.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const weft = join(root, "dist/src/cli/main.js");
-
-function train(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "fraud", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 1_200_000 });
-  assert.equal(run.status, 0, `weft train fraud failed:\n${run.stderr}`);
-  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
-  console.log(JSON.stringify(r));
-  return r;
-}
+const train = (args: string[]): Record<string, unknown> => trainRecipe("fraud", args, 1_200_000);
 
 test("weft train fraud reaches PR-AUC 0.80 and beats logistic regression", () => {
   const r = train([]);

@@ -4,22 +4,11 @@
 // bitwise identical; the noisy figure (white noise at 10 dB SNR) is reported beside it. The first
 // run generates the default synthetic set (3,360 clips) into the cache if it is not there.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { trainRecipe } from "./train-recipe.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const weft = join(root, "dist/src/cli/main.js");
-
-function train(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "keywords", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 1_800_000 });
-  assert.equal(run.status, 0, `weft train keywords failed:\n${run.stderr}`);
-  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
-  console.log(JSON.stringify(r));
-  return r;
-}
+const train = (args: string[]): Record<string, unknown> => trainRecipe("keywords", args, 1_800_000);
 
 test("weft train keywords reaches 97% on held-out accents and voices", () => {
   const r = train([]);

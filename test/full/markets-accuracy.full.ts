@@ -3,22 +3,11 @@
 // and ma_mae) on one process and on two data-parallel workers whose replicas end bitwise
 // identical. The direction has no bar (docs/recipes/markets.md says why); only that it is scored.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { trainRecipe } from "./train-recipe.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const weft = join(root, "dist/src/cli/main.js");
-
-function train(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "markets", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 900_000 });
-  assert.equal(run.status, 0, `weft train markets failed:\n${run.stderr}`);
-  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
-  console.log(JSON.stringify(r));
-  return r;
-}
+const train = (args: string[]): Record<string, unknown> => trainRecipe("markets", args, 900_000);
 
 function beatsBoth(r: Record<string, unknown>): void {
   const v = r.vol_mae as number;

@@ -3,22 +3,11 @@
 // and on two data-parallel workers whose replicas end bitwise identical, and beats the naive
 // Bayes baseline counted on the same split.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { trainRecipe } from "./train-recipe.js";
 
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const weft = join(root, "dist/src/cli/main.js");
-
-function train(args: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [weft, "train", "spam", ...args, "--json"], { cwd: root, encoding: "utf8", timeout: 1_200_000 });
-  assert.equal(run.status, 0, `weft train spam failed:\n${run.stderr}`);
-  const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
-  console.log(JSON.stringify(r));
-  return r;
-}
+const train = (args: string[]): Record<string, unknown> => trainRecipe("spam", args, 1_200_000);
 
 test("weft train spam reaches spam F1 0.95 and beats naive Bayes", () => {
   const r = train([]);
