@@ -17,10 +17,9 @@
 // deviation of that fold's training rows only (featureStats), so nothing of a held-out tumour
 // reaches the model trained without it.
 
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { Rng } from "../util/rng.js";
+import { shippedDataPath } from "./shipped-data.js";
 
 /** Features per tumour. */
 export const BREAST_CANCER_FEATURES = 30;
@@ -100,14 +99,7 @@ export function readBreastCancerCsv(path: string): BreastCancerTable {
 
 /** The shipped copy, data/breast-cancer.csv, found above this module (from src/ or from dist/src/). */
 export function breastCancerCsvPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "data", "breast-cancer.csv");
-    if (existsSync(candidate) && existsSync(join(dir, "package.json"))) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new Error("data/breast-cancer.csv was not found above the weft package's modules: reinstall weft, or read your own copy with readBreastCancerCsv(path)");
-    dir = up;
-  }
+  return shippedDataPath("breast-cancer.csv", "readBreastCancerCsv");
 }
 
 let cached: BreastCancerTable | undefined;

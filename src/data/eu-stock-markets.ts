@@ -35,10 +35,9 @@
 // forecaster faces them alike) but have no direction: a direction target of 0 is neither up nor
 // down and is left out of the direction loss and the direction accuracy.
 
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import type { Dataset } from "./dataset.js";
+import { shippedDataPath } from "./shipped-data.js";
 
 /** A price table: `days` rows of `names.length` closing prices, and each day's time (fractional year). */
 export interface PriceTable {
@@ -97,14 +96,7 @@ export function readEuStockCsv(path: string): PriceTable {
 
 /** The shipped data/eustockmarkets.csv, found above this module (from src/ or from dist/src/). */
 export function euStockCsvPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "data", "eustockmarkets.csv");
-    if (existsSync(candidate) && existsSync(join(dir, "package.json"))) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new Error("data/eustockmarkets.csv was not found above the weft package's modules: reinstall weft, or read your own copy with readEuStockCsv(path)");
-    dir = up;
-  }
+  return shippedDataPath("eustockmarkets.csv", "readEuStockCsv");
 }
 
 let cached: PriceTable | undefined;
