@@ -1,6 +1,7 @@
 // Bindings of the shared-memory collectives (native/dist/shm-group.h) for src/dist/shm/:
 //   shmOpen(name, worldSize, rank, chunkFloats, create) -> handle
-//   shmRun(handle, op, reduce, root, count, a, b, timeoutMs, spinUs) -> null | failure object
+//   shmRun(handle, op, reduce, root, count, a, b, timeoutMs, spinUs, waitedMs) -> null | failure object
+//     (waitedMs: a Float64Array of worldSize, or null, filled on success: Note [shm arrival stamps])
 //   shmClose(handle), shmUnlink(name)
 // The calls block the calling thread until the operation completes or fails (a deadline always
 // applies); the failure object names what went wrong and the ranks, for the TypeScript side to
@@ -95,7 +96,14 @@ Napi::Value ShmRun(const Napi::CallbackInfo& info) {
       throwArg(info.Env(), k, "unknown operation code");
   }
   if (op == shm::OpCode::Broadcast && (d.root < 0 || static_cast<size_t>(d.root) >= w)) throwArg(info.Env(), k, "root out of range");
-  const shm::Outcome out = h.group->run(d, a.data, b.data, intArg(info, 7), intArg(info, 8));
+  double* waited = nullptr;
+  if (info.Length() > 9 && !info[9].IsNull() && !info[9].IsUndefined()) {
+    if (!info[9].IsTypedArray() || info[9].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) throwArg(info.Env(), k, "waitedMs must be a Float64Array or null");
+    auto arr = info[9].As<Napi::Float64Array>();
+    if (arr.ElementLength() != w) throwArg(info.Env(), k, "waitedMs must hold worldSize numbers");
+    waited = arr.Data();
+  }
+  const shm::Outcome out = h.group->run(d, a.data, b.data, intArg(info, 7), intArg(info, 8), waited);
   Napi::Env env = info.Env();
   if (out.status == shm::Status::Ok) return env.Null();
   auto r = Napi::Object::New(env);

@@ -29,7 +29,7 @@ namespace weft::shm {
 namespace {
 
 constexpr uint32_t kMagic = 0x57465348;  // "WFSH"
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr size_t kHeaderBytes = 256;
 constexpr size_t kControlStride = 128;  // two cache lines: no false sharing between ranks
 constexpr size_t kPage = 4096;
@@ -51,6 +51,7 @@ struct Control {
   int32_t pid;
   uint32_t reserved;
   Descriptor desc[2];  // by operation parity (Note [shm chunk protocol])
+  int64_t arriveNs[2];  // when this rank started the operation, by parity (Note [shm arrival stamps])
 };
 static_assert(sizeof(Control) <= kControlStride, "Control must fit its stride");
 
@@ -230,7 +231,7 @@ bool Group::descriptorsAgree(Outcome* out) const {
   return agree;
 }
 
-Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, int64_t spinUs) {
+Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, int64_t spinUs, double* waitedMs) {
   Outcome out;
   if (failed_) {
     out.status = Status::Failed;
@@ -239,6 +240,7 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
   const int64_t start = nowNs();
   const Deadline dl{start + std::max<int64_t>(timeoutMs, 0) * 1'000'000, start + std::max<int64_t>(spinUs, 0) * 1'000};
   controlOf(base_, rank_)->desc[ops_ & 1] = d;
+  controlOf(base_, rank_)->arriveNs[ops_ & 1] = start;
 
   const auto op = static_cast<OpCode>(d.op);
   const size_t count = d.count;
@@ -273,6 +275,13 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
     if (arriveAndWait(dl, &out) != Status::Ok || (k == 0 && !descriptorsAgree(&out))) {
       failed_ = true;
       return out;
+    }
+    if (k == 0 && waitedMs != nullptr) {
+      const int parity = static_cast<int>(ops_ & 1);
+      for (int r = 0; r < world_; r++) {
+        const int64_t late = controlOf(base_, r)->arriveNs[parity] - start;
+        waitedMs[r] = r == rank_ || late < 0 ? 0.0 : static_cast<double>(late) / 1e6;
+      }
     }
     switch (op) {
       case OpCode::AllReduce: {

@@ -26,6 +26,14 @@
 // that gives up spinning announces itself in the counter's `waiters` word before it sleeps, and
 // an arriving rank calls futex wake only when that word is non-zero: both sides use sequentially
 // consistent operations, so either the arriver sees the waiter or the waiter sees the new count.
+//
+// Note [shm arrival stamps]
+// Each rank also stamps, beside its descriptor, when it started the operation (CLOCK_MONOTONIC,
+// one clock for every process of the machine). After the first barrier every rank reads the
+// others' stamps: "I waited this long for rank r" is r's stamp minus mine, or 0 when r was first.
+// This is the flight recorder's per-peer wait (src/distributed/group/flight-recorder.ts) and so
+// the straggler score. The stamps alternate by operation parity, like the descriptors, and are
+// read after the barrier their writers passed, so a reader never sees the next operation's.
 #pragma once
 
 #include <cstddef>
@@ -72,9 +80,10 @@ class Group {
    * Runs one operation. `a`/`b` are the caller's buffers: all-reduce and broadcast use `a` in
    * place; reduce-scatter reads `a` (worldSize × count) and writes `b` (count); all-gather reads
    * `a` (count) and writes `b` (worldSize × count). After a failure every later call returns
-   * Status::Failed: the ranks' counters no longer agree.
+   * Status::Failed: the ranks' counters no longer agree. `waitedMs` (worldSize doubles, or null)
+   * receives how long this rank waited for each rank to arrive (Note [shm arrival stamps]).
    */
-  Outcome run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, int64_t spinUs);
+  Outcome run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, int64_t spinUs, double* waitedMs);
 
   int worldSize() const { return world_; }
 

@@ -36,6 +36,7 @@ import { statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
+import { flightRecorder } from "../distributed/group/flight-recorder.js";
 import { ENV } from "../distributed/rendezvous/worker-env.js";
 import { SingleStrategy } from "../distributed/strategies/single.js";
 import type { SetupContext, Strategy, Traffic } from "../distributed/strategies/strategy.js";
@@ -438,6 +439,8 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
             const t0 = performance.now();
             if (o.schedule) o.optimizer.lr = o.schedule(Math.floor(position.scheduleStep + 1e-9));
             meter.stepStarted();
+            // The waits of this step's collectives only, for `wait_for` (Note [straggler score]).
+            flightRecorder.takeWaits();
             const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch), batch });
             advance(from, world, j++);
             if (outcome.skipped) {
@@ -460,6 +463,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
               compute_ms: round2(info.computeMs), comm_ms: round2(info.commMs), wait_ms: round2(info.waitMs),
               wall_s: sinceStart(), bytes_sent: moved!.sent - trafficAtStart.sent, bytes_received: moved!.received - trafficAtStart.received,
               ...(elastic ? { generation: elastic.group.generation.number, workers: world } : {}),
+              ...(world > 1 ? { wait_for: flightRecorder.takeWaits() } : {}),
               ...memory,
               ...outcome.metrics,
             });

@@ -39,6 +39,8 @@ export interface DistAddon extends WireAddon {
   shmRun(
     handle: ShmHandle, op: number, reduce: number, root: number, count: number,
     a: Float32Array | null, b: Float32Array | null, timeoutMs: number, spinUs: number,
+    /** worldSize numbers, filled on success with the waits for each rank (Note [shm arrival stamps] in native/dist/shm-group.h). */
+    waitedMs: Float64Array | null,
   ): ShmFailure | null;
   shmClose(handle: ShmHandle): void;
   shmUnlink(name: string): void;

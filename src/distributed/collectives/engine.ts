@@ -105,6 +105,10 @@ interface Running {
   /** Undefined for send/recv, which exchange no descriptors. */
   desc: OpDescriptor | undefined;
   request: OpRequest;
+  /** performance.now() when this rank started the operation (sent its Arrive frames). */
+  startedAt: number;
+  /** Collectives: ms from startedAt until each peer's Arrive frame came (0: it was here first). */
+  waitedMs: number[] | undefined;
 }
 
 export class CollectiveEngine implements TransportHandlers {
@@ -249,7 +253,10 @@ export class CollectiveEngine implements TransportHandlers {
   private checkArrival(cur: Running, peer: number, desc: OpDescriptor): void {
     const [me, them] = [this.name(this.rank), this.name(peer)];
     const msg = describeMismatch(cur.run.seq, cur.desc!, me, desc, them, this.scope);
-    if (msg === undefined) return cur.run.arrived(peer);
+    if (msg === undefined) {
+      if (cur.waitedMs) cur.waitedMs[peer] = performance.now() - cur.startedAt;
+      return cur.run.arrived(peer);
+    }
     cur.run.fail(new CollectiveMismatchError(msg, { op: OP_DISPLAY_NAMES[cur.request.op], seq: cur.run.seq, ranks: [me, them] }));
   }
 
@@ -373,7 +380,7 @@ export class CollectiveEngine implements TransportHandlers {
       awaitArrivals: others,
       ...(this.naming ? { rankNames: this.naming.globalRanks } : {}),
     });
-    const running: Running = { run, desc, request: req };
+    const running: Running = { run, desc, request: req, startedAt: performance.now(), waitedMs: desc ? new Array<number>(this.worldSize).fill(0) : undefined };
     this.current = running;
     run.onFail = (err) => this.poison(err, true);
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
@@ -386,13 +393,16 @@ export class CollectiveEngine implements TransportHandlers {
           for (const p of others) transport.send(p, { type: FrameType.Arrive, flags: 0, seq, tag: 0, ...aux });
           const early = this.earlyArrivals.get(seq);
           this.earlyArrivals.delete(seq);
+          // Peers already here were not waited for: their wait is set to 0 after the check.
           for (const [p, d] of early ?? []) this.checkArrival(running, p, d);
+          for (const p of early?.keys() ?? []) running.waitedMs![p] = 0;
         }
         finalize = this.dispatch(run, req, desc);
       });
       run.start();
       await run.done;
-      return finalize?.();
+      const result = finalize?.();
+      return running.waitedMs ? { ...result, waitedMs: running.waitedMs, algorithm: desc!.algorithm } : result;
     } catch (err) {
       if (!(err instanceof CollectiveError)) run.fail(new CollectiveError(`${run.label}: ${(err as Error).message}`, { op: display, seq: run.seq, ranks: [] }));
       throw err;

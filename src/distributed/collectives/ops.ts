@@ -19,9 +19,23 @@ export type OpName = OpRequest["op"];
 
 /**
  * What an operation hands back once it completed: receive-any names the rank whose message it
- * took (in the group's own numbering, the one send() takes); every other operation nothing.
+ * took (in the group's own numbering, the one send() takes); a collective may say how long this
+ * rank waited for each peer to arrive at it (the flight recorder's waits, group/flight-recorder.ts).
  */
-export type OpResult = void | { source: number };
+export interface OpOutcome {
+  source?: number;
+  /**
+   * Indexed by the group's ranks: ms from this rank's arrival at the collective to the moment it
+   * saw peer r arrive (0 for a peer that was there first, and for itself). Only where the
+   * transport can tell: over TCP the peers' Arrive frames, through shared memory their arrival
+   * stamps (Note [shm arrival stamps]).
+   */
+  waitedMs?: ArrayLike<number>;
+  /** How a collective ran ("ring", "recursive-doubling"), where the executor chose. */
+  algorithm?: string;
+}
+
+export type OpResult = void | OpOutcome;
 
 /** The names used in error messages and logs. */
 export const OP_DISPLAY_NAMES: Record<OpName, string> = {

@@ -40,8 +40,8 @@ export type ToCommThread =
 export type FromCommThread =
   | { kind: "ready"; address: string }
   | { kind: "initFailed"; error: SerializedError }
-  /** `source`: the rank a receive-any took its message from. */
-  | { kind: "done"; id: number; source?: number }
+  /** `source`: the rank a receive-any took its message from; `waitedMs`: a collective's waits for each peer (OpOutcome). */
+  | { kind: "done"; id: number; source?: number; waitedMs?: ArrayLike<number>; algorithm?: string }
   | { kind: "failed"; id: number; error: SerializedError }
   /** The group failed (Note [a failed group stays failed]), whether or not an operation ran. */
   | { kind: "groupFailed"; error: SerializedError }

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     }
     if (m.kind === "abort") return engine.abort(m.reason);
     engine.run(m.request).then(
-      (result) => post({ kind: "done", id: m.id, ...(result ? { source: result.source } : {}) }),
+      (result) => post({ kind: "done", id: m.id, ...result }),
       (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),
     );
   });

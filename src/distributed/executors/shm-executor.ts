@@ -51,8 +51,6 @@ const OP_OF_CODE: OpName[] = ["barrier", "allReduce", "reduceScatter", "allGathe
 const REDUCE_CODE: Record<ReduceOp | "none", number> = { none: 0, sum: 1, avg: 2 };
 const REDUCE_OF_CODE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
 
-const DONE: Promise<OpResult> = Promise.resolve();
-
 export interface SharedMemoryOptions {
   /** Default deadline of every operation (ms). */
   timeoutMs: number;
@@ -135,23 +133,23 @@ export class SharedMemoryExecutor implements OpExecutor {
     const refused = this.refusal(req);
     if (refused) return Promise.reject(refused);
     try {
-      this.runInline(req);
-      return DONE;
+      return Promise.resolve({ waitedMs: this.runInline(req) });
     } catch (err) {
       if (err instanceof CollectiveError) this.broken ??= err;
       return Promise.reject(err);
     }
   }
 
-  /** Throws the operation's error. */
-  private runInline(req: OpRequest): void {
+  /** Throws the operation's error; returns how long this rank waited for each rank (Note [shm arrival stamps]). */
+  private runInline(req: OpRequest): Float64Array {
     validateRequest(req, this.rank, this.worldSize);
     const seq = this.seq++;
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const code = OP_CODE[req.op]!;
     let failure: ShmFailure | null;
+    const waitedMs = new Float64Array(this.worldSize);
     const run = (reduce: ReduceOp | "none", root: number, count: number, a: Float32Array | null, b: Float32Array | null): ShmFailure | null =>
-      this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs);
+      this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs, waitedMs);
     // Bytes this rank writes into its slots and reads of the others' (Note [shared-memory traffic]).
     let sent = 0;
     let received = 0;
@@ -182,6 +180,7 @@ export class SharedMemoryExecutor implements OpExecutor {
     if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
     this.sentBytes += sent;
     this.receivedBytes += received;
+    return waitedMs;
   }
 
   /** Bytes through the segment (Note [shared-memory traffic]) plus those of the TCP links. */

@@ -113,7 +113,8 @@ export class ThreadedExecutor implements OpExecutor {
     if (this.pending.size === 0) this.worker.unref();
     if (m.kind === "done") {
       p.after?.();
-      p.resolve(m.source === undefined ? undefined : { source: m.source });
+      const { kind: _kind, id: _id, ...outcome } = m;
+      p.resolve(outcome.source === undefined && outcome.waitedMs === undefined ? undefined : outcome);
     } else {
       p.reject(deserializeError(m.error));
     }

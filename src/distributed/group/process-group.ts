@@ -22,6 +22,8 @@ import type { OpExecutor } from "../executors/op-executor.js";
 import type { Traffic } from "../base/traffic-counter.js";
 import { validateRequest } from "../collectives/request.js";
 import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
+import { flightRecorder } from "./flight-recorder.js";
+import { OP_DISPLAY_NAMES } from "../collectives/ops.js";
 
 export type { OpExecutor, Traffic };
 
@@ -133,6 +135,11 @@ export class ProcessGroup {
   private retiredReceived = 0;
   /** Operations submitted whose promise has not settled yet (Note [inline all-reduce]). */
   private pending = 0;
+  /** This group in the flight recorder, and the engine's numbers of its next operations (Note [flight sequence numbers]). */
+  private readonly flightName: string;
+  private nextCollective = 0;
+  private readonly sentTo: number[];
+  private readonly receivedFrom: number[];
 
   constructor(
     /** This process's rank, 0..worldSize-1. */
@@ -146,6 +153,42 @@ export class ProcessGroup {
   ) {
     this.globalRanks = internals.globalRanks ? [...internals.globalRanks] : Array.from({ length: worldSize }, (_, r) => r);
     this.makeSubgroup = internals.makeSubgroup;
+    this.flightName = flightRecorder.nameGroup(this.globalRanks, internals.globalRanks === undefined);
+    this.sentTo = new Array<number>(worldSize).fill(0);
+    this.receivedFrom = new Array<number>(worldSize).fill(0);
+  }
+
+  /** Starts the flight record of a request about to be submitted (none for one the executor will refuse as invalid). */
+  private record(req: OpRequest): ReturnType<typeof flightRecorder.begin> {
+    try {
+      validateRequest(req, this.rank, this.worldSize);
+    } catch {
+      return undefined;
+    }
+    const g = this.globalRanks;
+    let seq: number;
+    let peers: readonly number[] = g;
+    let count: number;
+    switch (req.op) {
+      case "send":
+        seq = this.sentTo[req.peer]!++;
+        peers = [g[req.peer]!];
+        count = req.buffer.length;
+        break;
+      case "recv":
+        seq = this.receivedFrom[req.peer]!++;
+        peers = [g[req.peer]!];
+        count = req.buffer.length;
+        break;
+      case "recvAny":
+        seq = -1;
+        count = req.buffer.length;
+        break;
+      default:
+        seq = this.nextCollective++;
+        count = req.op === "barrier" ? 0 : req.op === "reduceScatter" || req.op === "allGather" ? req.input.length : req.buffer.length;
+    }
+    return flightRecorder.begin(this.flightName, g[this.rank]!, seq, OP_DISPLAY_NAMES[req.op], count, this.transport, peers, g);
   }
 
   /** Builds the request from the caller's buffers (tensors staged) and submits it; strided outputs are written back once it succeeded. */
@@ -158,11 +201,22 @@ export class ProcessGroup {
       return Promise.reject(err);
     }
     const { request, after } = built;
+    const flight = this.record(request);
     const done = this.executor.submit(request);
     // Counted down before any caller's continuation runs: this handler is attached first.
     this.pending++;
-    const settle = (): void => void this.pending--;
-    done.then(settle, settle);
+    done.then(
+      (result) => {
+        this.pending--;
+        flightRecorder.end(flight, result?.waitedMs, result?.algorithm);
+        // A receive-any's message number is the claimed peer's (collectives/recv-any.ts).
+        if (request.op === "recvAny" && result?.source !== undefined) this.receivedFrom[result.source]!++;
+      },
+      (err: Error) => {
+        this.pending--;
+        flightRecorder.fail(flight, err);
+      },
+    );
     if (!after) return done;
     return done.then((result) => {
       after();
@@ -219,7 +273,9 @@ export class ProcessGroup {
     validateRequest(request, this.rank, this.worldSize);
     const earlier = this.executor.failure();
     if (earlier) throw earlier;
-    this.executor.submit(request).catch(() => {}); // settled already; its error is the executor's failure()
+    const flight = this.record(request);
+    // Settled already; its error is the executor's failure(). The record closes a turn later.
+    this.executor.submit(request).then((r) => flightRecorder.end(flight, r?.waitedMs, r?.algorithm), (err: Error) => flightRecorder.fail(flight, err));
     const failed = this.executor.failure();
     if (failed) throw failed;
   }

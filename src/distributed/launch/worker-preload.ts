@@ -1,13 +1,18 @@
 // Loaded into every Node worker the launcher starts (`node --import <this> script`), before the
-// script. Its one job: when an error nobody handles is about to end the worker, say so on stderr
-// with a one-line summary the launcher can print instead of N full reports (Note [one line per
-// failed job] in fatal-report.ts). It changes nothing else: the monitor event does not handle
-// the error, so Node still prints its report and exits with status 1 exactly as without it.
+// script. Its two jobs:
+//  - when an error nobody handles is about to end the worker, say so on stderr with a one-line
+//    summary the launcher can print instead of N full reports (Note [one line per failed job] in
+//    fatal-report.ts). The monitor event does not handle the error, so Node still prints its
+//    report and exits with status 1 exactly as without it;
+//  - own SIGUSR1, which asks for the flight record (Note [flight record triggers] in
+//    group/flight-recorder.ts), from the first line: without a handler Node would open its
+//    inspector on it, and a worker that has no process group yet has nothing to write.
 import { writeSync } from "node:fs";
 import { inspect, types } from "node:util";
 import { isMainThread } from "node:worker_threads";
 import { ENV } from "../rendezvous/worker-env.js";
 import { fatalMarkerLine } from "./fatal-report.js";
+import { callFlightDump } from "../group/flight-hook.js";
 
 function summary(err: unknown): string {
   if (!types.isNativeError(err) && !(err instanceof Error)) return `uncaught value ${inspect(err, { breakLength: Infinity, depth: 1 })}`;
@@ -30,4 +35,5 @@ if (isRank) {
       // stderr is gone: the launcher will report the exit status alone.
     }
   });
+  process.on("SIGUSR1", () => void callFlightDump("SIGUSR1"));
 }

@@ -1,8 +1,11 @@
 // The launcher's view of the job's metrics: it tails every rank-<r>.jsonl in the run directory,
 // prints one line for the newest step that every rank has reported, and a short summary at the end.
+// Both name the straggler once one is clear: the rank the others have waited for most in each of
+// the last few steps, with how long they wait for it (Note [straggler score] in straggler.ts).
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { StepMetrics } from "./metrics-writer.js";
+import { StragglerTracker, type StragglerScore } from "./straggler.js";
 
 interface Tail {
   offset: number;
@@ -31,6 +34,9 @@ export class MetricsSummary {
   private lastLosses = new Map<number, number>();
   private readonly sums = { samples_per_s: 0, compute_ms: 0, comm_ms: 0, wait_ms: 0 };
   private readonly counts = { samples_per_s: 0, compute_ms: 0, comm_ms: 0, wait_ms: 0 };
+  private readonly stragglers = new StragglerTracker();
+  /** The straggler named most recently, if any was. */
+  private lastStraggler: StragglerScore | undefined;
 
   constructor(
     private readonly runDir: string,
@@ -75,6 +81,10 @@ export class MetricsSummary {
     if (!m) this.steps.set(r.step, (m = new Map()));
     m.set(r.rank, r);
     this.stepsSeen.add(r.step);
+    if (typeof r.wait_for === "object" && r.wait_for !== null) {
+      this.stragglers.add(r.rank, r.step, r.wait_for as Record<string, number>);
+      this.lastStraggler = this.stragglers.straggler() ?? this.lastStraggler;
+    }
     for (const k of Object.keys(this.sums) as (keyof typeof this.sums)[]) {
       const v = r[k];
       if (typeof v !== "number") continue;
@@ -107,7 +117,8 @@ export class MetricsSummary {
     return (
       `step ${step} | loss ${fmt(mean(num("loss")), 4)} | ${samples.length ? fmt(samples.reduce((a, b) => a + b, 0), 0) : "-"} samples/s | ` +
       `compute ${fmt(mean(num("compute_ms")), 1)} ms comm ${fmt(mean(num("comm_ms")), 1)} ms wait ${fmt(mean(num("wait_ms")), 1)} ms` +
-      (slowest && recs.length > 1 && slowest.compute_ms !== undefined ? ` | slowest rank ${slowest.rank}` : "")
+      (slowest && recs.length > 1 && slowest.compute_ms !== undefined ? ` | slowest rank ${slowest.rank}` : "") +
+      stragglerText(this.stragglers.straggler(), " | ")
     );
   }
 
@@ -118,7 +129,18 @@ export class MetricsSummary {
     const jobSamples = this.stepsWithSamples.size ? this.sums.samples_per_s / this.stepsWithSamples.size : undefined;
     return (
       `${this.stepsSeen.size} steps, final loss ${fmt(mean([...this.lastLosses.values()]), 4)}, ${fmt(jobSamples, 0)} samples/s (job, mean over steps), ` +
-      `per step: compute ${fmt(avg("compute_ms"), 1)} ms, comm ${fmt(avg("comm_ms"), 1)} ms, wait ${fmt(avg("wait_ms"), 1)} ms`
+      `per step: compute ${fmt(avg("compute_ms"), 1)} ms, comm ${fmt(avg("comm_ms"), 1)} ms, wait ${fmt(avg("wait_ms"), 1)} ms` +
+      stragglerText(this.lastStraggler, "; ")
     );
   }
+
+  /** The straggler named most recently (Note [straggler score]), if the job had one. */
+  get straggler(): StragglerScore | undefined {
+    return this.lastStraggler;
+  }
+}
+
+/** "straggler rank 1 (the others wait 41.2 ms per step for it)", after `sep`; "" for none. */
+function stragglerText(s: StragglerScore | undefined, sep: string): string {
+  return s ? `${sep}straggler rank ${s.rank} (the others wait ${s.score_ms.toFixed(1)} ms per step for it)` : "";
 }

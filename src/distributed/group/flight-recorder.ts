@@ -1,0 +1,262 @@
+// The flight recorder: every process keeps its last N operations on process groups (collectives
+// and point-to-point), each with its sequence number, size, peers, start and end, and how long it
+// waited for each peer, in a ring buffer. When something goes wrong the ring is written to the
+// run folder as flight-<rank>.json, and `weft diagnose RUN_DIR` merges the ranks' files into one
+// account of which operation is stuck, who is in it, who never came and what they did last
+// (distributed/diagnostics/flight-report.ts). PyTorch added the same for NCCL late; a hang that
+// needs one rank's stack from each of 64 machines is what it saves.
+//
+// Note [flight record triggers]
+// The ring is written (flight-<rank>.json in WEFT_RUN_DIR, replaced atomically) when:
+//  - an operation fails: a deadline passed, a peer was lost, ranks called different collectives,
+//    the group was aborted (each failure, so an elastic job's last one is on disk);
+//  - the process gets SIGUSR1: `kill -USR1 <pid>` on a job that seems stuck, and the launcher
+//    sends it to every worker still running when a job fails, a moment before it stops them, so
+//    the ranks that never failed (the one that never arrived, above all) leave their record too;
+//  - the process exits with a non-zero status (an uncaught error outside any collective).
+// Without WEFT_RUN_DIR (a script run by hand) nothing is written unless dumpFlightRecord is given
+// a folder. A rank blocked inside a shared-memory collective runs its SIGUSR1 handler only when
+// the call returns (at its deadline at the latest), since the wait is native code on the main
+// thread; over TCP the main thread is free while it waits, and the record is written at once.
+//
+// Note [flight sequence numbers]
+// A record carries the number the engine gives the operation and puts in its errors
+// ("all-reduce #4"): collectives share one counter per group, from 0, and send and recv count
+// per peer. The group counts them the same way as it submits them: a request that fails
+// validation never reaches the engine's counter, so it is not counted here either. The group is
+// named by its job ranks ("world" for a top-level group, "[1, 3]" for a subgroup) and how many
+// groups of those ranks this process made before it (#0, #1: an elastic job's generations), so
+// that records of one group can be matched across ranks.
+import { hostname } from "node:os";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENV } from "../rendezvous/worker-env.js";
+import { FLIGHT_DUMP_HOOK } from "./flight-hook.js";
+
+export type FlightState = "running" | "completed" | "failed";
+
+/** One operation as the flight recorder keeps it (and writes it: times in ms since the epoch). */
+export interface FlightRecord {
+  /** The group (Note [flight sequence numbers]): "world#0", "[1, 3]#0". */
+  group: string;
+  /** This process's job rank. */
+  rank: number;
+  /** The engine's number for it (Note [flight sequence numbers]); -1 for a receive-any. */
+  seq: number;
+  /** "all-reduce", "all-gather", "send", ... */
+  op: string;
+  /** Floats this rank passed (all-gather and reduce-scatter: the input). */
+  count: number;
+  /** How it travelled: "ring", "recursive-doubling", "shared-memory", "in-process", ... once known. */
+  algorithm: string;
+  /** Job ranks taking part: every member of the group for a collective, the peer for send/recv. */
+  peers: readonly number[];
+  start: number;
+  end?: number;
+  state: FlightState;
+  error?: string;
+  /** Job rank -> ms this rank waited for it to arrive (collectives, when the transport can tell). */
+  waited_ms?: Record<string, number>;
+}
+
+/** What flight-<rank>.json holds. */
+export interface FlightFile {
+  rank: number;
+  pid: number;
+  host: string;
+  /** What made this process write it: "SIGUSR1", "exit code 1", the failure's message. */
+  reason: string;
+  /** The first operation failure this process saw, if any. */
+  first_failure?: string;
+  written_at: number;
+  /** Records the ring holds at most, and how many older ones it dropped. */
+  capacity: number;
+  dropped: number;
+  records: FlightRecord[];
+}
+
+/** The file name of a rank's record in the run folder. */
+export const flightFileName = (rank: number | string): string => `flight-${rank}.json`;
+
+/** Records kept by default; WEFT_FLIGHT_RECORDS changes it (0 turns recording off). */
+const DEFAULT_CAPACITY = 2000;
+
+/** Epoch ms with sub-millisecond resolution, from one monotonic clock. */
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** A record in the ring, before it is written: waits as the executor gave them (by group rank). */
+interface Entry extends Omit<FlightRecord, "waited_ms"> {
+  waits?: ArrayLike<number>;
+  /** Job rank of each group rank, to name the waits. */
+  names: readonly number[];
+}
+
+export class FlightRecorder {
+  private readonly ring: (Entry | undefined)[];
+  private next = 0;
+  private total = 0;
+  private firstFailure: string | undefined;
+  /** ms waited for each job rank since the last takeWaits(), and the peers seen meanwhile. */
+  private waitSums = new Map<number, number>();
+  private readonly groupsMade = new Map<string, number>();
+  private hooksInstalled = false;
+
+  constructor(readonly capacity: number) {
+    this.ring = new Array<Entry | undefined>(Math.max(0, capacity));
+  }
+
+  /** The name of a new group of these job ranks (Note [flight sequence numbers]). */
+  nameGroup(globalRanks: readonly number[], topLevel: boolean): string {
+    const members = topLevel ? "world" : `[${globalRanks.join(", ")}]`;
+    const made = this.groupsMade.get(members) ?? 0;
+    this.groupsMade.set(members, made + 1);
+    this.installHooks();
+    return `${members}#${made}`;
+  }
+
+  /** Starts a record; returns it (undefined when recording is off) for end() or fail(). */
+  begin(group: string, rank: number, seq: number, op: string, count: number, algorithm: string, peers: readonly number[], names: readonly number[]): Entry | undefined {
+    if (this.ring.length === 0) return undefined;
+    const e: Entry = { group, rank, seq, op, count, algorithm, peers, start: nowMs(), state: "running", names };
+    this.ring[this.next] = e;
+    this.next = (this.next + 1) % this.ring.length;
+    this.total++;
+    return e;
+  }
+
+  /** The operation completed; `waits` (by group rank) add to the step's waits (takeWaits). */
+  end(e: Entry | undefined, waits: ArrayLike<number> | undefined, algorithm: string | undefined): void {
+    if (!e) return;
+    e.end = nowMs();
+    e.state = "completed";
+    if (algorithm !== undefined) e.algorithm = algorithm;
+    if (!waits) return;
+    e.waits = waits;
+    for (let r = 0; r < waits.length; r++) {
+      const name = e.names[r]!;
+      if (name === e.rank) continue;
+      this.waitSums.set(name, (this.waitSums.get(name) ?? 0) + waits[r]!);
+    }
+  }
+
+  /** The operation failed: recorded, and the ring written (Note [flight record triggers]). */
+  fail(e: Entry | undefined, err: Error): void {
+    const message = `${err.name}: ${err.message}`;
+    this.firstFailure ??= message;
+    if (e) {
+      e.end = nowMs();
+      e.state = "failed";
+      e.error = message;
+    }
+    if (process.env[ENV.runDir] !== undefined) this.tryDump(message);
+  }
+
+  /**
+   * ms this process waited for each job rank in collectives since the last call (every peer met
+   * is listed, 0 included), and starts a new interval: the training loop's `wait_for` of a step.
+   */
+  takeWaits(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [r, ms] of this.waitSums) out[String(r)] = Math.round(ms * 1000) / 1000;
+    this.waitSums = new Map();
+    return out;
+  }
+
+  /** The records held, oldest first, as they are written. */
+  records(): FlightRecord[] {
+    const n = Math.min(this.total, this.ring.length);
+    const out: FlightRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = this.ring[(this.next - n + i + this.ring.length) % this.ring.length]!;
+      const { waits, names, ...rest } = e;
+      const rec: FlightRecord = { ...rest, start: round3(e.start), ...(e.end === undefined ? {} : { end: round3(e.end) }) };
+      if (waits) {
+        const w: Record<string, number> = {};
+        for (let r = 0; r < waits.length; r++) if (names[r] !== e.rank) w[String(names[r])] = round3(waits[r]!);
+        rec.waited_ms = w;
+      }
+      out.push(rec);
+    }
+    return out;
+  }
+
+  /**
+   * Writes flight-<rank>.json into `dir` (default WEFT_RUN_DIR) and returns its path, or
+   * undefined when there is no folder to write to.
+   */
+  dump(reason: string, dir = process.env[ENV.runDir]): string | undefined {
+    if (dir === undefined) return undefined;
+    const rank = Number(process.env[ENV.rank] ?? 0);
+    const file: FlightFile = {
+      rank, pid: process.pid, host: hostname(), reason, ...(this.firstFailure ? { first_failure: this.firstFailure } : {}),
+      written_at: round3(nowMs()), capacity: this.ring.length, dropped: Math.max(0, this.total - this.ring.length), records: this.records(),
+    };
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, flightFileName(rank));
+    // Whole or not at all: a reader (weft diagnose) never sees half a file.
+    const partial = `${path}.${process.pid}.partial`;
+    writeFileSync(partial, `${JSON.stringify(file)}\n`);
+    renameSync(partial, path);
+    return path;
+  }
+
+  /** dump() from a failure path or a signal: a full disk must not turn into a second error. */
+  private tryDump(reason: string): void {
+    try {
+      this.dump(reason);
+    } catch (err) {
+      process.stderr.write(`weft: could not write the flight record: ${(err as Error).message}\n`);
+    }
+  }
+
+  /** Once, under a launcher: SIGUSR1 and a failed exit write the ring (Note [flight record triggers]). */
+  private installHooks(): void {
+    if (this.hooksInstalled || process.env[ENV.runDir] === undefined) return;
+    this.hooksInstalled = true;
+    // The launcher's preload (launch/worker-preload.ts) owns SIGUSR1 in its workers, so that a
+    // signal before any group exists does not start Node's inspector; it calls this hook.
+    (globalThis as Record<symbol, unknown>)[FLIGHT_DUMP_HOOK] = (reason: string) => this.tryDump(reason);
+    if (process.listenerCount("SIGUSR1") === 0) process.on("SIGUSR1", () => this.tryDump("SIGUSR1"));
+    process.on("exit", (code) => {
+      if (code !== 0 && this.total > 0) this.tryDump(`exit code ${code}`);
+    });
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function capacityFromEnv(): number {
+  const v = process.env.WEFT_FLIGHT_RECORDS;
+  if (v === undefined || v === "") return DEFAULT_CAPACITY;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`WEFT_FLIGHT_RECORDS=${v}: give the number of operations to keep (0 turns the flight recorder off)`);
+  return n;
+}
+
+/** This process's recorder: every process group records into it. */
+export const flightRecorder = new FlightRecorder(capacityFromEnv());
+
+/**
+ * Writes this process's flight record now, into `dir` (default: the job's run folder), and
+ * returns the file's path, or undefined without a folder. `weft diagnose` reads it.
+ *
+ * @example The last operations of this process, written where asked
+ * ```ts
+ * import { createInProcessGroups, dumpFlightRecord } from "weft";
+ * import { mkdtempSync, readFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const [a, b] = createInProcessGroups(2);
+ * await Promise.all([a!.allReduce(new Float32Array(8)), b!.allReduce(new Float32Array(8))]);
+ * const path = dumpFlightRecord("asked", mkdtempSync(join(tmpdir(), "flight-")))!;
+ * const last = JSON.parse(readFileSync(path, "utf8")).records.at(-1);
+ * assert.equal(last.op, "all-reduce");
+ * assert.equal(last.state, "completed");
+ * await Promise.all([a!.destroy(), b!.destroy()]);
+ * ```
+ */
+export function dumpFlightRecord(reason: string, dir?: string): string | undefined {
+  return flightRecorder.dump(reason, dir);
+}
