@@ -184,6 +184,9 @@ async function serveUntilFinished(store: StoreServer, key: Buffer, log: (m: stri
 /** After an elastic job's first clean exit, how long the workers still running get to finish (the result's writer may still evaluate). */
 const ELASTIC_FINISH_GRACE_MS = 60_000;
 
+/** How long workers get to write their flight records (SIGUSR1) before SIGTERM, when a job fails. */
+const FLIGHT_RECORD_GRACE_MS = 500;
+
 /** How long a node waits for node 0's store by default (node 0 may start after the others, as with torchrun). */
 export const DEFAULT_RDZV_TIMEOUT_MS = 60_000;
 
@@ -244,22 +247,33 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
   const alive = (): Worker[] => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-  /** Stops every worker still running; `why` (when given) is logged with who is being stopped. */
-  const stopAll = (why: string | undefined): void => {
+  /**
+   * Stops every worker still running; `why` (when given) is logged with who is being stopped.
+   * With `flightRecords`, Node workers first get SIGUSR1 and a moment to write their flight
+   * records (Note [flight record triggers] in group/flight-recorder.ts): after a failure, the
+   * ranks that did not fail hold half of what `weft diagnose` needs.
+   */
+  const stopAll = (why: string | undefined, flightRecords = false): void => {
     if (stopping) return;
     stopping = true;
     const running = alive();
     if (why !== undefined && running.length > 0) log(`${why}; stopping ranks ${running.map((w) => w.rank).join(", ")} (SIGTERM, SIGKILL after ${o.graceMs} ms)`);
-    for (const w of running) w.child.kill("SIGTERM");
-    killTimer = setTimeout(() => {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
-    }, o.graceMs);
+    const record = flightRecords && command.file === process.execPath;
+    if (record) for (const w of running) w.child.kill("SIGUSR1");
+    const terminate = (): void => {
+      for (const w of running) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGTERM");
+      killTimer = setTimeout(() => {
+        for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
+      }, o.graceMs);
+    };
+    if (record) killTimer = setTimeout(terminate, FLIGHT_RECORD_GRACE_MS);
+    else terminate();
   };
 
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted ??= signal;
-    stopAll(`received ${signal}`);
+    stopAll(`received ${signal}`, true);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -334,9 +348,9 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
               const where = fatal.location ? ` at ${fatal.location}` : "";
               const after = ((Date.now() - startedAt) / 1000).toFixed(1);
               log(`rank ${rank} failed ${after} s after it started: ${fatal.error}${where} (exit code ${status}); ${others}its output is in ${output.logPath}`);
-              stopAll(undefined);
+              stopAll(undefined, true);
             } else {
-              stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`);
+              stopAll(`rank ${rank} (pid ${child.pid ?? "none"}) ${how}`, true);
             }
           }
           resolveExit();
