@@ -10,6 +10,8 @@
 //    error, where it was thrown, which log has the rest: Note [one line per failed job]); one that
 //    exited non-zero by itself gets its last lines printed.
 //  - Per-step metrics the workers write (MetricsWriter) are summarised live and at the end.
+//  - What the launcher itself sees (workers started and ended, the job stopping) goes to
+//    launcher-<node>.jsonl and to an observer, if one is given (Note [launcher events]).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -27,6 +29,7 @@ import { StoreTimeoutError } from "../base/errors.js";
 import { ENV } from "../rendezvous/worker-env.js";
 import { workerCommand } from "./worker-command.js";
 import { WorkerOutput } from "./worker-output.js";
+import { CHECKPOINT_REQUEST_KEY, LauncherEventLog, type JobObserver, type RunningJob } from "./job-observer.js";
 
 export interface LaunchOptions {
   /** Workers on this machine. */
@@ -77,6 +80,8 @@ export interface LaunchOptions {
    * serves no store.
    */
   join?: boolean;
+  /** Follows the job: its events (Note [launcher events] in job-observer.ts) and its end; the dashboard is one. */
+  observer?: JobObserver;
 }
 
 // Note [elastic supervision]
@@ -246,6 +251,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   let failed: JobResult["failed"];
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
+  let events: LauncherEventLog | undefined;
   const alive = (): Worker[] => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
   /**
    * Stops every worker still running; `why` (when given) is logged with who is being stopped.
@@ -256,6 +262,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   const stopAll = (why: string | undefined, flightRecords = false): void => {
     if (stopping) return;
     stopping = true;
+    events?.record({ event: "job_stopping", why: why ?? (failed ? `rank ${failed.rank} failed (exit code ${failed.exitCode})` : "the job could not be started whole") });
     const running = alive();
     if (why !== undefined && running.length > 0) log(`${why}; stopping ranks ${running.map((w) => w.rank).join(", ")} (SIGTERM, SIGKILL after ${o.graceMs} ms)`);
     const record = flightRecords && command.file === process.execPath;
@@ -278,6 +285,39 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  /** The job as the observer sees it: what it is, and the two things a control request may ask of it. */
+  const runningJob = (): RunningJob => ({
+    jobId: jobId!, runDir, secret: o.secret, nproc: o.nproc, nnodes: o.nnodes, worldSize, script: o.script, args: o.args,
+    startedAt: Date.now(), ...(o.elastic ? { elastic: o.elastic } : {}),
+    stop: (why: string) => {
+      // As Ctrl-C would: the job ends with SIGINT's status, not as a success.
+      interrupted ??= "SIGINT";
+      stopAll(why, true);
+    },
+    requestCheckpoint: (from: string) => {
+      if (!store) return { ok: false, message: "this launcher serves no store (node 0's does, unless the job meets through etcd): ask node 0's dashboard" };
+      if (stopping) return { ok: false, message: "the job is stopping" };
+      const request = JSON.stringify({ id: randomBytes(4).toString("hex"), from, time: Date.now() });
+      const at = store;
+      void StoreClient.connect({ host: at.host, port: at.port, secret: key })
+        .then((c) => c.set(CHECKPOINT_REQUEST_KEY, request).finally(() => c.close()))
+        .catch((err: Error) => log(`could not pass on ${from}'s checkpoint request: ${err.message}`));
+      return { ok: true, message: "asked every worker for a checkpoint" };
+    },
+    recordControl: (action: string, from: string, ok: boolean, why: string) => events?.record({ event: "control", action, from, ok, why }),
+  });
+  /** The job's last event, and the observer's last word (it may serve a moment longer); never throws. */
+  const endObserved = async (exitCode: number, error?: string): Promise<void> => {
+    if (!events) return;
+    events.record({ event: "job_ended", exit_code: exitCode, ...(error === undefined ? {} : { error }) });
+    try {
+      await o.observer?.jobEnded(exitCode);
+    } catch (err) {
+      log(`the job's observer failed at the end: ${(err as Error).message}`);
+    }
+    events.close();
+  };
+
   const summary = new MetricsSummary(runDir, o.nproc);
   let poller: NodeJS.Timeout | undefined;
   // From here to the end of the job, one try: the store is listening and the signal handlers are
@@ -285,6 +325,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   // stop the workers started so far, close the store and remove the handlers; otherwise the
   // launcher would print the error and never exit.
   let allExited = false;
+  let thrown: Error | undefined;
   try {
     try {
       mkdirSync(runDir, { recursive: true });
@@ -293,6 +334,16 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       const why = (err as Error).message.replace(/, mkdir '.*'$/, "");
       throw new Error(`cannot create the run directory ${runDir}: ${why}; give --run-dir a directory this user can create and write`);
     }
+    events = new LauncherEventLog(runDir, o.nodeRank, o.observer, log);
+    const job = runningJob();
+    events.record({
+      event: "job_started",
+      config: {
+        job_id: job.jobId, run_dir: runDir, node_rank: o.nodeRank, nproc: o.nproc, nnodes: o.nnodes, world_size: worldSize,
+        script: o.script, args: o.args, ...(o.elastic ? { elastic: o.elastic } : {}),
+      },
+    });
+    events.notify(() => o.observer?.jobStarted(job));
 
     const cpuShares = cpuSharesFor(o, log);
     spawnWorker = (rank: number, localRank: number, memberId: string | undefined): void => {
@@ -327,12 +378,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         // Invalid arguments or environment throw here instead of emitting "error" on the child.
         throw new Error(`could not start rank ${rank} (${command.file} ${[...command.args, ...o.args].join(" ")}): ${(err as Error).message}`);
       }
+      events?.record({ event: "worker_started", rank, pid: child.pid, ...(o.elastic ? { member: memberId ?? `w${rank}` } : {}) });
       const output = new WorkerOutput(rank, join(runDir, `rank-${rank}.log`), onLine, log);
       child.stdout!.setEncoding("utf8").on("data", (d: string) => output.push("stdout", d));
       child.stderr!.setEncoding("utf8").on("data", (d: string) => output.push("stderr", d));
       const exited = new Promise<void>((resolveExit) => {
         const ended = (status: number, how: string): void => {
           output.flush();
+          events?.record({ event: "worker_exited", rank, pid: child.pid, status, how });
           if (o.elastic && !stopping) {
             elasticExit(rank, status, how);
             resolveExit();
@@ -394,6 +447,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
         restarts++;
         const slot = firstSlot + (restarts - 1) * o.nnodes + o.nodeRank;
         log(`rank ${rank} ${how}; the others go on without it (elastic), and rank ${slot} starts in its place (restart ${restarts} of ${e.maxRestarts})`);
+        events?.record({ event: "worker_replaced", rank, by: slot });
         spawnWorker(slot, w.localRank, `w${rank}r${restarts}${joinTag ? `-${joinTag}` : ""}`);
       } else {
         log(`rank ${rank} ${how}; the others go on without it (elastic: ${running} running here, --min ${e.min})`);
@@ -431,6 +485,9 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     // Node 0 serves the embedded store the whole elastic job meets through: its own workers may be
     // done (or lost) while other machines' still train, so it serves until the job says it is over.
     if (o.elastic && store && o.nnodes > 1 && !stopping) await serveUntilFinished(store, key, log, () => stopping);
+  } catch (err) {
+    thrown = err as Error;
+    throw err;
   } finally {
     if (poller) clearInterval(poller);
     if (!allExited) {
@@ -444,6 +501,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     process.off("SIGTERM", onSignal);
     await store?.close();
     await Promise.all(workers.map((w) => w.output.close()));
+    if (thrown) await endObserved(1, thrown.message);
   }
   if (o.liveMetrics) {
     summary.poll();
@@ -452,16 +510,22 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     const end = summary.finalSummary();
     if (end) log(`job ${jobId!}: ${end}`);
   }
-  if (o.elastic && cleanExit && !crashed) return { exitCode: 0, jobId: jobId!, runDir };
-  if (o.elastic && crashed) return { exitCode: crashed.exitCode, jobId: jobId!, runDir, failed: crashed };
-  if (failed) {
-    // An uncaught error was summed up when it happened; a worker that chose its exit status
-    // printed its own reason, which its last lines show.
-    if (failed.error === undefined) {
-      log(`job ${jobId!} failed: rank ${failed.rank} exited with status ${failed.exitCode}; its last lines:\n` + failed.tail.map((l) => `  [${failed!.rank}] ${l}`).join("\n"));
+  const result = outcome();
+  await endObserved(result.exitCode);
+  return result;
+
+  function outcome(): JobResult {
+    if (o.elastic && cleanExit && !crashed) return { exitCode: 0, jobId: jobId!, runDir };
+    if (o.elastic && crashed) return { exitCode: crashed.exitCode, jobId: jobId!, runDir, failed: crashed };
+    if (failed) {
+      // An uncaught error was summed up when it happened; a worker that chose its exit status
+      // printed its own reason, which its last lines show.
+      if (failed.error === undefined) {
+        log(`job ${jobId!} failed: rank ${failed.rank} exited with status ${failed.exitCode}; its last lines:\n` + failed.tail.map((l) => `  [${failed!.rank}] ${l}`).join("\n"));
+      }
+      return { exitCode: failed.exitCode, jobId: jobId!, runDir, failed };
     }
-    return { exitCode: failed.exitCode, jobId: jobId!, runDir, failed };
+    if (interrupted) return { exitCode: 128 + (constants.signals[interrupted] ?? 0), jobId: jobId!, runDir };
+    return { exitCode: 0, jobId: jobId!, runDir };
   }
-  if (interrupted) return { exitCode: 128 + (constants.signals[interrupted] ?? 0), jobId: jobId!, runDir };
-  return { exitCode: 0, jobId: jobId!, runDir };
 }
