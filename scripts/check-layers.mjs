@@ -53,6 +53,7 @@ const DIST_LAYERS = [
   ["executors", "where collectives run: comm thread, shared memory"],
   ["group", "ProcessGroup and how a worker creates one"],
   ["metrics", "per-step metrics written and summarised"],
+  ["diagnostics", "the ranks' flight records merged into one account of a stuck or failed job (weft diagnose)"],
   ["launch", "the launcher that starts and watches ranks"],
   ["tensor-parallel", "Megatron-style tensor-parallel layers and GPT: autograd operators over a group's inline all-reduce"],
   ["strategies", "DDP and other ways to train with a group"],

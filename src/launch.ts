@@ -7,3 +7,5 @@ export { StoreClient, type StoreClientOptions } from "./distributed/rendezvous/s
 export { ENV as WEFT_ENV } from "./distributed/rendezvous/worker-env.js";
 export { generateSecret, readSecretFile, secretKey } from "./distributed/wire/secret.js";
 export { MetricsWriter, type StepMetrics, type MetricsWriterOptions } from "./distributed/metrics/metrics-writer.js";
+export { StragglerTracker, type StragglerScore, type StragglerOptions } from "./distributed/metrics/straggler.js";
+export { diagnoseRun, formatFlightReport, readFlightFiles, type FlightReport, type StuckCollective, type AbsentRank } from "./distributed/diagnostics/flight-report.js";

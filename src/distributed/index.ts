@@ -12,6 +12,8 @@ export { initWorker, initProcessGroup, type WorkerInfo, type InitProcessGroupOpt
 export { sharedFloat32Array, isShared } from "./base/shared-buffer.js";
 export type { ReduceOp } from "./collectives/ops.js";
 export type { WireDtype } from "./compression/wire-dtype.js";
+// What this process's groups did lately (the flight recorder; weft diagnose reads its files)
+export { dumpFlightRecord, type FlightRecord, type FlightFile } from "./group/flight-recorder.js";
 // Errors a script may catch
 export {
   CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, GroupAbortedError, AuthError, StoreError, StoreTimeoutError,

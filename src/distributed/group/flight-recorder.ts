@@ -64,7 +64,7 @@ export interface FlightFile {
   rank: number;
   pid: number;
   host: string;
-  /** What made this process write it: "SIGUSR1", "exit code 1", the failure's message. */
+  /** What made this process write it: "SIGUSR1", "exit with code 1", "failure: <the error>". */
   reason: string;
   /** The first operation failure this process saw, if any. */
   first_failure?: string;
@@ -148,7 +148,7 @@ export class FlightRecorder {
       e.state = "failed";
       e.error = message;
     }
-    if (process.env[ENV.runDir] !== undefined) this.tryDump(message);
+    if (process.env[ENV.runDir] !== undefined) this.tryDump(`failure: ${message}`);
   }
 
   /**
@@ -218,7 +218,7 @@ export class FlightRecorder {
     (globalThis as Record<symbol, unknown>)[FLIGHT_DUMP_HOOK] = (reason: string) => this.tryDump(reason);
     if (process.listenerCount("SIGUSR1") === 0) process.on("SIGUSR1", () => this.tryDump("SIGUSR1"));
     process.on("exit", (code) => {
-      if (code !== 0 && this.total > 0) this.tryDump(`exit code ${code}`);
+      if (code !== 0 && this.total > 0) this.tryDump(`exit with code ${code}`);
     });
   }
 }

@@ -36,6 +36,19 @@ type StepWaits = Map<number, number>;
 /** Incomplete steps this far behind the newest counted one are given up (a rank left the job). */
 const STALE_STEPS = 64;
 
+/**
+ * Scores ranks by how long the others wait for them, from the step lines' `wait_for`.
+ *
+ * @example Rank 1 comes 20 ms late to every step: it is named after three steps
+ * ```ts
+ * const t = new StragglerTracker({ consecutive: 3 });
+ * for (const step of [1, 2, 3]) {
+ *   t.add(0, step, { "1": 20 });   // rank 0 waited 20 ms for rank 1
+ *   t.add(1, step, { "0": 0 });    // rank 1 did not wait for rank 0
+ * }
+ * assert.deepEqual(t.straggler(), { rank: 1, score_ms: 20, slowest_steps: 3 });
+ * ```
+ */
 export class StragglerTracker {
   private readonly window: number;
   private readonly consecutive: number;
