@@ -312,6 +312,8 @@ async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes:
   return {
     ...result, bytes_sent_per_worker: Math.round(sent / training), ...strategy.combine?.(reports, training),
     memory: largestMemory(reports.slice(0, training)), run_dir: run.runDir,
+    // The rank the others waited for most, when one stood out (Note [straggler score]).
+    ...(run.straggler ? { straggler_rank: run.straggler.rank, straggler_ms: Math.round(run.straggler.score_ms * 100) / 100 } : {}),
   };
 }
 

@@ -198,6 +198,16 @@ test("the launcher summarises the workers' metrics per step and at the end", asy
   rmSync(o.runDir!, { recursive: true, force: true });
 });
 
+test("the launcher names the rank the others wait for, in the step lines, the job's summary and its result", async () => {
+  const o = options("straggler", { liveMetrics: true });
+  const result = await launchJob(o);
+  assert.equal(result.exitCode, 0);
+  const logs = o.logs.join("\n");
+  assert.match(logs, /job .*: 6 steps, .*; straggler rank 1 \(the others wait 30\.0 ms per step for it\)/);
+  assert.deepEqual([result.straggler?.rank, result.straggler?.score_ms], [1, 30]);
+  rmSync(o.runDir!, { recursive: true, force: true });
+});
+
 test("the command line: script arguments pass through, multi-node needs --rdzv and a secret", () => {
   const o = parseLaunchArgs(["--nproc", "2", "train.js", "--lr", "0.1"], {})!;
   assert.deepEqual([o.nproc, o.script, o.args, o.secret.length], [2, "train.js", ["--lr", "0.1"], 64]);

@@ -20,6 +20,7 @@ import { join, resolve } from "node:path";
 import { constants } from "node:os";
 import { allowedCpus, planCpuShares } from "../base/cpu-binding.js";
 import { MetricsSummary } from "../metrics/metrics-summary.js";
+import type { StragglerScore } from "../metrics/straggler.js";
 import { secretKey } from "../wire/secret.js";
 import { StoreClient } from "../rendezvous/store-client.js";
 import { StoreServer } from "../rendezvous/store-server.js";
@@ -111,6 +112,8 @@ export interface JobResult {
     /** Its whole output. */
     logPath: string;
   };
+  /** The rank this node's workers waited for most, when one stood out (Note [straggler score] in metrics/straggler.ts). */
+  straggler?: StragglerScore;
 }
 
 interface Worker {
@@ -467,13 +470,12 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       else spawnWorker(o.nodeRank * o.nproc + localRank, localRank, undefined);
     }
 
-    poller = o.liveMetrics
-      ? setInterval(() => {
-          summary.poll();
-          const line = summary.nextLine();
-          if (line) log(line);
-        }, 500)
-      : undefined;
+    // The files are tailed even when nothing is printed: the result names the straggler.
+    poller = setInterval(() => {
+      summary.poll();
+      const line = summary.nextLine();
+      if (line && o.liveMetrics) log(line);
+    }, 500);
 
     // Replacements join the list while we wait: wait until every worker, old and new, has exited.
     for (let seen = 0; seen < workers.length; ) {
@@ -503,14 +505,15 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     await Promise.all(workers.map((w) => w.output.close()));
     if (thrown) await endObserved(1, thrown.message);
   }
+  summary.poll();
   if (o.liveMetrics) {
-    summary.poll();
     const line = summary.nextLine();
     if (line) log(line);
     const end = summary.finalSummary();
     if (end) log(`job ${jobId!}: ${end}`);
   }
-  const result = outcome();
+  const straggler = summary.straggler;
+  const result: JobResult = { ...outcome(), ...(straggler ? { straggler } : {}) };
   await endObserved(result.exitCode);
   return result;
 

@@ -1,7 +1,8 @@
 // A worker for the launcher tests. Modes: "env" (report environment, pid, title; with "wait-seen",
 // stay alive until the test has looked at /proc), "fail" (rank 1
 // exits with status 3 after a few lines, the others would run for a long time), "sleep" (report
-// the pid, then run for a minute), "metrics".
+// the pid, then run for a minute), "metrics", "straggler" (six steps in which the others wait
+// 30 ms for rank 1 and rank 1 waits for nobody).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { initWorker } from "../../../src/distributed/group/init.js";
@@ -35,6 +36,15 @@ if (mode === "env") {
   const m = new MetricsWriter();
   for (let step = 0; step < 3; step++) {
     m.write({ step, loss: 2 - step, samples_per_s: 100, compute_ms: 10 + w.rank, comm_ms: 2, wait_ms: 1 });
+    await sleep(50);
+  }
+  m.close();
+} else if (mode === "straggler") {
+  const m = new MetricsWriter();
+  const peers = [0, 1, 2].filter((p) => p !== w.rank);
+  for (let step = 0; step < 6; step++) {
+    const waitFor = Object.fromEntries(peers.map((p) => [String(p), w.rank !== 1 && p === 1 ? 30 : 0.1]));
+    m.write({ step, loss: 1, samples_per_s: 100, compute_ms: 10, comm_ms: 2, wait_ms: 1, wait_for: waitFor });
     await sleep(50);
   }
   m.close();
