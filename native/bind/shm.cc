@@ -1,13 +1,16 @@
 // Bindings of the shared-memory collectives (native/dist/shm-group.h) for src/dist/shm/:
-//   shmOpen(name, worldSize, rank, chunkFloats, create) -> handle
-//   shmRun(handle, op, reduce, root, count, a, b, timeoutMs, spinUs, waitedMs) -> null | failure object
-//     (waitedMs: a Float64Array of worldSize, or null, filled on success: Note [shm arrival stamps])
+//   shmOpen(name, worldSize, rank, chunkFloats, create, waitedMs) -> handle
+//     (waitedMs: a Float64Array of worldSize on a SharedArrayBuffer, whose memory never moves;
+//     every successful shmRun fills it: Note [shm arrival stamps]. Given once, so that a call
+//     costs no typed-array unwrapping)
+//   shmRun(handle, op, reduce, root, count, a, b, timeoutMs, spinUs) -> null | failure object
 //   shmClose(handle), shmUnlink(name)
 // The calls block the calling thread until the operation completes or fails (a deadline always
 // applies); the failure object names what went wrong and the ranks, for the TypeScript side to
 // turn into the usual typed errors.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -23,6 +26,9 @@ using shm::Group;
 
 struct Handle {
   std::unique_ptr<Group> group;
+  /** Keeps the waits array alive while the handle is. */
+  Napi::ObjectReference waitsRef;
+  double* waits = nullptr;
 };
 
 Handle& handleArg(const Napi::CallbackInfo& info, const char* fn) {
@@ -36,7 +42,13 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   const int rank = static_cast<int>(intArg(info, 2));
   const int64_t chunk = intArg(info, 3);
   if (chunk < 1) throwArg(info.Env(), "shmOpen", "chunkFloats must be positive");
+  if (info.Length() < 6 || !info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[5].As<Napi::Float64Array>().ElementLength() != static_cast<size_t>(std::max(world, 0))) {
+    throwArg(info.Env(), "shmOpen", "waitedMs must be a Float64Array of worldSize numbers");
+  }
   auto* h = new Handle();
+  h->waitsRef = Napi::Persistent(info[5].As<Napi::Object>());
+  h->waits = info[5].As<Napi::Float64Array>().Data();
   try {
     h->group = std::make_unique<Group>(name, world, rank, static_cast<size_t>(chunk), boolArg(info, 4));
   } catch (const std::exception& e) {
@@ -96,14 +108,7 @@ Napi::Value ShmRun(const Napi::CallbackInfo& info) {
       throwArg(info.Env(), k, "unknown operation code");
   }
   if (op == shm::OpCode::Broadcast && (d.root < 0 || static_cast<size_t>(d.root) >= w)) throwArg(info.Env(), k, "root out of range");
-  double* waited = nullptr;
-  if (info.Length() > 9 && !info[9].IsNull() && !info[9].IsUndefined()) {
-    if (!info[9].IsTypedArray() || info[9].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) throwArg(info.Env(), k, "waitedMs must be a Float64Array or null");
-    auto arr = info[9].As<Napi::Float64Array>();
-    if (arr.ElementLength() != w) throwArg(info.Env(), k, "waitedMs must hold worldSize numbers");
-    waited = arr.Data();
-  }
-  const shm::Outcome out = h.group->run(d, a.data, b.data, intArg(info, 7), intArg(info, 8), waited);
+  const shm::Outcome out = h.group->run(d, a.data, b.data, intArg(info, 7), intArg(info, 8), h.waits);
   Napi::Env env = info.Env();
   if (out.status == shm::Status::Ok) return env.Null();
   auto r = Napi::Object::New(env);

@@ -50,8 +50,7 @@ struct Control {
   uint32_t waiters;
   int32_t pid;
   uint32_t reserved;
-  Descriptor desc[2];  // by operation parity (Note [shm chunk protocol])
-  int64_t arriveNs[2];  // when this rank started the operation, by parity (Note [shm arrival stamps])
+  Descriptor desc[2];  // by operation parity (Note [shm chunk protocol]), with the arrival stamps (Note [shm arrival stamps])
 };
 static_assert(sizeof(Control) <= kControlStride, "Control must fit its stride");
 
@@ -239,8 +238,10 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
   }
   const int64_t start = nowNs();
   const Deadline dl{start + std::max<int64_t>(timeoutMs, 0) * 1'000'000, start + std::max<int64_t>(spinUs, 0) * 1'000};
-  controlOf(base_, rank_)->desc[ops_ & 1] = d;
-  controlOf(base_, rank_)->arriveNs[ops_ & 1] = start;
+  const uint32_t arriveUs = static_cast<uint32_t>(static_cast<uint64_t>(start) / 1000);
+  Descriptor& mine = controlOf(base_, rank_)->desc[ops_ & 1];
+  mine = d;
+  mine.arriveUs = arriveUs;
 
   const auto op = static_cast<OpCode>(d.op);
   const size_t count = d.count;
@@ -279,8 +280,8 @@ Outcome Group::run(const Descriptor& d, float* a, float* b, int64_t timeoutMs, i
     if (k == 0 && waitedMs != nullptr) {
       const int parity = static_cast<int>(ops_ & 1);
       for (int r = 0; r < world_; r++) {
-        const int64_t late = controlOf(base_, r)->arriveNs[parity] - start;
-        waitedMs[r] = r == rank_ || late < 0 ? 0.0 : static_cast<double>(late) / 1e6;
+        const int32_t lateUs = static_cast<int32_t>(controlOf(base_, r)->desc[parity].arriveUs - arriveUs);
+        waitedMs[r] = r == rank_ || lateUs < 0 ? 0.0 : static_cast<double>(lateUs) / 1e3;
       }
     }
     switch (op) {

@@ -28,12 +28,15 @@
 // consistent operations, so either the arriver sees the waiter or the waiter sees the new count.
 //
 // Note [shm arrival stamps]
-// Each rank also stamps, beside its descriptor, when it started the operation (CLOCK_MONOTONIC,
-// one clock for every process of the machine). After the first barrier every rank reads the
-// others' stamps: "I waited this long for rank r" is r's stamp minus mine, or 0 when r was first.
-// This is the flight recorder's per-peer wait (src/distributed/group/flight-recorder.ts) and so
-// the straggler score. The stamps alternate by operation parity, like the descriptors, and are
-// read after the barrier their writers passed, so a reader never sees the next operation's.
+// Each rank also stamps, in its descriptor, when it started the operation (CLOCK_MONOTONIC, one
+// clock for every process of the machine). After the first barrier every rank reads the others'
+// stamps: "I waited this long for rank r" is r's stamp minus mine, or 0 when r was first. This is
+// the flight recorder's per-peer wait (src/distributed/group/flight-recorder.ts) and so the
+// straggler score. The stamp is in µs modulo 2^32 (the difference of two is exact within 35
+// minutes of each other), so that it fits the descriptor's spare word, in the cache line the
+// descriptor check reads anyway: a field of its own would cost every operation a cache miss per
+// peer. The stamps alternate by operation parity with the descriptors, and are read after the
+// barrier their writers passed, so a reader never sees the next operation's.
 #pragma once
 
 #include <cstddef>
@@ -51,7 +54,8 @@ struct Descriptor {
   uint32_t op = 0;
   uint32_t reduce = 0;
   int32_t root = -1;
-  uint32_t reserved = 0;
+  /** When this rank started the operation, in µs of CLOCK_MONOTONIC modulo 2^32 (Note [shm arrival stamps]); not compared. */
+  uint32_t arriveUs = 0;
   uint64_t count = 0;
 };
 

@@ -35,12 +35,11 @@ export interface DistAddon extends WireAddon {
   cpuAffinity(): number[];
   exitWithParent(expectedParentPid: number): boolean;
   bindProcessToCpus(cpus: number[]): number;
-  shmOpen(name: string, worldSize: number, rank: number, chunkFloats: number, create: boolean): ShmHandle;
+  /** `waitedMs`: worldSize numbers on a SharedArrayBuffer (memory that never moves), filled by every successful shmRun (Note [shm arrival stamps] in native/dist/shm-group.h). */
+  shmOpen(name: string, worldSize: number, rank: number, chunkFloats: number, create: boolean, waitedMs: Float64Array): ShmHandle;
   shmRun(
     handle: ShmHandle, op: number, reduce: number, root: number, count: number,
     a: Float32Array | null, b: Float32Array | null, timeoutMs: number, spinUs: number,
-    /** worldSize numbers, filled on success with the waits for each rank (Note [shm arrival stamps] in native/dist/shm-group.h). */
-    waitedMs: Float64Array | null,
   ): ShmFailure | null;
   shmClose(handle: ShmHandle): void;
   shmUnlink(name: string): void;

@@ -55,7 +55,7 @@ import {
 import { FrameType, frameTypeName, type FrameHeader } from "../wire/frame.js";
 import type { FrameSink } from "../wire/frame-reader.js";
 import { Mailbox } from "./mailbox.js";
-import { OP_DISPLAY_NAMES, type OpRequest, type OpResult } from "./ops.js";
+import { OP_DISPLAY_NAMES, type OpRequest, type OpResult, type WaitsOut } from "./ops.js";
 import type { PeerLoss, Transport, TransportHandlers } from "../transport/transport.js";
 import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
 
@@ -107,8 +107,8 @@ interface Running {
   request: OpRequest;
   /** performance.now() when this rank started the operation (sent its Arrive frames). */
   startedAt: number;
-  /** Collectives: ms from startedAt until each peer's Arrive frame came (0: it was here first). */
-  waitedMs: number[] | undefined;
+  /** The caller's waits array (Note [per-peer waits] in ops.ts): ms from startedAt until each peer's Arrive frame came (0: it was here first). */
+  waitedMs: Float64Array | undefined;
 }
 
 export class CollectiveEngine implements TransportHandlers {
@@ -327,8 +327,8 @@ export class CollectiveEngine implements TransportHandlers {
   // ---- running operations ------------------------------------------------------------------
 
   /** Queues an operation; operations run one at a time, in the order they were submitted. */
-  run(request: OpRequest): Promise<OpResult> {
-    const p = this.queue.then(() => this.execute(request));
+  run(request: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
+    const p = this.queue.then(() => this.execute(request, waitedMs));
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -342,7 +342,7 @@ export class CollectiveEngine implements TransportHandlers {
     return b;
   };
 
-  private async execute(req: OpRequest): Promise<OpResult> {
+  private async execute(req: OpRequest, waitsOut: WaitsOut): Promise<OpResult> {
     if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const display = OP_DISPLAY_NAMES[req.op];
     if (this.broken) {
@@ -380,7 +380,8 @@ export class CollectiveEngine implements TransportHandlers {
       awaitArrivals: others,
       ...(this.naming ? { rankNames: this.naming.globalRanks } : {}),
     });
-    const running: Running = { run, desc, request: req, startedAt: performance.now(), waitedMs: desc ? new Array<number>(this.worldSize).fill(0) : undefined };
+    const waitedMs = desc && waitsOut?.length === this.worldSize ? waitsOut.fill(0) : undefined;
+    const running: Running = { run, desc, request: req, startedAt: performance.now(), waitedMs };
     this.current = running;
     run.onFail = (err) => this.poison(err, true);
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
@@ -395,14 +396,13 @@ export class CollectiveEngine implements TransportHandlers {
           this.earlyArrivals.delete(seq);
           // Peers already here were not waited for: their wait is set to 0 after the check.
           for (const [p, d] of early ?? []) this.checkArrival(running, p, d);
-          for (const p of early?.keys() ?? []) running.waitedMs![p] = 0;
+          if (waitedMs) for (const p of early?.keys() ?? []) waitedMs[p] = 0;
         }
         finalize = this.dispatch(run, req, desc);
       });
       run.start();
       await run.done;
-      const result = finalize?.();
-      return running.waitedMs ? { ...result, waitedMs: running.waitedMs, algorithm: desc!.algorithm } : result;
+      return finalize?.();
     } catch (err) {
       if (!(err instanceof CollectiveError)) run.fail(new CollectiveError(`${run.label}: ${(err as Error).message}`, { op: display, seq: run.seq, ranks: [] }));
       throw err;

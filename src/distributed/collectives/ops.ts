@@ -19,23 +19,20 @@ export type OpName = OpRequest["op"];
 
 /**
  * What an operation hands back once it completed: receive-any names the rank whose message it
- * took (in the group's own numbering, the one send() takes); a collective may say how long this
- * rank waited for each peer to arrive at it (the flight recorder's waits, group/flight-recorder.ts).
+ * took (in the group's own numbering, the one send() takes); every other operation nothing.
  */
-export interface OpOutcome {
-  source?: number;
-  /**
-   * Indexed by the group's ranks: ms from this rank's arrival at the collective to the moment it
-   * saw peer r arrive (0 for a peer that was there first, and for itself). Only where the
-   * transport can tell: over TCP the peers' Arrive frames, through shared memory their arrival
-   * stamps (Note [shm arrival stamps]).
-   */
-  waitedMs?: ArrayLike<number>;
-  /** How a collective ran ("ring", "recursive-doubling"), where the executor chose. */
-  algorithm?: string;
-}
+export type OpResult = void | { source: number };
 
-export type OpResult = void | OpOutcome;
+/**
+ * Note [per-peer waits]: a collective may be given, beside its request, an output array of
+ * worldSize numbers (OpExecutor.submit's `waitedMs`), which the executor fills once the operation
+ * succeeded with the ms from this rank's arrival until it saw each rank arrive (0 for a rank that
+ * was there first, and for itself): over TCP from the peers' Arrive frames (engine.ts), through
+ * shared memory from their arrival stamps (Note [shm arrival stamps]). The flight recorder passes
+ * it (group/flight-recorder.ts). It is not part of the request, which crosses to the comm thread
+ * by structured clone: an extra typed array there cost a 4-byte all-reduce 10 µs.
+ */
+export type WaitsOut = Float64Array | undefined;
 
 /** The names used in error messages and logs. */
 export const OP_DISPLAY_NAMES: Record<OpName, string> = {

@@ -1,7 +1,7 @@
 // Checks and fingerprints of a requested operation, before it runs: arguments that cannot be
 // right on this rank alone fail locally (RangeError, nothing sent); the descriptor is what the
 // ranks compare (Note [collective descriptors]).
-import type { OpRequest } from "./ops.js";
+import type { OpName, OpRequest } from "./ops.js";
 import { chooseAllReduceAlgorithm } from "./all-reduce.js";
 import type { OpDescriptor } from "./descriptor.js";
 import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
@@ -76,5 +76,25 @@ export function describeRequest(req: OpRequest, worldSize: number, smallMessageB
       return { ...base, count: 0 };
     default:
       return undefined;
+  }
+}
+
+/**
+ * The algorithm the engine runs for an operation of this kind and size (what describeRequest puts
+ * in the descriptor), by name, for flight records; point-to-point is "direct".
+ */
+export function algorithmFor(op: OpName, count: number, worldSize: number, smallMessageBytes: number): string {
+  switch (op) {
+    case "allReduce":
+      return chooseAllReduceAlgorithm(count, worldSize, smallMessageBytes);
+    case "reduceScatter":
+    case "allGather":
+      return "ring";
+    case "broadcast":
+      return "chain";
+    case "barrier":
+      return "none";
+    default:
+      return "direct";
   }
 }

@@ -29,10 +29,27 @@ export interface CommWorkerConfig {
   traffic: SharedArrayBuffer;
   /** Heartbeat period and the silence that names a peer lost (transport/link-watch.ts). */
   heartbeat: HeartbeatOptions;
+  /**
+   * Float64s, WAIT_SLOTS × worldSize, shared: the comm thread writes a collective's waits for
+   * each peer (Note [per-peer waits] in collectives/ops.ts) in slot id % WAIT_SLOTS before it posts "done", and the main
+   * thread copies them out when it handles that message (Note [waits through shared memory]).
+   */
+  waits: SharedArrayBuffer;
 }
 
+/**
+ * Note [waits through shared memory]: a typed array posted with every operation, and back, is
+ * cloned twice, which cost a 4-byte all-reduce over loopback 10 µs of its 135; a slot in shared
+ * memory costs a copy of worldSize numbers. Slots are reused every WAIT_SLOTS operations; the
+ * main thread reads slot k when it handles operation k's "done", and operations complete in
+ * order, so a slot is overwritten only after WAIT_SLOTS later operations completed before the
+ * main thread handled one message, which submissions (made on that thread) cannot outrun.
+ */
+export const WAIT_SLOTS = 256;
+
 export type ToCommThread =
-  | { kind: "op"; id: number; request: OpRequest }
+  /** `waits`: fill the operation's slot of CommWorkerConfig.waits (Note [waits through shared memory]). */
+  | { kind: "op"; id: number; request: OpRequest; waits: boolean }
   /** ProcessGroup.abort: fail the running operation and every later one, here and on every peer. */
   | { kind: "abort"; reason: string }
   | { kind: "close" };
@@ -40,8 +57,8 @@ export type ToCommThread =
 export type FromCommThread =
   | { kind: "ready"; address: string }
   | { kind: "initFailed"; error: SerializedError }
-  /** `source`: the rank a receive-any took its message from; `waitedMs`: a collective's waits for each peer (OpOutcome). */
-  | { kind: "done"; id: number; source?: number; waitedMs?: ArrayLike<number>; algorithm?: string }
+  /** `source`: the rank a receive-any took its message from; a collective's waits are in its slot (CommWorkerConfig.waits). */
+  | { kind: "done"; id: number; source?: number }
   | { kind: "failed"; id: number; error: SerializedError }
   /** The group failed (Note [a failed group stays failed]), whether or not an operation ran. */
   | { kind: "groupFailed"; error: SerializedError }

@@ -16,11 +16,13 @@ import { storeAddressBook } from "../rendezvous/address-book.js";
 import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import { TrafficCounter } from "../base/traffic-counter.js";
-import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
+import { WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 
 const config = workerData as CommWorkerConfig;
 const port = parentPort!;
 const post = (m: FromCommThread): void => port.postMessage(m);
+/** Note [waits through shared memory]. */
+const waitSlots = new Float64Array(config.waits);
 
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
@@ -62,8 +64,9 @@ async function main(): Promise<void> {
       return;
     }
     if (m.kind === "abort") return engine.abort(m.reason);
-    engine.run(m.request).then(
-      (result) => post({ kind: "done", id: m.id, ...result }),
+    const slot = m.id % WAIT_SLOTS;
+    engine.run(m.request, m.waits ? waitSlots.subarray(slot * config.worldSize, (slot + 1) * config.worldSize) : undefined).then(
+      (result) => post({ kind: "done", id: m.id, ...(result ? { source: result.source } : {}) }),
       (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),
     );
   });

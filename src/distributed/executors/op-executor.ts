@@ -2,13 +2,16 @@
 // groups, threaded-executor.ts), inline through shared memory (shm-executor.ts), inline in-process
 // (group/in-process-group.ts), or inline for a group of one (single-executor.ts). It lives here,
 // below group/, so that executors do not import the group that uses them.
-import type { OpRequest, OpResult } from "../collectives/ops.js";
+import type { OpRequest, OpResult, WaitsOut } from "../collectives/ops.js";
 import type { Traffic } from "../base/traffic-counter.js";
 import type { CollectiveError } from "../base/errors.js";
 
 export interface OpExecutor {
-  /** Resolves with the operation's result (recv-any: its source), rejects with its error. */
-  submit(request: OpRequest): Promise<OpResult>;
+  /**
+   * Resolves with the operation's result (recv-any: its source), rejects with its error. A
+   * collective fills `waitedMs` (worldSize numbers) where the transport can tell (Note [per-peer waits] in collectives/ops.ts).
+   */
+  submit(request: OpRequest, waitedMs?: WaitsOut): Promise<OpResult>;
   close(): Promise<void>;
   /**
    * Fails the running operation and every later one with GroupAbortedError, on this rank and on

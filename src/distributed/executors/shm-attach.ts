@@ -18,7 +18,7 @@ import { SharedMemoryExecutor, type SharedMemoryOptions } from "./shm-executor.j
  */
 export const DEFAULT_SHM_CHUNK_FLOATS = 1 << 18;
 
-export interface AttachOptions extends SharedMemoryOptions {
+export interface AttachOptions extends Omit<SharedMemoryOptions, "waitedMs"> {
   rank: number;
   worldSize: number;
   secret: string;
@@ -41,13 +41,14 @@ export async function attachSharedMemory(tcp: OpExecutor, o: AttachOptions, why:
   const name = segmentName(o.secret, o.store, o.groupName);
   const chunk = o.chunkFloats ?? DEFAULT_SHM_CHUNK_FLOATS;
   let handle: ShmHandle | null = null;
+  const waitedMs = new Float64Array(new SharedArrayBuffer(8 * o.worldSize));
   const open = (create: boolean): void => {
     if (!addon) {
       why("the native addon is not loaded");
       return;
     }
     try {
-      handle = addon.shmOpen(name, o.worldSize, o.rank, chunk, create);
+      handle = addon.shmOpen(name, o.worldSize, o.rank, chunk, create, waitedMs);
     } catch (err) {
       why((err as Error).message);
     }
@@ -66,5 +67,5 @@ export async function attachSharedMemory(tcp: OpExecutor, o: AttachOptions, why:
     if (handle !== null) addon!.shmClose(handle);
     return null;
   }
-  return new SharedMemoryExecutor(addon!, handle!, o.rank, o.worldSize, tcp, { timeoutMs: o.timeoutMs, spinUs: o.spinUs, naming: o.naming });
+  return new SharedMemoryExecutor(addon!, handle!, o.rank, o.worldSize, tcp, { timeoutMs: o.timeoutMs, spinUs: o.spinUs, naming: o.naming, waitedMs });
 }

@@ -40,10 +40,12 @@ import {
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import { validateRequest } from "../collectives/request.js";
 import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/native-dist.js";
-import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp } from "../collectives/ops.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
 import type { RankNaming } from "../collectives/engine.js";
 import type { OpExecutor } from "./op-executor.js";
 import type { Traffic } from "../base/traffic-counter.js";
+
+const DONE: Promise<OpResult> = Promise.resolve();
 
 /** Operation codes of native/dist/shm-group.h. */
 const OP_CODE: Partial<Record<OpName, number>> = { allReduce: 1, reduceScatter: 2, allGather: 3, broadcast: 4, barrier: 5 };
@@ -58,6 +60,8 @@ export interface SharedMemoryOptions {
   spinUs: number;
   /** A subgroup's job-wide rank names for messages (Note [global rank names] in collectives/engine.ts). */
   naming?: RankNaming | undefined;
+  /** The array given to shmOpen, which every successful operation fills (Note [shm arrival stamps]). */
+  waitedMs: Float64Array;
 }
 
 export class SharedMemoryExecutor implements OpExecutor {
@@ -80,13 +84,13 @@ export class SharedMemoryExecutor implements OpExecutor {
     private readonly options: SharedMemoryOptions,
   ) {}
 
-  submit(req: OpRequest): Promise<OpResult> {
+  submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
     const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
     // The common case, nothing in flight: run now and hand back a settled promise, with no chain
     // (a 4 KiB all-reduce costs a few microseconds, and each promise in a chain about a fifth).
-    if (this.inFlight === 0 && !p2p) return this.settled(req);
+    if (this.inFlight === 0 && !p2p) return this.settled(req, waitedMs);
     const start = (): Promise<OpResult> => {
-      if (!p2p) return this.settled(req);
+      if (!p2p) return this.settled(req, waitedMs);
       const refused = this.refusal(req);
       return refused ? Promise.reject(refused) : this.p2p.submit(req);
     };
@@ -129,27 +133,27 @@ export class SharedMemoryExecutor implements OpExecutor {
   }
 
   /** Runs a collective inline; returns it as a settled promise, recording a failure for the ops after it. */
-  private settled(req: OpRequest): Promise<OpResult> {
+  private settled(req: OpRequest, waitedMs: WaitsOut): Promise<OpResult> {
     const refused = this.refusal(req);
     if (refused) return Promise.reject(refused);
     try {
-      return Promise.resolve({ waitedMs: this.runInline(req) });
+      this.runInline(req, waitedMs);
+      return DONE;
     } catch (err) {
       if (err instanceof CollectiveError) this.broken ??= err;
       return Promise.reject(err);
     }
   }
 
-  /** Throws the operation's error; returns how long this rank waited for each rank (Note [shm arrival stamps]). */
-  private runInline(req: OpRequest): Float64Array {
+  /** Throws the operation's error; fills `waitsOut` (Note [shm arrival stamps]). */
+  private runInline(req: OpRequest, waitsOut: WaitsOut): void {
     validateRequest(req, this.rank, this.worldSize);
     const seq = this.seq++;
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const code = OP_CODE[req.op]!;
     let failure: ShmFailure | null;
-    const waitedMs = new Float64Array(this.worldSize);
     const run = (reduce: ReduceOp | "none", root: number, count: number, a: Float32Array | null, b: Float32Array | null): ShmFailure | null =>
-      this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs, waitedMs);
+      this.addon.shmRun(this.handle, code, REDUCE_CODE[reduce], root, count, a, b, timeoutMs, this.options.spinUs);
     // Bytes this rank writes into its slots and reads of the others' (Note [shared-memory traffic]).
     let sent = 0;
     let received = 0;
@@ -180,7 +184,11 @@ export class SharedMemoryExecutor implements OpExecutor {
     if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
     this.sentBytes += sent;
     this.receivedBytes += received;
-    return waitedMs;
+    if (waitsOut?.length === this.worldSize) {
+      // A loop, not set(): TypedArray.prototype.set from a shared buffer takes a slow path.
+      const from = this.options.waitedMs;
+      for (let r = 0; r < waitsOut.length; r++) waitsOut[r] = from[r]!;
+    }
   }
 
   /** Bytes through the segment (Note [shared-memory traffic]) plus those of the TCP links. */

@@ -16,10 +16,10 @@
 // (groupFailed), for a shared-memory executor on top, whose collectives never pass through it.
 import { Worker } from "node:worker_threads";
 import { CollectiveError, deserializeError } from "../base/errors.js";
-import type { OpRequest, OpResult } from "../collectives/ops.js";
+import type { OpRequest, OpResult, WaitsOut } from "../collectives/ops.js";
 import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
-import type { CommWorkerConfig, FromCommThread, ToCommThread } from "./comm-messages.js";
+import { WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 import { TrafficCounter, type Traffic } from "../base/traffic-counter.js";
 
 interface Pending {
@@ -27,6 +27,8 @@ interface Pending {
   reject(err: Error): void;
   /** Copies outputs back into non-shared caller buffers. */
   after: (() => void) | undefined;
+  /** The caller's waits array (Note [per-peer waits] in collectives/ops.ts), filled from the shared slot. */
+  waitedMs: Float64Array | undefined;
 }
 
 /** Returns a request whose buffers are all shared, and the copy-backs its outputs need. */
@@ -72,13 +74,16 @@ export class ThreadedExecutor implements OpExecutor {
   private constructor(
     private readonly worker: Worker,
     private readonly counter: TrafficCounter,
+    /** Note [waits through shared memory]. */
+    private readonly waits: Float64Array,
   ) {}
 
   /** Starts the comm thread and waits until its links to every peer are up. */
-  static start(config: Omit<CommWorkerConfig, "traffic">): Promise<{ executor: ThreadedExecutor; address: string }> {
+  static start(config: Omit<CommWorkerConfig, "traffic" | "waits">): Promise<{ executor: ThreadedExecutor; address: string }> {
     const counter = new TrafficCounter();
-    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer } satisfies CommWorkerConfig });
-    const executor = new ThreadedExecutor(worker, counter);
+    const waits = new SharedArrayBuffer(8 * WAIT_SLOTS * config.worldSize);
+    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer, waits } satisfies CommWorkerConfig });
+    const executor = new ThreadedExecutor(worker, counter, new Float64Array(waits));
     return new Promise((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`the comm thread exited (code ${code}) before it was ready`));
       worker.once("error", reject);
@@ -113,8 +118,13 @@ export class ThreadedExecutor implements OpExecutor {
     if (this.pending.size === 0) this.worker.unref();
     if (m.kind === "done") {
       p.after?.();
-      const { kind: _kind, id: _id, ...outcome } = m;
-      p.resolve(outcome.source === undefined && outcome.waitedMs === undefined ? undefined : outcome);
+      if (p.waitedMs) {
+        // Note [waits through shared memory]; a loop, since set() from a shared buffer is slow.
+        const w = p.waitedMs.length;
+        const base = (m.id % WAIT_SLOTS) * w;
+        for (let r = 0; r < w; r++) p.waitedMs[r] = this.waits[base + r]!;
+      }
+      p.resolve(m.source === undefined ? undefined : { source: m.source });
     } else {
       p.reject(deserializeError(m.error));
     }
@@ -125,13 +135,14 @@ export class ThreadedExecutor implements OpExecutor {
     this.pending.clear();
   }
 
-  submit(req: OpRequest): Promise<OpResult> {
+  submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
     const { request, after } = shareBuffers(req);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, after });
+      const waits = waitedMs?.length === this.waits.length / WAIT_SLOTS;
+      this.pending.set(id, { resolve, reject, after, waitedMs: waits ? waitedMs : undefined });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ kind: "op", id, request } satisfies ToCommThread);
+      this.worker.postMessage({ kind: "op", id, request, waits } satisfies ToCommThread);
     });
   }
 

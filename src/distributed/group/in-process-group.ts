@@ -5,7 +5,8 @@
 // too), made by whichever member asks first and found by the others in a registry shared by the
 // groups of one createInProcessGroups call, under the subgroup's name: the parent's name, the
 // rank list and how many times it was made.
-import { CollectiveEngine, type EngineOptions, type RankNaming } from "../collectives/engine.js";
+import { CollectiveEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RankNaming } from "../collectives/engine.js";
+import { algorithmFor } from "../collectives/request.js";
 import { ProcessGroup } from "./process-group.js";
 import { InProcessHub } from "../transport/in-process-transport.js";
 
@@ -29,13 +30,14 @@ function inProcessGroup(
   const transport = hub.join(rank, engine);
   engine.attach(transport);
   return new ProcessGroup(rank, hub.worldSize, {
-    submit: (request) => engine.run(request),
+    submit: (request, waitedMs) => engine.run(request, waitedMs),
     close: async () => engine.close(),
     abort: (reason) => engine.abort(reason),
     failure: () => engine.failure,
     traffic: () => transport.traffic(),
   }, "in-process", {
     globalRanks: naming?.globalRanks,
+    algorithmOf: (op, count) => algorithmFor(op, count, hub.worldSize, engineOptions.smallMessageBytes ?? DEFAULT_ENGINE_OPTIONS.smallMessageBytes),
     makeSubgroup: async (sub) => {
       const subName = `${name}/${sub.key}`;
       let subHub = registry.get(subName);

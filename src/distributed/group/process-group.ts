@@ -23,7 +23,7 @@ import type { Traffic } from "../base/traffic-counter.js";
 import { validateRequest } from "../collectives/request.js";
 import { denseInput, denseOutput, type CommBuffer } from "./tensor-buffers.js";
 import { flightRecorder } from "./flight-recorder.js";
-import { OP_DISPLAY_NAMES } from "../collectives/ops.js";
+import type { AlgorithmOf } from "./flight-recorder.js";
 
 export type { OpExecutor, Traffic };
 
@@ -105,6 +105,8 @@ export type SubgroupFactory = (request: SubgroupRequest) => Promise<ProcessGroup
 
 /** Set by the module that builds a group (tcp-group.ts, in-process-group.ts, init.ts). */
 export interface GroupInternals {
+  /** How its executor runs an operation, for flight records (default: the transport's name). */
+  algorithmOf?: AlgorithmOf;
   /** Job-wide rank of each member (default: 0..worldSize-1, a top-level group). */
   globalRanks?: readonly number[] | undefined;
   /** How to make subgroups; without one, newGroup refuses (except for a one-rank subgroup). */
@@ -140,6 +142,7 @@ export class ProcessGroup {
   private nextCollective = 0;
   private readonly sentTo: number[];
   private readonly receivedFrom: number[];
+  private readonly algorithmOf: AlgorithmOf;
 
   constructor(
     /** This process's rank, 0..worldSize-1. */
@@ -154,6 +157,7 @@ export class ProcessGroup {
     this.globalRanks = internals.globalRanks ? [...internals.globalRanks] : Array.from({ length: worldSize }, (_, r) => r);
     this.makeSubgroup = internals.makeSubgroup;
     this.flightName = flightRecorder.nameGroup(this.globalRanks, internals.globalRanks === undefined);
+    this.algorithmOf = internals.algorithmOf ?? (() => transport);
     this.sentTo = new Array<number>(worldSize).fill(0);
     this.receivedFrom = new Array<number>(worldSize).fill(0);
   }
@@ -188,7 +192,7 @@ export class ProcessGroup {
         seq = this.nextCollective++;
         count = req.op === "barrier" ? 0 : req.op === "reduceScatter" || req.op === "allGather" ? req.input.length : req.buffer.length;
     }
-    return flightRecorder.begin(this.flightName, g[this.rank]!, seq, OP_DISPLAY_NAMES[req.op], count, this.transport, peers, g);
+    return flightRecorder.begin(this.flightName, g[this.rank]!, seq, req.op, count, this.algorithmOf, peers, g);
   }
 
   /** Builds the request from the caller's buffers (tensors staged) and submits it; strided outputs are written back once it succeeded. */
@@ -202,13 +206,14 @@ export class ProcessGroup {
     }
     const { request, after } = built;
     const flight = this.record(request);
-    const done = this.executor.submit(request);
+    // The executor fills the record's waits as it fills an output buffer (Note [per-peer waits]).
+    const done = this.executor.submit(request, flight?.waits);
     // Counted down before any caller's continuation runs: this handler is attached first.
     this.pending++;
     done.then(
       (result) => {
         this.pending--;
-        flightRecorder.end(flight, result?.waitedMs, result?.algorithm);
+        flightRecorder.end(flight);
         // A receive-any's message number is the claimed peer's (collectives/recv-any.ts).
         if (request.op === "recvAny" && result?.source !== undefined) this.receivedFrom[result.source]!++;
       },
@@ -275,7 +280,7 @@ export class ProcessGroup {
     if (earlier) throw earlier;
     const flight = this.record(request);
     // Settled already; its error is the executor's failure(). The record closes a turn later.
-    this.executor.submit(request).then((r) => flightRecorder.end(flight, r?.waitedMs, r?.algorithm), (err: Error) => flightRecorder.fail(flight, err));
+    this.executor.submit(request, flight?.waits).then(() => flightRecorder.end(flight), (err: Error) => flightRecorder.fail(flight, err));
     const failed = this.executor.failure();
     if (failed) throw failed;
   }

@@ -6,6 +6,8 @@
 // parent asked for it.
 import { ThreadedExecutor } from "../executors/threaded-executor.js";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type RankNaming } from "../collectives/engine.js";
+import { algorithmFor } from "../collectives/request.js";
+import type { OpName } from "../collectives/ops.js";
 import { stderrLogger } from "../base/log.js";
 import { attachSharedMemory } from "../executors/shm-attach.js";
 import { DEFAULT_FRAME_LIMITS } from "../wire/frame.js";
@@ -88,12 +90,16 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
   });
   const makeSubgroup: SubgroupFactory = (sub) =>
     createTcpProcessGroup({ ...options, ...sub.options, rank: sub.rank, worldSize: sub.worldSize, groupName: `${name}/${sub.key}` }, sub.naming);
-  const internals = { globalRanks: naming?.globalRanks, makeSubgroup };
+  const small = engine.smallMessageBytes ?? DEFAULT_ENGINE_OPTIONS.smallMessageBytes;
+  const tcpAlgorithm = (op: OpName, count: number): string => algorithmFor(op, count, worldSize, small);
+  const internals = { globalRanks: naming?.globalRanks, makeSubgroup, algorithmOf: tcpAlgorithm };
   if (sharedMemory && worldSize > 1) {
     const timeoutMs = engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs;
     let reason = "another rank could not attach";
     const shm = await attachSharedMemory(executor, { rank, worldSize, secret, store: rendezvous ?? storeAddress(storeHost, storePort), groupName: name, timeoutMs, spinUs: spinUs ?? 0, naming, ...(shmChunkBytes === undefined ? {} : { chunkFloats: Math.max(1, Math.floor(shmChunkBytes / 4)) }) }, (m) => (reason = m));
-    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", internals);
+    // Collectives go through the segment; send and recv still over TCP.
+    const shmAlgorithm = (op: OpName, count: number): string => (op === "send" || op === "recv" || op === "recvAny" ? "direct" : "shared-memory");
+    if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", { ...internals, algorithmOf: shmAlgorithm });
     stderrLogger(`rank ${naming?.globalRanks[rank] ?? rank}${naming?.scope ?? ""}: collectives use TCP, not shared memory: ${reason}`);
   }
   return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
