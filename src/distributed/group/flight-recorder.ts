@@ -122,6 +122,8 @@ export class FlightRecorder {
   private waitSeen = new Uint8Array(8);
   private readonly groupsMade = new Map<string, number>();
   private hooksInstalled = false;
+  /** `total` when the ring was last written: an exit right after a failure's dump keeps its reason. */
+  private dumpedAt = -1;
 
   constructor(readonly capacity: number) {}
 
@@ -257,6 +259,7 @@ export class FlightRecorder {
     };
     mkdirSync(dir, { recursive: true });
     const path = join(dir, flightFileName(rank));
+    this.dumpedAt = this.total;
     // Whole or not at all: a reader (weft diagnose) never sees half a file.
     const partial = `${path}.${process.pid}.partial`;
     writeFileSync(partial, `${JSON.stringify(file)}\n`);
@@ -282,7 +285,7 @@ export class FlightRecorder {
     (globalThis as Record<symbol, unknown>)[FLIGHT_DUMP_HOOK] = (reason: string) => this.tryDump(reason);
     if (process.listenerCount("SIGUSR1") === 0) process.on("SIGUSR1", () => this.tryDump("SIGUSR1"));
     process.on("exit", (code) => {
-      if (code !== 0 && this.total > 0) this.tryDump(`exit with code ${code}`);
+      if (code !== 0 && this.total > 0 && this.dumpedAt !== this.total) this.tryDump(`exit with code ${code}`);
     });
   }
 }
