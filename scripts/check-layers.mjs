@@ -38,6 +38,7 @@ const TOP_LAYERS = [
   ["recipes", "the training recipes (one per task), written against train/'s recipe contract"],
   ["bench", "benchmarks of models and collectives"],
   ["report", "weft compare's report: table, CSV/JSON, charts (SVG) and the HTML page"],
+  ["dashboard", "the live page of a job or a run folder: its server, the folder's tail and the page"],
   ["cli", "the `weft` command: one argument parser, dispatch to the layers below"],
 ];
 

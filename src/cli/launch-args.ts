@@ -12,6 +12,7 @@ import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
 import { parseRendezvousUrl } from "../distributed/rendezvous/connect-store.js";
 import { randomBytes } from "node:crypto";
+import { bareDashboardFlag, DASHBOARD_OPTIONS, dashboardFlags, type DashboardFlags } from "./dashboard-flag.js";
 
 const COMMAND = "weft launch";
 
@@ -33,6 +34,7 @@ export const LAUNCH_OPTIONS = {
   "max-restarts": { type: "int", min: 0, help: "elastic: replacements this launcher may start for failed workers (default 0)" },
   join: { type: "flag", help: "elastic: add this machine's --nproc workers to a running job (same --rdzv, secret, --min/--max)" },
   "no-metrics": { type: "flag", help: "do not print the live per-step summary" },
+  ...DASHBOARD_OPTIONS,
   help: { type: "flag", short: "h", help: "show this help" },
 } as const satisfies OptionTable;
 
@@ -104,8 +106,8 @@ export function parseLaunchArgs(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   warn: (m: string) => void = () => {},
-): LaunchOptions | undefined {
-  const { values: v, rest } = parseCommandLine(argv, LAUNCH_OPTIONS, { command: COMMAND, positionals: ["script"], stopAtPositional: true });
+): (LaunchOptions & { dashboard?: DashboardFlags }) | undefined {
+  const { values: v, rest } = parseCommandLine(bareDashboardFlag(argv, LAUNCH_OPTIONS, true), LAUNCH_OPTIONS, { command: COMMAND, positionals: ["script"], stopAtPositional: true });
   if (v.help) return undefined;
   const [script, ...args] = rest;
   if (script === undefined) throw usage("no script to launch: weft launch [options] script [script args...] (weft launch --help)");
@@ -129,6 +131,7 @@ export function parseLaunchArgs(
   const secret = readSecret(v["secret-file"], v.join ? Math.max(2, v.nnodes) : v.nnodes, env, warn);
   const elastic = elasticOptions(v.min, v.max, v["max-restarts"], nproc * v.nnodes);
   if (v.join && !elastic) throw usage("--join adds workers to an elastic job: give the job's --min A (and --max B) too");
+  const dashboard = dashboardFlags(v, COMMAND);
 
   return {
     nproc,
@@ -147,6 +150,7 @@ export function parseLaunchArgs(
     ...(elastic ? { elastic } : {}),
     ...(etcd ? { etcd } : {}),
     ...(v.join ? { join: true } : {}),
+    ...(dashboard ? { dashboard } : {}),
   };
 }
 

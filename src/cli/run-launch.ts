@@ -4,6 +4,7 @@
 // could not start at all (the store's port taken, node 0 unreachable): one line, exit 1.
 import { launchJob } from "../distributed/launch/launcher.js";
 import { checkScript, LAUNCH_USAGE, parseLaunchArgs } from "./launch-args.js";
+import { openDashboard } from "./dashboard-flag.js";
 
 /** Runs `weft launch <argv>` and returns the process exit code. */
 export async function runLaunch(argv: string[]): Promise<number> {
@@ -14,11 +15,16 @@ export async function runLaunch(argv: string[]): Promise<number> {
     return 0;
   }
   checkScript(options.script);
+  const { dashboard: flags, ...launch } = options;
+  let dashboard: Awaited<ReturnType<typeof openDashboard>> | undefined;
   try {
-    return (await launchJob(options)).exitCode;
+    dashboard = flags ? await openDashboard(flags, "weft launch") : undefined;
+    return (await launchJob({ ...launch, ...(dashboard ? { observer: dashboard.observer } : {}) })).exitCode;
   } catch (err) {
     // Written to be read (launcher.ts says what to check); the stack would add nothing.
     say((err as Error).message.replace(/\s*\n\s*/g, " "));
     return 1;
+  } finally {
+    await dashboard?.close();
   }
 }

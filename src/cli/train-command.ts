@@ -18,6 +18,7 @@ import { runRecipe, type RecipeResult } from "../train/run-recipe.js";
 import { findStrategy, STRATEGIES, type RankReport, type StrategyEntry, type StrategyOptions } from "../train/strategies.js";
 import { MetricsWriter } from "../distributed/metrics/metrics-writer.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
+import { bareDashboardFlag, DASHBOARD_OPTIONS, dashboardFlags, openDashboard, type DashboardFlags } from "./dashboard-flag.js";
 import { checkWorkerCount } from "./worker-count.js";
 import { largestMemory, RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
 import { checkPlannedMemory, MAX_MEMORY_FORMS, maxMemoryBytes, memoryLimitOf } from "./train-memory.js";
@@ -49,6 +50,7 @@ function sharedOptions(recipe: Recipe | undefined) {
     "max-memory": { type: "string", placeholder: "BYTES", help: `the most each worker may hold in parameters, gradients, optimizer state and activations; a run that would not fit is refused at once, naming the strategies that would (${MAX_MEMORY_FORMS})` },
     "slow-rank": { type: "int", min: 0, help: "make this worker slower, to study stragglers (with --slowdown)" },
     slowdown: { type: "number", min: 1, help: "how many times slower --slow-rank runs (>= 1; it sleeps in proportion to its compute)" },
+    ...DASHBOARD_OPTIONS,
     json: { type: "flag", help: "print the result as one JSON line, last on stdout" },
     list: { type: "flag", help: "list the recipes and strategies" },
     help: { type: "flag", short: "h", help: "show this help" },
@@ -222,7 +224,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     if (later !== undefined) throw new UsageError(`weft train: put the recipe first: weft train ${later} ${argv.filter((a) => a !== later).join(" ")}`.trimEnd());
   }
   const table = optionTable(recipe);
-  const { values } = parseCommandLine(name === undefined ? argv : argv.slice(1), table, { command: `weft train${name ? ` ${name}` : ""}` });
+  const { values } = parseCommandLine(bareDashboardFlag(name === undefined ? argv : argv.slice(1), table), table, { command: `weft train${name ? ` ${name}` : ""}` });
   const v = values as Record<string, string | number | boolean | undefined>;
   if (v.help || v.list) {
     console.log(v.help ? usage(recipe, table) : listing());
@@ -231,6 +233,8 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   if (!recipe) throw new UsageError(`weft train: which recipe? the recipes are ${RECIPES.map((r) => r.name).join(", ")} (weft train --list)`);
 
   const { strategyName, strategy, workers, processes, strategyOptions, maxMemoryBytes: maxBytes } = checkTrainValues(v);
+  const dashboard = dashboardFlags(v as { dashboard?: number; "dashboard-host"?: string }, "weft train");
+  if (dashboard && !strategy.distributed) throw new UsageError("weft train: --dashboard shows a job of several workers: add --workers 2 or more (one worker trains in this process, with no launcher to serve the page)");
 
   const settings: RecipeSettings = {
     epochs: v.epochs as number, seed: v.seed as number, batch: v.batch as number, lr: v.lr as number,
@@ -249,7 +253,7 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
   if (job.maxMemory) checkPlannedMemory(recipe, settings, strategy, strategyOptions, workers, job.maxMemory);
 
   const runDir = v["run-dir"] as string | undefined;
-  const result = strategy.distributed ? await trainOnWorkers(job, strategy, processes, runDir) : await trainHere(job, recipe, strategy, runDir);
+  const result = strategy.distributed ? await trainOnWorkers(job, strategy, processes, runDir, dashboard) : await trainHere(job, recipe, strategy, runDir);
   if (result === undefined) return 1;
   const line = { ...result, backend: backend().name };
   if (v.json) console.log(JSON.stringify(line));
@@ -294,14 +298,16 @@ async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry,
 }
 
 /** Starts the job's processes through the launcher; returns rank 0's result, or undefined if the job failed (the launcher said why). */
-async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes: number, runDir: string | undefined): Promise<RecipeResult | undefined> {
+async function trainOnWorkers(job: TrainJob, strategy: StrategyEntry, processes: number, runDir: string | undefined, dashboardAt?: DashboardFlags): Promise<RecipeResult | undefined> {
+  const dashboard = dashboardAt ? await openDashboard(dashboardAt, "weft train") : undefined;
   const run = await launchJob({
     nproc: processes, nnodes: 1, nodeRank: 0, rdzvHost: "127.0.0.1", rdzvPort: 0, ...(runDir === undefined ? {} : { runDir }),
     ...(job.elastic ? { elastic: job.elastic } : {}),
     secret: process.env[ENV.secret] ?? generateSecret(),
     script: fileURLToPath(new URL("./train-worker.js", import.meta.url)),
     args: [JSON.stringify(job)], graceMs: 5000, liveMetrics: process.stderr.isTTY === true,
-  });
+    ...(dashboard ? { observer: dashboard.observer } : {}),
+  }).finally(() => dashboard?.close());
   if (run.exitCode !== 0) return undefined;
   const { final_members: finalMembers, ...result } = JSON.parse(readFileSync(join(run.runDir, RESULT_FILE), "utf8")) as RecipeResult & { final_members?: string[] };
   // An elastic job's reports are those of its final members, by member id; a fixed job's, by rank.
