@@ -17,6 +17,7 @@ header h1 { font-size:18px; margin:0; }
 #status { padding:2px 10px; border-radius:12px; background:#eef; font-weight:600; }
 #status.live { background:#e6f4ea; color:var(--ok); } #status.failed { background:#fce8e6; color:var(--bad); } #status.ended { background:#eef; }
 #straggler { font-weight:600; color:var(--warn); }
+section.wide { grid-column:1 / -1; }
 main { display:grid; grid-template-columns:repeat(auto-fit, minmax(560px, 1fr)); gap:14px; padding:14px 20px; }
 section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:0; }
 section h2 { font-size:14px; margin:0 0 6px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
@@ -29,7 +30,7 @@ td.running { color:var(--ok); } td.failed { color:var(--bad); }
 #timeline li { padding:2px 0; border-bottom:1px dotted var(--line); }
 #timeline .t { color:var(--muted); display:inline-block; min-width:70px; }
 #timeline li[data-kind=failed], #timeline li[data-kind=lost] { color:var(--bad); }
-#timeline li[data-kind=checkpoint] { color:#1a5fb4; }
+#timeline li[data-kind=checkpoint] { color:#1a5fb4; } #timeline li[data-kind=straggler] { color:var(--warn); }
 #config pre { margin:0; max-height:260px; overflow:auto; font-size:12px; background:var(--bg); padding:6px; }
 #config dl { display:grid; grid-template-columns:max-content 1fr; gap:2px 12px; margin:0 0 8px; }
 #config dt { color:var(--muted); } #config dd { margin:0; overflow-wrap:anywhere; }
@@ -44,19 +45,24 @@ const MAX_POINTS = ${MAX_POINTS};
 const S = { points: {}, workers: [], timeline: [], straggler: { ranking: [], named: null }, config: null, train: null, started_at: null, ended: null };
 const views = {};
 let drawing = Promise.resolve();
+let events = null;
+// Once the job has ended nothing more will come: the stream is closed rather than retried.
+const closeIfEnded = () => { if (S.ended && events) { events.close(); events = null; } };
 const $ = (id) => document.getElementById(id);
 const workerName = (r) => "worker " + r;
 const fmt = (x, d) => (x === null || x === undefined ? "-" : Number(x).toFixed(d));
 
 function lineSpec(field, title) {
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, data: { name: "points" },
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, autosize: { type: "pad", resize: true }, data: { name: "points" },
     transform: [{ filter: "isValid(datum." + field + ")" }],
     mark: { type: "line", interpolate: "linear" },
     encoding: {
       x: { field: "step", type: "quantitative", title: "step" },
       y: { field: field, type: "quantitative", title: title, scale: { zero: false } },
       color: { field: "worker", type: "nominal", title: null },
+      // Replicas of one model may report the same loss: the dashes keep each line visible.
+      strokeDash: { field: "worker", type: "nominal", title: null },
     },
   };
 }
@@ -64,7 +70,7 @@ const SPECS = {
   loss: lineSpec("loss", "loss"),
   throughput: lineSpec("sps", "samples/s"),
   split: {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, data: { name: "split" },
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, autosize: { type: "pad", resize: true }, data: { name: "split" },
     mark: "bar",
     encoding: {
       x: { field: "worker", type: "nominal", title: null, axis: { labelAngle: 0 } },
@@ -74,7 +80,7 @@ const SPECS = {
     },
   },
   bytes: {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, data: { name: "bytes" },
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json", width: 480, height: 200, autosize: { type: "pad", resize: true }, data: { name: "bytes" },
     mark: "bar",
     encoding: {
       x: { field: "worker", type: "nominal", title: null, axis: { labelAngle: 0 } },
@@ -175,6 +181,7 @@ function timelineItem(e) {
   const li = document.createElement("li");
   li.dataset.kind = e.kind;
   if (e.rank !== undefined) li.dataset.rank = String(e.rank);
+  if (e.step !== undefined) li.dataset.step = String(e.step);
   const t = document.createElement("span");
   t.className = "t";
   const base = S.started_at ?? e.time;
@@ -193,7 +200,8 @@ function renderConfig() {
   const c = S.config;
   const rows = c ? [["job", c.job_id], ["run folder", c.run_dir], ["workers", c.nproc + " on node " + c.node_rank + " of " + c.nnodes + ", " + c.world_size + " in all"],
     ["elastic", c.elastic ? "--min " + c.elastic.min + " --max " + c.elastic.max + " --max-restarts " + c.elastic.maxRestarts : "no"],
-    ["script", c.script]] : [["job", "no launcher events in this folder (a run from before they were written)"]];
+    // weft train's worker program is weft's own: the job it runs (below) is what says what trains.
+    ["script", S.train ? "weft train " + S.train.recipe + " (--strategy " + S.train.strategy + ", " + S.train.workers + " workers)" : c.script]] : [["job", "no launcher events in this folder (a run from before they were written)"]];
   for (const [k, v] of rows) {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v;
@@ -225,6 +233,7 @@ function applySnapshot(s) {
   renderConfig(); renderWorkers(); renderStraggler(); renderStatus(true);
   halve();
   draw({}, true);
+  closeIfEnded();
 }
 function applyDelta(d) {
   for (const [r, pts] of Object.entries(d.points)) (S.points[r] ??= []).push(...pts);
@@ -238,6 +247,7 @@ function applyDelta(d) {
   const whole = halve();
   renderWorkers(); renderStraggler(); renderStatus(true);
   draw(d.points, whole);
+  closeIfEnded();
 }
 
 // For tests and the curious: what each curve holds, as drawn.
@@ -247,7 +257,7 @@ window.weftDashboard = {
 };
 
 makeViews().then(() => {
-  const events = new EventSource("events");
+  events = new EventSource("events");
   events.addEventListener("snapshot", (m) => applySnapshot(JSON.parse(m.data)));
   events.addEventListener("delta", (m) => applyDelta(JSON.parse(m.data)));
   events.onerror = () => renderStatus(false);
@@ -268,11 +278,11 @@ export function runPage(title: string): string {
 <section><h2>Throughput per worker</h2><div class="chart" id="chart-throughput"></div></section>
 <section><h2>Step time: compute, communication, waiting</h2><div class="chart" id="chart-split"></div></section>
 <section><h2>Bytes sent per worker</h2><div class="chart" id="chart-bytes"></div></section>
-<section><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>pid</th><th>status</th><th>step</th><th>loss</th><th>samples/s</th><th>compute ms</th><th>comm ms</th><th>waiting ms</th><th>MB sent</th><th>points</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>pid</th><th>status</th><th>step</th><th>loss</th><th>samples/s</th><th>compute ms</th><th>comm ms</th><th>waiting ms</th><th>MB sent</th><th>points</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Straggler ranking</h2><p class="empty" id="ranking-empty">no per-peer waits yet (one worker, or no step counted by every rank)</p>
 <table id="ranking"><thead><tr><th>worker</th><th>others wait for it (ms/step)</th><th>slowest steps in a row</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Membership timeline</h2><ul id="timeline"></ul></section>
-<section id="config"><h2>Configuration</h2><dl></dl><pre></pre></section>
+<section id="config" class="wide"><h2>Configuration</h2><dl></dl><pre></pre></section>
 </main>
 <script>${SCRIPT}</script>
 </body></html>
@@ -280,8 +290,9 @@ export function runPage(title: string): string {
 }
 
 /** A `weft compare` report's runs, each linked to its own dashboard. */
-export function runsIndexPage(title: string, runs: readonly { label: string; href: string; note: string }[]): string {
-  const rows = runs.map((r) => `<tr><td><a href="${escapeHtml(r.href)}">${escapeHtml(r.label)}</a></td><td>${escapeHtml(r.note)}</td></tr>`).join("\n");
+export function runsIndexPage(title: string, runs: readonly { label: string; href?: string; note: string }[]): string {
+  const name = (r: { label: string; href?: string }): string => (r.href === undefined ? escapeHtml(r.label) : `<a href="${escapeHtml(r.href)}">${escapeHtml(r.label)}</a>`);
+  const rows = runs.map((r) => `<tr><td>${name(r)}</td><td>${escapeHtml(r.note)}</td></tr>`).join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><link rel="icon" href="data:,">
 <style>${STYLE}</style></head><body>

@@ -48,9 +48,11 @@ export interface WorkerView {
 
 export interface TimelineEntry {
   time: number;
-  kind: "job" | "started" | "exited" | "failed" | "lost" | "joined" | "generation" | "replaced" | "checkpoint" | "resumed" | "stopping" | "ended" | "control" | "excluded";
+  kind: "job" | "started" | "exited" | "failed" | "lost" | "joined" | "generation" | "replaced" | "checkpoint" | "resumed" | "stopping" | "ended" | "control" | "excluded" | "straggler";
   text: string;
   rank?: number;
+  /** The training step it happened at, where one is known. */
+  step?: number;
 }
 
 export interface StragglerView {
@@ -109,6 +111,8 @@ export class RunState {
   private readonly seenEvents = new Set<string>();
   private readonly stragglers = new StragglerTracker();
   private straggler: StragglerView = { ranking: [], named: null };
+  /** The rank named straggler at the newest counted step, for the timeline's "from step s" entries. */
+  private namedRank: number | null = null;
   private ended: RunEnd | null = null;
   // What the next delta carries.
   private newPoints: Record<string, Point[]> = {};
@@ -193,7 +197,7 @@ export class RunState {
     if (v.status === "unknown" && this.config !== null) v.status = "running";
     w.split.push({ compute: num(r.compute_ms) ?? 0, comm: num(r.comm_ms) ?? 0, wait: num(r.wait_ms) ?? 0 });
     if (w.split.length > SPLIT_STEPS) w.split.shift();
-    if (r.wait_for !== null && typeof r.wait_for === "object") this.stragglers.add(rank, step, r.wait_for as Readonly<Record<string, number>>);
+    if (r.wait_for !== null && typeof r.wait_for === "object") this.addWaits(rank, step, r.wait_for as Readonly<Record<string, number>>, num(r.time) ?? Date.now());
 
     if (w.seen++ % w.stride !== 0) return;
     const p: Point = [step, num(r.time) ?? 0, num(r.loss), num(r.samples_per_s)];
@@ -202,6 +206,21 @@ export class RunState {
     if (w.points.length > MAX_POINTS) {
       w.points = w.points.filter((_, i) => i % 2 === 0);
       w.stride *= 2;
+    }
+  }
+
+  /** Feeds the straggler score; the step a rank is first named (or no longer is) goes on the timeline. */
+  private addWaits(rank: number, step: number, waitFor: Readonly<Record<string, number>>, time: number): void {
+    this.stragglers.add(rank, step, waitFor);
+    const named = this.stragglers.straggler();
+    const namedRank = named?.rank ?? null;
+    if (namedRank === this.namedRank) return;
+    const before = this.namedRank;
+    this.namedRank = namedRank;
+    if (named) {
+      this.note({ time, kind: "straggler", rank: named.rank, step, text: `worker ${named.rank} is the straggler from step ${step}: the others wait ${named.score_ms.toFixed(1)} ms per step for it` });
+    } else if (before !== null) {
+      this.note({ time, kind: "straggler", rank: before, step, text: `worker ${before} is no longer the straggler from step ${step}` });
     }
   }
 

@@ -151,9 +151,14 @@ export class DashboardServer {
   }
 
   /** Shows several runs (a `weft compare` report), each at /runs/<i>/, listed at `/`. */
-  showRuns(title: string, runs: readonly { label: string; dir: string; note: string }[]): void {
-    const views = new Map(runs.map((r, i) => [`/runs/${i}/`, new RunView(r.dir, `${title}: ${r.label}`)]));
-    this.site = { runs: views, index: runsIndexPage(title, runs.map((r, i) => ({ label: r.label, href: `/runs/${i}/`, note: r.note }))) };
+  showRuns(title: string, runs: readonly { label: string; dir: string | undefined; note: string }[]): void {
+    const views = new Map<string, RunView>();
+    const listed = runs.map((r, i) => {
+      if (r.dir === undefined) return { label: r.label, note: r.note };
+      views.set(`/runs/${i}/`, new RunView(r.dir, `${title}: ${r.label}`));
+      return { label: r.label, href: `/runs/${i}/`, note: r.note };
+    });
+    this.site = { runs: views, index: runsIndexPage(title, listed) };
   }
 
   /** Reads the run folders once more and sends what is new (the job's last lines, before it closes). */
