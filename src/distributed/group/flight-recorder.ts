@@ -106,7 +106,7 @@ interface Entry {
   end: number;
   state: FlightState;
   error: string | undefined;
-  /** Filled by the executor (OpRequest.waitedMs), indexed by group rank; valid once completed. */
+  /** Filled by the executor (Note [per-peer waits] in collectives/ops.ts), indexed by group rank; valid once completed. */
   waits: Float64Array | undefined;
   /** Job rank of each group rank, to name the waits. */
   names: readonly number[];
