@@ -41,6 +41,8 @@ export interface DashboardServerOptions {
   port: number;
   /** The server's own messages (a failure to serve, never a request). */
   log?: (message: string) => void;
+  /** How long a client may take to send its headers (default HEADERS_TIMEOUT_MS; tests shorten it). */
+  headersTimeoutMs?: number;
 }
 
 /** One run the server shows: its folder's tail, its state and the browsers following it. */
@@ -112,7 +114,10 @@ export class DashboardServer {
     const log = o.log ?? (() => {});
     let dashboard: DashboardServer | undefined;
     const server = createServer(
-      { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 },
+      {
+        maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, o.headersTimeoutMs ?? 0),
+        keepAliveTimeout: 5000, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs ?? 1000),
+      },
       (req, res) => {
         try {
           dashboard?.handle(req, res);
