@@ -2,6 +2,7 @@
 // jobs themselves (a custom launcher, a scheduler integration, a test harness). Training scripts
 // need none of this: they import from "weft".
 export { launchJob, type LaunchOptions, type JobResult } from "./distributed/launch/launcher.js";
+export type { JobObserver, RunningJob, LauncherEvent, JobConfig } from "./distributed/launch/job-observer.js";
 export { StoreServer, type StoreServerOptions } from "./distributed/rendezvous/store-server.js";
 export { StoreClient, type StoreClientOptions } from "./distributed/rendezvous/store-client.js";
 export { ENV as WEFT_ENV } from "./distributed/rendezvous/worker-env.js";
