@@ -1,11 +1,14 @@
-// Worker bootstrap: read what `weft launch` put in the environment, name the process, and build
-// the process group.
+// Worker bootstrap: find this worker's place in the job (explicit options, then what `weft launch`
+// put in the environment, then Slurm's or PyTorch's variables: rendezvous/scheduler-env.ts), name
+// the process, and build the process group.
 //
-// A script started without the launcher (neither WEFT_RANK nor WEFT_WORLD_SIZE set) is rank 0 of
-// a group of one: every collective is the identity, run inline (executors/single-executor.ts), so
-// the same script runs alone with `node train.js` and under `weft launch`. Once either variable is
-// set the script is taken to be a worker, and a missing variable is an error naming it: a
-// half-set environment is a mistake to report, not a reason to train alone.
+// A script started with none of these (no WEFT_RANK or WEFT_WORLD_SIZE, no srun step, no RANK or
+// WORLD_SIZE) is rank 0 of a group of one: every collective is the identity, run inline
+// (executors/single-executor.ts), so the same script runs alone with `node train.js`, under
+// `weft launch` and under `srun`. Once a source is there the script is taken to be a worker, and a
+// missing variable is an error naming it: a half-set environment is a mistake to report, not a
+// reason to train alone. With no launcher (srun, RANK/WORLD_SIZE, options), rank 0 serves the
+// rendezvous store itself (rendezvous/embedded-store.ts) and stops it when its group is destroyed.
 //
 //   import { initProcessGroup } from "weft";
 //   const pg = await initProcessGroup();                // rank, worldSize from the launcher
@@ -14,6 +17,8 @@
 import type { EngineOptions } from "../collectives/engine.js";
 import { bindThisProcess, parseCpuList } from "../base/cpu-binding.js";
 import { ENV } from "../rendezvous/worker-env.js";
+import { readSchedulerEnv, type EnvSource, type WorkerOverrides } from "../rendezvous/scheduler-env.js";
+import { DEFAULT_EMBEDDED_RDZV_TIMEOUT_MS, prepareEmbeddedRendezvous } from "../rendezvous/embedded-store.js";
 import { distAddon } from "../base/native-dist.js";
 import { ProcessGroup } from "./process-group.js";
 import { createTcpProcessGroup } from "./tcp-group.js";
@@ -36,25 +41,10 @@ export interface WorkerInfo {
   /** runs/<job-id>/ : where metrics and logs of this job go. */
   runDir: string;
   jobId: string;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (v === undefined || v === "") {
-    throw new Error(
-      `${name} is not set: start this script with \`weft launch --nproc N script.js\` (or set the WEFT_* variables yourself), ` +
-        `or unset both ${ENV.rank} and ${ENV.worldSize} to run it alone as rank 0 of 1`,
-    );
-  }
-  return v;
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback?: number): number {
-  const raw = env[name];
-  if ((raw === undefined || raw === "") && fallback !== undefined) return fallback;
-  const v = Number(required(env, name));
-  if (!Number.isInteger(v) || v < 0) throw new Error(`${name}=${raw} is not a non-negative integer`);
-  return v;
+  /** Where the rank came from (Note [one source for the ranks] in rendezvous/scheduler-env.ts); "alone" for rank 0 of 1. */
+  source: EnvSource | "alone";
+  /** Who serves the embedded store: the launcher, or rank 0 of the job itself (no launcher started it). */
+  storeServedBy: "launcher" | "rank 0";
 }
 
 /**
@@ -68,40 +58,29 @@ function exitWithLauncher(env: NodeJS.ProcessEnv): void {
   if (!distAddon.exitWithParent(launcher)) process.kill(process.pid, "SIGTERM");
 }
 
-/** Neither WEFT_RANK nor WEFT_WORLD_SIZE is set: the script was started without the launcher. */
-function runsAlone(env: NodeJS.ProcessEnv): boolean {
-  const unset = (name: string): boolean => env[name] === undefined || env[name] === "";
-  return unset(ENV.rank) && unset(ENV.worldSize);
-}
-
 /**
- * Reads the launcher's environment, sets the process title to `weft worker <rank>` (what `ps`
- * and `top` show), binds the process to the CPUs the launcher gave it, and ties its life to the
- * launcher's. Started without the launcher (neither WEFT_RANK nor WEFT_WORLD_SIZE set) it returns
- * rank 0 of 1 and leaves the process as it is; with some WEFT_* variables but not all, it throws
- * naming the missing one.
+ * Finds this worker's place (options, then WEFT_*, then Slurm's, then PyTorch's variables), sets
+ * the process title to `weft worker <rank>` (what `ps` and `top` show), binds the process to the
+ * CPUs the launcher gave it, and ties its life to the launcher's. Started with none of them it
+ * returns rank 0 of 1 and leaves the process as it is; with a source only partly there, it throws
+ * naming the missing variable.
  */
-export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
-  if (runsAlone(env)) {
+export function initWorker(env: NodeJS.ProcessEnv = process.env, overrides: WorkerOverrides = {}): WorkerInfo {
+  const place = readSchedulerEnv(env, overrides);
+  if (place === undefined) {
     return {
       rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, nodeRank: 0, masterAddr: "", masterPort: 0, secret: "",
-      cpus: null, runDir: env[ENV.runDir] ?? ".", jobId: env[ENV.jobId] ?? "job",
+      cpus: null, runDir: env[ENV.runDir] ?? ".", jobId: env[ENV.jobId] ?? "job", source: "alone", storeServedBy: "launcher",
     };
   }
+  const { source, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, storeServedBy, jobId } = place;
   const info: WorkerInfo = {
-    rank: integer(env, ENV.rank),
-    worldSize: integer(env, ENV.worldSize),
-    localRank: integer(env, ENV.localRank, 0),
-    localWorldSize: integer(env, ENV.localWorldSize, 1),
-    nodeRank: integer(env, ENV.nodeRank, 0),
-    masterAddr: required(env, ENV.masterAddr),
-    masterPort: integer(env, ENV.masterPort),
-    secret: required(env, ENV.secret),
+    rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, source, storeServedBy, jobId,
     runDir: env[ENV.runDir] ?? ".",
-    jobId: env[ENV.jobId] ?? "job",
     cpus: env[ENV.cpus] ? parseCpuList(env[ENV.cpus]!) : null,
     ...(env[ENV.rendezvous] ? { rendezvous: env[ENV.rendezvous] } : {}),
   };
+  if (info.worldSize < 1) throw new Error(`the world size is ${info.worldSize} (from ${source === "weft" ? ENV.worldSize : `the ${source} environment`}): it must be at least 1`);
   // A worker that joins an elastic job later has a slot past the first generation's (its log's name).
   if (info.rank >= info.worldSize && env[ENV.join] !== "1") throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
   process.title = `weft worker ${info.rank}`;
@@ -110,9 +89,14 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env): WorkerInfo {
   return info;
 }
 
-export interface InitProcessGroupOptions extends Partial<EngineOptions> {
+export interface InitProcessGroupOptions extends Partial<EngineOptions>, WorkerOverrides {
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * With no launcher (srun, RANK/WORLD_SIZE, options): how long ranks other than 0 wait for rank
+   * 0's store, ms. Default: WEFT_RDZV_TIMEOUT seconds, else 30 s.
+   */
+  rendezvousTimeoutMs?: number;
   /**
    * Run collectives through shared memory when every rank is on this machine (default true;
    * WEFT_SHM=0 turns it off). Send/recv and jobs on several machines use TCP.
@@ -162,21 +146,57 @@ const BOUND_SPIN_US = 5000;
  * memory on one machine); without the launcher, a group of one (`transport` "single").
  */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
-  const { env = process.env, sharedMemory, heartbeat, ...rest } = options;
-  if (runsAlone(env)) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
+  const { env = process.env, sharedMemory, heartbeat, rendezvousTimeoutMs, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, ...rest } = options;
+  const overrides = pick({ rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret });
+  if (readSchedulerEnv(env, overrides) === undefined) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
   const beat = heartbeatOf(heartbeat, env); // before initWorker renames and binds the process
-  const w = initWorker(env);
+  const w = initWorker(env, overrides);
+  const store = w.storeServedBy === "rank 0" && w.rendezvous === undefined
+    ? await prepareEmbeddedRendezvous(w, rendezvousTimeoutMs ?? rdzvTimeoutMs(env))
+    : undefined;
   const allLocal = w.localWorldSize === w.worldSize;
-  return createTcpProcessGroup({
-    ...rest,
-    heartbeat: beat,
-    sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
-    spinUs: w.cpus ? BOUND_SPIN_US : 0,
-    rank: w.rank,
-    worldSize: w.worldSize,
-    secret: w.secret,
-    storeHost: w.masterAddr,
-    storePort: w.masterPort,
-    ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
-  });
+  let pg: ProcessGroup;
+  try {
+    pg = await createTcpProcessGroup({
+      ...rest,
+      heartbeat: beat,
+      sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
+      spinUs: w.cpus ? BOUND_SPIN_US : 0,
+      rank: w.rank,
+      worldSize: w.worldSize,
+      secret: w.secret,
+      storeHost: w.masterAddr,
+      storePort: w.masterPort,
+      ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
+    });
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
+  if (store) {
+    // Rank 0's store lives as long as its group: the group's subgroups meet through it too.
+    const destroy = pg.destroy.bind(pg);
+    pg.destroy = async () => {
+      try {
+        await destroy();
+      } finally {
+        await store.close();
+      }
+    };
+  }
+  return pg;
+}
+
+/** WEFT_RDZV_TIMEOUT (seconds) as ms, else the default. */
+function rdzvTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env[ENV.rdzvTimeout];
+  if (raw === undefined || raw === "") return DEFAULT_EMBEDDED_RDZV_TIMEOUT_MS;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s <= 0) throw new RangeError(`${ENV.rdzvTimeout}=${raw} is not a positive number of seconds`);
+  return s * 1000;
+}
+
+/** The overrides that were given (exactOptionalPropertyTypes: no key set to undefined). */
+function pick(o: { [K in keyof WorkerOverrides]: WorkerOverrides[K] | undefined }): WorkerOverrides {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as WorkerOverrides;
 }

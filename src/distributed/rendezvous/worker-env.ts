@@ -23,4 +23,6 @@ export const ENV = {
   /** Elastic jobs: the fewest and most workers the job may have (--min, --max). */
   minWorkers: "WEFT_MIN_WORKERS",
   maxWorkers: "WEFT_MAX_WORKERS",
+  /** Seconds ranks other than 0 wait for rank 0's store when no launcher serves it (srun; default 30). */
+  rdzvTimeout: "WEFT_RDZV_TIMEOUT",
 } as const;
