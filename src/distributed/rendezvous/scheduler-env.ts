@@ -215,7 +215,6 @@ function sourceAddress(r: Reader, want: { addr: boolean; port: boolean }): { add
  *
  * @example A task of `srun -n 4` on two nodes
  * ```ts
- * import { readSchedulerEnv } from "weft/launch";
  * const place = readSchedulerEnv({
  *   SLURM_STEP_ID: "0", SLURM_PROCID: "3", SLURM_NTASKS: "4", SLURM_LOCALID: "1", SLURM_NODEID: "1",
  *   SLURM_TASKS_PER_NODE: "2(x2)", SLURM_JOB_NODELIST: "gpu[07-08]", SLURM_JOB_ID: "4242",
