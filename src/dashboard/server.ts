@@ -193,7 +193,6 @@ export class DashboardServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? "/";
-    req.resume(); // a body nobody asked for is read and dropped
     if (url.length > MAX_URL_CHARS) return void plain(res, 414, "URL too long");
     if (this.loopback && !isLoopbackName(req.headers.host ?? "")) return void plain(res, 403, "this dashboard answers to 127.0.0.1 and localhost only");
     const path = url.split("?")[0]!;
@@ -255,6 +254,7 @@ const SECURITY_HEADERS = {
 };
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  res.req.resume(); // a body nobody asked for is read and dropped
   res.writeHead(status, { ...SECURITY_HEADERS, "Cache-Control": "no-store", ...headers, "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
