@@ -6,6 +6,8 @@ export type { JobObserver, RunningJob, LauncherEvent, JobConfig } from "./distri
 export { StoreServer, type StoreServerOptions } from "./distributed/rendezvous/store-server.js";
 export { StoreClient, type StoreClientOptions } from "./distributed/rendezvous/store-client.js";
 export { ENV as WEFT_ENV } from "./distributed/rendezvous/worker-env.js";
+export { readSchedulerEnv, slurmPort, type SchedulerPlace, type WorkerOverrides, type EnvSource } from "./distributed/rendezvous/scheduler-env.js";
+export { expandHostList, expandTasksPerNode } from "./distributed/rendezvous/host-list.js";
 export { generateSecret, readSecretFile, secretKey } from "./distributed/wire/secret.js";
 export { MetricsWriter, type StepMetrics, type MetricsWriterOptions } from "./distributed/metrics/metrics-writer.js";
 export { StragglerTracker, type StragglerScore, type StragglerOptions } from "./distributed/metrics/straggler.js";
