@@ -48,6 +48,7 @@ import { syncTrainingState, type TrainingPosition } from "../distributed/elastic
 import { positionsConsumed } from "../data/index.js";
 import { initRng } from "../nn/index.js";
 import { modelDigest } from "../distributed/strategies/flat-state.js";
+import { CheckpointRequests } from "./checkpoint-request.js";
 
 /** Batches of an epoch on this rank; a DataLoader (with a DistributedSampler per rank) is one. */
 export interface EpochSource<B> {
@@ -290,6 +291,14 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   // Under the launcher, the per-step metrics go to the job's run folder unless the caller chose.
   const ownMetrics = o.metrics === undefined && process.env[ENV.runDir] !== undefined ? new MetricsWriter() : undefined;
   const metrics = o.metrics ?? ownMetrics;
+  // Under the launcher, a checkpoint may also be asked for while the job runs (the dashboard's
+  // POST /control/checkpoint): at a step the launcher names, the same on every worker
+  // (Note [checkpoint now] in distributed/launch/checkpoint-request.ts).
+  const runDir = process.env[ENV.runDir];
+  const requests = runDir === undefined ? undefined : CheckpointRequests.listen({
+    runDir, rank: Number(process.env[ENV.rank] ?? 0), destination: folder ? "folder" : o.checkpoint ? "file" : null, step: position.step,
+    write: (e) => metrics?.write(e), warn: (line) => process.stderr.write(`weft: ${line}\n`),
+  });
   let checkpoints: CheckpointWriter | undefined;
   /** Replicas of a new generation start from its rank 0's state (elastic/state-sync.ts). */
   let hasState = !elastic || !elastic.group.generation.joined.includes(elastic.group.memberId);
@@ -474,7 +483,9 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
               if (window.ms > 1000) (window.samples = 0), (window.ms = 0);
             }
             o.onStep?.(info);
-            if (!budgetSpent() && due()) await save();
+            // A requested checkpoint costs a number compare per step; at the budget's last step the final save is it.
+            const requested = requests?.reached(position.step, strategy.writesCheckpoints()) ?? false;
+            if (!budgetSpent() && (due() || requested)) await save();
             if (budgetSpent()) break;
           }
           if (budgetSpent()) break;
@@ -525,6 +536,7 @@ export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
   } finally {
     // On a failure too: a write in flight finishes (it is a good checkpoint) before fit() throws.
     await checkpoints?.close();
+    requests?.close(position.step, strategy.writesCheckpoints());
     ownMetrics?.close();
     await strategy.end();
   }

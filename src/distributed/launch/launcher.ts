@@ -30,7 +30,8 @@ import { StoreTimeoutError } from "../base/errors.js";
 import { ENV } from "../rendezvous/worker-env.js";
 import { workerCommand } from "./worker-command.js";
 import { WorkerOutput } from "./worker-output.js";
-import { CHECKPOINT_REQUEST_KEY, LauncherEventLog, type JobObserver, type RunningJob } from "./job-observer.js";
+import { CheckpointRequester } from "./checkpoint-request.js";
+import { LauncherEventLog, type JobObserver, type RunningJob } from "./job-observer.js";
 
 export interface LaunchOptions {
   /** Workers on this machine. */
@@ -288,6 +289,10 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  const checkpoints = new CheckpointRequester({
+    runDir, nnodes: o.nnodes, log,
+    record: (ok, why) => events?.record({ event: "control", action: "checkpoint", from: "workers", ok, why }),
+  });
   /** The job as the observer sees it: what it is, and the two things a control request may ask of it. */
   const runningJob = (): RunningJob => ({
     jobId: jobId!, runDir, secret: o.secret, nproc: o.nproc, nnodes: o.nnodes, worldSize, script: o.script, args: o.args,
@@ -300,17 +305,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     requestCheckpoint: (from: string) => {
       if (!store) return { ok: false, message: "this launcher serves no store (node 0's does, unless the job meets through etcd): ask node 0's dashboard" };
       if (stopping) return { ok: false, message: "the job is stopping" };
-      const request = JSON.stringify({ id: randomBytes(4).toString("hex"), from, time: Date.now() });
-      const at = store;
-      void StoreClient.connect({ host: at.host, port: at.port, secret: key })
-        .then((c) => c.set(CHECKPOINT_REQUEST_KEY, request).finally(() => c.close()))
-        .catch((err: Error) => log(`could not pass on ${from}'s checkpoint request: ${err.message}`));
-      return { ok: true, message: "asked every worker for a checkpoint" };
+      // At one step every worker is told of (Note [checkpoint now] in checkpoint-request.ts).
+      return checkpoints.request(from, alive().map((w) => ({ rank: w.rank, pid: w.child.pid, signal: () => void w.child.kill("SIGUSR2") })));
     },
     recordControl: (action: string, from: string, ok: boolean, why: string) => events?.record({ event: "control", action, from, ok, why }),
   });
   /** The job's last event, and the observer's last word (it may serve a moment longer); never throws. */
   const endObserved = async (exitCode: number, error?: string): Promise<void> => {
+    checkpoints.close();
     if (!events) return;
     events.record({ event: "job_ended", exit_code: exitCode, ...(error === undefined ? {} : { error }) });
     try {
