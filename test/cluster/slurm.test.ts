@@ -164,3 +164,45 @@ test("a rendezvous host that does not resolve: both tasks stop at once with one 
   // Not the 30 s a refused port would be waited for, nor the group's 60 s.
   assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
 });
+
+/** The pid of the worker with launcher slot `slot` whose WEFT_RUN_DIR is `runDir`, from /proc; undefined while there is none. */
+function workerPid(runDir: string, slot: number): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const vars = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (vars.includes(`WEFT_RUN_DIR=${runDir}`) && vars.includes(`WEFT_RANK=${slot}`)) return Number(entry);
+    } catch {
+      // A process that ended while we looked, or not ours to read.
+    }
+  }
+  return undefined;
+}
+
+test("elastic under srun: a worker killed inside the Slurm task does not end the step when --min allows", { skip: missing }, async () => {
+  const runDir = join(work, "elastic-run");
+  let killed: number | undefined;
+  const watch = setInterval(() => {
+    if (killed !== undefined) return;
+    // Once rank 1 has trained a few steps, so the loss happens mid-training.
+    let steps = 0;
+    try {
+      steps = readFileSync(join(runDir, "rank-1.jsonl"), "utf8").split("\n").filter((l) => l.includes('"loss"')).length;
+    } catch {
+      return;
+    }
+    const pid = steps >= 3 ? workerPid(runDir, 1) : undefined;
+    if (pid !== undefined) {
+      killed = pid;
+      process.kill(pid, "SIGKILL");
+    }
+  }, 100);
+  const cli = join(root, "dist", "src", "cli", "main.js");
+  const r = await slurm("srun", ["-n", "1", "--kill-on-bad-exit=1", process.execPath, cli, "train", "mnist", "--workers", "2", "--min", "1", "--net", "small", "--max-steps", "60", "--json", "--run-dir", runDir]);
+  clearInterval(watch);
+  assert.ok(killed !== undefined, `no worker was killed: ${explain(r)}`);
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stderr, /rank 1 exited with signal SIGKILL; the others go on without it/, explain(r));
+  const result = jsonLines(r.stdout).find((l) => "final_workers" in l);
+  assert.deepEqual([result?.final_workers, result?.recoveries], [1, 1], explain(r));
+});
