@@ -82,7 +82,11 @@ export function initWorker(env: NodeJS.ProcessEnv = process.env, overrides: Work
   };
   if (info.worldSize < 1) throw new Error(`the world size is ${info.worldSize} (from ${source === "weft" ? ENV.worldSize : `the ${source} environment`}): it must be at least 1`);
   // A worker that joins an elastic job later has a slot past the first generation's (its log's name).
-  if (info.rank >= info.worldSize && env[ENV.join] !== "1") throw new Error(`${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`);
+  if (info.rank >= info.worldSize && env[ENV.join] !== "1") {
+    throw new Error(source === "weft"
+      ? `${ENV.rank}=${info.rank} is not below ${ENV.worldSize}=${info.worldSize}`
+      : `rank ${info.rank} is not below the world size ${info.worldSize} (read from the ${source === "options" ? "options" : `${source} environment`}): check the rank and world size this worker was given`);
+  }
   process.title = `weft worker ${info.rank}`;
   if (info.cpus && !bindThisProcess(info.cpus)) info.cpus = null;
   exitWithLauncher(env);

@@ -79,3 +79,12 @@ test("a source only partly there is one line naming the variable and what to che
   assert.throws(() => readSchedulerEnv({ WEFT_RANK: "0", ...SECRET }), /^Error: WEFT_WORLD_SIZE is not set: start this script with `weft launch/);
   assert.throws(() => readSchedulerEnv({ ...SLURM_TASK, ...SECRET, SLURM_PROCID: "x" }), /^Error: SLURM_PROCID=x is not a non-negative integer$/);
 });
+
+test("initWorker takes the reader's place and names a rank past the world size by its source", async () => {
+  const { initWorker } = await import("../../../src/distributed/group/init.js");
+  const w = initWorker({ ...SLURM_TASK, ...SECRET, SLURM_PROCID: "1" });
+  assert.deepEqual([w.source, w.rank, w.worldSize, w.masterAddr, w.storeServedBy, w.jobId], ["slurm", 1, 4, "gpu07", "rank 0", "slurm-4242"]);
+  assert.throws(() => initWorker({ ...SLURM_TASK, ...SECRET, SLURM_PROCID: "4" }), /^Error: rank 4 is not below the world size 4 \(read from the slurm environment\)/);
+  assert.throws(() => initWorker({ ...SECRET, WEFT_RANK: "2", WEFT_WORLD_SIZE: "2", WEFT_MASTER_ADDR: "h", WEFT_MASTER_PORT: "1" }), /^Error: WEFT_RANK=2 is not below WEFT_WORLD_SIZE=2$/);
+  assert.equal(initWorker({}).source, "alone");
+});
