@@ -85,7 +85,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, what: string):
   if (r.status !== 0) throw new Error(`${what}: ${cmd} exited with ${r.status ?? r.signal}: ${(r.stderr ?? "").trim()}`);
 }
 
-/** Starts munged, slurmctld and slurmd, and waits until the node is idle (up to 20 s). */
+/** Starts munged, slurmctld and slurmd, and waits until the node is idle (up to 40 s: a loaded machine). */
 export async function startSlurm(): Promise<SlurmCluster> {
   sweepOrphans();
   const dir = mkdtempSync(join(tmpdir(), PREFIX));
@@ -155,7 +155,7 @@ export async function startSlurm(): Promise<SlurmCluster> {
     for (let i = 0; ; i++) {
       const state = spawnSync("sinfo", ["-h", "-o", "%t"], { env, encoding: "utf8", timeout: 5000 }).stdout?.trim();
       if (state === "idle") break;
-      if (i > 100) throw new Error(`the Slurm node did not come up within 20 s (sinfo says "${state}")\n${cluster.logs()}`);
+      if (i > 200) throw new Error(`the Slurm node did not come up within 40 s (sinfo says "${state}")\n${cluster.logs()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   } catch (err) {
