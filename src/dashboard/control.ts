@@ -132,9 +132,12 @@ function answer(req: IncomingMessage, res: ServerResponse, status: number, body:
   });
   res.end(text);
   if (close) {
-    // A refused request's body (if any) is not read: the connection closes after the answer, and
-    // a client that does not take the answer and go is cut off, so it holds nothing for long.
+    // A refused request's body (if any) is not read: the socket stops reading (what it would read
+    // is dropped anyway, and parsing it is most of what a flood of large bodies costs), the
+    // connection closes after the answer, and a client that does not take the answer and go is
+    // cut off, so it holds nothing for long.
     const socket = req.socket;
+    socket.pause();
     const t = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
     t.unref();
     socket.once("close", () => clearTimeout(t));
