@@ -65,10 +65,12 @@ export interface OpenDashboard {
   close(): Promise<void>;
 }
 
-/** Starts the server and prints its address, one line on stderr: `<prefix>: dashboard at http://...`. */
+/**
+ * Starts the server; once the job has started (its run folder exists, its control endpoints
+ * answer), the observer prints the address, one line on stderr: `<prefix>: dashboard at http://...`.
+ */
 export async function openDashboard(flags: DashboardFlags, prefix: string): Promise<OpenDashboard> {
   const log = (m: string): void => void process.stderr.write(`${prefix}: ${m}\n`);
   const server = await DashboardServer.listen({ host: flags.host, port: flags.port, log });
-  log(`dashboard at ${server.url}`);
   return { observer: dashboardObserver(server, log), close: () => server.close() };
 }

@@ -15,6 +15,8 @@ export function dashboardObserver(server: DashboardServer, log: (message: string
   return {
     jobStarted(job) {
       server.showRun(job.runDir, `weft job ${job.jobId}`, controlRoute(job, log));
+      // Printed only now: a browser or a script that reads it finds the job there, control included.
+      log(`dashboard at ${server.url}`);
     },
     event() {},
     async jobEnded() {

@@ -5,8 +5,8 @@
 // delta; nothing is drawn here.
 //
 // Note [dashboard access]
-// Everything is read-only GET but `POST /control/<action>`, which goes to the control handler
-// (control.ts, which checks the job secret). The listener binds loopback unless told otherwise,
+// Everything is read-only GET but `/control/<action>`, which goes to the control handler
+// (control.ts: the job secret first, then POST only). The listener binds loopback unless told otherwise,
 // and on loopback it also refuses a Host header that is not a loopback name, so a web page the
 // user visits cannot read the dashboard through DNS rebinding. Anything else is refused without
 // reaching the job: unknown paths (404), other methods (405), URLs over MAX_URL_CHARS (414),
@@ -198,8 +198,8 @@ export class DashboardServer {
     const path = url.split("?")[0]!;
 
     if (path.startsWith("/control/")) {
-      if (req.method !== "POST") return void plain(res, 405, "control requests are POST", { Allow: "POST" });
-      if (!this.site.control) return void plain(res, 404, "this dashboard follows no running job, so there is nothing to control");
+      if (!this.site.control) return void plain(res, 404, "no running job to control here: a finished run's dashboard (weft dashboard) has none, and a launcher's has one once its job has started");
+      // Every method goes to the handler: it checks the secret before anything else (Note [control access]).
       return this.site.control(req, res);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -96,6 +96,42 @@ test("weft launch --dashboard prints the page's address on one line, and the run
   }
 });
 
+test("a running job's dashboard: control without the secret is refused, with it the job stops; both are in the launcher's events", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-dashboard-cmd-"));
+  try {
+    // A worker that would run for a minute: only the stop request ends it.
+    writeFileSync(join(dir, "w.mjs"), "setTimeout(() => {}, 60_000);\n");
+    const secret = "s".repeat(40);
+    const p = spawn(process.execPath, [weft, "launch", "--nproc", "2", "--cpu-bind", "none", "--grace-ms", "1000", "--run-dir", join(dir, "run"), "--dashboard", "0", join(dir, "w.mjs")], {
+      cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, WEFT_JOB_SECRET: secret },
+    });
+    const exited = new Promise<number | null>((resolve) => p.on("close", resolve));
+    let stderr = "";
+    const url = await new Promise<string>((resolve) => p.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      const m = /dashboard at (http:\/\/127\.0\.0\.1:\d+\/)\n/.exec(stderr);
+      if (m) resolve(m[1]!);
+    }));
+    try {
+      assert.equal((await fetch(`${url}control/stop`, { method: "POST" })).status, 401);
+      assert.equal((await fetch(`${url}control/stop`, { method: "POST", headers: { Authorization: `Bearer ${"x".repeat(40)}` } })).status, 401);
+      const ok = await fetch(`${url}control/stop`, { method: "POST", headers: { Authorization: `Bearer ${secret}` } });
+      assert.deepEqual([ok.status, await ok.json()], [200, { ok: true, message: "stopping the job" }]);
+    } finally {
+      const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 15_000))]);
+      if (code === "hung") p.kill("SIGKILL");
+      assert.equal(code, 130, `the job stops as on Ctrl-C: ${stderr}`);
+    }
+    const events = readFileSync(join(dir, "run", "launcher-0.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { event: string; action?: string; ok?: boolean; why?: string });
+    const control = events.filter((e) => e.event === "control");
+    assert.ok(control.some((e) => e.action === "stop" && e.ok === true), JSON.stringify(control));
+    assert.ok(control.some((e) => e.action === "refused" && e.ok === false && /secret/.test(e.why ?? "")), JSON.stringify(control));
+    assert.ok(events.some((e) => e.event === "job_stopping" && /stopped from the dashboard/.test(e.why ?? "")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("command lines the dashboard refuses, each with one line", () => {
   const cases: [string[], RegExp][] = [
     [["dashboard"], /^weft dashboard: which run\? give a run folder/],

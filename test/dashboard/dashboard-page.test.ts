@@ -1,5 +1,5 @@
 // The live dashboard in a real browser, during a real job: `weft train mnist --workers 2` with
-// --dashboard 0 and rank 1 slowed three times, the page opened in Debian's Chromium (driven by
+// --dashboard 0 and rank 1 slowed five times, the page opened in Debian's Chromium (driven by
 // playwright-core, which downloads no browser) with every request that leaves 127.0.0.1 aborted.
 // The page must draw both workers' curves and keep adding points, name worker 1 the straggler
 // within 10 steps, and, once worker 1 is killed (its pid read from the page), show its death and
@@ -8,19 +8,20 @@
 // failure, not a skip (as for the report page: CI installs it).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium, type Page } from "playwright-core";
+import { StragglerTracker } from "../../src/distributed/metrics/straggler.js";
 
 const CHROMIUM = process.env.WEFT_CHROMIUM ?? "/usr/bin/chromium";
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const weft = join(root, "dist/src/cli/main.js");
 
 /** Polls `check` until it returns a value (not undefined), or fails naming `what`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -33,11 +34,11 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 const drawn = (page: Page, rank: number): Promise<number> =>
   page.evaluate((r) => (window as unknown as { weftDashboard: { drawn(r: number): Promise<number> } }).weftDashboard.drawn(r), rank);
 
-test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank named straggler, a killed worker on the timeline", { timeout: 90_000 }, async () => {
+test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank named straggler, a killed worker on the timeline", { timeout: 150_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (.ci/run does this), or set WEFT_CHROMIUM to a Chromium binary`);
   const dir = mkdtempSync(join(tmpdir(), "weft-dashboard-page-"));
   // Enough steps that the job is still training when worker 1 is killed (it never reaches the end).
-  const job = spawn(process.execPath, [weft, "train", "mnist", "--workers", "2", "--net", "small", "--max-steps", "5000", "--slow-rank", "1", "--slowdown", "3", "--run-dir", join(dir, "run"), "--dashboard", "0"], {
+  const job = spawn(process.execPath, [weft, "train", "mnist", "--workers", "2", "--net", "small", "--max-steps", "5000", "--slow-rank", "1", "--slowdown", "5", "--run-dir", join(dir, "run"), "--dashboard", "0"], {
     cwd: root, stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -76,7 +77,8 @@ test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank n
 
     // The slowed rank is named, from a step within the first 10.
     await until("worker 1 named straggler", async () => ((await page.locator("#straggler").getAttribute("data-rank")) === "1" ? true : undefined));
-    const from = Number(await page.locator('#timeline li[data-kind="straggler"][data-rank="1"]').first().getAttribute("data-step"));
+    // The timeline is newest first: its last "is the straggler" entry is when worker 1 was first named.
+    const from = Number(await page.locator('#timeline li[data-kind="straggler"][data-rank="1"]', { hasText: "is the straggler from step" }).last().getAttribute("data-step"));
     assert.ok(from >= 1 && from <= 10, `worker 1 is named straggler from step ${from}, not within 10 steps`);
     assert.equal(await page.locator("#ranking tbody tr").first().getAttribute("data-rank"), "1", "worker 1 leads the ranking");
 
@@ -98,6 +100,20 @@ test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank n
     assert.deepEqual(outside, [], "the page asked for nothing outside 127.0.0.1");
     assert.deepEqual(problems, [], "no errors in the console");
     assert.equal(await exited, 1, "weft train fails with the job");
+
+    // The step the page names worker 1 from is the step the straggler score names it from, given
+    // the same lines (the run folder's): the page shows the score, not a guess of its own.
+    const lines = [0, 1]
+      .flatMap((rank) => readFileSync(join(dir, "run", `rank-${rank}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; step: number; event?: string; wait_for?: Record<string, number> }))
+      .filter((l) => l.event === undefined && l.wait_for !== undefined)
+      .sort((a, b) => a.step - b.step || a.rank - b.rank);
+    const tracker = new StragglerTracker();
+    const namedAt = lines.find((l) => (tracker.add(l.rank, l.step, l.wait_for!), tracker.straggler()?.rank === 1))?.step;
+    assert.equal(from, namedAt, "the page and the score agree on the step");
+  } catch (err) {
+    // What the job said is most of the story when the page did not show what it should.
+    (err as Error).message += `\nweft train's stderr:\n${stderr.slice(-3000)}`;
+    throw err;
   } finally {
     await browser.close();
     if (job.exitCode === null) job.kill("SIGINT");
