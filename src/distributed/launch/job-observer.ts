@@ -55,7 +55,7 @@ export interface RunningJob {
   elastic?: { min: number; max: number; maxRestarts: number };
   /** Stops the job as Ctrl-C would; `why` is logged and becomes a job_stopping event. */
   stop(why: string): void;
-  /** Asks every worker to write a checkpoint at one common step (the workers watch CHECKPOINT_REQUEST_KEY). */
+  /** Asks every worker to write a checkpoint at one common step (Note [checkpoint now] in checkpoint-request.ts). */
   requestCheckpoint(from: string): { ok: boolean; message: string };
   /** Records a `control` event (a control request, allowed or refused) in launcher-<node>.jsonl. */
   recordControl(action: string, from: string, ok: boolean, why: string): void;
@@ -69,13 +69,6 @@ export interface JobObserver {
   /** Called after the job ended, before launchJob returns; may keep serving until it resolves (it must not wait for a person). */
   jobEnded(exitCode: number): Promise<void>;
 }
-
-/**
- * The store key a checkpoint request sets on node 0's store; its value is a JSON object
- * `{ id, from, time }` with a new id per request, so a worker can tell a new request from one it
- * has served.
- */
-export const CHECKPOINT_REQUEST_KEY = "control/checkpoint";
 
 /** The launcher events file of a node, in its run folder. */
 export function launcherEventsFile(runDir: string, nodeRank: number): string {
