@@ -164,7 +164,7 @@ function renderStraggler() {
   const named = S.straggler.named;
   const banner = $("straggler");
   banner.dataset.rank = named ? String(named.rank) : "";
-  banner.textContent = named ? "straggler: worker " + named.rank + " (the others wait " + named.score_ms.toFixed(1) + " ms per step for it; slowest " + named.slowest_steps + " steps in a row)" : "";
+  banner.textContent = named ? "straggler: worker " + named.rank + " (the others wait " + named.score_ms.toFixed(1) + " ms per step for it; the slowest in " + named.slowest_steps + " of the last 10 steps)" : "";
   const body = $("ranking").querySelector("tbody");
   body.replaceChildren();
   for (const s of S.straggler.ranking) {
@@ -280,7 +280,7 @@ export function runPage(title: string): string {
 <section><h2>Bytes sent per worker</h2><div class="chart" id="chart-bytes"></div></section>
 <section class="wide"><h2>Workers</h2><table id="workers"><thead><tr><th>worker</th><th>pid</th><th>status</th><th>step</th><th>loss</th><th>samples/s</th><th>compute ms</th><th>comm ms</th><th>waiting ms</th><th>MB sent</th><th>points</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Straggler ranking</h2><p class="empty" id="ranking-empty">no per-peer waits yet (one worker, or no step counted by every rank)</p>
-<table id="ranking"><thead><tr><th>worker</th><th>others wait for it (ms/step)</th><th>slowest steps in a row</th></tr></thead><tbody></tbody></table></section>
+<table id="ranking"><thead><tr><th>worker</th><th>others wait for it (ms/step)</th><th>slowest of last 10</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Membership timeline</h2><ul id="timeline"></ul></section>
 <section id="config" class="wide"><h2>Configuration</h2><dl></dl><pre></pre></section>
 </main>

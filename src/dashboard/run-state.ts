@@ -5,6 +5,7 @@
 // the step-time split is a mean over the last SPLIT_STEPS steps; the timeline keeps the newest
 // MAX_TIMELINE entries. The browser gets a snapshot when it connects and, every tick, a delta of
 // what changed (Note [dashboard updates]).
+import { isAbsolute, relative } from "node:path";
 import { StragglerTracker, type StragglerScore } from "../distributed/metrics/straggler.js";
 import type { JobConfig } from "../distributed/launch/job-observer.js";
 import type { TailRecord, TailSource } from "./run-tail.js";
@@ -252,7 +253,10 @@ export class RunState {
         const config = r.config as JobConfig | undefined;
         if (!config || typeof config !== "object") return;
         if (this.config === null) {
-          this.config = config;
+          // The run folder as the person who started the job typed it: relative to where they
+          // are, when it lies below (the page shows this; the absolute path is in the events).
+          const below = relative(process.cwd(), config.run_dir);
+          this.config = below && !below.startsWith("..") && !isAbsolute(below) ? { ...config, run_dir: below } : config;
           this.startedAt = time;
           this.train = trainJobOf(config.args);
           this.configChanged = true;

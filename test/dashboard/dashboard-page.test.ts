@@ -38,8 +38,10 @@ test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank n
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (.ci/run does this), or set WEFT_CHROMIUM to a Chromium binary`);
   const dir = mkdtempSync(join(tmpdir(), "weft-dashboard-page-"));
   // Enough steps that the job is still training when worker 1 is killed (it never reaches the end).
-  const job = spawn(process.execPath, [weft, "train", "mnist", "--workers", "2", "--net", "small", "--max-steps", "5000", "--slow-rank", "1", "--slowdown", "5", "--run-dir", join(dir, "run"), "--dashboard", "0"], {
-    cwd: root, stdio: ["ignore", "pipe", "pipe"],
+  const job = spawn(process.execPath, [weft, "train", "mnist", "--workers", "2", "--net", "small", "--max-steps", "5000", "--slow-rank", "1", "--slowdown", "5", "--run-dir", "runs/mnist-2-workers", "--dashboard", "0"], {
+    // Run from the temporary folder, as a user runs from theirs: the page (and the screenshot
+    // the docs show) names the run folder as typed, not by a path of the machine that made it.
+    cwd: dir, stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
   job.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
@@ -104,7 +106,7 @@ test("the dashboard of a 2-worker MNIST job: curves that grow, the slowed rank n
     // The step the page names worker 1 from is the step the straggler score names it from, given
     // the same lines (the run folder's): the page shows the score, not a guess of its own.
     const lines = [0, 1]
-      .flatMap((rank) => readFileSync(join(dir, "run", `rank-${rank}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; step: number; event?: string; wait_for?: Record<string, number> }))
+      .flatMap((rank) => readFileSync(join(dir, "runs/mnist-2-workers", `rank-${rank}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number; step: number; event?: string; wait_for?: Record<string, number> }))
       .filter((l) => l.event === undefined && l.wait_for !== undefined)
       .sort((a, b) => a.step - b.step || a.rank - b.rank);
     const tracker = new StragglerTracker();

@@ -61,7 +61,7 @@ test("membership events every rank reports appear once; a straggler is named wit
   const timeline = state.snapshot().timeline;
   assert.deepEqual(timeline.filter((e) => e.kind !== "straggler").map((e) => e.text), ["member w2 lost (generation 2)", "generation 2 formed: w0, w1"]);
   const named = timeline.filter((e) => e.kind === "straggler");
-  assert.deepEqual(named.map((e) => [e.rank, e.step]), [[1, 5]], "named after 5 steps in a row (the tracker's default K)");
+  assert.deepEqual(named.map((e) => [e.rank, e.step]), [[1, 5]], "named once the slowest in 5 steps (the tracker's default)");
   assert.ok(state.takeDelta()?.straggler?.named?.rank === 1);
   assert.equal(state.takeDelta(), undefined, "nothing new, no delta");
 });

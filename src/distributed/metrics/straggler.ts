@@ -9,23 +9,26 @@
 // For a step s and a rank p, W_s(p) is the mean over the other ranks r of wait_for_r[p] (ms). A
 // step counts once every rank it names (the writers and the peers in their wait_for) has
 // reported it. score_ms(p) is the mean of W_s(p) over the last `window` counted steps. A rank is
-// named the straggler when it had the largest W_s, by at least minMs, in each of the last
-// `consecutive` counted steps: one slow step (a page fault, a checkpoint) names nobody, a rank
-// that is slow every step is named within `consecutive` steps of becoming slow.
+// named the straggler when it has the largest score and had the largest W_s, by at least minMs,
+// in at least `minSteps` of those steps: one slow step (a page fault, a checkpoint) names nobody,
+// and a rank that is slow every step is named `minSteps` steps after it became slow. Not "in a
+// row": on a machine short of CPU a fast rank is now and then descheduled and makes the others
+// wait for it once, which would start a run of steps over again and name the true straggler late
+// (a first version, measured at load 4-6: named at step 11-27 in a quarter of the runs).
 
 export interface StragglerScore {
   rank: number;
   /** Mean over the recent window of steps: ms per step the other ranks waited for this rank (mean over them). */
   score_ms: number;
-  /** Consecutive most recent steps in which this rank was the one waited for most (by at least minMs). */
+  /** Steps of the recent window in which this rank was the one waited for most (by at least minMs). */
   slowest_steps: number;
 }
 
 export interface StragglerOptions {
   /** Steps the score averages over (default 10). */
   window?: number;
-  /** Steps in a row a rank must be the most waited-for before it is named (default 5). */
-  consecutive?: number;
+  /** Steps of the window in which a rank must be the most waited-for before it is named (default 5). */
+  minSteps?: number;
   /** Waits below this (ms per step) name nobody: a balanced job's noise (default 1). */
   minMs?: number;
 }
@@ -41,7 +44,7 @@ const STALE_STEPS = 64;
  *
  * @example Rank 1 comes 20 ms late to every step: it is named after three steps
  * ```ts
- * const t = new StragglerTracker({ consecutive: 3 });
+ * const t = new StragglerTracker({ minSteps: 3 });
  * for (const step of [1, 2, 3]) {
  *   t.add(0, step, { "1": 20 });   // rank 0 waited 20 ms for rank 1
  *   t.add(1, step, { "0": 0 });    // rank 1 did not wait for rank 0
@@ -51,17 +54,17 @@ const STALE_STEPS = 64;
  */
 export class StragglerTracker {
   private readonly window: number;
-  private readonly consecutive: number;
+  private readonly minSteps: number;
   private readonly minMs: number;
   /** step -> rank -> that rank's wait_for, until the step is counted. */
   private readonly pending = new Map<number, Map<number, Readonly<Record<string, number>>>>();
-  /** The last `window` (at least `consecutive`) counted steps, oldest first. */
+  /** The last `window` counted steps, oldest first. */
   private readonly counted: { step: number; waits: StepWaits }[] = [];
   private newestCounted = -Infinity;
 
   constructor(options: StragglerOptions = {}) {
     this.window = Math.max(1, options.window ?? 10);
-    this.consecutive = Math.max(1, options.consecutive ?? 5);
+    this.minSteps = Math.min(this.window, Math.max(1, options.minSteps ?? 5));
     this.minMs = options.minMs ?? 1;
   }
 
@@ -91,14 +94,14 @@ export class StragglerTracker {
     }
     this.counted.push({ step, waits });
     this.counted.sort((a, b) => a.step - b.step);
-    while (this.counted.length > Math.max(this.window, this.consecutive)) this.counted.shift();
+    while (this.counted.length > this.window) this.counted.shift();
     this.newestCounted = Math.max(this.newestCounted, step);
     for (const s of this.pending.keys()) if (s <= this.newestCounted - STALE_STEPS) this.pending.delete(s);
   }
 
   /** Every rank of the counted steps, most waited-for first. */
   ranking(): StragglerScore[] {
-    const recent = this.counted.slice(-this.window);
+    const recent = this.counted;
     const ranks = new Set<number>();
     for (const c of recent) for (const r of c.waits.keys()) ranks.add(r);
     const scores = [...ranks].map((rank) => {
@@ -108,22 +111,21 @@ export class StragglerTracker {
     return scores.sort((a, b) => b.score_ms - a.score_ms || a.rank - b.rank);
   }
 
-  /** The rank that was the most waited-for in each of the last `consecutive` counted steps; else undefined. */
+  /** The rank with the largest score, when it was the most waited-for in at least `minSteps` of the window's steps; else undefined. */
   straggler(): StragglerScore | undefined {
-    return this.ranking().find((s) => s.slowest_steps >= this.consecutive);
+    const top = this.ranking()[0];
+    return top && top.slowest_steps >= this.minSteps ? top : undefined;
   }
 
-  /** Counted steps in a row, newest back, in which `rank` had the largest W_s by at least minMs. */
+  /** Counted steps of the window in which `rank` had the largest W_s, by at least minMs. */
   private slowestSteps(rank: number): number {
     let n = 0;
-    for (let i = this.counted.length - 1; i >= 0; i--) {
-      const w = this.counted[i]!.waits;
-      const mine = w.get(rank) ?? 0;
-      if (mine < this.minMs) break;
+    for (const { waits } of this.counted) {
+      const mine = waits.get(rank) ?? 0;
+      if (mine < this.minMs) continue;
       let top = true;
-      for (const [r, x] of w) if (r !== rank && x >= mine) top = false;
-      if (!top) break;
-      n++;
+      for (const [r, x] of waits) if (r !== rank && x >= mine) top = false;
+      if (top) n++;
     }
     return n;
   }
