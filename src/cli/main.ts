@@ -15,6 +15,7 @@ const usage = `usage: weft <command> ...
   weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth)
   weft launch [options] script    run a script on N workers, like torchrun
   weft diagnose RUN_DIR           what the ranks of a stuck or failed job were doing (flight records)
+  weft dashboard RUN_DIR          serve the live page of a run folder or a weft compare report
   weft --version                  the version of this package
 
 Run \`weft <command> --help\` for a command's options.`;
@@ -41,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./run-launch.js")).runLaunch(rest);
     case "diagnose":
       return (await import("./diagnose-command.js")).runDiagnoseCommand(rest);
+    case "dashboard":
+      return (await import("./dashboard-command.js")).runDashboardCommand(rest);
     case "--version":
     case "-v":
       console.log(`weft ${version()}`);
@@ -52,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose (weft --help)`);
+      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose, dashboard (weft --help)`);
   }
 }
 
