@@ -205,6 +205,9 @@ test("the launcher names the rank the others wait for, in the step lines, the jo
   const logs = o.logs.join("\n");
   assert.match(logs, /job .*: 6 steps, .*; straggler rank 1 \(the others wait 30\.0 ms per step for it\)/);
   assert.deepEqual([result.straggler?.rank, result.straggler?.score_ms], [1, 30]);
+  // And in the job's event stream, once: it is named once, and stays the same rank.
+  const named = readFileSync(join(o.runDir!, "launcher-0.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.event === "straggler");
+  assert.deepEqual(named.map((e) => [e.rank, e.score_ms]), [[1, 30]]);
   rmSync(o.runDir!, { recursive: true, force: true });
 });
 

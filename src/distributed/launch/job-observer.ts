@@ -8,8 +8,9 @@
 // processes it started, how each ended and why the job stopped. Those facts go to
 // launcher-<node>.jsonl as they happen: `job_started` (the job's configuration, never its
 // secret), `worker_started` {rank, pid}, `worker_exited` {rank, pid, status, how},
-// `worker_replaced` {rank, by} (elastic), `job_stopping` {why}, `job_ended` {exit_code} and
-// `control` {action, from, ok, why} (a request to the dashboard's control endpoints). Writing
+// `worker_replaced` {rank, by} (elastic), `job_stopping` {why}, `job_ended` {exit_code},
+// `control` {action, from, ok, why} (a request to the dashboard's control endpoints) and
+// `straggler` {rank, score_ms, step} each time another rank is named the straggler. Writing
 // them can never stop a job: a write that fails is reported once and the job goes on.
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -35,7 +36,9 @@ export type LauncherEvent =
   | { time: number; event: "worker_replaced"; rank: number; by: number }
   | { time: number; event: "job_stopping"; why: string }
   | { time: number; event: "job_ended"; exit_code: number; error?: string }
-  | { time: number; event: "control"; action: string; from: string; ok: boolean; why: string };
+  | { time: number; event: "control"; action: string; from: string; ok: boolean; why: string }
+  /** The rank the others wait for, whenever another one is named (Note [straggler score] in metrics/straggler.ts). */
+  | { time: number; event: "straggler"; rank: number; score_ms: number; step: number };
 
 /** A LauncherEvent before its time is stamped. */
 export type LauncherEventBody = LauncherEvent extends infer E ? (E extends LauncherEvent ? Omit<E, "time"> : never) : never;

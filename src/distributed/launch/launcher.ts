@@ -324,6 +324,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
   };
 
   const summary = new MetricsSummary(runDir, o.nproc);
+  /** The straggler goes into the job's event stream too, once per change of rank. */
+  let stragglerNamed: number | undefined;
+  const noteStraggler = (): void => {
+    const s = summary.straggler;
+    if (!s || s.rank === stragglerNamed) return;
+    stragglerNamed = s.rank;
+    events?.record({ event: "straggler", rank: s.rank, score_ms: Math.round(s.score_ms * 100) / 100, step: summary.newestStep });
+  };
   let poller: NodeJS.Timeout | undefined;
   // From here to the end of the job, one try: the store is listening and the signal handlers are
   // installed, so an error anywhere below (an unwritable run dir, a spawn that throws) must still
@@ -477,6 +485,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       summary.poll();
       const line = summary.nextLine();
       if (line && o.liveMetrics) log(line);
+      noteStraggler();
     }, 500);
 
     // Replacements join the list while we wait: wait until every worker, old and new, has exited.
@@ -508,6 +517,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
     if (thrown) await endObserved(1, thrown.message);
   }
   summary.poll();
+  noteStraggler();
   if (o.liveMetrics) {
     const line = summary.nextLine();
     if (line) log(line);

@@ -134,6 +134,11 @@ export class MetricsSummary {
     );
   }
 
+  /** The newest step any rank reported (-1 before the first). */
+  get newestStep(): number {
+    return this.lastStep;
+  }
+
   /** The straggler named most recently (Note [straggler score]), if the job had one. */
   get straggler(): StragglerScore | undefined {
     return this.lastStraggler;
