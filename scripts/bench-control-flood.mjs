@@ -96,10 +96,14 @@ async function run(flood) {
   let stderr = "";
   p.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
   p.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-  const done = new Promise((resolve) => p.on("close", resolve));
-  while (!/dashboard at http:\/\/127\.0\.0\.1:(\d+)\//.test(stderr)) await sleep(50);
+  let exited = false;
+  const done = new Promise((resolve) => p.on("close", (code) => ((exited = true), resolve(code))));
+  const gone = () => {
+    if (exited) throw new Error(`the job ended before the flood could start:\n${stderr}`);
+  };
+  while (!/dashboard at http:\/\/127\.0\.0\.1:(\d+)\//.test(stderr)) gone(), await sleep(50);
   const port = Number(/dashboard at http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)[1]);
-  while ((steps(runDir).at(-1)?.step ?? 0) < START_STEP) await sleep(20);
+  while ((steps(runDir).at(-1)?.step ?? 0) < START_STEP) gone(), await sleep(20);
   const t0 = Date.now();
   const launcherAt0 = cpuMs(p.pid);
   const ownAt0 = process.cpuUsage();
