@@ -145,3 +145,21 @@ test("1,000 malformed or oversized requests while a job trains: it completes, an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("POST /control/stop with the secret stops the job as Ctrl-C would, and says who asked", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-control-stop-"));
+  try {
+    const job = await startJob(dir, ["--max-steps", "100000"]);
+    assert.equal((await post(job.url, "/control/stop")).status, 401);
+    const stopped = await post(job.url, "/control/stop", withSecret);
+    assert.equal(stopped.status, 200, stopped.body);
+    const { code, stderr } = await job.done;
+    assert.notEqual(code, 0, "an interrupted job is no success");
+    const events = readFileSync(join(job.runDir, "launcher-0.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(events.some((e) => e.event === "control" && e.action === "stop" && e.ok === true && /^dashboard 127\.0\.0\.1:\d+$/.test(String(e.from))), JSON.stringify(events));
+    assert.ok(events.some((e) => e.event === "job_stopping" && /dashboard/.test(String(e.why))), stderr);
+    assert.equal(existsSync(join(job.runDir, "result.json")), false, "it stopped long before its 100,000 steps");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
