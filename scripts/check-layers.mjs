@@ -39,6 +39,7 @@ const TOP_LAYERS = [
   ["bench", "benchmarks of models and collectives"],
   ["report", "weft compare's report: table, CSV/JSON, charts (SVG) and the HTML page"],
   ["dashboard", "the live page of a job or a run folder: its server, the folder's tail and the page"],
+  ["cluster", "integrations with users' schedulers: the Kubernetes manifests of a job (weft k8s)"],
   ["cli", "the `weft` command: one argument parser, dispatch to the layers below"],
 ];
 
