@@ -58,7 +58,20 @@ const JOB_UID_LABEL = "metadata.labels['batch.kubernetes.io/controller-uid']";
 
 type Manifest = Record<string, unknown>;
 
-/** The Secret, the headless Service and the Indexed Job of `job`, in the order to apply them. */
+/**
+ * The Secret, the headless Service and the Indexed Job of `job`, in the order to apply them.
+ *
+ * @example Two workers meeting through the first pod
+ * ```ts
+ * const [secret, service, job] = k8sManifests({
+ *   name: "mnist", workers: 2, image: "weft:0.1.0", secret: "a job secret of 32 characters...", script: ["train.js"], cpu: "1", memory: "2Gi",
+ * }) as any[];
+ * assert.equal(secret.stringData.secret, "a job secret of 32 characters...");
+ * assert.equal(service.spec.clusterIP, "None");
+ * assert.deepEqual([job.spec.completionMode, job.spec.parallelism, job.spec.template.spec.subdomain], ["Indexed", 2, "mnist"]);
+ * assert.ok(job.spec.template.spec.containers[0].args.includes("mnist-0.mnist:29500"));
+ * ```
+ */
 export function k8sManifests(job: K8sJob): Manifest[] {
   const labels = { "app.kubernetes.io/name": "weft", "app.kubernetes.io/instance": job.name };
   const secretName = `${job.name}-secret`;
