@@ -16,6 +16,8 @@ const usage = `usage: weft <command> ...
   weft launch [options] script    run a script on N workers, like torchrun
   weft diagnose RUN_DIR           what the ranks of a stuck or failed job were doing (flight records)
   weft dashboard RUN_DIR          serve the live page of a run folder or a weft compare report
+  weft k8s --workers N --image IMAGE -- script
+                                  print the Kubernetes manifests of a job of N pods
   weft --version                  the version of this package
 
 Run \`weft <command> --help\` for a command's options.`;
@@ -44,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./diagnose-command.js")).runDiagnoseCommand(rest);
     case "dashboard":
       return (await import("./dashboard-command.js")).runDashboardCommand(rest);
+    case "k8s":
+      return (await import("./k8s-command.js")).runK8sCommand(rest);
     case "--version":
     case "-v":
       console.log(`weft ${version()}`);
@@ -55,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose, dashboard (weft --help)`);
+      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose, dashboard, k8s (weft --help)`);
   }
 }
 
