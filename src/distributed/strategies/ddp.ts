@@ -13,6 +13,14 @@
 // the same order — and after the reduce each parameter's .grad becomes a view of its slot (no copy
 // back).
 //
+// Note [hooks]
+// What a bucket's all-reduce is can be swapped: DDP hands each full bucket to a GradHook
+// (grad-hook.ts), which leaves in it the gradients to step with. The default hook is the one
+// averaging all-reduce described above, unchanged (allreduce-hook.ts); `gradCompression` chooses
+// another (bf16 on the wire, PowerSGD, top-k: grad-compression.ts, docs/compression.md). Buckets
+// go to the hook in index order; a hook with several phases gets the next bucket only once the
+// previous one is done (Note [hook order] in grad-hook.ts).
+//
 // Note [bitwise-identical replicas]
 // The all-reduce gives every rank the same bytes (the reduction order is fixed), and every rank
 // starts from rank 0's parameters (broadcast at creation), so identical optimizer steps keep the
@@ -22,6 +30,8 @@ import { Tensor } from "../../tensor/tensor.js";
 import type { ProcessGroup, Work } from "../group/process-group.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import { modelDigest } from "./flat-state.js";
+import type { GradBucket, GradHook } from "./grad-hook.js";
+import { gradHookFor, type GradCompression } from "./grad-compression.js";
 
 /**
  * Default bucket size: PyTorch's first-bucket size. Smaller buckets start communicating earlier in
@@ -38,6 +48,13 @@ export interface DdpOptions {
   bucketBytes?: number;
   /** Deadline for each bucket's all-reduce, ms (default: the group's). */
   timeoutMs?: number;
+  /**
+   * How each bucket is averaged (Note [hooks]): "none" (default: one all-reduce, exact), "bf16"
+   * (bf16 elements on the wire), "powersgd:R" (rank-R factors of each matrix), "topk:F" (the
+   * fraction F of largest entries), as `--grad-compression` takes them; or a GradHook of one's
+   * own, used by this DDP alone (hooks keep per-bucket state).
+   */
+  gradCompression?: GradCompression | GradHook;
 }
 
 // Note [the loss is averaged beside the gradients]
@@ -63,7 +80,10 @@ interface Bucket {
   buffer: Float32Array; // shared memory: the comm thread reduces it in place
   slots: Slot[];
   ready: number;
-  work: Work | null;
+  /** The hook's reduction of this step, once started. */
+  work: Promise<void> | null;
+  /** What the hook is given: the buffer and its parameters' places and shapes. */
+  view: GradBucket;
 }
 
 /** Timing of the last synchronised backward, for the metrics stream. */
@@ -86,6 +106,9 @@ export class DistributedDataParallel {
   private readonly flag = sharedFloat32Array(1);
   private readonly loss = sharedFloat32Array(1);
   private lossWork: Work | null = null;
+  private readonly hook: GradHook;
+  /** This step's last started reduction, which a hook with phases waits for (Note [hook order]). */
+  private lastStarted: Promise<void> | null = null;
   private syncing = true;
   private detached = false;
   private firstStart = 0;
@@ -94,14 +117,16 @@ export class DistributedDataParallel {
   /** Timing of the most recent finishGradients(). */
   lastTiming: DdpStepTiming = { commMs: 0, waitMs: 0 };
 
-  private constructor(readonly model: Module, readonly pg: ProcessGroup, private readonly options: DdpOptions) {
+  private constructor(readonly model: Module, readonly pg: ProcessGroup, private readonly options: DdpOptions, hook: GradHook) {
+    this.hook = hook;
     const capacity = Math.max(1, Math.floor((options.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
     const params = model.parameters().filter((p) => p.requiresGrad).reverse();
     let group: Tensor[] = [];
     let size = 0;
     const flush = () => {
       if (group.length === 0) return;
-      const bucket: Bucket = { buffer: sharedFloat32Array(size), slots: [], ready: 0, work: null };
+      const buffer = sharedFloat32Array(size);
+      const bucket: Bucket = { buffer, slots: [], ready: 0, work: null, view: { index: this.buckets.length, buffer, slots: [] } };
       let offset = 0;
       for (const param of group) {
         const slot = { param, offset, bucket, filled: false };
@@ -109,6 +134,7 @@ export class DistributedDataParallel {
         this.slotOf.set(param, slot);
         offset += param.size;
       }
+      bucket.view = { ...bucket.view, slots: bucket.slots.map((s) => ({ offset: s.offset, shape: s.param.shape })) };
       this.buckets.push(bucket);
       group = [];
       size = 0;
@@ -131,6 +157,9 @@ export class DistributedDataParallel {
    * broadcast to every rank, then gradient hooks are installed.
    */
   static async create(model: Module, pg: ProcessGroup, options: DdpOptions = {}): Promise<DistributedDataParallel> {
+    // Before any collective: a bad value is refused on every rank alike, with nothing left waiting.
+    const compression = options.gradCompression ?? "none";
+    const hook = typeof compression === "string" ? gradHookFor(compression) : compression;
     const states = [...model.namedParameters(), ...model.namedBuffers()].map(([, t]) => t);
     const total = states.reduce((s, t) => s + t.size, 0);
     const flat = sharedFloat32Array(total);
@@ -145,7 +174,7 @@ export class DistributedDataParallel {
       t.data.set(flat.subarray(at, at + t.size), t.offset);
       at += t.size;
     }
-    return new DistributedDataParallel(model, pg, options);
+    return new DistributedDataParallel(model, pg, options, hook);
   }
 
   /** Number of buckets and their sizes in floats (for logs and tests). */
@@ -197,10 +226,20 @@ export class DistributedDataParallel {
       if (b.ready < b.slots.length) return;
       const t = performance.now();
       if (this.nextToStart === 0) this.firstStart = t;
-      b.work = this.pg.allReduceAsync(b.buffer, { op: "avg", ...this.timeout() });
+      b.work = this.lastStarted === null || this.hook.submitsAtOnce ? this.runHook(b) : this.lastStarted.then(() => this.runHook(b));
+      this.lastStarted = b.work;
       this.blockedInStartMs += performance.now() - t;
-      void b.work.wait().then(() => (this.lastDone = performance.now()), () => {});
+      void b.work.then(() => (this.lastDone = performance.now()), () => {});
       this.nextToStart++;
+    }
+  }
+
+  /** The hook's reduction of `b`, its synchronous throw as a rejection. */
+  private runHook(b: Bucket): Promise<void> {
+    try {
+      return this.hook.reduce(b.view, this.pg, this.timeout());
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
@@ -228,7 +267,7 @@ export class DistributedDataParallel {
       }
       this.startReadyBuckets();
       if (this.lossWork) await this.lossWork.wait();
-      for (const b of this.buckets) await b.work!.wait();
+      for (const b of this.buckets) await b.work!;
     } finally {
       const waitMs = performance.now() - t + this.blockedInStartMs;
       this.lastTiming = { commMs: Math.max(0, this.lastDone - this.firstStart), waitMs };
@@ -239,6 +278,7 @@ export class DistributedDataParallel {
         for (const slot of b.slots) slot.filled = false;
       }
       this.nextToStart = 0;
+      this.lastStarted = null;
       this.lossWork = null;
     }
     for (const b of this.buckets) {
