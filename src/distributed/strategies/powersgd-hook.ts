@@ -38,7 +38,11 @@ export interface PowerSgdOptions {
    * Default 0.
    */
   plainSteps?: number;
-  /** Seed of the starting Q factors, the same on every rank (default 0). */
+  /**
+   * Seed of the starting Q factors, the same on every rank (default 0): bucket i's Q, its
+   * parameters' factors one after the other, each cols x R row-major, starts as 2u - 1 for
+   * successive u = new Rng(seed).fork(i).next().
+   */
   seed?: number;
 }
 
