@@ -14,8 +14,8 @@
 // rank waited for each other rank, becomes wait_for.0, wait_for.1, ...). `rank` is the file's;
 // `event` is `kind`. null (JSON's NaN), arrays and deeper objects are left out.
 //
-// The order is stable, a function of the folder's contents alone: rows by step, then rank, then
-// kind (a step before its evaluation), then the order the stream had; columns start with
+// The order is stable, a function of the folder's contents alone: rows by step, then kind (every
+// rank's step before the evaluation after it), then rank, then the order the stream had; columns start with
 // kind, rank, step, epoch, time, wall_s, then the rest in the order the sorted rows first show them,
 // with the keys of one object together, sorted (wait_for.2 before wait_for.10).
 
@@ -61,7 +61,7 @@ const byKey = (a: string, b: string): number => a.localeCompare(b, "en", { numer
  * The rows and columns of an export, from the streams' lines.
  *
  * @param lines every rank's lines, each rank's in its stream's order
- * @returns the rows sorted by step, rank and kind, and the columns any row has
+ * @returns the rows sorted by step, kind and rank, and the columns any row has
  * @example Two ranks' steps and rank 0's evaluation
  * ```ts
  * const table = metricsTable([
@@ -71,8 +71,8 @@ const byKey = (a: string, b: string): number => a.localeCompare(b, "en", { numer
  *   { rank: 0, line: { event: "checkpoint_written", step: 1, path: "x" } },
  * ]);
  * assert.deepEqual(table.columns, ["kind", "rank", "step", "loss", "wait_for.0", "wait_for.1", "test_accuracy"]);
- * assert.deepEqual(table.records.map((r) => [r.kind, r.rank]), [["step", 0], ["eval", 0], ["step", 1]]);
- * assert.equal(table.records[2]!["wait_for.0"], 3);
+ * assert.deepEqual(table.records.map((r) => [r.kind, r.rank]), [["step", 0], ["step", 1], ["eval", 0]]);
+ * assert.equal(table.records[1]!["wait_for.0"], 3);
  * ```
  */
 export function metricsTable(lines: Iterable<RankLine>): MetricsTable {
@@ -82,7 +82,7 @@ export function metricsTable(lines: Iterable<RankLine>): MetricsTable {
     if (r) records.push(r);
   }
   // Array.prototype.sort is stable: rows that tie keep their stream's order.
-  records.sort((a, b) => a.step - b.step || a.rank - b.rank || (a.kind === b.kind ? 0 : a.kind === "step" ? -1 : 1));
+  records.sort((a, b) => a.step - b.step || (a.kind === b.kind ? 0 : a.kind === "step" ? -1 : 1) || a.rank - b.rank);
 
   // Columns grouped by the field they came from (`wait_for` for wait_for.1), groups in first-seen order.
   const groups = new Map<string, Set<string>>();

@@ -29,11 +29,11 @@ const STREAMS: Record<number, Record<string, unknown>[]> = {
 
 const lines = (): RankLine[] => Object.entries(STREAMS).flatMap(([rank, ls]) => ls.map((line) => ({ rank: Number(rank), line })));
 
-/** Every rank's rows in the documented order: by step, then rank, a step before an evaluation, then stream order. */
+/** Every rank's rows in the documented order: by step, then kind (steps before evaluations), then rank, then stream order. */
 function expected(): Row[] {
   const rows = Object.entries(STREAMS).flatMap(([rank, ls]) => expectedRows(Number(rank), ls));
   const kindOrder = (r: Row): number => (r.kind === "step" ? 0 : 1);
-  return rows.sort((a, b) => (a.step as number) - (b.step as number) || (a.rank as number) - (b.rank as number) || kindOrder(a) - kindOrder(b));
+  return rows.sort((a, b) => (a.step as number) - (b.step as number) || kindOrder(a) - kindOrder(b) || (a.rank as number) - (b.rank as number));
 }
 
 function inTemp<T>(use: (dir: string) => Promise<T>): Promise<T> {
@@ -47,7 +47,7 @@ test("CSV: a row per step line and eval line, in the documented order, every cel
     await writeMetricsExport(metricsTable(lines()), "csv", out);
     const [header, ...rows] = parseCsv(readFileSync(out, "utf8"));
     // Leading columns, then the rest as the sorted rows first show them, wait_for's keys together in numeric order.
-    assert.deepEqual(header, ["kind", "rank", "step", "epoch", "time", "wall_s", "loss", "compute_ms", "wait_ms", "bytes_sent", "wait_for.0", "wait_for.2", "wait_for.10", "cached", "test_accuracy", "test_loss", "note"]);
+    assert.deepEqual(header, ["kind", "rank", "step", "epoch", "time", "wall_s", "loss", "compute_ms", "wait_ms", "bytes_sent", "wait_for.0", "wait_for.2", "wait_for.10", "cached", "note", "test_accuracy", "test_loss"]);
     const asStrings = expected().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
     assert.deepEqual(rows.map((cells) => Object.fromEntries(cells.flatMap((c, i) => (c === "" ? [] : [[header![i]!, c]])))), asStrings);
   }));
