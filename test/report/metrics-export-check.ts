@@ -52,6 +52,26 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
+const LEADING = new Set(["kind", "rank", "step", "epoch", "time", "wall_s"]);
+
+/**
+ * The events docs/export.md says one rank's rows give in TensorBoard: the version record at the
+ * first row's time, then a point per row at its step and time (ms to s), holding every number
+ * past the leading columns as a float32, `.` as `/`, an evaluation's under eval/.
+ */
+export function expectedEvents(rows: readonly Row[]): DecodedEvent[] {
+  const points = rows.map((r) => ({
+    wall_time: (r.time as number) / 1000,
+    step: r.step as number,
+    canonical: true,
+    values: Object.fromEntries(
+      Object.entries(r).flatMap(([k, v]) => (LEADING.has(k) || typeof v !== "number" ? [] : [[`${r.kind === "eval" ? "eval/" : ""}${k.replaceAll(".", "/")}`, Math.fround(v)]])),
+    ),
+  }));
+  const start = Math.min(...points.map((p) => p.wall_time));
+  return [{ wall_time: start, step: 0, canonical: true, file_version: "brain.Event:2" }, ...points];
+}
+
 export interface DecodedEvent {
   wall_time: number;
   step: number;
