@@ -66,7 +66,10 @@ export async function runExportCommand(argv: string[]): Promise<number> {
   if (format === undefined) throw new UsageError(`${COMMAND}: which format? add --format csv, jsonl or tensorboard`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${COMMAND}: ${dir} is not a folder; give a run folder (runs/<job id>)`);
   if (!readdirSync(dir).some((f) => /^rank-\d+\.jsonl$/.test(f))) {
-    throw new UsageError(`${COMMAND}: ${dir} holds no rank-<r>.jsonl, so no metrics; give the run folder of a job whose workers wrote metrics (not one started with --no-metrics)`);
+    const fix = existsSync(join(dir, "results.json"))
+      ? "a weft compare report holds its configurations' runs: export one of their folders (run_dir in results.json)"
+      : "give the run folder of a job whose workers wrote metrics (not one started with --no-metrics)";
+    throw new UsageError(`${COMMAND}: ${dir} holds no rank-<r>.jsonl, so no metrics; ${fix}`);
   }
   const table = readRun(dir);
   if (table.records.length === 0) throw new UsageError(`${COMMAND}: the rank-<r>.jsonl files in ${dir} hold no step yet, so there is nothing to export; run it again once the job has taken a step`);

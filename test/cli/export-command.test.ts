@@ -80,15 +80,19 @@ test("bad input is one line and exit status 2, and writes nothing", () => {
   const empty = join(dir, "not-a-run");
   mkdirSync(empty);
   writeFileSync(join(empty, "rank-0.log"), "");
+  const report = join(dir, "compare-report");
+  mkdirSync(report);
+  writeFileSync(join(report, "results.json"), "{}");
   writeFileSync(join(dir, "a-file"), "");
   const mine = join(dir, "mine");
   mkdirSync(mine);
   writeFileSync(join(mine, "notes.txt"), "keep me");
-  const snapshot = (): string[][] => [dir, run, empty, mine].map((d) => readdirSync(d).sort());
+  const snapshot = (): string[][] => [dir, run, empty, mine, report].map((d) => readdirSync(d).sort());
   const before = snapshot();
   for (const [args, message] of [
     [["export", join(dir, "missing"), "--format", "csv"], /missing is not a folder; give a run folder/],
     [["export", empty, "--format", "csv"], /not-a-run holds no rank-<r>\.jsonl, so no metrics/],
+    [["export", report, "--format", "csv"], /compare-report holds no rank-<r>\.jsonl, so no metrics; a weft compare report holds its configurations' runs: export one of their folders/],
     [["export", run, "--format", "xml"], /--format must be one of csv, jsonl, tensorboard, got "xml"/],
     [["export", run], /which format\? add --format csv, jsonl or tensorboard/],
     [["export", run, "--format", "csv", "--out", join(dir, "a-file", "m.csv")], /cannot write .*a-file\/m\.csv: part of the path is a file, not a folder/],
