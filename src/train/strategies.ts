@@ -7,6 +7,7 @@
 // workers are always ranks 0..workers-1, so the data, the result and the checkpoints belong to
 // the same ranks whatever the strategy.
 import { DdpStrategy } from "../distributed/strategies/ddp-strategy.js";
+import { gradCompressionProblem, type GradCompression } from "../distributed/strategies/grad-compression.js";
 import { GossipStrategy } from "../distributed/strategies/gossip.js";
 import { GOSSIP_TOPOLOGIES, type GossipTopology } from "../distributed/strategies/gossip-topology.js";
 import { LocalSgdStrategy } from "../distributed/strategies/local-sgd.js";
@@ -38,10 +39,18 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     distributed: true,
     options: {
       "bucket-kb": { type: "int", min: 1, max: 1 << 20, help: "DDP gradient bucket size in KiB (default 1024)" },
+      "grad-compression": {
+        type: "string", placeholder: "none|bf16|powersgd:R|topk:F",
+        help: "how DDP averages gradients: none (default, exact), bf16 on the wire, rank-R PowerSGD, or the fraction F of largest entries (docs/compression.md)",
+      },
     },
+    check: (o) => (o["grad-compression"] === undefined ? undefined : gradCompressionProblem(String(o["grad-compression"]), "--grad-compression")),
     create: (pg, o) => {
       if (!pg) throw new Error("the ddp strategy needs a process group: run it under weft launch (weft train --workers N does)");
-      return new DdpStrategy(pg, o["bucket-kb"] === undefined ? {} : { bucketBytes: (o["bucket-kb"] as number) * 1024 });
+      return new DdpStrategy(pg, {
+        ...(o["bucket-kb"] === undefined ? {} : { bucketBytes: (o["bucket-kb"] as number) * 1024 }),
+        ...(o["grad-compression"] === undefined ? {} : { gradCompression: o["grad-compression"] as GradCompression }),
+      });
     },
     // Every worker is a whole replica (its gradient buckets aside: they are in flight, not held).
     plannedMemory: replicaPlan,
