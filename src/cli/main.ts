@@ -16,6 +16,8 @@ const usage = `usage: weft <command> ...
   weft launch [options] script    run a script on N workers, like torchrun
   weft diagnose RUN_DIR           what the ranks of a stuck or failed job were doing (flight records)
   weft dashboard RUN_DIR          serve the live page of a run folder or a weft compare report
+  weft export RUN_DIR --format csv|jsonl|tensorboard
+                                  write a run's per-step metrics for other tools
   weft k8s --workers N --image IMAGE -- script
                                   print the Kubernetes manifests of a job of N pods
   weft --version                  the version of this package
@@ -46,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./diagnose-command.js")).runDiagnoseCommand(rest);
     case "dashboard":
       return (await import("./dashboard-command.js")).runDashboardCommand(rest);
+    case "export":
+      return (await import("./export-command.js")).runExportCommand(rest);
     case "k8s":
       return (await import("./k8s-command.js")).runK8sCommand(rest);
     case "--version":
@@ -59,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose, dashboard, k8s (weft --help)`);
+      throw new UsageError(`unknown command "${command}"; the commands are train, compare, generate, chaos, bench, launch, diagnose, dashboard, export, k8s (weft --help)`);
   }
 }
 
