@@ -67,9 +67,9 @@ export class DdpStrategy implements Strategy {
     return this.rank === 0;
   }
 
-  /** The parameter digest (equal on every rank, Note [bitwise-identical replicas]) and the transport. */
+  /** The parameter digest (equal on every rank, Note [bitwise-identical replicas]), the transport and the gradient hook. */
   report(): Record<string, string | number | boolean> {
-    return { digest: this.ddp?.parameterDigest() ?? "", transport: this.pg.transport };
+    return { digest: this.ddp?.parameterDigest() ?? "", transport: this.pg.transport, grad_compression: this.ddp?.gradCompression ?? "none" };
   }
 
   traffic(): Traffic {

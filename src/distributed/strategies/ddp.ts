@@ -177,6 +177,11 @@ export class DistributedDataParallel {
     return new DistributedDataParallel(model, pg, options, hook);
   }
 
+  /** The name of the hook that averages the buckets ("none", "powersgd:4"...; Note [hooks]). */
+  get gradCompression(): string {
+    return this.hook.name;
+  }
+
   /** Number of buckets and their sizes in floats (for logs and tests). */
   bucketSizes(): number[] {
     return this.buckets.map((b) => b.buffer.length);

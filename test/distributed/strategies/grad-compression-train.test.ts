@@ -39,6 +39,7 @@ test("weft train mnist --workers 2 --grad-compression powersgd:4: a few steps be
   const ddp = trainMnist([]);
   const psgd = trainMnist(["--grad-compression", "powersgd:4"]);
   assert.equal(psgd.result.replicas_identical, true);
+  assert.deepEqual([ddp.result.grad_compression, psgd.result.grad_compression], ["none", "powersgd:4"]);
   assert.equal(psgd.losses.length, 40);
   // The tolerance: PowerSGD sends a rank-4 part of each gradient now and, by error feedback, the
   // rest over later steps, so it trails DDP by the few steps that rest takes to arrive (Vogels et
