@@ -37,7 +37,7 @@ const TOP_LAYERS = [
   ["train", "the training loop (fit), the recipe contract, training state on disk, option specs"],
   ["recipes", "the training recipes (one per task), written against train/'s recipe contract"],
   ["bench", "benchmarks of models and collectives"],
-  ["report", "weft compare's report: table, CSV/JSON, charts (SVG) and the HTML page"],
+  ["report", "weft compare's report (table, CSV/JSON, charts, the HTML page) and weft export's formats (CSV, JSON lines, TensorBoard)"],
   ["dashboard", "the live page of a job or a run folder: its server, the folder's tail and the page"],
   ["cluster", "integrations with users' schedulers: the Kubernetes manifests of a job (weft k8s)"],
   ["cli", "the `weft` command: one argument parser, dispatch to the layers below"],
