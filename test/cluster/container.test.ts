@@ -1,17 +1,18 @@
 // Weft in containers: a Docker daemon of the test's own (container-helpers/docker-daemon.ts: its
 // own data root and socket, the host's firewall saved and put back), an image of the Dockerfile's
 // runtime-stage layout made from local files (container-helpers/local-image.ts: no registry here
-// to pull the base images from), and a 2-worker job in two containers on a user-defined network,
-// one `weft launch` node each, node 1 meeting node 0 by its container name through Docker's
-// embedded DNS. Its digest must be the one the same two launchers reach outside containers.
-// Whatever happens, after() stops the daemon; the last test stops it itself, with a container
-// still running and a network up, and checks that nothing is left: no process, mount, bridge,
-// folder or firewall change.
+// to pull the base images from), and the two-container job of docs/containers.md, run as the page
+// writes it: one `weft launch` node per container on a user-defined network, node 1 meeting node 0
+// by its container name through Docker's embedded DNS. Its digest must be the one the same two
+// launchers reach outside containers. after() stops the daemon whatever happened; the last test
+// stops it itself, with a container still running and a network up, and checks that nothing is
+// left: no process, mount, bridge, folder or firewall change.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -22,13 +23,15 @@ import { readRuntimeStage } from "./container-helpers/runtime-stage.js";
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 // The worker of the Slurm test: trains MNIST 3 steps with DDP and prints its parameter digest.
 const WORKER = "dist/test/cluster/helpers/slurm-mnist-worker.js";
-// What that worker and the launcher read from node_modules (an strace of a run): the rest of the
+// The user's train.js of docs/containers.md: Weft by its package name (which must resolve in the
+// image), then that worker.
+const TRAIN_JS = `import { initProcessGroup } from "weft";\nif (typeof initProcessGroup !== "function") throw new Error("weft did not resolve");\nimport "./${WORKER}";\n`;
+// What the worker and the launcher read from node_modules (an strace of a run): the rest of the
 // production dependencies stays out, since vfs copies the whole image for each container.
 const WORKER_MODULES = ["fflate", "fft.js", "nifti-reader-js", "mnist/package.json", "mnist/src/digits"];
-const IMAGE = "weft-test:local";
-const STORE_PORT = 29500;
-const missing = dockerMissing();
-const secret = randomBytes(16).toString("hex");
+// The page's image: `FROM weft` plus `COPY train.js .`.
+const IMAGE = "train";
+const missing = dockerMissing() ?? (spawnSync("sh", ["-c", "command -v openssl"]).status === 0 ? undefined : "openssl is not installed (the page's commands make the secret with it)");
 const stage = readRuntimeStage(readFileSync(join(root, "Dockerfile"), "utf8"));
 let daemon: DockerDaemon | undefined;
 
@@ -54,9 +57,9 @@ interface Run {
   stderr: string;
 }
 
-/** Runs a command with the job secret in its environment; killed after `limitMs`. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, limitMs = 90_000): Promise<Run> {
-  const child = spawn(cmd, args, { cwd: root, env: { ...env, WEFT_JOB_SECRET: secret }, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs a command in `cwd`; killed after `limitMs`. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, limitMs = 90_000): Promise<Run> {
+  const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d));
@@ -65,33 +68,16 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, limitMs = 90_0
   return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr }))));
 }
 
-/** The `weft launch` arguments of node `rank` of a 2-node job whose store is at `rdzv`. */
-const launchArgs = (rank: number, rdzv: string): string[] => ["launch", "--nnodes", "2", "--node-rank", String(rank), "--nproc", "1", "--rdzv", rdzv, "--no-metrics", WORKER];
-
-/**
- * A container of the test's image on `network`, named `name`. `-e WEFT_JOB_SECRET` without a value
- * passes the client's own, so the secret is in no command line.
- */
-function runContainer(name: string, network: string, args: string[], options: { detach?: boolean; limitMs?: number } = {}): Promise<Run> {
-  const docker = ["run", ...(options.detach ? ["--detach"] : []), "--pull", "never", "--name", name, "--network", network, "-e", "WEFT_JOB_SECRET", IMAGE];
-  return run("docker", [...docker, ...args], daemon!.env, options.limitMs);
+interface Result {
+  rank: number;
+  worldSize: number;
+  transport: string;
+  steps: number;
+  digest: string;
 }
 
-/** Waits until the container is running (or has already ended), up to 30 s. */
-async function untilRunning(name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const state = daemon!.docker(["inspect", "--format", "{{.State.Status}}", name], { allowFail: true }).stdout.trim();
-    if (state === "running" || state === "exited") return;
-    if (Date.now() > deadline) throw new Error(`container ${name} is "${state}", not running, after 30 s:\n${daemon!.log()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The digest lines the launcher relays from its worker (`[rank] {...}`). */
-function results(r: Run): Array<{ rank: number; worldSize: number; transport: string; steps: number; digest: string }> {
-  return r.stdout.split("\n").flatMap((l) => /^\[\d+\] (\{.*"digest".*\})$/.exec(l)?.[1] ?? []).map((j) => JSON.parse(j) as ReturnType<typeof results>[number]);
-}
+/** The digest lines the launchers relay from their workers (`[rank] {...}`). */
+const results = (text: string): Result[] => text.split("\n").flatMap((l) => /^\[\d+\] (\{.*"digest".*\})$/.exec(l)?.[1] ?? []).map((j) => JSON.parse(j) as Result);
 
 const explain = (...runs: Run[]): string => `${runs.map((r, i) => `--- run ${i}: exit ${r.code}\n${r.stdout}${r.stderr}`).join("\n")}\n--- dockerd\n${daemon?.log() ?? ""}`;
 
@@ -106,52 +92,60 @@ async function freePort(): Promise<number> {
 test("an image of the Dockerfile's runtime stage, from local files: its working directory, user, environment and entry point", { skip: missing }, () => {
   const tar = join(daemon!.dir, "image.tar");
   const started = Date.now();
-  const bytes = writeLocalImageTar(root, stage, { only: { node_modules: WORKER_MODULES }, extra: [WORKER] }, tar);
+  const bytes = writeLocalImageTar(root, stage, { only: { node_modules: WORKER_MODULES }, extra: [WORKER], write: { "train.js": TRAIN_JS } }, tar);
   importLocalImage(daemon!, stage, tar, IMAGE);
   const config = JSON.parse(daemon!.docker(["image", "inspect", "--format", "{{json .Config}}", IMAGE]).stdout) as { WorkingDir: string; User: string; Env: string[]; Entrypoint: string[] };
   assert.deepEqual([config.WorkingDir, config.User, config.Entrypoint], [stage.workdir, stage.user, stage.entrypoint]);
   for (const e of stage.env) assert.ok(config.Env.includes(e), `${e} is not in the image's environment ${config.Env.join(" ")}`);
-  // The entry point itself runs there: `docker run IMAGE --version` is `weft --version`.
+  // The entry point runs there: `docker run IMAGE --version` is `weft --version`.
   const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
-  const r = daemon!.docker(["run", "--rm", "--pull", "never", "--network", "none", IMAGE, "--version"], { allowFail: true });
+  const r = daemon!.docker(["run", "--rm", "--network", "none", IMAGE, "--version"], { allowFail: true });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.ok(r.stdout.includes(version), r.stdout);
   process.stdout.write(`# local image: ${(bytes / 1e6).toFixed(0)} MB tar, built and imported in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 });
 
-test("two workers in two containers find each other by name and train to the digest of the same job outside containers", { skip: missing }, async () => {
-  // Outside: the same two launchers on loopback, so the job has the same transport (TCP: one
+test("docs/containers.md's two containers find each other by name and train to the digest of the same job outside containers", { skip: missing }, async () => {
+  const doc = readFileSync(join(root, "docs", "containers.md"), "utf8");
+  const script = /<!-- containers: two nodes -->\n```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(script, "docs/containers.md has no block after <!-- containers: two nodes -->");
+  const inside = await run("sh", ["-eu", "-c", script], daemon!.env, root);
+  assert.equal(inside.code, 0, explain(inside));
+  const got = results(inside.stdout);
+  assert.deepEqual(got.map((l) => [l.rank, l.worldSize, l.transport, l.steps]).sort(), [[0, 2, "tcp", 3], [1, 2, "tcp", 3]], explain(inside));
+  assert.match(got[0]!.digest, /^[0-9a-f]{64}$/);
+  assert.equal(got[0]!.digest, got[1]!.digest, "the two containers' replicas differ");
+
+  // Outside: the page's two launch lines on loopback, so the job has the same transport (TCP: one
   // worker per node) and the same ring; only the containers differ. (With two ranks the sum is
   // the same whichever rank adds first, so shared memory would give these bits too.)
   const port = await freePort();
-  const outside = await Promise.all([0, 1].map((rank) => run(process.execPath, [join(root, stage.entrypoint[1]!), ...launchArgs(rank, `127.0.0.1:${port}`)], process.env)));
-  assert.deepEqual(outside.map((r) => r.code), [0, 0], explain(...outside));
-  const reference = outside.flatMap(results);
-  assert.equal(reference.length, 2, explain(...outside));
-
-  const network = `weft-net-${randomBytes(3).toString("hex")}`;
-  daemon!.docker(["network", "create", network]);
-  // Node 0 first: its name is in Docker's DNS once its container runs, and a launcher gives up at
-  // once on a store host that does not resolve (docs/containers.md says the same to users).
-  const node0 = runContainer("weft-node-0", network, launchArgs(0, `weft-node-0:${STORE_PORT}`));
-  await untilRunning("weft-node-0");
-  const inside = await Promise.all([node0, runContainer("weft-node-1", network, launchArgs(1, `weft-node-0:${STORE_PORT}`))]);
-  assert.deepEqual(inside.map((r) => r.code), [0, 0], explain(...inside));
-  const got = inside.flatMap(results);
-  assert.deepEqual(got.map((l) => [l.rank, l.worldSize, l.transport, l.steps]).sort(), [[0, 2, "tcp", 3], [1, 2, "tcp", 3]], explain(...inside));
-  assert.match(got[0]!.digest, /^[0-9a-f]{64}$/);
-  assert.equal(got[0]!.digest, got[1]!.digest, "the two containers' replicas differ");
-  assert.equal(got[0]!.digest, reference[0]!.digest, "the job in containers trained a different model than the same job outside");
+  const launches = script.split("\n").flatMap((l) => new RegExp(`^docker run .* ${IMAGE} (launch .*)$`).exec(l)?.[1] ?? []);
+  assert.equal(launches.length, 2, `the block has ${launches.length} docker run ... ${IMAGE} launch lines, expected 2`);
+  const work = mkdtempSync(join(tmpdir(), "weft-container-outside-"));
+  try {
+    const args = launches.map((l) => l.split(" ").map((a) => (a === "train.js" ? join(root, WORKER) : a.replace(/^weft-node-0:\d+$/, `127.0.0.1:${port}`))));
+    const env = { ...process.env, WEFT_JOB_SECRET: randomBytes(16).toString("hex") };
+    const outside = await Promise.all(args.map((a) => run(process.execPath, [join(root, stage.entrypoint[1]!), ...a], env, work)));
+    assert.deepEqual(outside.map((r) => r.code), [0, 0], explain(...outside));
+    const reference = outside.flatMap((r) => results(r.stdout));
+    assert.equal(reference.length, 2, explain(...outside));
+    assert.equal(got[0]!.digest, reference[0]!.digest, "the job in containers trained a different model than the same job outside");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
-test("a node whose store never comes fails in its container with one line, and stopping the daemon then leaves nothing behind", { skip: missing }, async () => {
+test("a node whose store host does not resolve fails in its container with one line, and stopping the daemon then leaves nothing behind", { skip: missing }, async () => {
+  const docker = (args: string[], limitMs?: number): Promise<Run> => run("docker", args, { ...daemon!.env, WEFT_JOB_SECRET: randomBytes(16).toString("hex") }, root, limitMs);
   const network = `weft-net-${randomBytes(3).toString("hex")}`;
   daemon!.docker(["network", "create", network]);
+  const launch = (rank: number, rdzv: string): string[] => ["launch", "--nnodes", "2", "--node-rank", String(rank), "--nproc", "1", "--rdzv", rdzv, "train.js"];
   // Node 0 of a job whose node 1 never comes: it waits, and is still running when the daemon stops.
-  const started = await runContainer("weft-waiting-0", network, launchArgs(0, `weft-waiting-0:${STORE_PORT}`), { detach: true });
+  const started = await docker(["run", "-d", "--name", "weft-waiting-0", "--network", network, "-e", "WEFT_JOB_SECRET", IMAGE, ...launch(0, "weft-waiting-0:29500")]);
   assert.equal(started.code, 0, explain(started));
   // Node 1 pointed at a name nothing on the network has.
-  const lost = await runContainer("weft-lost-1", network, launchArgs(1, `weft-nobody:${STORE_PORT}`), { limitMs: 60_000 });
+  const lost = await docker(["run", "--name", "weft-lost-1", "--network", network, "-e", "WEFT_JOB_SECRET", IMAGE, ...launch(1, "weft-nobody:29500")], 60_000);
   assert.equal(lost.code, 1, explain(lost));
   assert.match(lost.stderr, /^weft launch: could not connect to the store at weft-nobody:29500: .*ENOTFOUND.*\n$/, explain(lost));
   const waiting = Number(daemon!.docker(["inspect", "--format", "{{.State.Pid}}", "weft-waiting-0"]).stdout.trim());

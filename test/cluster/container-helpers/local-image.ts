@@ -23,6 +23,8 @@ export interface LocalImage {
   only?: Record<string, string[]>;
   /** Project paths copied too, under the working directory as under the project's root (the script a job runs). */
   extra?: string[];
+  /** Files written under the working directory: path and text (what a user's `COPY train.js .` adds). */
+  write?: Record<string, string>;
 }
 
 /** The files ldd names for a binary: resolved libraries and the dynamic loader. */
@@ -55,6 +57,10 @@ export function writeLocalImageTar(root: string, stage: RuntimeStage, image: Loc
     else for (const sub of narrowed) link(join(root, copy.source, sub), join(copy.target, sub));
   }
   for (const path of image.extra ?? []) link(join(root, path), join(stage.workdir, path));
+  for (const [path, text] of Object.entries(image.write ?? {})) {
+    mkdirSync(dirname(join(staging, stage.workdir, path)), { recursive: true });
+    writeFileSync(join(staging, stage.workdir, path), text);
+  }
   mkdirSync(join(staging, "etc"), { recursive: true });
   const users = Object.entries(IMAGE_USERS);
   writeFileSync(join(staging, "etc", "passwd"), ["root:x:0:0:root:/root:/bin/sh", ...users.map(([n, id]) => `${n}:x:${id}:${id}::/home/${n}:/bin/sh`)].join("\n") + "\n");
