@@ -69,6 +69,42 @@ export interface Conv2dParams extends Pool2dParams {
   oc: number;
 }
 
+// Note [attention layouts]
+// A transformer's q, k and v are column blocks of one (B, T, 3D) projection, and its output
+// projection reads (B, T, D). So the attention kernels take q, k and v as strided (B, H, T, hs)
+// views (the last axis contiguous) and write y as (B, T, H, hs): no transposing copy on either
+// side. They keep no (T, T) probabilities: the forward saves one log-sum-exp per query row and
+// the backward recomputes the probabilities from q, k and it, as FlashAttention does.
+
+/**
+ * Scaled dot-product attention over every (batch, head) pair at once (Note [attention layouts]):
+ * q is (B, H, tq, hs), element (b, h, t, d) at qOffset + b * qStrideB + h * qStrideH + t * qStrideT
+ * + d, so views of a fused qkv projection are read in place; k and v are (B, H, tk, hs) likewise.
+ * With `causal`, query t sees keys 0..t only (PyTorch's is_causal, aligned at the top left).
+ */
+export interface AttentionParams {
+  batch: number;
+  heads: number;
+  tq: number;
+  tk: number;
+  headSize: number;
+  /** Multiplies q·k before the softmax; positive (1 / sqrt(hs) in a transformer). */
+  scale: number;
+  causal: boolean;
+  qOffset: number;
+  qStrideB: number;
+  qStrideH: number;
+  qStrideT: number;
+  kOffset: number;
+  kStrideB: number;
+  kStrideH: number;
+  kStrideT: number;
+  vOffset: number;
+  vStrideB: number;
+  vStrideH: number;
+  vStrideT: number;
+}
+
 /** Output spatial size of a convolution or pooling window along one axis. */
 export function outputSize(size: number, kernel: number, stride: number, pad: number): number {
   return Math.floor((size + 2 * pad - kernel) / stride) + 1;
@@ -132,6 +168,23 @@ export interface Backend {
   crossEntropy(logits: Float32Array, targets: Int32Array, probs: Float32Array, rows: number, cols: number): number;
   /** gx[r, :] = scale * (probs[r, :] - onehot(targets[r])); ignored rows get 0. */
   crossEntropyBackward(probs: Float32Array, targets: Int32Array, gx: Float32Array, rows: number, cols: number, scale: number): void;
+
+  // ---- attention (Note [attention layouts]) --------------------------------------------------
+  /**
+   * y = softmax(scale * q k^T, masked when causal) v, written as y (B, tq, H, hs) contiguous (the
+   * layout an output projection reads as (B, tq, H * hs)), and the log-sum-exp of each row's
+   * scaled scores as lse (B, H, tq), which is all the backward needs to rebuild the softmax.
+   * With tk == 0 a row attends to nothing: y = 0, lse = -inf.
+   */
+  attention(p: AttentionParams, q: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, lse: Float32Array): void;
+  /**
+   * Gradients of attention from gy (the layout of y), given its y and lse: gq (B, H, tq, hs), gk
+   * and gv (B, H, tk, hs), all contiguous and overwritten.
+   */
+  attentionBackward(
+    p: AttentionParams, q: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, lse: Float32Array,
+    gy: Float32Array, gq: Float32Array, gk: Float32Array, gv: Float32Array,
+  ): void;
 
   // ---- normalisation --------------------------------------------------------------------------
   /** Per row of (rows, cols): out = (x - mean) * rstd * gamma + beta; saves mean and rstd (rows). gamma/beta may be null. */
@@ -198,7 +251,7 @@ export interface Backend {
 export const KERNEL_NAMES = [
   "gemm", "unary", "unaryBackward", "binary", "affine", "copyStrided", "accumulateStrided", "fill", "axpy",
   "sumSquares", "hasNonFinite", "reduce", "softmax", "logSoftmax", "softmaxBackward", "logSoftmaxBackward",
-  "crossEntropy", "crossEntropyBackward", "layerNorm", "layerNormBackward", "batchNorm", "batchNormBackward",
+  "crossEntropy", "crossEntropyBackward", "attention", "attentionBackward", "layerNorm", "layerNormBackward", "batchNorm", "batchNormBackward",
   "conv2d", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d",
   "avgPool2dBackward", "indexSelect", "indexAdd", "dropoutMask", "sgdStep", "adamStep",
 ] as const satisfies readonly (keyof Omit<Backend, "name">)[];

@@ -1,14 +1,15 @@
 // Causal multi-head self-attention, GPT style: one projection makes q, k and v; each position
 // attends to itself and earlier positions only.
 import { formatShape, ShapeError } from "../tensor/shape.js";
-import {
-  add, matmul, permute, reshape, softmax, split, Tensor, transpose,
-} from "../tensor/index.js";
+import { permute, reshape, scaledDotProductAttention, split, Tensor, transpose } from "../tensor/index.js";
 import { Linear } from "./linear.js";
 import { Module } from "./module.js";
 
-/** (T, T) additive mask: 0 on and below the diagonal, -inf above (the future). Cached per T. */
 const masks = new Map<number, Tensor>();
+/**
+ * (T, T) additive mask: 0 on and below the diagonal, -inf above (the future), for attention
+ * composed of separate ops (scaledDotProductAttention masks without one). Cached per T.
+ */
 export function causalMask(t: number): Tensor {
   let m = masks.get(t);
   if (!m) {
@@ -20,6 +21,24 @@ export function causalMask(t: number): Tensor {
   return m;
 }
 
+/**
+ * Multi-head causal self-attention over (B, T, D): the qkv projection, the fused attention of
+ * every head (scaledDotProductAttention), the output projection.
+ *
+ * @example a position's output does not depend on later positions
+ * ```ts
+ * import { CausalSelfAttention, manualSeed, randn, Rng } from "weft";
+ *
+ * manualSeed(0);
+ * const attn = new CausalSelfAttention(8, 2);
+ * const x = randn([1, 3, 8], new Rng(1));
+ * const y = attn.forward(x).toArray();
+ * x.data[2 * 8] += 5; // change the last position only
+ * const y2 = attn.forward(x).toArray();
+ * for (let i = 0; i < 2 * 8; i++) assert.ok(Math.abs(y[i]! - y2[i]!) < 1e-6);
+ * assert.ok(Math.abs(y[2 * 8]! - y2[2 * 8]!) > 1e-4);
+ * ```
+ */
 export class CausalSelfAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
@@ -38,12 +57,11 @@ export class CausalSelfAttention extends Module {
     }
     const [b, t, d] = x.shape as [number, number, number];
     const hs = d / this.heads;
-    // (B, T, D) each -> (B, H, T, hs): views of the projection, which GEMM reads in place.
+    // (B, T, D) each -> (B, H, T, hs): views of the projection, which the kernel reads in place.
     const [q, k, v] = split(this.qkv.forward(x), [d, d, d], 2).map((z) =>
       permute(reshape(z, [b, t, this.heads, hs]), [0, 2, 1, 3]),
     ) as [Tensor, Tensor, Tensor];
-    const scores = add(matmul(q, transpose(k), 1 / Math.sqrt(hs)), causalMask(t)); // (B, H, T, T)
-    const y = matmul(softmax(scores), v); // (B, H, T, hs)
-    return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d]));
+    const y = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H, T, hs), stored (B, T, H, hs)
+    return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d])); // a view, no copy
   }
 }

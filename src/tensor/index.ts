@@ -9,6 +9,7 @@ export * from "./ops/matmul.js";
 export * from "./ops/reduce.js";
 export * from "./ops/conv.js";
 export * from "./ops/softmax.js";
+export * from "./ops/attention.js";
 export * from "./ops/norm.js";
 export * from "./ops/loss.js";
 export * from "./ops/dropout.js";

@@ -1,0 +1,4 @@
+// The AVX2+FMA build of the attention family: Note [one body, three ISAs] in simd/simd-scalar.h.
+#include "kernels/simd/simd-avx2fma.h"
+#include "kernels/f32-attention/f32-attention.h"
+#include "kernels/f32-attention/f32-attention-impl.inc"
