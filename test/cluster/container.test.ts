@@ -94,6 +94,7 @@ test("an image of the Dockerfile's runtime stage, from local files: its working 
   const started = Date.now();
   const bytes = writeLocalImageTar(root, stage, { only: { node_modules: WORKER_MODULES }, extra: [WORKER], write: { "train.js": TRAIN_JS } }, tar);
   importLocalImage(daemon!, stage, tar, IMAGE);
+  rmSync(tar);
   const config = JSON.parse(daemon!.docker(["image", "inspect", "--format", "{{json .Config}}", IMAGE]).stdout) as { WorkingDir: string; User: string; Env: string[]; Entrypoint: string[] };
   assert.deepEqual([config.WorkingDir, config.User, config.Entrypoint], [stage.workdir, stage.user, stage.entrypoint]);
   for (const e of stage.env) assert.ok(config.Env.includes(e), `${e} is not in the image's environment ${config.Env.join(" ")}`);

@@ -2,7 +2,8 @@
 // pid file and socket in a temporary folder, the vfs storage driver (no overlay mounts needed),
 // no default bridge (the test makes its own network), and the host's firewall saved before and
 // restored after. stop() removes its containers and networks, stops dockerd and its containerd
-// by their pid files, unmounts what is left under the folder and deletes it. A test process
+// by their pid files, unmounts what is left under the folder, deletes it, and says what is still
+// there: a process naming the folder, a bridge, the folder, a firewall difference. A test process
 // killed before it could stop leaves an owner.pid behind; the next start sweeps such daemons away.
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -62,7 +63,10 @@ function killAndWait(pid: number | undefined): void {
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + 10_000;
   while (alive(pid) && Date.now() < deadline) spawnSync("sleep", ["0.1"]);
-  if (alive(pid)) process.kill(pid, "SIGKILL");
+  if (!alive(pid)) return;
+  process.kill(pid, "SIGKILL");
+  // SIGKILL is not instant either: give the kernel a moment before stop() looks for what is left.
+  for (let i = 0; i < 20 && alive(pid); i++) spawnSync("sleep", ["0.1"]);
 }
 
 /** Mount points under dir (container network namespaces, a container's /etc/hosts), deepest first. */
