@@ -28,6 +28,11 @@ export { elasticShards, ElasticShardSampler, type ElasticShardOptions } from "./
 export type { Strategy, StepInput, StepOutcome, Traffic } from "./distributed/strategies/strategy.js";
 export { SingleStrategy } from "./distributed/strategies/single.js";
 export { DdpStrategy, type DdpStrategyOptions } from "./distributed/strategies/ddp-strategy.js";
+export type { GradHook, GradBucket, GradSlot } from "./distributed/strategies/grad-hook.js";
+export { AllReduceHook } from "./distributed/strategies/allreduce-hook.js";
+export { PowerSgdHook, type PowerSgdOptions } from "./distributed/strategies/powersgd-hook.js";
+export { TopKHook, type TopKOptions } from "./distributed/strategies/topk-hook.js";
+export { gradHookFor, gradCompressionProblem, type GradCompression } from "./distributed/strategies/grad-compression.js";
 export { ZeroStrategy, type ZeroOptions, type ZeroStage } from "./distributed/strategies/zero.js";
 export { tensorParallelGpt } from "./distributed/tensor-parallel/tensor-parallel-gpt.js";
 export { GossipStrategy, GOSSIP_CHANNEL_TIMEOUT_MS, type GossipOptions } from "./distributed/strategies/gossip.js";
