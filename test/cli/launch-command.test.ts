@@ -145,6 +145,15 @@ test("a node that cannot reach node 0's store says what to check in one line onc
   assert.match(oneLine(run), new RegExp(`^weft launch: could not connect to the store at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; is the launcher of node 0 \\(--node-rank 0\\) running with the same --rdzv, and is the port open between the machines\\?$`));
 });
 
+test("a store host that does not resolve fails at once, naming the host once and the resolver's answer", () => {
+  const args = ["launch", "--nnodes", "2", "--node-rank", "1", "--rdzv", "no-such-node.invalid:29400", "--rdzv-timeout", "30", failWorker, "quiet"];
+  const started = Date.now();
+  const run = weftRun(args, { WEFT_JOB_SECRET: SECRET });
+  assert.equal(run.status, 1, run.stderr);
+  assert.ok(Date.now() - started < 15_000, "an unresolvable host is not waited on for --rdzv-timeout");
+  assert.match(oneLine(run), /^weft launch: could not connect to the store at no-such-node\.invalid:29400: getaddrinfo ENOTFOUND no-such-node\.invalid; is the launcher of node 0/);
+});
+
 test("a run dir that cannot be created is one line naming it, and the launcher exits instead of waiting on its store", () => {
   const dir = tempDir();
   try {

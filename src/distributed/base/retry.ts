@@ -30,7 +30,9 @@ export async function retryWhileRefused<T>(what: string, deadline: number, dial:
       const again = err instanceof ClosedDuringHandshakeError || RETRIED.test(msg);
       if (!again || Date.now() > deadline) {
         const hint = err instanceof ClosedDuringHandshakeError ? `; it kept closing new connections before they authenticated: it is at its cap of unauthenticated connections (strangers are connecting to it) or is not a Weft listener` : "";
-        throw new Error(`could not connect to ${what}: ${msg}${hint}`);
+        // A dial that never connected says so itself; `what` already names the place, so keep its reason only.
+        const reason = msg.replace(/^could not connect to \S+ \((.*)\)$/s, "$1");
+        throw new Error(`could not connect to ${what}: ${reason}${hint}`);
       }
       await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** attempt, 500)));
     }

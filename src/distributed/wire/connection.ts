@@ -143,8 +143,9 @@ export class FramedConnection {
         const reason = this.closedReason ?? "closed by peer";
         this.closedReason = reason;
         if (!settled) {
-          const message = `connection with ${this.remote} closed during authentication (${reason})`;
-          settle(established ? new ClosedDuringHandshakeError(message) : new AuthError(message));
+          // A client whose connect never succeeded was not authenticating: say it could not connect.
+          if (established) settle(new ClosedDuringHandshakeError(`connection with ${this.remote} closed during authentication (${reason})`));
+          else settle(new AuthError(`could not connect to ${this.remote} (${reason})`));
         } else if (!this.closing) this.onClose(reason);
       });
       if (stages.role === "client") {
