@@ -57,10 +57,11 @@ export class CausalSelfAttention extends Module {
     }
     const [b, t, d] = x.shape as [number, number, number];
     const hs = d / this.heads;
-    // (B, T, D) each -> (B, H, T, hs): views of the projection, which the kernel reads in place.
-    const [q, k, v] = split(this.qkv.forward(x), [d, d, d], 2).map((z) =>
-      permute(reshape(z, [b, t, this.heads, hs]), [0, 2, 1, 3]),
-    ) as [Tensor, Tensor, Tensor];
+    // (B, T, 3D) -> (B, 3H, T, hs), a view, whose three runs of H heads are q, k and v: the
+    // kernel reads them in place (a reshape of each D-wide column block would copy it).
+    const h = this.heads;
+    const heads = permute(reshape(this.qkv.forward(x), [b, t, 3 * h, hs]), [0, 2, 1, 3]);
+    const [q, k, v] = split(heads, [h, h, h], 1) as [Tensor, Tensor, Tensor];
     const y = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H, T, hs), stored (B, T, H, hs)
     return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d])); // a view, no copy
   }
