@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -19,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { dockerMissing, startDockerDaemon, type DockerDaemon } from "./container-helpers/docker-daemon.js";
 import { importLocalImage, writeLocalImageTar } from "./container-helpers/local-image.js";
 import { readRuntimeStage } from "./container-helpers/runtime-stage.js";
+import { freePort } from "../helpers/free-port.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 // The worker of the Slurm test: trains MNIST 3 steps with DDP and prints its parameter digest.
@@ -81,13 +81,6 @@ const results = (text: string): Result[] => text.split("\n").flatMap((l) => /^\[
 
 const explain = (...runs: Run[]): string => `${runs.map((r, i) => `--- run ${i}: exit ${r.code}\n${r.stdout}${r.stderr}`).join("\n")}\n--- dockerd\n${daemon?.log() ?? ""}`;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test("an image of the Dockerfile's runtime stage, from local files: its working directory, user, environment and entry point", { skip: missing }, () => {
   const tar = join(daemon!.dir, "image.tar");

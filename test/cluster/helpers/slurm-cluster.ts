@@ -7,9 +7,9 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../helpers/free-port.js";
 
 export interface SlurmCluster {
   /** The cluster's folder: slurm.conf, the daemons' logs, state and pid files. */
@@ -35,13 +35,6 @@ export function slurmMissing(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -4,16 +4,10 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
+import { freePort } from "../../helpers/free-port.js";
 
 const secret = "a secret of at least sixteen characters";
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test("explicit options and no launcher: rank 0 serves the store, both ranks meet and all-reduce, and destroy stops it", async () => {
   const port = await freePort();
