@@ -9,28 +9,12 @@
 // (T + 2 hs) u of the largest value of a tensor, and the two paths within twice that, doubled
 // again for exp: 4 (T + 2 hs) 2^-24 times the tensor's largest value.
 import assert from "node:assert/strict";
-import { test as nodeTest } from "node:test";
-import { nativeBackend, referenceBackend, setBackend, type Backend } from "../../src/backend/index.js";
+import { testEachBackend as test } from "./each-backend.js";
 import { causalMask } from "../../src/nn/attention.js";
 import { Rng } from "../../src/util/rng.js";
 import * as T from "../../src/tensor/index.js";
 import { gradcheck, param } from "./gradcheck.js";
 
-const backends: Backend[] = [referenceBackend, ...(nativeBackend ? [nativeBackend] : [])];
-if (!nativeBackend && process.env.WEFT_REQUIRE_NATIVE === "1") throw new Error("the native backend is required but did not load");
-
-function test(name: string, body: () => void): void {
-  for (const b of backends) {
-    nodeTest(`${name} [${b.name}]`, () => {
-      const previous = setBackend(b);
-      try {
-        body();
-      } finally {
-        setBackend(previous);
-      }
-    });
-  }
-}
 
 /** The attention that scaledDotProductAttention replaces, op by op. */
 function composedAttention(q: T.Tensor, k: T.Tensor, v: T.Tensor, causal: boolean): T.Tensor {

@@ -1,28 +1,11 @@
 // Every differentiable tensor op against finite differences, on the reference backend (exact
 // kernels, so a failure is the op's backward, not rounding) and again on the native backend.
-import { test as nodeTest } from "node:test";
-import { nativeBackend, referenceBackend, setBackend, type Backend } from "../../src/backend/index.js";
+import { testEachBackend as test } from "./each-backend.js";
 import { Rng } from "../../src/util/rng.js";
 import * as T from "../../src/tensor/index.js";
 import { gradcheck, param, paramAwayFromZero, paramDistinct } from "./gradcheck.js";
 
 const rng = new Rng(1);
-const backends: Backend[] = [referenceBackend, ...(nativeBackend ? [nativeBackend] : [])];
-if (!nativeBackend && process.env.WEFT_REQUIRE_NATIVE === "1") throw new Error("the native backend is required but did not load");
-
-/** Registers `body` once per backend. */
-function test(name: string, body: () => void): void {
-  for (const b of backends) {
-    nodeTest(`${name} [${b.name}]`, () => {
-      const previous = setBackend(b);
-      try {
-        body();
-      } finally {
-        setBackend(previous);
-      }
-    });
-  }
-}
 
 test("element-wise binary ops with broadcasting", () => {
   // max/min: both operands on a 0.1 grid, b offset by 0.05, so no pair is within eps of a tie.
