@@ -1,10 +1,15 @@
-// `weft bench <name> [options]`: training throughput (mnist-cnn, gpt-tiny: one JSON line) and
-// all-reduce bandwidth (allreduce: one JSON line per size). Each bench's options are a table for
-// the one parser, so a bad flag is one line and exit 2 before anything is timed.
+// `weft bench <name> [options]`: training throughput (mnist-cnn, gpt-tiny: one JSON line),
+// all-reduce bandwidth (allreduce: one JSON line per size) and gradient compression over capped
+// links (compression: one JSON line per link and hook). Each bench's options are a table for the
+// one parser, so a bad flag is one line and exit 2 before anything is timed.
 import { ALLREDUCE_OPTIONS, allreduceSettings } from "../bench/allreduce-options.js";
+import { COMPRESSION_OPTIONS, compressionSettings } from "../bench/compression-options.js";
+import { netnsLinkProblem } from "../bench/netns-link.js";
+import { findRecipe } from "../recipes/index.js";
 import type { OptionTable } from "../train/option-spec.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
+import { weftEntry } from "./weft-entry.js";
 
 const TRAINING_BENCH_OPTIONS = {
   steps: { type: "int", min: 1, help: "timed steps (default 200 for mnist-cnn, 20 for gpt-tiny)" },
@@ -19,6 +24,7 @@ const BENCHES = {
   "mnist-cnn": "training samples per second of the MNIST CNN",
   "gpt-tiny": "training tokens of a tiny GPT per second",
   allreduce: "all-reduce latency and bus bandwidth between workers on this machine",
+  compression: "DDP's gradient hooks over capped links between two network namespaces: bytes, time, loss",
 } as const;
 
 type BenchName = keyof typeof BENCHES;
@@ -72,6 +78,38 @@ async function allreduceBench(argv: string[]): Promise<number> {
   return runAllreduceBench(v.workers, settings);
 }
 
+async function compressionBench(argv: string[]): Promise<number> {
+  const command = "weft bench compression";
+  // The recipe's own flags follow `--`; they are parsed against the recipe's table below.
+  const split = argv.indexOf("--");
+  const own = split < 0 ? argv : argv.slice(0, split);
+  const { values: v } = parseCommandLine(own, COMPRESSION_OPTIONS, { command });
+  const { BenchInterrupted, COMPRESSION_BENCH_ABOUT, runCompressionBench } = await import("../bench/compression-bench.js");
+  if (v.help) {
+    console.log(`usage: ${command} [options] [-- recipe flags]\n\n${BENCHES.compression}.\n\noptions:\n${describeOptions(COMPRESSION_OPTIONS)}\n\n${COMPRESSION_BENCH_ABOUT}`);
+    return 0;
+  }
+  const recipe = findRecipe(v.recipe)!;
+  const recipeFlags = parseCommandLine(split < 0 ? [] : argv.slice(split + 1), recipe.options, { command: `${command} --recipe ${recipe.name} --` }).values;
+  let settings;
+  try {
+    settings = compressionSettings(v, recipeFlags);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`${command}: ${err.message}`);
+    throw err;
+  }
+  const problem = netnsLinkProblem();
+  if (problem !== undefined) throw new UsageError(`${command}: ${problem}`);
+  try {
+    await runCompressionBench({ settings, weft: weftEntry() });
+    return 0;
+  } catch (err) {
+    if (!(err instanceof BenchInterrupted)) throw err;
+    console.error(err.message);
+    return err.exitCode;
+  }
+}
+
 /** Runs `weft bench <argv>` and returns the exit status. */
 export async function runBenchCommand(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -81,5 +119,6 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   }
   if (name === undefined || name.startsWith("-")) throw new UsageError(`weft bench: which bench? the benches are ${NAMES} (weft bench --help)`);
   if (!isBench(name)) throw new UsageError(`weft bench: unknown bench "${name}"; the benches are ${NAMES}`);
+  if (name === "compression") return compressionBench(rest);
   return name === "allreduce" ? allreduceBench(rest) : trainingBench(name, rest);
 }

@@ -15,7 +15,7 @@ function weftRun(args: string[]) {
 
 const refused: [string[], RegExp][] = [
   [["bench"], /^weft bench: which bench\? the benches are mnist-cnn, gpt-tiny, allreduce/],
-  [["bench", "resnet"], /^weft bench: unknown bench "resnet"; the benches are mnist-cnn, gpt-tiny, allreduce$/],
+  [["bench", "resnet"], /^weft bench: unknown bench "resnet"; the benches are mnist-cnn, gpt-tiny, allreduce, compression$/],
   [["bench", "mnist-cnn", "--steps", "0"], /^weft bench mnist-cnn: --steps must be an integer >= 1, got "0"$/],
   [["bench", "mnist-cnn", "--steps", "1.5"], /^weft bench mnist-cnn: --steps must be an integer >= 1, got "1\.5"$/],
   [["bench", "mnist-cnn", "--batch", "-1"], /^weft bench mnist-cnn: --batch must be an integer from 1 to 65536, got "-1"$/],
