@@ -21,7 +21,9 @@ import { readSchedulerEnv, type EnvSource, type WorkerOverrides } from "../rende
 import { DEFAULT_EMBEDDED_RDZV_TIMEOUT_MS, prepareEmbeddedRendezvous } from "../rendezvous/embedded-store.js";
 import { distAddon } from "../base/native-dist.js";
 import { ProcessGroup } from "./process-group.js";
-import { createTcpProcessGroup } from "./tcp-group.js";
+import { createTcpProcessGroup, type TcpGroupOptions } from "./tcp-group.js";
+import { createMultiMachineGroup } from "./hierarchical-group.js";
+import { stderrLogger } from "../base/log.js";
 import { SingleExecutor } from "../executors/single-executor.js";
 import { checkHeartbeat, DEFAULT_HEARTBEAT, type HeartbeatOptions } from "../transport/link-watch.js";
 
@@ -108,6 +110,13 @@ export interface InitProcessGroupOptions extends Partial<EngineOptions>, WorkerO
   sharedMemory?: boolean;
   /** Bytes per rank per shared-memory chunk (default 1 MiB; small values are for tests). */
   shmChunkBytes?: number;
+  /**
+   * On several machines with several ranks on each: all-reduce through shared memory inside each
+   * machine and over TCP between machines (default true; false or WEFT_HIERARCHICAL=0 on any rank
+   * keeps the flat TCP group, as does shared memory turned off). docs/distributed.md, "Several
+   * ranks per machine"; WEFT_DEBUG=1 logs why a group is flat.
+   */
+  hierarchical?: boolean;
   groupName?: string;
   listenHost?: string;
   connectTimeoutMs?: number;
@@ -147,10 +156,11 @@ const BOUND_SPIN_US = 5000;
 
 /**
  * initWorker(), then a process group of all the job's workers (authenticated TCP links; shared
- * memory on one machine); without the launcher, a group of one (`transport` "single").
+ * memory on one machine; on several machines with several ranks each, a HierarchicalProcessGroup:
+ * group/hierarchical-group.ts); without the launcher, a group of one (`transport` "single").
  */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
-  const { env = process.env, sharedMemory, heartbeat, rendezvousTimeoutMs, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, ...rest } = options;
+  const { env = process.env, sharedMemory, hierarchical, heartbeat, rendezvousTimeoutMs, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, ...rest } = options;
   const overrides = pick({ rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret });
   if (readSchedulerEnv(env, overrides) === undefined) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
   const beat = heartbeatOf(heartbeat, env); // before initWorker renames and binds the process
@@ -159,20 +169,27 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
     ? await prepareEmbeddedRendezvous(w, rendezvousTimeoutMs ?? rdzvTimeoutMs(env))
     : undefined;
   const allLocal = w.localWorldSize === w.worldSize;
+  const shm = sharedMemory ?? env.WEFT_SHM !== "0";
+  const tcp: TcpGroupOptions = {
+    ...rest,
+    heartbeat: beat,
+    spinUs: w.cpus ? BOUND_SPIN_US : 0,
+    rank: w.rank,
+    worldSize: w.worldSize,
+    secret: w.secret,
+    storeHost: w.masterAddr,
+    storePort: w.masterPort,
+    ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
+  };
   let pg: ProcessGroup;
   try {
-    pg = await createTcpProcessGroup({
-      ...rest,
-      heartbeat: beat,
-      sharedMemory: allLocal && (sharedMemory ?? env.WEFT_SHM !== "0"),
-      spinUs: w.cpus ? BOUND_SPIN_US : 0,
-      rank: w.rank,
-      worldSize: w.worldSize,
-      secret: w.secret,
-      storeHost: w.masterAddr,
-      storePort: w.masterPort,
-      ...(w.rendezvous === undefined ? {} : { rendezvous: w.rendezvous, jobId: w.jobId }),
-    });
+    pg = allLocal
+      ? await createTcpProcessGroup({ ...tcp, sharedMemory: shm })
+      : await createMultiMachineGroup(tcp, {
+        place: { nodeRank: w.nodeRank, localRank: w.localRank },
+        flatBecause: hierarchical === false ? "hierarchical: false" : env.WEFT_HIERARCHICAL === "0" ? "WEFT_HIERARCHICAL=0" : shm ? undefined : "shared memory is off",
+        log: env.WEFT_DEBUG ? stderrLogger : undefined,
+      });
   } catch (err) {
     await store?.close();
     throw err;

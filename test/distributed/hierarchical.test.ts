@@ -1,0 +1,95 @@
+// The hierarchical all-reduce between real processes on one machine, each told a place on a
+// simulated machine (test/distributed/workers/hierarchical-worker.ts): the result on every rank
+// has the bits of the documented order, computed here on its own; three machines exercise the
+// leaders' ring order, which two machines cannot tell from any other; a layout the hierarchy does
+// not fit, or an opt-out, gives the flat group with its reason; the group is chosen alike on every
+// rank. Two network namespaces, the launcher and a capped link are in hierarchical-netns.test.ts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawnRanks } from "./helpers/spawn-ranks.js";
+import { checks } from "./helpers/rank-checks.js";
+import { orderSensitiveInputs, ringReference } from "./helpers/reference-sum.js";
+import { hierarchicalReference } from "./helpers/hierarchical-reference.js";
+import { HIERARCHY_CASES, HIERARCHY_SMALL_BYTES } from "./helpers/hierarchical-cases.js";
+import { planHierarchy } from "../../src/distributed/group/hierarchy-plan.js";
+
+const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex");
+
+/** Job ranks of each machine of `layout` (machine by machine, as the launcher numbers them). */
+function machinesOf(layout: number[]): number[][] {
+  let first = 0;
+  return layout.map((n) => Array.from({ length: n }, () => first++));
+}
+
+/** Asserts every rank's all-reduce results equal the documented order's bits, and not the flat ring's. */
+export function assertDocumentedBits(by: Map<string, Record<string, unknown>[]>, machines: number[][]): void {
+  const w = machines.flat().length;
+  for (const c of HIERARCHY_CASES) {
+    const inputs = orderSensitiveInputs(w, c.count, c.seed);
+    const expected = hash(hierarchicalReference(inputs, machines, c.op === "avg", HIERARCHY_SMALL_BYTES));
+    const rows = by.get(`${c.count} ${c.op}`) ?? [];
+    assert.equal(rows.length, w, `${c.count} ${c.op}: rows`);
+    for (const row of rows) assert.equal(row.hash, expected, `rank ${row.rank}, ${c.count} floats ${c.op}`);
+    // The order is what is tested: these inputs give other bits in the flat ring's order.
+    if (c.count > 100) assert.notEqual(hash(ringReference(inputs, c.op === "avg")), expected, `${c.count} ${c.op}: the flat ring's order gives the same bits`);
+  }
+}
+
+test("2 machines x 2 ranks: every rank gets the bits of the documented order; other collectives still work", async () => {
+  const by = checks(await spawnRanks({ worldSize: 4, script: "hierarchical-worker.js", args: ["bitwise", "2,2"] }));
+  for (const row of by.get("group")!) {
+    assert.equal(row.hierarchical, true, JSON.stringify(row));
+    assert.deepEqual(row.machines, [[0, 1], [2, 3]]);
+  }
+  assertDocumentedBits(by, [[0, 1], [2, 3]]);
+  for (const row of by.get("flight")!) {
+    const algorithms = row.algorithms as string[];
+    // The user's group records "hierarchical"; the parts record their own steps under their groups.
+    assert.ok(algorithms.includes("world#0 hierarchical"), JSON.stringify(row));
+    const machine = (row.rank as number) < 2 ? "[0, 1]" : "[2, 3]";
+    assert.ok(algorithms.includes(`${machine}#0 shared-memory`), JSON.stringify(row));
+    if (row.rank === 0 || row.rank === 2) assert.ok(algorithms.some((a) => a.startsWith("[0, 2]#0 ")), JSON.stringify(row));
+  }
+  for (const row of by.get("others")!) {
+    assert.deepEqual(row.gathered, [0, 1, 2, 3]);
+    assert.equal(row.broadcast, 42);
+  }
+});
+
+test("3 machines x 2 ranks: the leaders combine the machines' sums in the ring's order", async () => {
+  const by = checks(await spawnRanks({ worldSize: 6, script: "hierarchical-worker.js", args: ["bitwise", "2,2,2"] }));
+  for (const row of by.get("group")!) assert.equal(row.hierarchical, true, JSON.stringify(row));
+  assertDocumentedBits(by, [[0, 1], [2, 3], [4, 5]]);
+});
+
+test("machines with different numbers of ranks get the flat group, and WEFT_DEBUG=1 says why", async () => {
+  const results = await spawnRanks({ worldSize: 3, script: "hierarchical-worker.js", args: ["group", "2,1"], env: { WEFT_DEBUG: "1" } });
+  const by = checks(results);
+  for (const row of by.get("group")!) {
+    assert.equal(row.hierarchical, false, JSON.stringify(row));
+    assert.equal(row.transport, "tcp");
+  }
+  for (const r of results) assert.match(r.stderr, /a flat group, not a hierarchical one: machine 0 has 2 ranks, machine 1 has 1 rank: a hierarchy needs the same number of ranks on every machine/);
+});
+
+test("one rank's opt-out (hierarchical: false) makes the whole job flat", async () => {
+  // Only rank 3 opts out; the others must still agree with it, or the job would hang.
+  const results = await spawnRanks({ worldSize: 4, script: "hierarchical-worker.js", args: ["optout", "2,2"], env: { WEFT_DEBUG: "1" } });
+  for (const row of checks(results).get("group")!) assert.equal(row.hierarchical, false, JSON.stringify(row));
+  for (const r of results) assert.match(r.stderr, /a flat group, not a hierarchical one: rank 3 asked for it \(hierarchical: false\)/);
+});
+
+test("planHierarchy: the layouts a hierarchy fits, and the reasons for the others", () => {
+  const place = (nodeRank: number, localRank: number) => ({ nodeRank, localRank });
+  // Machines in node-rank order and ranks in local-rank order, whatever the job's numbering.
+  assert.deepEqual(planHierarchy([place(1, 1), place(0, 0), place(1, 0), place(0, 1)]), { kind: "hierarchical", machines: [[1, 3], [2, 0]] });
+  const reason = (places: { nodeRank: number; localRank: number }[]) => {
+    const plan = planHierarchy(places);
+    assert.equal(plan.kind, "flat");
+    return (plan as { reason: string }).reason;
+  };
+  assert.match(reason([place(0, 0), place(0, 1)]), /every rank is on one machine/);
+  assert.match(reason([place(0, 0), place(1, 0)]), /each machine has one rank/);
+  assert.match(reason([place(0, 0), place(0, 1), place(1, 0), place(1, 0)]), /the local ranks of machine 1 are 0, 0, not 0..1/);
+});
