@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { spawnRanks } from "./helpers/spawn-ranks.js";
+import { spawnRanks, type RankResult } from "./helpers/spawn-ranks.js";
 import { checks } from "./helpers/rank-checks.js";
 import { orderSensitiveInputs, ringReference } from "./helpers/reference-sum.js";
 import { hierarchicalReference } from "./helpers/hierarchical-reference.js";
@@ -79,6 +79,29 @@ test("one rank's opt-out (hierarchical: false) makes the whole job flat", async 
   for (const row of checks(results).get("group")!) assert.equal(row.hierarchical, false, JSON.stringify(row));
   for (const r of results) assert.match(r.stderr, /a flat group, not a hierarchical one: rank 3 asked for it \(hierarchical: false\)/);
 });
+
+/** Asserts every survivor's second all-reduce failed with PeerLostError naming `victim`, well before its deadline. */
+export function assertVictimNamed(results: RankResult[], victim: number): void {
+  assert.equal(results[victim]!.signal, "SIGKILL");
+  for (const r of results.filter((x) => x.rank !== victim)) {
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.json.find((j) => j.check === "kill");
+    assert.ok(row, `rank ${r.rank} reported no outcome:\n${r.stderr}`);
+    assert.equal(row.error, "PeerLostError", JSON.stringify(row));
+    assert.deepEqual(row.ranks, [victim], JSON.stringify(row));
+    assert.equal(row.seq, 2, "the job's all-reduce #2 (after all-reduce #0 and barrier #1)");
+    assert.match(row.message as string, new RegExp(`^all-reduce #2 failed: rank ${victim} lost`));
+    // The call's deadline is 30 s: an outcome in under half of it came from the loss itself.
+    assert.ok((row.ms as number) < 15_000, `took ${row.ms} ms`);
+  }
+}
+
+for (const [victim, role] of [[3, "a rank"], [2, "the leader"]] as const) {
+  test(`${role} of machine 1 killed: every survivor, on both machines, fails the all-reduce with PeerLostError naming it`, async () => {
+    const results = await spawnRanks({ worldSize: 4, script: "hierarchical-worker.js", args: ["kill", "2,2", String(victim)], waitFor: [0, 1, 2, 3].filter((r) => r !== victim) });
+    assertVictimNamed(results, victim);
+  });
+}
 
 test("planHierarchy: the layouts a hierarchy fits, and the reasons for the others", () => {
   const place = (nodeRank: number, localRank: number) => ({ nodeRank, localRank });

@@ -162,8 +162,10 @@ export class HierarchicalExecutor implements OpExecutor {
     this.fail(err, `${label} failed on rank ${this.rank} ${where}: ${err.message}`);
     const named = await this.rollCall();
     const Kind = (named ?? err).constructor as new (message: string, details: CollectiveErrorDetails) => CollectiveError;
-    const confirmed = named ? `; the job's flat group names ${ranksText(named.ranks)} too: ${named.message}` : "";
-    const final = new Kind(`${label} failed ${where}: ${err.message}${confirmed}`, { op: OP_DISPLAY_NAMES.allReduce, seq, ranks: named?.ranks ?? err.ranks });
+    const message = named
+      ? `${label} failed: ${ranksText(named.ranks)} lost (the roll call on the job's flat group: ${named.message}); on rank ${this.rank} it failed ${where}: ${err.message}`
+      : `${label} failed ${where}: ${err.message}`;
+    const final = new Kind(message, { op: OP_DISPLAY_NAMES.allReduce, seq, ranks: named?.ranks ?? err.ranks });
     this.broken = final;
     return final;
   }

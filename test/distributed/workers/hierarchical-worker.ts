@@ -4,7 +4,7 @@
 // ranks 0-1, machine 1 ranks 2-3), so that the hierarchy's logic can be tested on loopback too.
 // Prints JSON lines: {"check":name,...}.
 //
-//   node hierarchical-worker.js <scenario> [<ranks per machine, comma-separated>]
+//   node hierarchical-worker.js <scenario> [<ranks per machine, comma-separated> [<kill: the victim's rank>]]
 import { createHash } from "node:crypto";
 import { initProcessGroup, type InitProcessGroupOptions } from "../../../src/distributed/group/init.js";
 import { HierarchicalProcessGroup } from "../../../src/distributed/group/hierarchical-group.js";
@@ -76,10 +76,12 @@ switch (scenario) {
     break;
   }
   case "kill": {
+    // The victim (the third argument) dies between two all-reduces; the others report the second.
+    const victim = Number(process.argv[4]);
     const buf = sharedFloat32Array(100_000).fill(1);
     await pg.allReduce(buf);
     await pg.barrier();
-    if (rank === w - 1) process.kill(process.pid, "SIGKILL");
+    if (rank === victim) process.kill(process.pid, "SIGKILL");
     const t0 = performance.now();
     await reportError(out, "kill", pg.allReduce(buf, { timeoutMs: 30_000 }), t0);
     break;
