@@ -6,35 +6,10 @@
 // rank. Two network namespaces, the launcher and a capped link are in hierarchical-netns.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { spawnRanks, type RankResult } from "./helpers/spawn-ranks.js";
 import { checks } from "./helpers/rank-checks.js";
-import { orderSensitiveInputs, ringReference } from "./helpers/reference-sum.js";
-import { hierarchicalReference } from "./helpers/hierarchical-reference.js";
-import { HIERARCHY_CASES, HIERARCHY_SMALL_BYTES } from "./helpers/hierarchical-cases.js";
+import { assertDocumentedBits } from "./helpers/hierarchical-reference.js";
 import { planHierarchy } from "../../src/distributed/group/hierarchy-plan.js";
-
-const hash = (a: Float32Array): string => createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex");
-
-/** Job ranks of each machine of `layout` (machine by machine, as the launcher numbers them). */
-function machinesOf(layout: number[]): number[][] {
-  let first = 0;
-  return layout.map((n) => Array.from({ length: n }, () => first++));
-}
-
-/** Asserts every rank's all-reduce results equal the documented order's bits, and not the flat ring's. */
-export function assertDocumentedBits(by: Map<string, Record<string, unknown>[]>, machines: number[][]): void {
-  const w = machines.flat().length;
-  for (const c of HIERARCHY_CASES) {
-    const inputs = orderSensitiveInputs(w, c.count, c.seed);
-    const expected = hash(hierarchicalReference(inputs, machines, c.op === "avg", HIERARCHY_SMALL_BYTES));
-    const rows = by.get(`${c.count} ${c.op}`) ?? [];
-    assert.equal(rows.length, w, `${c.count} ${c.op}: rows`);
-    for (const row of rows) assert.equal(row.hash, expected, `rank ${row.rank}, ${c.count} floats ${c.op}`);
-    // The order is what is tested: these inputs give other bits in the flat ring's order.
-    if (c.count > 100) assert.notEqual(hash(ringReference(inputs, c.op === "avg")), expected, `${c.count} ${c.op}: the flat ring's order gives the same bits`);
-  }
-}
 
 test("2 machines x 2 ranks: every rank gets the bits of the documented order; other collectives still work", async () => {
   const by = checks(await spawnRanks({ worldSize: 4, script: "hierarchical-worker.js", args: ["bitwise", "2,2"] }));
@@ -81,7 +56,7 @@ test("one rank's opt-out (hierarchical: false) makes the whole job flat", async 
 });
 
 /** Asserts every survivor's second all-reduce failed with PeerLostError naming `victim`, well before its deadline. */
-export function assertVictimNamed(results: RankResult[], victim: number): void {
+function assertVictimNamed(results: RankResult[], victim: number): void {
   assert.equal(results[victim]!.signal, "SIGKILL");
   for (const r of results.filter((x) => x.rank !== victim)) {
     assert.equal(r.code, 0, r.stderr);

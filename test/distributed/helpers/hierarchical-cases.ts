@@ -25,3 +25,7 @@ export const HIERARCHY_SMALL_BYTES = 64 << 10;
 export const DDP_STEPS = 4;
 export const DDP_LR = 0.1;
 export const DDP_SEED = 70;
+
+/** The link comparison: all-reduces of this size, hierarchical and flat alternately, this many rounds. */
+export const LINK_BYTES = 16 << 20;
+export const LINK_ROUNDS = 3;
