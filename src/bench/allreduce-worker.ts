@@ -4,6 +4,7 @@
 //
 // Argument: the settings `weft bench allreduce` checked, as JSON (allreduce-options.ts).
 import { initProcessGroup } from "../distributed/group/init.js";
+import { HierarchicalProcessGroup } from "../distributed/group/hierarchical-group.js";
 import { sharedFloat32Array } from "../distributed/base/shared-buffer.js";
 import { decodeAllreduceSettings } from "./allreduce-options.js";
 import { median } from "./median.js";
@@ -34,6 +35,8 @@ for (const bytes of sizes) {
       bytes,
       workers: w,
       transport: pg.transport,
+      // On several machines: whether all-reduce went through the hierarchy (scripts/bench-hierarchical.mjs).
+      hierarchical: pg instanceof HierarchicalProcessGroup,
       // What was asked for: shared memory ignores it, and all-reduces up to smallMessageBytes
       // (recursive doubling) send float32 anyway.
       wire,

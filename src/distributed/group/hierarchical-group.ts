@@ -24,7 +24,15 @@ import { createTcpProcessGroup, storeAddress, type TcpGroupOptions } from "./tcp
  * A process group whose all-reduce is hierarchical (shared memory inside each machine, TCP
  * between one leader per machine); its other collectives and send/recv run on the job's flat TCP
  * group. `transport` is "tcp". initProcessGroup() builds it for a job on several machines with
- * several ranks on each.
+ * several ranks on each (docs/distributed.md, "Several ranks per machine", runs one on 2 × 2 ranks).
+ *
+ * @example A script run alone is a group of one, not a hierarchy
+ * ```ts
+ * import { initProcessGroup } from "weft";
+ * const pg = await initProcessGroup();
+ * assert.equal(pg instanceof HierarchicalProcessGroup, false);
+ * await pg.destroy();
+ * ```
  */
 export class HierarchicalProcessGroup extends ProcessGroup {
   constructor(
