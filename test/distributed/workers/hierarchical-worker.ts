@@ -104,7 +104,10 @@ async function run(part: string): Promise<void> {
       const reportsLink = process.env.WEFT_LOCAL_RANK === "0"; // both ranks of a machine share its link
       for (let round = 0; round < LINK_ROUNDS; round++) {
         for (const [kind, g] of [["hierarchical", pg], ["flat", flat]] as const) {
-          if (round === 0) await g.allReduce(buf, { op: "avg" }); // warm-up: staging, sockets' windows
+          if (round === 0) {
+            await g.allReduce(buf, { op: "avg" }); // warm-up: staging, sockets' windows
+            await g.barrier(); // once everyone is here, nothing of the warm-up is left on the wire
+          }
           // Read before the barrier: the other rank of the machine may start sending as soon as it leaves it.
           const before = reportsLink ? txBytes() : 0;
           await g.barrier();
