@@ -93,7 +93,15 @@ inline Vec vexp(Vec x) { return {std::exp(x.v)}; }
 inline Vec vlog(Vec x) { return {std::log(x.v)}; }
 inline Vec vtanh(Vec x) { return {std::tanh(x.v)}; }
 inline Vec vsigmoid(Vec x) { return {1.0f / (1.0f + std::exp(-x.v))}; }
-inline Vec vnormcdf(Vec x) { return {static_cast<float>(0.5 * std::erfc(-x.v * 0.70710678118654752))}; }
+// Φ(x) and φ(x) in float64 (Note [normal CDF and density from one exp] has the vector form).
+struct NormalCdfPdf {
+  Vec cdf, pdf;
+};
+inline NormalCdfPdf vnormal(Vec x) {
+  const double v = x.v;
+  return {{static_cast<float>(0.5 * std::erfc(-v * 0.70710678118654752))},
+          {static_cast<float>(0.3989422804014327 * std::exp(-0.5 * v * v))}};
+}
 
 #include "simd-loops.inc"
 
