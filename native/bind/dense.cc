@@ -1,5 +1,5 @@
-// Bindings of the dense kernels: gemm, conv2d (and its gradients), max/avg pooling (and their
-// gradients). Argument order and meaning are those of the Backend methods (src/backend/backend.ts);
+// Bindings of the dense kernels: gemm (and gemmEpilogue), conv2d (and its gradients), max/avg
+// pooling (and their gradients). Argument order and meaning are those of the Backend methods (src/backend/backend.ts);
 // params objects arrive as plain JS objects. Every size is checked here, so the kernels can trust
 // their shapes and index without bounds checks.
 #include <napi.h>
@@ -47,8 +47,10 @@ Napi::Object paramsArg(const Napi::CallbackInfo& info, const char* kernel) {
 // Index one past the last element an operand of `rows` x `cols` with leading dimension ld touches.
 int64_t extent(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
 
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  constexpr const char* kName = "gemm";
+// gemm(p, a, b, c) and gemmEpilogue(p, a, b, c, ...): the checked product, then `finish` gives
+// each batch entry's epilogue (or null) from that entry's offset into C.
+template <class Finish>
+Napi::Value runGemm(const Napi::CallbackInfo& info, const char* kName, Finish finish) {
   Napi::Env env = info.Env();
   Napi::Object p = paramsArg(info, kName);
   const bool transA = boolProp(p, "transA"), transB = boolProp(p, "transB");
@@ -73,13 +75,45 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     requireLength(env, a, offA + last * strideA + (transA ? extent(k, m, lda) : extent(m, k, lda)), kName, "a");
     requireLength(env, b, offB + last * strideB + (transB ? extent(n, k, ldb) : extent(k, n, ldb)), kName, "b");
   }
-  requireLength(env, c, offC + last * strideC + extent(m, n, ldc), kName, "c");
+  const int64_t cNeed = offC + last * strideC + extent(m, n, ldc);
+  requireLength(env, c, cNeed, kName, "c");
+  const auto epilogueAt = finish(n, cNeed);
   for (int64_t i = 0; i < batch; ++i) {
+    const int64_t at = offC + i * strideC;
+    GemmEpilogue e;
+    const GemmEpilogue* ep = epilogueAt(at, &e);
     weft_f32_gemm(transA, transB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                   a.data + offA + i * strideA, static_cast<int>(lda), b.data + offB + i * strideB, static_cast<int>(ldb),
-                  beta, c.data + offC + i * strideC, static_cast<int>(ldc));
+                  beta, c.data + at, static_cast<int>(ldc), ep);
   }
   return env.Undefined();
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  return runGemm(info, "gemm", [](int64_t, int64_t) {
+    return [](int64_t, GemmEpilogue*) -> const GemmEpilogue* { return nullptr; };
+  });
+}
+
+// gemmEpilogue(p, a, b, c, activation, bias, residual, derivative): activation is an index into
+// ACTIVATIONS; bias has n elements; residual and derivative are laid out like c (Backend docs).
+Napi::Value GemmEpilogueBinding(const Napi::CallbackInfo& info) {
+  constexpr const char* kName = "gemmEpilogue";
+  Napi::Env env = info.Env();
+  const int64_t act = info[4].IsNumber() ? intArg(info, 4) : -1;
+  if (act < 0 || act >= static_cast<int64_t>(Activation::Count)) throwArg(env, kName, "argument 4 (activation) must be an index into ACTIVATIONS");
+  Span<float> bias = f32OrNull(info, 5, kName, "bias"), residual = f32OrNull(info, 6, kName, "residual");
+  Span<float> derivative = f32OrNull(info, 7, kName, "derivative");
+  return runGemm(info, kName, [&](int64_t n, int64_t cNeed) {
+    if (bias.data) requireLength(env, bias, n, kName, "bias");
+    if (residual.data) requireLength(env, residual, cNeed, kName, "residual");
+    if (derivative.data) requireLength(env, derivative, cNeed, kName, "derivative");
+    return [&](int64_t at, GemmEpilogue* e) -> const GemmEpilogue* {
+      *e = {bias.data, residual.data ? residual.data + at : nullptr, static_cast<Activation>(act),
+            derivative.data ? derivative.data + at : nullptr};
+      return e;
+    };
+  });
 }
 
 // The window fields shared by Conv2dShape and Pool2dShape: image size, kernel, strides, padding.
@@ -240,6 +274,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 }  // namespace
 
 WEFT_BINDING("gemm", guarded<Gemm>);
+WEFT_BINDING("gemmEpilogue", guarded<GemmEpilogueBinding>);
 WEFT_BINDING("conv2d", guarded<Conv2d>);
 WEFT_BINDING("conv2dBackwardInput", guarded<Conv2dBackwardInput>);
 WEFT_BINDING("conv2dBackwardWeight", guarded<Conv2dBackwardWeight>);

@@ -20,6 +20,10 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
 export const BINARY_OPS = ["add", "sub", "mul", "div", "max", "min", "pow"] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
+/** What a GEMM's epilogue applies to each element after the bias and residual (gemmEpilogue). Index = native code. */
+export const ACTIVATIONS = ["none", "relu", "gelu"] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
 /** Reductions over the middle axis of a (outer, n, inner) view. Index = native code. */
 export const REDUCE_OPS = ["sum", "max", "min"] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
@@ -115,6 +119,18 @@ export interface Backend {
 
   // ---- dense linear algebra ------------------------------------------------------------------
   gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /**
+   * gemm, then per element of each C_b: v = (C_b[i, j] + bias[j]) + residual[i, j], each add
+   * rounded to float32 as the add kernel would; C_b[i, j] = act(v) as the unary kernel computes
+   * it; derivative[i, j] = act'(v) (ReLU's is 0 at 0). bias (n elements),
+   * residual and derivative may each be null; residual and derivative are laid out like c
+   * (offsetC, strideC, ldc), and derivative must not overlap c. A Linear layer's forward in one
+   * call: its bias, activation and residual add cost no pass over memory of their own.
+   */
+  gemmEpilogue(
+    p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array,
+    activation: Activation, bias: Float32Array | null, residual: Float32Array | null, derivative: Float32Array | null,
+  ): void;
 
   // ---- element-wise ---------------------------------------------------------------------------
   /** out[i] = f(x[xOffset + i]) for i < n. */
@@ -249,7 +265,7 @@ export interface Backend {
 
 /** Names of all kernels, used to check at load time that a backend implements the whole table. */
 export const KERNEL_NAMES = [
-  "gemm", "unary", "unaryBackward", "binary", "affine", "copyStrided", "accumulateStrided", "fill", "axpy",
+  "gemm", "gemmEpilogue", "unary", "unaryBackward", "binary", "affine", "copyStrided", "accumulateStrided", "fill", "axpy",
   "sumSquares", "hasNonFinite", "reduce", "softmax", "logSoftmax", "softmaxBackward", "logSoftmaxBackward",
   "crossEntropy", "crossEntropyBackward", "attention", "attentionBackward", "layerNorm", "layerNormBackward", "batchNorm", "batchNormBackward",
   "conv2d", "conv2dBackwardInput", "conv2dBackwardWeight", "maxPool2d", "maxPool2dBackward", "avgPool2d",

@@ -50,8 +50,8 @@ export class CausalSelfAttention extends Module {
     this.proj = this.child("proj", new Linear(dim, dim));
   }
 
-  /** x (B, T, D) -> (B, T, D). */
-  forward(x: Tensor): Tensor {
+  /** x (B, T, D) -> (B, T, D), plus `options.residual` (B, T, D) when given, added by the output projection's GEMM. */
+  forward(x: Tensor, options: { residual?: Tensor } = {}): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`CausalSelfAttention(${this.dim}): expected (B, T, ${this.dim}), got ${formatShape(x.shape)}`);
     }
@@ -63,6 +63,6 @@ export class CausalSelfAttention extends Module {
     const heads = permute(reshape(this.qkv.forward(x), [b, t, 3 * h, hs]), [0, 2, 1, 3]);
     const [q, k, v] = split(heads, [h, h, h], 1) as [Tensor, Tensor, Tensor];
     const y = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H, T, hs), stored (B, T, H, hs)
-    return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d])); // a view, no copy
+    return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d]), options); // a view, no copy
   }
 }

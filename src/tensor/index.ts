@@ -6,6 +6,7 @@ export { ShapeError, sizeOf, type Shape } from "./shape.js";
 export * from "./ops/elementwise.js";
 export * from "./ops/shape-ops.js";
 export * from "./ops/matmul.js";
+export * from "./ops/linear.js";
 export * from "./ops/reduce.js";
 export * from "./ops/conv.js";
 export * from "./ops/softmax.js";

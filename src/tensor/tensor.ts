@@ -166,6 +166,8 @@ export function isGradEnabled(): boolean {
 /**
  * Wraps an op's freshly computed output. When grad mode is on and an input requires a gradient,
  * the output records `backward` (which must call accumulateGrad for each input that needs it).
+ * `savedBytes` counts a buffer the backward keeps besides the inputs and the output (linear's
+ * GELU derivative), which would otherwise have been an op output of its own.
  */
 export function fromOp(
   name: string,
@@ -173,13 +175,14 @@ export function fromOp(
   shape: Shape,
   inputs: readonly Tensor[],
   backward: (grad: Float32Array) => void,
+  savedBytes = 0,
 ): Tensor {
   const out = new Tensor(data, shape);
   if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.gradFn = { name, inputs, backward };
     // Note [counting activation bytes] (activation-bytes.ts): float32 elements, 4 bytes each.
-    recordActivation(out, out.size * 4);
+    recordActivation(out, out.size * 4 + savedBytes);
   }
   return out;
 }

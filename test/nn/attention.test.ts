@@ -18,14 +18,14 @@ import { add, matmul, permute, randn, reshape, softmax, split, transpose, type T
 import { Rng } from "../../src/util/rng.js";
 
 /** CausalSelfAttention.forward as it was before the fused kernels: attention op by op. */
-function composedForward(this: CausalSelfAttention, x: Tensor): Tensor {
+function composedForward(this: CausalSelfAttention, x: Tensor, options: { residual?: Tensor } = {}): Tensor {
   const [b, t, d] = x.shape as [number, number, number];
   const hs = d / this.heads;
   const [q, k, v] = split(this.qkv.forward(x), [d, d, d], 2).map((z) =>
     permute(reshape(z, [b, t, this.heads, hs]), [0, 2, 1, 3]),
   ) as [Tensor, Tensor, Tensor];
   const y = matmul(softmax(add(matmul(q, transpose(k), 1 / Math.sqrt(hs)), causalMask(t))), v);
-  return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d]));
+  return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, d]), options);
 }
 
 /** Runs `body` with every CausalSelfAttention composed instead of fused. */

@@ -27,12 +27,23 @@ void scaleC(int m, int n, float beta, float* c, ptrdiff_t ldc) {
   }
 }
 
+// The epilogue on C's block of rows [i0, i0 + rows) and columns [j0, j0 + cols).
+void applyEpilogue(const GemmEpilogue& e, int i0, int j0, int rows, int cols, float* c, ptrdiff_t ldc) {
+  const ptrdiff_t at = i0 * ldc + j0;
+  f32Epilogue().apply(e.activation, e.bias ? e.bias + j0 : nullptr, e.residual ? e.residual + at : nullptr,
+                      e.derivative ? e.derivative + at : nullptr, c + at, rows, cols, ldc);
+}
+
 }  // namespace
 
 void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n, int k, float alpha, float beta,
-                 float* c, ptrdiff_t ldc) {
+                 float* c, ptrdiff_t ldc, const GemmEpilogue* epilogue) {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) return scaleC(m, n, beta, c, ldc);
+  if (k <= 0 || alpha == 0.0f) {
+    scaleC(m, n, beta, c, ldc);
+    if (epilogue) applyEpilogue(*epilogue, 0, 0, m, n, c, ldc);
+    return;
+  }
   const int kcMax = std::min(k, g.kc);
   float* packedB = scratchFloats(ScratchSlot::GemmPackedB, packedSize(std::min(n, g.nc), kcMax, g.nr));
   float* packedA = scratchFloats(ScratchSlot::GemmPackedA, packedSize(std::min(m, g.mc), kcMax, g.mr));
@@ -48,16 +59,18 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
         g.packA({a.data + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride}, mc, kc,
                 static_cast<size_t>(g.mr) * kc, packedA);
         g.macroKernel(mc, nc, kc, alpha, packedA, packedB, betaNow, c + ic * ldc + jc, ldc);
+        // This block of C is final once the last depth block is in (Note [gemm epilogue]).
+        if (epilogue && pc + kc == k) applyEpilogue(*epilogue, ic, jc, mc, nc, c, ldc);
       }
     }
   }
 }
 
 void weft_f32_gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* a, int lda,
-                   const float* b, int ldb, float beta, float* c, int ldc) {
+                   const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue) {
   MatrixView av = transA ? MatrixView{a, 1, lda} : MatrixView{a, lda, 1};
   MatrixView bv = transB ? MatrixView{b, 1, ldb} : MatrixView{b, ldb, 1};
-  gemmStrided(activeGemmKernels(), av, bv, m, n, k, alpha, beta, c, ldc);
+  gemmStrided(activeGemmKernels(), av, bv, m, n, k, alpha, beta, c, ldc, epilogue);
 }
 
 }  // namespace weft

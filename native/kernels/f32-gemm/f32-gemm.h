@@ -10,8 +10,18 @@
 // Only packing and the macro-kernel depend on the instruction set, so each ISA file provides
 // those (GemmKernels) and one driver (f32-gemm.cc) serves them all. Convolutions reuse the same
 // pieces to pack im2col columns straight into B panels and to pack a weight once per call.
+//
+// Note [gemm epilogue]: a Linear layer's bias, activation and residual add are applied by the
+// driver to each mc x nc block of C right after its last depth block is accumulated, while the
+// block (at most 144 x 2048 floats, usually 144 x n) is still in L2. A separate pass would read
+// and write all of C from memory once more per operation: for the tiny GPT's MLP (4096 x 512)
+// that is 8 MB each way, and GELU's derivative, needed by the backward, comes out of the same
+// exp as GELU itself. The micro-kernels stay as they were: the epilogue is one more pass over
+// cached data, not code inside the register tile, so every micro-kernel serves every epilogue.
 #pragma once
 #include <cstddef>
+
+#include "kernels/f32-epilogue/f32-epilogue.h"
 
 namespace weft {
 
@@ -51,12 +61,13 @@ inline size_t packedSize(int rowsOrCols, int depth, int tile) {
   return static_cast<size_t>((rowsOrCols + tile - 1) / tile) * tile * static_cast<size_t>(depth);
 }
 
-// C = alpha * A * B + beta * C with strided operands, on the given kernels.
+// C = alpha * A * B + beta * C with strided operands, on the given kernels, then the epilogue
+// when one is given (Note [gemm epilogue]; its residual and derivative have C's row stride).
 void gemmStrided(const GemmKernels& kernels, MatrixView a, MatrixView b, int m, int n, int k, float alpha, float beta,
-                 float* c, ptrdiff_t ldc);
+                 float* c, ptrdiff_t ldc, const GemmEpilogue* epilogue = nullptr);
 
 // The BLAS-style entry point on the active instruction set.
 void weft_f32_gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* a, int lda,
-                   const float* b, int ldb, float beta, float* c, int ldc);
+                   const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue = nullptr);
 
 }  // namespace weft

@@ -1,13 +1,13 @@
 // The native backend: the C++ addon (build/Release/weft.node) behind the Backend interface.
 // The addon exports each kernel under its Backend name with the same arguments, except that an
-// operation name (unary, binary, reduce) is passed as its index in UNARY_OPS / BINARY_OPS /
-// REDUCE_OPS, which saves a string conversion on every call.
+// operation name (unary, binary, reduce, gemmEpilogue's activation) is passed as its index in
+// UNARY_OPS / BINARY_OPS / REDUCE_OPS / ACTIVATIONS, which saves a string conversion on every call.
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  BINARY_OPS, KERNEL_NAMES, REDUCE_OPS, UNARY_OPS,
-  type Backend, type BinaryOp, type ReduceOp, type UnaryOp,
+  ACTIVATIONS, BINARY_OPS, KERNEL_NAMES, REDUCE_OPS, UNARY_OPS,
+  type Activation, type Backend, type BinaryOp, type ReduceOp, type UnaryOp,
 } from "../backend.js";
 
 /** What the addon exports besides the kernels. */
@@ -27,6 +27,7 @@ function codes<T extends string>(names: readonly T[]): Record<T, number> {
 const unaryCode = codes(UNARY_OPS);
 const binaryCode = codes(BINARY_OPS);
 const reduceCode = codes(REDUCE_OPS);
+const activationCode = codes(ACTIVATIONS);
 
 /** Why the addon could not be loaded, or null when it loaded. */
 export let nativeLoadError: string | null = null;
@@ -53,11 +54,14 @@ function load(): Partial<Kernels> {
   const k = addon as Record<string, Fn | undefined>;
   const present = KERNEL_NAMES.filter((name) => typeof k[name] === "function");
   const table = Object.fromEntries(present.map((name) => [name, k[name]])) as Partial<Kernels>;
-  const { unary, unaryBackward, binary, reduce } = k;
+  const { unary, unaryBackward, binary, reduce, gemmEpilogue } = k;
   if (unary) table.unary = (op: UnaryOp, ...rest) => void unary(unaryCode[op], ...rest);
   if (unaryBackward) table.unaryBackward = (op: UnaryOp, ...rest) => void unaryBackward(unaryCode[op], ...rest);
   if (binary) table.binary = (op: BinaryOp, ...rest) => void binary(binaryCode[op], ...rest);
   if (reduce) table.reduce = (op: ReduceOp, ...rest) => void reduce(reduceCode[op], ...rest);
+  if (gemmEpilogue) {
+    table.gemmEpilogue = (p, a, b, c, activation: Activation, ...rest) => void gemmEpilogue(p, a, b, c, activationCode[activation], ...rest);
+  }
   const missing = KERNEL_NAMES.filter((name) => !present.includes(name));
   if (missing.length > 0) {
     nativeLoadError = `the addon at ${addonPath} lacks kernels ${missing.join(", ")}; rebuild it with \`npm run build:native\``;

@@ -1,12 +1,14 @@
 // Reference GEMM, convolution and pooling: the plain definitions the native kernels are tested
 // against. Every loop is the textbook formula, written for a reader rather than for speed;
 // sums accumulate in float64 (JavaScript numbers) and are rounded to float32 once, on store.
-import type { Backend, Conv2dParams, GemmParams, Pool2dParams } from "../backend.js";
+import type { Activation, Backend, Conv2dParams, GemmParams, Pool2dParams } from "../backend.js";
 import { outputSize } from "../backend.js";
+import { UNARY_DERIVATIVE, UNARY_FORWARD } from "./elementwise.js";
 
 type DenseKernels = Pick<
   Backend,
   | "gemm"
+  | "gemmEpilogue"
   | "conv2d"
   | "conv2dBackwardInput"
   | "conv2dBackwardWeight"
@@ -34,6 +36,32 @@ function gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array):
         const at = cBase + i * ldc + j;
         // beta == 0 must not read C: it may hold NaN or garbage from a reused buffer.
         c[at] = beta === 0 ? alpha * sum : alpha * sum + beta * c[at];
+      }
+    }
+  }
+}
+
+const ACTIVATE: Record<Activation, { f: (v: number) => number; df: (v: number) => number }> = {
+  none: { f: (v) => v, df: () => 1 },
+  relu: { f: UNARY_FORWARD.relu, df: (v) => UNARY_DERIVATIVE.relu(v, 0) },
+  gelu: { f: UNARY_FORWARD.gelu, df: (v) => UNARY_DERIVATIVE.gelu(v, 0) },
+};
+
+/** gemm, then v = (C + bias[j]) + residual; C = act(v); derivative = act'(v) (see Backend.gemmEpilogue). */
+function gemmEpilogue(
+  p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array,
+  activation: Activation, bias: Float32Array | null, residual: Float32Array | null, derivative: Float32Array | null,
+): void {
+  gemm(p, a, b, c);
+  const { f, df } = ACTIVATE[activation];
+  for (let bi = 0; bi < p.batch; bi++) {
+    for (let i = 0; i < p.m; i++) {
+      for (let j = 0; j < p.n; j++) {
+        const at = p.offsetC + bi * p.strideC + i * p.ldc + j;
+        // Each add rounded to float32, as the separate add kernels would store it.
+        const v = Math.fround(Math.fround(c[at]! + (bias ? bias[j]! : 0)) + (residual ? residual[at]! : 0));
+        c[at] = f(v);
+        if (derivative) derivative[at] = df(v);
       }
     }
   }
@@ -185,6 +213,7 @@ function avgPool2dBackward(p: Pool2dParams, gy: Float32Array, gx: Float32Array):
 
 export const denseKernels: DenseKernels = {
   gemm,
+  gemmEpilogue,
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardWeight,

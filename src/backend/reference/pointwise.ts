@@ -1,5 +1,5 @@
-// Every reference kernel except the dense ones (gemm, convolution, pooling) and attention,
-// assembled from one file per kernel family.
+// Every reference kernel except the dense ones (gemm and its epilogue, convolution, pooling) and
+// attention, assembled from one file per kernel family.
 import type { Backend } from "../backend.js";
 import { elementwiseKernels } from "./elementwise.js";
 import { indexingKernels } from "./indexing.js";
@@ -10,8 +10,8 @@ import { softmaxKernels } from "./softmax.js";
 
 export const pointwiseKernels: Omit<
   Backend,
-  | "name" | "gemm" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardWeight" | "maxPool2d" | "maxPool2dBackward"
-  | "avgPool2d" | "avgPool2dBackward" | "attention" | "attentionBackward"
+  | "name" | "gemm" | "gemmEpilogue" | "conv2d" | "conv2dBackwardInput" | "conv2dBackwardWeight" | "maxPool2d"
+  | "maxPool2dBackward" | "avgPool2d" | "avgPool2dBackward" | "attention" | "attentionBackward"
 > = {
   ...elementwiseKernels,
   ...reduceKernels,
