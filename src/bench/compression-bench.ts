@@ -85,8 +85,10 @@ export async function runCompressionBench(run: CompressionBenchRun): Promise<Com
             onLine(line);
           }
         } catch (err) {
-          // The job's failure is the signal's doing, not the job's.
-          throw stoppedBy ? new BenchInterrupted(stoppedBy) : err;
+          // The job's failure is then the signal's doing, and its logs tell nothing new.
+          if (!stoppedBy) throw err;
+          rmSync(folder, { recursive: true, force: true });
+          throw new BenchInterrupted(stoppedBy);
         } finally {
           net.remove();
         }
