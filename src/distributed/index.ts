@@ -14,6 +14,7 @@ export type { ReduceOp } from "./collectives/ops.js";
 export type { WireDtype } from "./compression/wire-dtype.js";
 // What this process's groups did lately (the flight recorder; weft diagnose reads its files)
 export { dumpFlightRecord, type FlightRecord, type FlightFile } from "./group/flight-recorder.js";
+export { HierarchicalProcessGroup } from "./group/hierarchical-group.js";
 // Errors a script may catch
 export {
   CollectiveError, CollectiveTimeoutError, CollectiveMismatchError, PeerLostError, GroupAbortedError, AuthError, StoreError, StoreTimeoutError,
