@@ -45,12 +45,16 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
     return;
   }
   const int kcMax = std::min(k, g.kc);
+  // Depth blocks of equal size (k = 512 in two of 256 rather than 384 + 128 with kc = 384...):
+  // the last block is not a short one that pays a whole pass over C for little work.
+  const int depthBlocks = (k + g.kc - 1) / g.kc;
+  const int kcStep = (k + depthBlocks - 1) / depthBlocks;
   float* packedB = scratchFloats(ScratchSlot::GemmPackedB, packedSize(std::min(n, g.nc), kcMax, g.nr));
   float* packedA = scratchFloats(ScratchSlot::GemmPackedA, packedSize(std::min(m, g.mc), kcMax, g.mr));
   for (int jc = 0; jc < n; jc += g.nc) {
     const int nc = std::min(g.nc, n - jc);
-    for (int pc = 0; pc < k; pc += g.kc) {
-      const int kc = std::min(g.kc, k - pc);
+    for (int pc = 0; pc < k; pc += kcStep) {
+      const int kc = std::min(kcStep, k - pc);
       g.packB({b.data + pc * b.rowStride + jc * b.colStride, b.rowStride, b.colStride}, kc, nc, packedB);
       // Later depth blocks add to what the first one wrote.
       const float betaNow = pc == 0 ? beta : 1.0f;

@@ -19,7 +19,20 @@ inline int minInt(int a, int b) { return a < b ? a : b; }
 // transposed A (rowStride 1) copies mr consecutive floats per depth step.
 template <int MR>
 void packAPanels(MatrixView a, int m, int k, size_t panelStride, float* out) {
-  for (int i0 = 0; i0 < m; i0 += MR) {
+  int i0 = 0;
+  if (a.rowStride == 1 && a.colStride != 1) {
+    // Transposed A (a weight gradient's g^T, g stored (tokens, out)): whole panels stored row by
+    // row, so that each long stored row is read once, in order, rather than mr floats of it per
+    // pass over the depth. The MR-float copy has a constant length, so it becomes vector moves.
+    const int full = m / MR * MR;
+    for (int l = 0; l < k; ++l) {
+      const float* src = a.data + l * a.colStride;
+      float* dst = out + l * MR;
+      for (int i = 0; i < full; i += MR, dst += panelStride) std::memcpy(dst, src + i, sizeof(float) * MR);
+    }
+    i0 = full;
+  }
+  for (; i0 < m; i0 += MR) {
     const int rows = minInt(MR, m - i0);
     float* panel = out + static_cast<size_t>(i0 / MR) * panelStride;
     if (a.colStride == 1) {
@@ -45,7 +58,18 @@ void packAPanels(MatrixView a, int m, int k, size_t panelStride, float* out) {
 // a transposed B (rowStride 1) reads each of the nr columns in order.
 template <int NR>
 void packBPanels(MatrixView b, int k, int n, float* out) {
-  for (int j0 = 0; j0 < n; j0 += NR) {
+  int j0 = 0;
+  if (b.colStride == 1) {
+    // Whole panels row by row, so that a long stored row (activations of (tokens, features)) is
+    // read once, in order, rather than one panel's width of it per pass.
+    const int full = n / NR * NR;
+    for (int l = 0; l < k; ++l) {
+      const float* src = b.data + l * b.rowStride;
+      for (int j = 0; j < full; j += NR) std::memcpy(out + static_cast<size_t>(j) * k + l * NR, src + j, sizeof(float) * NR);
+    }
+    j0 = full;
+  }
+  for (; j0 < n; j0 += NR) {
     const int cols = minInt(NR, n - j0);
     float* panel = out + static_cast<size_t>(j0) * k;
     if (b.colStride == 1) {
