@@ -226,6 +226,14 @@ export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): v
     return;
   }
   if (t.pendingShared) {
+    if (owned) {
+      // Ours to write: add the borrowed buffer into it rather than copy the borrowed one first
+      // (a residual stream's gradient meets its branch's here; a + b rounds as b + a).
+      backend().axpy(1, t.pendingGrad, grad, t.size);
+      t.pendingGrad = grad;
+      t.pendingShared = false;
+      return;
+    }
     t.pendingGrad = t.pendingGrad.slice();
     t.pendingShared = false;
   }
