@@ -22,6 +22,15 @@ export interface GradFn {
 
 export type GradHook = (param: Tensor) => void;
 
+/** A view's place in its base's contiguous gradient: element idx at logicalOffset + sum(idx * logicalStrides). */
+interface ViewSource {
+  readonly base: Tensor;
+  readonly logicalStrides: Int32Array;
+  readonly logicalOffset: number;
+  /** The view covers the base in the same order (reshape): the two gradients share one layout. */
+  readonly identity: boolean;
+}
+
 export class Tensor {
   readonly dtype: DType = "float32";
   readonly shape: readonly number[];
@@ -37,6 +46,8 @@ export class Tensor {
   pendingShared = false;
   /** @internal Hooks run once this leaf's gradient is complete in a backward pass. */
   gradHooks: GradHook[] = [];
+  /** @internal For a view: where its elements sit in its base's gradient (Note [view gradients go to the base]). */
+  viewSource: ViewSource | null = null;
   /** @internal Bytes this op output adds to the activation count, and when (Note [counting activation bytes]). */
   heldBytes = 0;
   /** @internal */
@@ -202,6 +213,7 @@ export function viewOf(
     out.requiresGrad = true;
     const ls = i32(logicalStrides);
     const sh = i32(shape);
+    out.viewSource = { base, logicalStrides: ls, logicalOffset, identity };
     out.gradFn = {
       name,
       inputs: [base],
@@ -240,13 +252,66 @@ export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): v
   backend().axpy(1, grad, t.pendingGrad, t.size);
 }
 
+// Note [view gradients go to the base]
+// A chain of views (the q, k and v heads split from a permuted reshape of a qkv projection) would
+// send its gradient down level by level: each level zero-fills a buffer of its input's size and
+// adds its piece in with a strided pass, and the next level does the same again. Instead, when
+// the tensor a view's gradient lands in is itself a view whose backward has not run yet, the
+// piece goes straight on to that view's base, its offset and strides composed with the view's
+// place in the base; a gradient that reaches the view from elsewhere (any op but a view) still
+// waits in the view's own buffer and follows at its backward. Composing is exact when each axis
+// of the piece walks along a single axis of the view's layout without carrying into the next
+// (checked; otherwise the piece stops here as before). And a piece that covers its target
+// whole, in the target's own order (the two transposes around attention's output compose to
+// that), is lent as it is: no zero-fill, no pass at all.
+
+/** The piece (shape, offset, strides in t's contiguous gradient) placed in t's base instead, or null when it does not compose. */
+function throughView(t: Tensor, src: ViewSource, shape: Int32Array, offset: number, strides: Int32Array): { offset: number; strides: Int32Array } | null {
+  if (src.identity) return { offset, strides };
+  const cs = contiguousStrides(t.shape);
+  const start = t.shape.map((d, i) => Math.floor(offset / cs[i]!) % d);
+  const reach = [...start];
+  let placed = src.logicalOffset;
+  start.forEach((j, i) => (placed += j * src.logicalStrides[i]!));
+  const out = new Int32Array(shape.length);
+  for (let a = 0; a < shape.length; a++) {
+    const s = strides[a]!;
+    if (shape[a]! <= 1 || s === 0) continue;
+    // The axis of t whose step divides s without reaching the next axis out.
+    const d = cs.findIndex((c, i) => t.shape[i]! > 1 && c <= s && (i === 0 || s < cs[i - 1]!));
+    if (d < 0 || s % cs[d]! !== 0) return null;
+    const q = s / cs[d]!;
+    reach[d]! += q * (shape[a]! - 1);
+    out[a] = q * src.logicalStrides[d]!;
+  }
+  return reach.every((r, i) => r < t.shape[i]!) ? { offset: placed, strides: out } : null;
+}
+
+/** True when (shape, offset 0, strides) is every element of a t-sized gradient in order. */
+function coversInOrder(t: Tensor, shape: Int32Array, offset: number, strides: Int32Array): boolean {
+  if (offset !== 0 || sizeOf(Array.from(shape)) !== t.size) return false;
+  let expected = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i]! !== 1 && strides[i] !== expected) return false;
+    expected *= shape[i]!;
+  }
+  return true;
+}
+
 /**
  * Adds a view's gradient `grad` (contiguous, `shape`) into `t`'s pending gradient at the view's
  * place (offset and strides in t's contiguous layout), in place: the pieces of a split or the
- * slices of a sequence land in one buffer instead of one zero-filled copy of t each.
+ * slices of a sequence land in one buffer instead of one zero-filled copy of t each, and through
+ * a chain of views in their first base's (Note [view gradients go to the base]).
  */
 export function accumulateGradStrided(t: Tensor, grad: Float32Array, shape: Int32Array, offset: number, strides: Int32Array): void {
   if (!t.requiresGrad) return;
+  const src = t.viewSource;
+  if (src !== null && t.gradFn !== null) {
+    const placed = throughView(t, src, shape, offset, strides);
+    if (placed) return accumulateGradStrided(src.base, grad, shape, placed.offset, placed.strides);
+  }
+  if (coversInOrder(t, shape, offset, strides)) return accumulateGrad(t, grad, false);
   if (t.pendingGrad === null) {
     t.pendingGrad = new Float32Array(t.size);
     t.pendingShared = false;
