@@ -1,11 +1,12 @@
 // Causal self-attention with its heads split across the group (Megatron's ParallelAttention):
 // the qkv projection is column-parallel, each rank taking the q, k and v rows of its own heads
-// (Note [qkv as three blocks] in column-parallel-linear.ts), attention runs per head as in
-// nn/attention.ts with no communication at all, and the output projection is row-parallel: the
-// rank's heads are its range of the projection's input features, summed over the group by g.
+// (Note [qkv as three blocks] in column-parallel-linear.ts), attention runs on the rank's heads
+// in the fused kernel as in nn/attention.ts, with no communication at all, and the output
+// projection is row-parallel: the rank's heads are its range of the projection's input
+// features, summed over the group by g.
 import { formatShape, ShapeError } from "../../tensor/shape.js";
-import { add, matmul, permute, reshape, softmax, split, transpose, type Tensor } from "../../tensor/index.js";
-import { causalMask, Module, type CausalSelfAttention } from "../../nn/index.js";
+import { permute, reshape, scaledDotProductAttention, split, transpose, type Tensor } from "../../tensor/index.js";
+import { Module, type CausalSelfAttention } from "../../nn/index.js";
 import { ColumnParallelLinear } from "./column-parallel-linear.js";
 import type { TensorParallelComm } from "./operators.js";
 import { RowParallelLinear } from "./row-parallel-linear.js";
@@ -39,12 +40,12 @@ export class ParallelAttention extends Module {
     const [b, t] = x.shape as [number, number, number];
     const hs = this.headSize;
     const dl = this.localHeads * hs; // this rank's share of D
-    // (B, T, dl) each -> (B, H/T, T, hs)
-    const [q, k, v] = split(this.qkv.forward(x), [dl, dl, dl], 2).map((z) =>
-      permute(reshape(z, [b, t, this.localHeads, hs]), [0, 2, 1, 3]),
-    ) as [Tensor, Tensor, Tensor];
-    const scores = add(matmul(q, transpose(k), 1 / Math.sqrt(hs)), causalMask(t)); // (B, H/T, T, T)
-    const y = matmul(softmax(scores), v); // (B, H/T, T, hs)
+    // (B, T, 3 dl) -> (B, 3 H/T, T, hs), a view whose three runs of heads are q, k and v, read in
+    // place by the fused kernel as in nn/attention.ts.
+    const lh = this.localHeads;
+    const heads = permute(reshape(this.qkv.forward(x), [b, t, 3 * lh, hs]), [0, 2, 1, 3]);
+    const [q, k, v] = split(heads, [lh, lh, lh], 1) as [Tensor, Tensor, Tensor];
+    const y = scaledDotProductAttention(q, k, v, { causal: true }); // (B, H/T, T, hs), stored (B, T, H/T, hs)
     return this.proj.forward(reshape(transpose(y, 1, 2), [b, t, dl]));
   }
 }
