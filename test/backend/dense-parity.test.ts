@@ -117,6 +117,8 @@ test("native gemm crosses its cache blocks: deep k, tall m, wide n, beta 0.5", (
       { m: 301, n: 9, k: 40, transA: true, transB: false, batch: 1, pad: 0, alpha: 2, beta: 0 },
       { m: 2, n: 4200, k: 5, transA: false, transB: false, batch: 2, pad: 2, alpha: 1, beta: 1 },
       { m: 64, n: 64, k: 64, transA: false, transB: false, batch: 2, pad: 0, alpha: 1, beta: 0 },
+      // Tall C, small B across depth blocks: B packed once, row blocks outermost.
+      { m: 300, n: 20, k: 400, transA: false, transB: true, batch: 1, pad: 1, alpha: -1, beta: 0.5 },
       // A weight gradient's shape: g^T x, transposed A packed row by row across depth blocks.
       { m: 20, n: 33, k: 450, transA: true, transB: false, batch: 1, pad: 1, alpha: 1, beta: 0.5 },
     ];

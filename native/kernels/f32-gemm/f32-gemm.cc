@@ -18,6 +18,10 @@ const GemmKernels& activeGemmKernels() {
 
 namespace {
 
+// All of B packed and one row block of C in three quarters of a 512 KiB L2, the rest left to
+// the block of A (Note [small B, row blocks outermost]).
+constexpr size_t kSmallBBytes = 384 * 1024;
+
 // C = beta * C for the degenerate products (k == 0 or alpha == 0), where A and B are not read.
 void scaleC(int m, int n, float beta, float* c, ptrdiff_t ldc) {
   for (int i = 0; i < m; ++i) {
@@ -49,8 +53,32 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
   // the last block is not a short one that pays a whole pass over C for little work.
   const int depthBlocks = (k + g.kc - 1) / g.kc;
   const int kcStep = (k + depthBlocks - 1) / depthBlocks;
-  float* packedB = scratchFloats(ScratchSlot::GemmPackedB, packedSize(std::min(n, g.nc), kcMax, g.nr));
   float* packedA = scratchFloats(ScratchSlot::GemmPackedA, packedSize(std::min(m, g.mc), kcMax, g.mr));
+  // Note [small B, row blocks outermost]: when all of B, packed, fits in L2 beside a row block
+  // of C (a layer's weight: k x n up to 512 x 128), it is packed once, and each row block of C
+  // takes every depth block in turn while it stays in L2. The usual order (depth blocks outside
+  // row blocks) streams all of a tall C through memory once per depth block: for the 4096-row
+  // products of a transformer's projections with k = 384 or 512, two or three times, not once.
+  const size_t panelsB = packedSize(n, kcStep, g.nr);
+  const size_t blockC = static_cast<size_t>(g.mc) * n;
+  if (depthBlocks > 1 && n <= g.nc && m > g.mc && (panelsB * depthBlocks + blockC) * sizeof(float) <= kSmallBBytes) {
+    float* packedB = scratchFloats(ScratchSlot::GemmPackedB, panelsB * depthBlocks);
+    for (int pc = 0, block = 0; pc < k; pc += kcStep, ++block) {
+      g.packB({b.data + pc * b.rowStride, b.rowStride, b.colStride}, std::min(kcStep, k - pc), n, packedB + block * panelsB);
+    }
+    for (int ic = 0; ic < m; ic += g.mc) {
+      const int mc = std::min(g.mc, m - ic);
+      for (int pc = 0, block = 0; pc < k; pc += kcStep, ++block) {
+        const int kc = std::min(kcStep, k - pc);
+        g.packA({a.data + ic * a.rowStride + pc * a.colStride, a.rowStride, a.colStride}, mc, kc,
+                static_cast<size_t>(g.mr) * kc, packedA);
+        g.macroKernel(mc, n, kc, alpha, packedA, packedB + block * panelsB, pc == 0 ? beta : 1.0f, c + ic * ldc, ldc);
+      }
+      if (epilogue) applyEpilogue(*epilogue, ic, 0, mc, n, c, ldc);
+    }
+    return;
+  }
+  float* packedB = scratchFloats(ScratchSlot::GemmPackedB, packedSize(std::min(n, g.nc), kcMax, g.nr));
   for (int jc = 0; jc < n; jc += g.nc) {
     const int nc = std::min(g.nc, n - jc);
     for (int pc = 0; pc < k; pc += kcStep) {

@@ -7,9 +7,11 @@
 //     for each depth block (kc deep): pack B's kc x nc block into nr-wide panels   (stays in L3/L2)
 //       for each row block of C (mc tall): pack A's mc x kc block into mr-tall panels (stays in L2)
 //         macro-kernel: every mr x nr tile of C += A panel * B panel        (B panel stays in L1)
-// Only packing and the macro-kernel depend on the instruction set, so each ISA file provides
-// those (GemmKernels) and one driver (f32-gemm.cc) serves them all. Convolutions reuse the same
-// pieces to pack im2col columns straight into B panels and to pack a weight once per call.
+// (When all of B fits in L2, the row blocks go outermost instead: Note [small B, row blocks
+// outermost] in f32-gemm.cc.) Only packing and the macro-kernel depend on the instruction set,
+// so each ISA file provides those (GemmKernels) and one driver (f32-gemm.cc) serves them all.
+// Convolutions reuse the same pieces to pack im2col columns straight into B panels and to pack
+// a weight once per call.
 //
 // Note [gemm epilogue]: a Linear layer's bias, activation and residual add are applied by the
 // driver to each mc x nc block of C right after its last depth block is accumulated, while the
