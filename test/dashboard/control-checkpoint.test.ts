@@ -20,7 +20,17 @@ function writeSteps(rank: number, n: number, msPerStep: number): void {
   writeFileSync(join(dir, `rank-${rank}.jsonl`), Array.from({ length: n }, (_, i) => `${JSON.stringify({ rank, time: 1000 + i * msPerStep, step: i + 1, loss: 1 })}\n`).join(""));
 }
 
-const nextTick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
+// A signal reaches the handler a loop turn or more later; on a loaded machine that has taken over
+// 50 ms, so wait until the handler has written or warned (or 2 s), then a little more for anything
+// it should not have done.
+let seen = 0;
+const nextTick = async (): Promise<void> => {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && handled() === seen) await new Promise((resolve) => setTimeout(resolve, 10));
+  seen = handled();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+};
+let handled = (): number => 0;
 
 test("the launcher refuses in one line: several machines, workers not listening yet, no checkpoint destination", () => {
   const recorded: string[] = [];
@@ -76,6 +86,8 @@ test("a worker saves at the requested step once, through SIGUSR2 and control.jso
   const events: Record<string, unknown>[] = [];
   const warnings: string[] = [];
   const requests = CheckpointRequests.listen({ runDir: dir, rank: 0, destination: "folder", step: 0, write: (e) => void events.push(e), warn: (l) => void warnings.push(l) });
+  handled = () => events.length + warnings.length;
+  seen = 0;
   try {
     assert.deepEqual(JSON.parse(readFileSync(checkpointListenerFile(dir, 0), "utf8")), { pid: process.pid, destination: "folder" });
     writeFileSync(join(dir, CONTROL_FILE), JSON.stringify({ id: "a1", checkpoint_at_step: 3, from: "t", time: 0 }));

@@ -140,7 +140,7 @@ export class CheckpointRequester {
 }
 
 function outcomeOf(out: Outstanding): { ok: boolean; why: string } {
-  const by = (o: CheckpointOutcome): number[] => [...out.answers].filter(([, a]) => a.outcome === o).map(([r]) => r);
+  const by = (o: CheckpointOutcome): number[] => [...out.answers].filter(([, a]) => a.outcome === o).map(([r]) => r).sort((a, b) => a - b);
   const missed = [...out.answers].filter(([, a]) => a.outcome === "missed");
   const silent = out.ranks.filter((r) => !out.answers.has(r));
   if (missed.length > 0) {
