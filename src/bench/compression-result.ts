@@ -107,6 +107,8 @@ function round(x: number): number {
 /**
  * The summary table of the lines: per link and hook the median over repeats of each figure, with
  * bytes and the metric also against the `none` hook's on the same link (DDP's own all-reduce).
+ * "wait ms" is the time a step waited on communication: on a machine shared with other work it
+ * moves far less than the step time, whose compute takes the other work's noise.
  *
  * @example
  * ```ts
@@ -115,7 +117,7 @@ function round(x: number): number {
  *   { ...base, link: "100mbit", hook: "none", bytes_per_step: 2000, step_ms_median: 30, value: 2 },
  *   { ...base, link: "100mbit", hook: "powersgd:4", bytes_per_step: 100, step_ms_median: 10, value: 2.05 },
  * ]);
- * assert.match(table, /100mbit +powersgd:4 +100 +20\.0x +10\.0 +1\.0 +2\.0000 +2\.0500 +\+2\.50%/);
+ * assert.match(table, /100mbit +powersgd:4 +100 +20\.0x +10\.0 +0\.0 +1\.0 +2\.0000 +2\.0500 +\+2\.50%/);
  * ```
  */
 export function summaryTable(lines: readonly CompressionLine[]): string {
@@ -124,7 +126,7 @@ export function summaryTable(lines: readonly CompressionLine[]): string {
   for (const l of lines) groups.set(key(l), [...(groups.get(key(l)) ?? []), l]);
   const med = (ls: CompressionLine[], f: (l: CompressionLine) => number): number => median(ls.map(f));
   const metric = lines[0]?.metric ?? "metric";
-  const head = ["link", "hook", "bytes/step", "vs DDP", "ms/step", "wall s", "train loss", metric, `${metric} vs DDP`];
+  const head = ["link", "hook", "bytes/step", "vs DDP", "ms/step", "wait ms", "wall s", "train loss", metric, `${metric} vs DDP`];
   const rows = [...groups.values()].map((ls) => {
     const l = ls[0]!;
     const ddp = groups.get(`${l.link}\u0000none`);
@@ -134,7 +136,7 @@ export function summaryTable(lines: readonly CompressionLine[]): string {
     return [
       l.link, l.hook, String(bytes),
       ddp ? `${(med(ddp, (x) => x.bytes_per_step) / bytes).toFixed(1)}x` : "-",
-      med(ls, (x) => x.step_ms_median).toFixed(1), med(ls, (x) => x.wall_s).toFixed(1),
+      med(ls, (x) => x.step_ms_median).toFixed(1), med(ls, (x) => x.wait_ms_median).toFixed(1), med(ls, (x) => x.wall_s).toFixed(1),
       med(ls, (x) => x.train_loss).toFixed(4), value.toFixed(4),
       ddp ? `${value >= ddpValue ? "+" : ""}${((100 * (value - ddpValue)) / ddpValue).toFixed(2)}%` : "-",
     ];
