@@ -12,7 +12,8 @@ const usage = `usage: weft <command> ...
                                   train several configurations, write a report (table, charts)
   weft generate CHECKPOINT        write text from a trained model (gpt-text)
   weft chaos <recipe> [options]   train while killing and freezing workers; report the recoveries
-  weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth)
+  weft bench <name> [options]     mnist-cnn, gpt-tiny (training throughput), allreduce (bus bandwidth),
+                                  compression (gradient hooks over capped links)
   weft launch [options] script    run a script on N workers, like torchrun
   weft diagnose RUN_DIR           what the ranks of a stuck or failed job were doing (flight records)
   weft dashboard RUN_DIR          serve the live page of a run folder or a weft compare report
