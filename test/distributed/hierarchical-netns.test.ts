@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
-import { createNetnsLink, netnsLinkProblem, type LinkRate } from "../../src/bench/netns-link.js";
+import { createNetnsLink, linkMbit, netnsLinkProblem, type LinkRate } from "../../src/bench/netns-link.js";
 import { SGD } from "../../src/optim/index.js";
 import { launchInNamespace } from "./helpers/netns-switch.js";
 import { DDP_LR, DDP_SEED, DDP_STEPS, LINK_BYTES, LINK_RATE } from "./helpers/hierarchical-cases.js";
@@ -78,7 +78,7 @@ test("2 namespaces x 2 ranks: the documented bits on every rank, and DDP replica
   assert.ok(d < 1e-5, `DDP and the single process differ by ${d}`);
 });
 
-test("over a 200 Mbit/s link the hierarchy sends 2·(1/2)·S across per machine, the flat ring 2·(3/4)·S, and finishes sooner", { skip: netnsLinkProblem() }, async (t) => {
+test(`over a ${linkMbit(LINK_RATE)} Mbit/s link the hierarchy sends 2·(1/2)·S across per machine, the flat ring 2·(3/4)·S, and finishes sooner`, { skip: netnsLinkProblem() }, async (t) => {
   const rows = (await runOnTwoMachines("link", LINK_RATE)).get("link")!;
   const S = LINK_BYTES;
   // Headers on the wire: Ethernet, IP and TCP take 66 of each 1514-byte frame (4.5%), the ACKs
