@@ -12,9 +12,11 @@
 // reaching the job: unknown paths (404), other methods (405), URLs over MAX_URL_CHARS (414),
 // headers over MAX_HEADER_BYTES (431), malformed requests (400), clients slower than
 // HEADERS_TIMEOUT_MS to send their headers (408), more than MAX_STREAMS event streams (503),
+// connections past MAX_CONNECTIONS (the oldest idle one is closed, Note [connection cap]),
 // and a stream whose browser stops reading (closed once MAX_BACKLOG_BYTES are waiting for it).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { capConnections } from "./connection-cap.js";
 import { runPage, runsIndexPage } from "./page.js";
 import { RunState } from "./run-state.js";
 import { RunTail } from "./run-tail.js";
@@ -27,6 +29,8 @@ const MAX_HEADER_BYTES = 8192;
 const HEADERS_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_STREAMS = 32;
+/** Open connections at most; the oldest idle one makes room for a newcomer (Note [connection cap]). */
+const MAX_CONNECTIONS = 128;
 const MAX_BACKLOG_BYTES = 4 << 20;
 /** Polls a new stream may take to catch up with a finished run before its snapshot goes out. */
 const CATCH_UP_POLLS = 64;
@@ -129,7 +133,7 @@ export class DashboardServer {
         }
       },
     );
-    server.maxConnections = 128;
+    capConnections(server, MAX_CONNECTIONS);
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return void socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get, request } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -127,4 +127,36 @@ test("oversized headers, malformed requests and slow clients are answered or dro
   // Many at once, then an ordinary request.
   await Promise.all(Array.from({ length: 200 }, (_, i) => raw(i % 2 ? "\x00\x01garbage\r\n\r\n" : `GET /${"%".repeat(i)} HTTP/1.1\r\n\r\n`)));
   assert.equal((await fetchText("/state")).status, 200);
+});
+
+test("connections left half open past the cap make room for a newcomer: the oldest are closed, and a browser is still answered", async () => {
+  // Its own server with the default 5 s header deadline, so that only the cap can close them in time.
+  const capped = await DashboardServer.listen({ port: 0 });
+  capped.showRun(dir, "capped run");
+  const cappedPort = Number(new URL(capped.url).port);
+  const held: Socket[] = [];
+  try {
+    let closedByServer = 0;
+    for (let i = 0; i < 200; i++) {
+      const s = connect(cappedPort, "127.0.0.1");
+      s.on("error", () => {}).on("close", () => closedByServer++);
+      await new Promise<void>((resolve) => s.once("connect", () => resolve()));
+      s.write("GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      held.push(s);
+    }
+    const started = Date.now();
+    const answered = await new Promise<number>((resolve, reject) => {
+      get({ host: "127.0.0.1", port: cappedPort, path: "/state" }, (res) => (res.resume(), resolve(res.statusCode!))).on("error", reject);
+    });
+    assert.equal(answered, 200);
+    assert.ok(Date.now() - started < 2000, "answered long before the header deadline would have freed a place");
+    // 200 held + 1 newcomer against a cap of 128: at least 73 of the held ones were closed, oldest first.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(closedByServer >= 73, `${closedByServer} closed`);
+    assert.ok(held[0]!.destroyed || held[0]!.readableEnded, "the oldest went first");
+    assert.ok(!held[199]!.destroyed, "the newest is still open");
+  } finally {
+    for (const s of held) s.destroy();
+    await capped.close();
+  }
 });
