@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { initProcessGroup, initWorker } from "../../src/distributed/group/init.js";
 import { launchJob } from "../../src/distributed/launch/launcher.js";
 import { generateSecret } from "../../src/distributed/wire/secret.js";
+import { flightRecorder } from "../../src/distributed/group/flight-recorder.js";
 import { tensor } from "../../src/tensor/create.js";
 import { transpose } from "../../src/tensor/ops/shape-ops.js";
 
@@ -42,6 +43,22 @@ test("without WEFT_RANK and WEFT_WORLD_SIZE, initProcessGroup gives rank 0 of 1 
 
   const w = initWorker({ WEFT_RUN_DIR: "/tmp/r" });
   assert.deepEqual([w.rank, w.worldSize, w.localRank, w.localWorldSize, w.cpus, w.runDir], [0, 1, 0, 1, null, "/tmp/r"]);
+});
+
+test("a collective of a group of one has completed when it returns; an error still comes through wait(), and both are recorded", async () => {
+  // Note [collectives that complete on the spot] in src/distributed/group/process-group.ts.
+  const pg = await initProcessGroup({ env: {} });
+  const work = pg.allReduceAsync(Float32Array.of(1, 2));
+  assert.equal(work.isCompleted(), true, "settled before anything was awaited");
+  const last = (): { op: string; state: string } => flightRecorder.records().at(-1)!;
+  assert.deepEqual([last().op, last().state], ["all-reduce", "completed"]);
+  await work.wait();
+  pg.abort("test");
+  const refused = pg.barrierAsync();
+  await assert.rejects(refused.wait(), /aborted its one-rank group: test/);
+  assert.equal(refused.isCompleted(), true);
+  assert.deepEqual([last().op, last().state], ["barrier", "failed"]);
+  await pg.destroy();
 });
 
 test("with some WEFT_* variables set but not all, initProcessGroup names the missing one", async () => {

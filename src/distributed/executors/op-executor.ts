@@ -12,6 +12,13 @@ export interface OpExecutor {
    * collective fills `waitedMs` (worldSize numbers) where the transport can tell (Note [per-peer waits] in collectives/ops.ts).
    */
   submit(request: OpRequest, waitedMs?: WaitsOut): Promise<OpResult>;
+  /**
+   * For executors that run collectives on the calling thread: runs `request` now when nothing of
+   * the group is in flight, and returns true once it has completed (throwing its error, recorded
+   * as failure() first), or returns false, having done nothing, when it must go through submit()
+   * (Note [collectives that complete on the spot] in group/process-group.ts).
+   */
+  runNow?(request: OpRequest, waitedMs?: WaitsOut): boolean;
   close(): Promise<void>;
   /**
    * Fails the running operation and every later one with GroupAbortedError, on this rank and on

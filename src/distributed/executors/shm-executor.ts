@@ -111,6 +111,20 @@ export class SharedMemoryExecutor implements OpExecutor {
     return done;
   }
 
+  /** Runs a collective now when nothing is in flight (OpExecutor.runNow); point-to-point goes through submit(). */
+  runNow(req: OpRequest, waitedMs?: WaitsOut): boolean {
+    if (this.inFlight !== 0 || req.op === "send" || req.op === "recv" || req.op === "recvAny") return false;
+    const refused = this.refusal(req);
+    if (refused) throw refused;
+    try {
+      this.runInline(req, waitedMs);
+    } catch (err) {
+      if (err instanceof CollectiveError) this.broken ??= err;
+      throw err;
+    }
+    return true;
+  }
+
   /** Why `req` may not start (the group was destroyed or failed earlier, here or on the TCP side), or undefined. */
   private refusal(req: OpRequest): Error | undefined {
     if (this.closed) return new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);

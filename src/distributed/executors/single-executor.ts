@@ -28,15 +28,21 @@ export class SingleExecutor implements OpExecutor {
 
   submit(req: OpRequest): Promise<OpResult> {
     try {
-      if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
-      if (this.aborted) throw withMessage(this.aborted, `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${this.aborted.message})`);
-      validateRequest(req, 0, 1);
-      this.seq++;
-      if (req.op === "reduceScatter" || req.op === "allGather") req.output.set(req.input);
+      this.runNow(req);
       return DONE;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Every operation completes as it is called. */
+  runNow(req: OpRequest): true {
+    if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
+    if (this.aborted) throw withMessage(this.aborted, `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${this.aborted.message})`);
+    validateRequest(req, 0, 1);
+    this.seq++;
+    if (req.op === "reduceScatter" || req.op === "allGather") req.output.set(req.input);
+    return true;
   }
 
   close(): Promise<void> {

@@ -27,12 +27,28 @@ import type { AlgorithmOf } from "./flight-recorder.js";
 
 export type { OpExecutor, Traffic };
 
+/** Marks a Work made of an operation that has completed already (Note [collectives that complete on the spot]). */
+const SETTLED: unique symbol = Symbol("settled work");
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** A request built from the caller's buffers, and what writes a staged output back once it succeeded. */
+interface Built {
+  request: OpRequest;
+  after?: (() => void) | undefined;
+}
+
 /** A pending operation; `wait()` gives its result (nothing, except for recv-any: the source). */
 export class Work<T = void> {
   private completed = false;
   private readonly promise: Promise<T>;
 
-  constructor(promise: Promise<T>) {
+  /** `settled`: only for the group's own handles of operations that completed on the spot. */
+  constructor(promise: Promise<T>, settled?: typeof SETTLED) {
+    if (settled === SETTLED) {
+      this.promise = promise;
+      this.completed = true;
+      return;
+    }
     this.promise = promise.then((value) => {
       this.completed = true;
       return value;
@@ -196,16 +212,18 @@ export class ProcessGroup {
   }
 
   /** Builds the request from the caller's buffers (tensors staged) and submits it; strided outputs are written back once it succeeded. */
-  private submit(make: () => { request: OpRequest; after?: (() => void) | undefined }): Promise<OpResult> {
+  private submit(make: () => Built): Promise<OpResult> {
     if (this.destroyed) return Promise.reject(new Error("the process group was destroyed"));
-    let built: { request: OpRequest; after?: (() => void) | undefined };
+    let built: Built;
     try {
       built = make();
     } catch (err) {
       return Promise.reject(err);
     }
-    const { request, after } = built;
-    const flight = this.record(request);
+    return this.submitBuilt(built, this.record(built.request));
+  }
+
+  private submitBuilt({ request, after }: Built, flight: ReturnType<typeof flightRecorder.begin>): Promise<OpResult> {
     // The executor fills the record's waits as it fills an output buffer (Note [per-peer waits]).
     const done = this.executor.submit(request, flight?.waits);
     // Counted down before any caller's continuation runs: this handler is attached first.
@@ -229,9 +247,31 @@ export class ProcessGroup {
     });
   }
 
-  private start(make: () => { request: OpRequest; after?: (() => void) | undefined }): Work {
-    // Collectives resolve with nothing; only recv-any's result (recvAnyAsync) is read.
-    return new Work(this.submit(make) as Promise<void>);
+  private start(make: () => Built): Work {
+    const runNow = this.executor.runNow;
+    if (runNow === undefined || this.pending > 0 || this.destroyed) {
+      // Collectives resolve with nothing; only recv-any's result (recvAnyAsync) is read.
+      return new Work(this.submit(make) as Promise<void>);
+    }
+    // Note [collectives that complete on the spot]
+    let built: Built;
+    try {
+      built = make();
+    } catch (err) {
+      return new Work(Promise.reject(err));
+    }
+    const flight = this.record(built.request);
+    let ran: boolean;
+    try {
+      ran = runNow.call(this.executor, built.request, flight?.waits);
+    } catch (err) {
+      flightRecorder.fail(flight, err as Error);
+      return new Work(Promise.reject(err));
+    }
+    if (!ran) return new Work(this.submitBuilt(built, flight) as Promise<void>);
+    flightRecorder.end(flight);
+    built.after?.();
+    return new Work(RESOLVED, SETTLED);
   }
 
   /** Starts an in-place all-reduce of `buffer` (sum by default) and returns its handle. */
@@ -521,6 +561,15 @@ export class ProcessGroup {
   }
 }
 
+// Note [collectives that complete on the spot]
+// Where collectives run on the calling thread (shared memory, a group of one), a collective
+// submitted while nothing of the group is in flight has completed by the time the executor
+// returns (OpExecutor.runNow). Its Work is then made settled: no promise chain, no handlers,
+// its flight record closed at once. That chain cost a 4 KiB all-reduce through shared memory
+// about a fifth of its time (2.75 against 2.18 µs back to back, allReduceInline being the
+// latter). Its errors still reach the caller through wait(), as a rejected promise, and are
+// recorded as the group's failure first, as on every other path.
+//
 // Note [inline all-reduce]
 // Megatron's operators f and g (distributed/tensor-parallel/) all-reduce inside forward and
 // backward, and our backward (tensor/autograd.ts) is a synchronous loop. Where collectives run
