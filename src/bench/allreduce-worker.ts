@@ -37,8 +37,7 @@ for (const bytes of sizes) {
       transport: pg.transport,
       // On several machines: whether all-reduce went through the hierarchy (scripts/bench-hierarchical.mjs).
       hierarchical: pg instanceof HierarchicalProcessGroup,
-      // What was asked for: shared memory ignores it, and all-reduces up to smallMessageBytes
-      // (recursive doubling) send float32 anyway.
+      // What was asked for: shared memory ignores it.
       wire,
       iters,
       ms_median: Number(ms.toFixed(4)),

@@ -67,14 +67,27 @@ test("a staging window smaller than a step still gives the documented bits with 
   for (const world of [2, 3, 4]) await wireCase(world, 5003, false, "bf16", 128);
 });
 
-test("messages small enough for recursive doubling travel as float32 whatever the wire option", async () => {
-  for (const world of [2, 3]) {
-    const groups = createInProcessGroups(world, { smallMessageBytes: SMALL, segmentBytes: SEGMENT_BYTES });
-    const inputs = orderSensitiveInputs(world, 60, 9);
-    const bufs = inputs.map((x) => Float32Array.from(x));
-    await Promise.all(groups.map((g, r) => g.allReduce(bufs[r]!, { wire: "bf16" })));
-    for (const b of bufs) assert.ok(bitwiseEqual(b, recursiveDoublingReference(inputs, false)));
-    await Promise.all(groups.map((g) => g.destroy()));
+test("messages small enough for recursive doubling are packed too: the documented rounding bit for bit on every rank, within the documented error", async () => {
+  // Note [compressed recursive doubling]. 60 floats (240 bytes) stay under SMALL; segments of 128
+  // wire elements, and 3 floats give a segment shorter than the rest and fewer floats than ranks.
+  for (const wire of WIRES) {
+    for (const world of [2, 3, 4, 5]) {
+      for (const count of [3, 60]) {
+        for (const average of [false, true]) {
+          const groups = createInProcessGroups(world, { smallMessageBytes: SMALL, segmentBytes: 16 });
+          const inputs = orderSensitiveInputs(world, count, count + world, decadesFor(wire));
+          const bufs = inputs.map((x) => Float32Array.from(x));
+          await Promise.all(groups.map((g, r) => g.allReduce(bufs[r]!, { op: average ? "avg" : "sum", wire })));
+          const expected = recursiveDoublingReference(inputs, average, wire);
+          const what = `${wire}, ${world} ranks, ${count} floats, ${average ? "avg" : "sum"}`;
+          for (let r = 0; r < world; r++) assert.ok(bitwiseEqual(bufs[r]!, expected), `rank ${r} differs from the documented rounding (${what})`);
+          assert.ok(!bitwiseEqual(bufs[0]!, recursiveDoublingReference(inputs, average)), `${what}: no rounding happened`);
+          const ratio = wireErrorRatio(bufs[0]!, inputs, average, wire);
+          assert.ok(ratio <= 1, `error ${ratio.toFixed(3)}× the documented bound (${what})`);
+          await Promise.all(groups.map((g) => g.destroy()));
+        }
+      }
+    }
   }
 });
 

@@ -4,8 +4,8 @@
 //    messages whose cost is wake-ups and round trips;
 //  - the pipelined ring (ring.ts) above it: bandwidth-optimal.
 // The reduction order of each is documented at its Note; both leave ranks bitwise identical.
-// A 16-bit `wire` type compresses the ring's frames (Note [compressed ring]); recursive doubling
-// always sends float32.
+// A 16-bit `wire` type compresses the frames of both (Note [compressed ring] in ring.ts, Note
+// [compressed recursive doubling] in recursive-doubling.ts).
 import { divideInPlace } from "../base/reduce.js";
 import type { WireDtype } from "../compression/wire-dtype.js";
 import type { Algorithm } from "./descriptor.js";
@@ -20,6 +20,6 @@ export function chooseAllReduceAlgorithm(count: number, worldSize: number, small
 
 export function runAllReduce(ctx: OpContext, buf: Float32Array, algorithm: Algorithm, average: boolean, wire: WireDtype): void {
   if (algorithm === "ring") return runRing(ctx, buf, { reduceScatter: true, allGather: true, average, wire });
-  if (algorithm === "recursive-doubling") return runRecursiveDoubling(ctx, buf, average);
+  if (algorithm === "recursive-doubling") return runRecursiveDoubling(ctx, buf, average, wire);
   if (average) divideInPlace(buf, ctx.worldSize);
 }

@@ -63,7 +63,7 @@ function float32RingIo({ ctx, buf, next, prev, segmentElems, stagingSlots }: Rin
 }
 
 /** A 16-bit view of engine scratch memory (which comes as float32). */
-function u16Scratch(ctx: OpContext, slot: string, elems: number): Uint16Array {
+export function u16Scratch(ctx: OpContext, slot: string, elems: number): Uint16Array {
   const f = ctx.scratch(slot, Math.ceil(elems / 2));
   return new Uint16Array(f.buffer, f.byteOffset, elems);
 }

@@ -35,7 +35,7 @@
 // (segmentBytes, stagingBytes), so a segment holds twice the elements. Frames must not change
 // until written, so packed data lives in scratch mirrors of the buffer that each element position
 // enters once per operation (ring-io.ts). Recursive doubling (messages up to smallMessageBytes)
-// sends float32 whatever `wire` says: there the cost is round trips, not bytes.
+// compresses its frames the same way (Note [compressed recursive doubling]).
 import { divideInPlace } from "../base/reduce.js";
 import { wireBytes, type WireDtype } from "../compression/wire-dtype.js";
 import type { OpContext } from "./op-context.js";

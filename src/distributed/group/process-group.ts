@@ -81,9 +81,9 @@ export interface ReduceOptions extends CallOptions {
   /**
    * Element type on the wire over TCP: "f32" (the group default unless configured otherwise),
    * "bf16" or "f16", which halve the bytes sent and round every partial sum to that type, so the
-   * result is that type's precision (Note [compressed ring] in collectives/ring.ts). Every rank
-   * must pass the same value. Ignored through shared memory, where nothing goes over a network,
-   * and by all-reduces small enough for recursive doubling (smallMessageBytes).
+   * result is that type's precision (Note [compressed ring] in collectives/ring.ts, Note
+   * [compressed recursive doubling] for all-reduces up to smallMessageBytes). Every rank must
+   * pass the same value. Ignored through shared memory, where nothing goes over a network.
    */
   wire?: WireDtype;
 }

@@ -13,8 +13,8 @@ import type { GradBucket, GradHook } from "./grad-hook.js";
 /**
  * Averages each bucket with one all-reduce: with `wire` undefined, as the group is configured
  * ("none", the baseline); with "bf16" or "f16", 16-bit elements over TCP, half the bytes. Through
- * shared memory, and for buckets small enough for recursive doubling, elements travel as float32
- * whatever `wire` says (docs/distributed.md, Compression on the wire).
+ * shared memory elements stay float32 whatever `wire` says (docs/distributed.md, Compression on
+ * the wire).
  *
  * @example bf16 on the wire: both ranks get 1/3 at bf16's precision
  * ```ts

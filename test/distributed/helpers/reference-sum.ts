@@ -86,26 +86,32 @@ export function rankOrderReference(inputs: Float32Array[], average: boolean): Fl
   return out;
 }
 
-/** Note [recursive-doubling reduction order]: fold extras into 0..e-1, then a balanced tree. */
-export function recursiveDoublingReference(inputs: Float32Array[], average: boolean): Float32Array {
+/**
+ * Note [recursive-doubling reduction order]: fold extras into 0..e-1, then a balanced tree. With
+ * a 16-bit `wire`, Note [compressed recursive doubling]: both operands of every addition rounded
+ * to it, and the result too.
+ */
+export function recursiveDoublingReference(inputs: Float32Array[], average: boolean, wire?: Wire16): Float32Array {
   const w = inputs.length;
   const n = inputs[0]!.length;
   const p = 2 ** Math.floor(Math.log2(w));
+  const q = (x: number): number => (wire === undefined ? x : Math.fround(roundToWire(x, wire)));
   const v = inputs.slice(0, p).map((x) => Float32Array.from(x));
-  for (let i = 0; i < w - p; i++) for (let k = 0; k < n; k++) v[i]![k] = Math.fround(v[i]![k]! + inputs[p + i]![k]!);
+  for (let i = 0; i < w - p; i++) for (let k = 0; k < n; k++) v[i]![k] = Math.fround(q(v[i]![k]!) + q(inputs[p + i]![k]!));
   for (let mask = 1; mask < p; mask *= 2) {
     for (let r = 0; r < p; r++) {
       if ((r & mask) !== 0) continue;
       const lo = v[r]!;
       const hi = v[r | mask]!;
       const sum = new Float32Array(n);
-      for (let k = 0; k < n; k++) sum[k] = Math.fround(lo[k]! + hi[k]!);
+      for (let k = 0; k < n; k++) sum[k] = Math.fround(q(lo[k]!) + q(hi[k]!));
       v[r] = sum; // both partners now hold the same values
       v[r | mask] = sum;
     }
   }
   const out = v[0]!;
   if (average) for (let k = 0; k < n; k++) out[k] = Math.fround(out[k]! / w);
+  for (let k = 0; k < n; k++) out[k] = q(out[k]!);
   return out;
 }
 
