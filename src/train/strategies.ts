@@ -40,8 +40,8 @@ export const STRATEGIES: readonly StrategyEntry[] = [
     options: {
       "bucket-kb": { type: "int", min: 1, max: 1 << 20, help: "DDP gradient bucket size in KiB (default 1024)" },
       "grad-compression": {
-        type: "string", placeholder: "none|bf16|powersgd:R|topk:F",
-        help: "how DDP averages gradients: none (default, exact), bf16 on the wire, rank-R PowerSGD, or the fraction F of largest entries (docs/compression.md)",
+        type: "string", placeholder: "none|bf16|powersgd:R[:W][:bf16]|topk:F",
+        help: "how DDP averages gradients: none (default, exact), bf16 on the wire, rank-R PowerSGD (after W exact steps, factors in bf16), or the fraction F of largest entries (docs/compression.md)",
       },
     },
     check: (o) => (o["grad-compression"] === undefined ? undefined : gradCompressionProblem(String(o["grad-compression"]), "--grad-compression")),

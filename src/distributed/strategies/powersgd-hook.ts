@@ -21,6 +21,7 @@
 // plain float64 arithmetic; so P Qᵀ, the whole of what the bucket is left with, is the same
 // product of the same bytes on every rank (the same GEMM kernel, as every rank also runs the same
 // optimizer kernels). E and the local M Q, Mᵀ P differ between ranks, and only enter all-reduces.
+import { checkWireDtype, type WireDtype } from "../compression/wire-dtype.js";
 import type { GemmParams } from "../../backend/backend.js";
 import { backend } from "../../backend/index.js";
 import { Rng } from "../../util/rng.js";
@@ -44,6 +45,13 @@ export interface PowerSgdOptions {
    * successive u = new Rng(seed).fork(i).next().
    */
   seed?: number;
+  /**
+   * Element type of the factors' and the uncompressed vectors' all-reduces over TCP (default:
+   * the group's, float32 unless configured), as PyTorch's fp16_compress_wrapper(powerSGD_hook):
+   * "bf16" halves PowerSGD's bytes again (docs/compression.md, Where PowerSGD's bytes go). The
+   * plain steps before compression are sent as float32 whatever this says.
+   */
+  wire?: WireDtype;
 }
 
 /** A compressed parameter's places: in the bucket, in the P all-reduce, in the Q one, in the residual. */
@@ -95,17 +103,20 @@ export class PowerSgdHook implements GradHook {
   private readonly rank: number;
   private readonly plainSteps: number;
   private readonly seed: number;
+  private readonly wire: WireDtype | undefined;
   private readonly states = new Map<number, BucketState>();
   private readonly steps = new Map<number, number>();
 
   constructor(options: PowerSgdOptions) {
-    const { rank, plainSteps = 0, seed = 0 } = options;
+    const { rank, plainSteps = 0, seed = 0, wire } = options;
+    if (wire !== undefined) checkWireDtype(wire, "PowerSGD wire");
     if (!Number.isSafeInteger(rank) || rank < 1) throw new RangeError(`PowerSGD: rank must be an integer >= 1, got ${rank}`);
     if (!Number.isSafeInteger(plainSteps) || plainSteps < 0) throw new RangeError(`PowerSGD: plainSteps must be an integer >= 0, got ${plainSteps}`);
     this.rank = rank;
     this.plainSteps = plainSteps;
     this.seed = seed;
-    this.name = `powersgd:${rank}`;
+    this.wire = wire;
+    this.name = `powersgd:${rank}${plainSteps > 0 ? `:${plainSteps}` : ""}${wire === undefined || wire === "f32" ? "" : `:${wire}`}`;
   }
 
   async reduce(bucket: GradBucket, pg: ProcessGroup, call: CallOptions): Promise<void> {
@@ -129,7 +140,8 @@ export class PowerSgdHook implements GradHook {
       // P (rows x R) = M (rows x cols) Q (cols x R)
       kernels.gemm(gemmOf(false, false, f.rows, r, f.cols, f.at, f.cols, f.q, r, f.p, r), g, s.q, s.first);
     }
-    await pg.allReduce(s.first, { op: "avg", ...call });
+    const packed = this.wire === undefined ? call : { ...call, wire: this.wire };
+    await pg.allReduce(s.first, { op: "avg", ...packed });
     at = 0;
     for (const w of s.whole) {
       g.set(s.first.subarray(at, at + w.size), w.at);
@@ -140,7 +152,7 @@ export class PowerSgdHook implements GradHook {
       // Q (cols x R) = Mᵀ (cols x rows) P (rows x R)
       kernels.gemm(gemmOf(true, false, f.cols, r, f.rows, f.at, f.cols, f.p, r, f.q, r), g, s.first, s.q);
     }
-    await pg.allReduce(s.q, { op: "avg", ...call });
+    await pg.allReduce(s.q, { op: "avg", ...packed });
     for (const f of s.factored) {
       // M̂ (rows x cols) = P Qᵀ, into the residual's place; then the bucket takes M̂ and the residual M - M̂.
       kernels.gemm(gemmOf(false, true, f.rows, f.cols, r, f.p, r, f.q, r, f.e, f.cols), s.first, s.q, s.error);

@@ -60,7 +60,10 @@ test("a bad gradCompression is refused before DDP's first collective, in one lin
     ["topk:0", /the fraction F must be above 0 and below 1, got "0"/],
     ["topk:1", /the fraction F must be above 0 and below 1, got "1"/],
     ["topk:x", /got "x"/],
-    ["gzip", /gradCompression must be none, bf16, powersgd:R \(R an integer >= 1, e.g. powersgd:4\) or topk:F/],
+    ["powersgd:4:bf32", /after powersgd:R come at most the plain steps W \(an integer >= 0\) and then bf16 or f16, e.g. powersgd:4:100:bf16; got "bf32"/],
+    ["powersgd:4:bf16:100", /got "100"/],
+    ["powersgd:4:-1", /got "-1"/],
+    ["gzip", /gradCompression must be none, bf16, powersgd:R\[:W\]\[:bf16\] \(R an integer >= 1, e.g. powersgd:4 or powersgd:4:100:bf16\) or topk:F/],
   ] as const) {
     // gradCompression is typed; a script in JavaScript (or a command line) can still pass anything.
     await assert.rejects(DistributedDataParallel.create(classifier(0), pg!, { gradCompression: spec as "none" }), (e: Error) => e instanceof RangeError && message.test(e.message) && !e.message.includes("\n"), spec);

@@ -128,7 +128,7 @@ test("on the GPT recipe's model PowerSGD rank 4 sends the bytes of its formula: 
     ddpFloats += p.size;
     psgdFloats += R * (rows + cols) < p.size ? R * (rows + cols) : p.size;
   }
-  const bytesPerStep = async (gradCompression: "none" | "powersgd:4"): Promise<number> => {
+  const bytesPerStep = async (gradCompression: "none" | "powersgd:4" | "powersgd:4:bf16"): Promise<number> => {
     const pgs = createInProcessGroups(2);
     const models = pgs.map(() => (manualSeed(1), new TinyGpt(config)));
     const strategies = pgs.map((pg) => new DdpStrategy(pg, { gradCompression }));
@@ -153,4 +153,10 @@ test("on the GPT recipe's model PowerSGD rank 4 sends the bytes of its formula: 
   const ratio = ddp / psgd;
   assert.ok(Math.abs(ratio / (ddpFloats / psgdFloats) - 1) < 0.01, `measured ${ratio.toFixed(2)}x, formula ${(ddpFloats / psgdFloats).toFixed(2)}x`);
   console.log(`# GPT recipe (${JSON.stringify(config)}): DDP ${ddp} bytes a step, PowerSGD rank 4 ${psgd}: ${ratio.toFixed(2)}x fewer (formula ${(ddpFloats / psgdFloats).toFixed(2)}x)`);
+  // With bf16 factors and vectors (recursive doubling packs them too): 2 bytes a float, the loss's one float still 4.
+  const packed = await bytesPerStep("powersgd:4:bf16");
+  const packedPayload = 2 * (psgdFloats - 1) + 4;
+  assert.ok(packed >= packedPayload && packed <= packedPayload * 1.02, `PowerSGD bf16: ${packed} bytes a step for ${packedPayload} of payload`);
+  assert.ok(ddp / packed >= 20, `PowerSGD rank 4 in bf16 sends ${(ddp / packed).toFixed(1)}x fewer bytes than DDP`);
+  console.log(`# PowerSGD rank 4, bf16 on the wire: ${packed} bytes a step, ${(ddp / packed).toFixed(2)}x fewer than DDP`);
 });
