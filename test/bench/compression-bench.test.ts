@@ -45,7 +45,7 @@ function floatsPerStep(r: number): { ddp: number; powersgd: number } {
 
 test("weft bench compression refuses a bad hook, link or recipe flag in one line", () => {
   const cases: [string[], RegExp][] = [
-    [["--hooks", "none,zip"], /^weft bench compression: --hooks must be none, bf16, powersgd:R .* got "zip"$/],
+    [["--hooks", "none,zip"], /^weft bench compression: --hooks must be none, bf16, powersgd:R\[:W\]\[:bf16\] .* got "zip"$/],
     [["--hooks", "none,none"], /^weft bench compression: --hooks names none twice/],
     [["--links", "fast"], /^weft bench compression: --links: "fast" is not a link speed: write unlimited or a rate such as 100mbit/],
     [["--steps", "0"], /^weft bench compression: --steps must be an integer >= 1, got "0"$/],

@@ -61,7 +61,7 @@ const refused: [string[], RegExp][] = [
   [["--workers", "2", "--grad-compression", "powersgd:0"], /^weft train: --grad-compression powersgd:0: the rank R must be an integer >= 1, got "0"$/],
   [["--workers", "2", "--grad-compression", "topk:1.5"], /^weft train: --grad-compression topk:1.5: the fraction F must be above 0 and below 1, got "1.5"$/],
   [["--workers", "2", "--grad-compression", "topk"], /^weft train: --grad-compression topk: write topk:F with the fraction F, e.g. topk:0.01$/],
-  [["--workers", "2", "--grad-compression", "fp8"], /^weft train: --grad-compression must be none, bf16, powersgd:R .* or topk:F .*, got "fp8"$/],
+  [["--workers", "2", "--grad-compression", "fp8"], /^weft train: --grad-compression must be none, bf16, powersgd:R\[:W\]\[:bf16\] .* or topk:F .*, got "fp8"$/],
   [["--workers", "2", "--strategy", "zero", "--grad-compression", "bf16"], /^weft train: --grad-compression is an option of --strategy ddp, not of zero$/],
   [["--grad-compression", "powersgd:4"], /^weft train: --grad-compression is an option of --strategy ddp, not of single$/],
 ];
