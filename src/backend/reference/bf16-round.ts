@@ -10,6 +10,8 @@ const u32 = new Uint32Array(f32.buffer);
  *
  * @example the neighbours of 1 in bf16 are 2^-7 apart; a tie goes to the even one
  * ```ts
+ * import { roundToBf16 } from "./bf16-round.js";
+ *
  * assert.equal(roundToBf16(1 + 2 ** -9), 1);
  * assert.equal(roundToBf16(1 + 3 * 2 ** -8), 1 + 2 ** -6);
  * assert.equal(roundToBf16(-2.5), -2.5);
