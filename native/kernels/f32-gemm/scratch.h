@@ -21,8 +21,6 @@ enum class ScratchSlot : int {
   WinogradWeights,
   WinogradProducts,
   WinogradGradients,
-  Bf16PackedA,
-  Bf16PackedB,
   Count,
 };
 
