@@ -29,7 +29,7 @@ import { addInto, divideInPlace } from "../base/reduce.js";
 import { packInto, unpackAddInto, unpackInto } from "../compression/convert.js";
 import { wireBytes, type PackedWireDtype, type WireDtype } from "../compression/wire-dtype.js";
 import type { OpContext } from "./op-context.js";
-import { u16Scratch } from "./ring-io.js";
+import { slice as view, u16Scratch } from "./ring-io.js";
 import { segmentRanges, type Range } from "./segments.js";
 
 /** How one segment travels: sent as it is (float32), or packed (Note [compressed recursive doubling]). */
@@ -102,8 +102,6 @@ export function runRecursiveDoubling(ctx: OpContext, buf: Float32Array, average:
     exchange(1);
   }
 }
-
-const view = <T extends Float32Array | Uint16Array>(a: T, rg: Range): T => a.subarray(rg.start, rg.start + rg.length) as T;
 
 function float32Io(ctx: OpContext, buf: Float32Array): RdIo {
   const staging = ctx.scratch("rd-staging", buf.length);

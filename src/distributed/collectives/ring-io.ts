@@ -37,7 +37,8 @@ export function createRingIo(p: RingIoParams): RingIo {
   return p.wire === "f32" ? float32RingIo(p) : compressedRingIo(p, p.wire);
 }
 
-const slice = <T extends Float32Array | Uint16Array>(a: T, rg: Range): T => a.subarray(rg.start, rg.start + rg.length) as T;
+/** a[rg], as a view. */
+export const slice = <T extends Float32Array | Uint16Array>(a: T, rg: Range): T => a.subarray(rg.start, rg.start + rg.length) as T;
 
 function float32RingIo({ ctx, buf, next, prev, segmentElems, stagingSlots }: RingIoParams): RingIo {
   let staging: Float32Array | undefined;

@@ -64,8 +64,8 @@ export function gradCompressionProblem(spec: string, what: string): string | und
     const parsed = powerSgdSpec(spec, what);
     return typeof parsed === "string" ? parsed : undefined;
   }
-  if (kind === "topk" && (arg === undefined || arg === "" || rest.length > 0)) return `${what} ${spec}: write topk:F with the fraction F, e.g. topk:0.01`;
   if (kind === "topk") {
+    if (arg === undefined || arg === "" || rest.length > 0) return `${what} ${spec}: write topk:F with the fraction F, e.g. topk:0.01`;
     const f = Number(arg);
     if (!Number.isFinite(f) || !(f > 0 && f < 1)) return `${what} ${spec}: the fraction F must be above 0 and below 1, got "${arg}"`;
     return undefined;
