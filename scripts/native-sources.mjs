@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Lists the C++ sources under native/ for one target of binding.gyp, by file-name suffix:
-// `scalar`, `avx2fma` and `avx512` get the per-ISA kernel files; `common` gets everything else
-// (bindings, dispatch, CPU detection). Paths are relative to the project root, as gyp wants.
+// `scalar`, `avx2fma` and `avx512` get the per-ISA kernel files, `avx512bf16` and `amx` the bf16
+// GEMM's hardware paths; `common` gets everything else (bindings, dispatch, CPU detection). Paths are relative to the project root, as gyp wants.
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const kind = process.argv[2];
-const isas = ["scalar", "avx2fma", "avx512"];
+const isas = ["scalar", "avx2fma", "avx512", "avx512bf16", "amx"];
 if (kind !== "common" && !isas.includes(kind)) {
   console.error(`native-sources: expected one of common, ${isas.join(", ")}; got ${kind}`);
   process.exit(2);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bind/args.h"
+#include "kernels/bf16-gemm/bf16-gemm.h"
 #include "kernels/conv2d/conv2d.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 #include "kernels/pool2d/pool2d.h"
@@ -54,6 +55,8 @@ Napi::Value runGemm(const Napi::CallbackInfo& info, const char* kName, Finish fi
   Napi::Env env = info.Env();
   Napi::Object p = paramsArg(info, kName);
   const bool transA = boolProp(p, "transA"), transB = boolProp(p, "transB");
+  // params.bf16 (absent: false) rounds A and B to bf16 first (kernels/bf16-gemm/bf16-gemm.h).
+  const auto gemm = boolProp(p, "bf16") ? weft_bf16_gemm : weft_f32_gemm;
   const int64_t m = dimProp(env, p, "m", 0, kName), n = dimProp(env, p, "n", 0, kName), k = dimProp(env, p, "k", 0, kName);
   const int64_t lda = dimProp(env, p, "lda", 0, kName), ldb = dimProp(env, p, "ldb", 0, kName);
   const int64_t ldc = dimProp(env, p, "ldc", 0, kName), batch = dimProp(env, p, "batch", 0, kName);
@@ -82,7 +85,7 @@ Napi::Value runGemm(const Napi::CallbackInfo& info, const char* kName, Finish fi
     const int64_t at = offC + i * strideC;
     GemmEpilogue e;
     const GemmEpilogue* ep = epilogueAt(at, &e);
-    weft_f32_gemm(transA, transB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
+    gemm(transA, transB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                   a.data + offA + i * strideA, static_cast<int>(lda), b.data + offB + i * strideB, static_cast<int>(ldb),
                   beta, c.data + at, static_cast<int>(ldc), ep);
   }

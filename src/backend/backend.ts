@@ -52,6 +52,12 @@ export interface GemmParams {
   strideA: number;
   strideB: number;
   strideC: number;
+  /**
+   * Round every element of A and B to bfloat16 (nearest, ties to even) before multiplying; the
+   * products and their sums stay float32, as C does (Note [bf16 products] in
+   * src/tensor/autocast.ts). Absent: false.
+   */
+  bf16?: boolean;
 }
 
 /** NCHW pooling window: x (n, c, h, w) -> out (n, c, oh, ow). Padding counts as -inf (max) or is excluded (avg). */

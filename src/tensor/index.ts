@@ -3,6 +3,7 @@ export { Tensor, noGrad, isGradEnabled, type GradFn, type GradHook } from "./ten
 export { tensor, zeros, ones, full, randn, uniform, arange, type TensorOptions } from "./create.js";
 export { activationBytes, activationPeak, resetActivationPeak, forgetActivations } from "./activation-bytes.js";
 export { ShapeError, sizeOf, type Shape } from "./shape.js";
+export { autocast, currentPrecision, PRECISIONS, type Precision } from "./autocast.js";
 export * from "./ops/elementwise.js";
 export * from "./ops/shape-ops.js";
 export * from "./ops/matmul.js";

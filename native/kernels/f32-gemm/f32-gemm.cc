@@ -31,21 +31,20 @@ void scaleC(int m, int n, float beta, float* c, ptrdiff_t ldc) {
   }
 }
 
-// The epilogue on C's block of rows [i0, i0 + rows) and columns [j0, j0 + cols).
-void applyEpilogue(const GemmEpilogue& e, int i0, int j0, int rows, int cols, float* c, ptrdiff_t ldc) {
+}  // namespace
+
+void applyGemmEpilogue(const GemmEpilogue& e, int i0, int j0, int rows, int cols, float* c, ptrdiff_t ldc) {
   const ptrdiff_t at = i0 * ldc + j0;
   f32Epilogue().apply(e.activation, e.bias ? e.bias + j0 : nullptr, e.residual ? e.residual + at : nullptr,
                       e.derivative ? e.derivative + at : nullptr, c + at, rows, cols, ldc);
 }
-
-}  // namespace
 
 void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n, int k, float alpha, float beta,
                  float* c, ptrdiff_t ldc, const GemmEpilogue* epilogue) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
     scaleC(m, n, beta, c, ldc);
-    if (epilogue) applyEpilogue(*epilogue, 0, 0, m, n, c, ldc);
+    if (epilogue) applyGemmEpilogue(*epilogue, 0, 0, m, n, c, ldc);
     return;
   }
   const int kcMax = std::min(k, g.kc);
@@ -74,7 +73,7 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
                 static_cast<size_t>(g.mr) * kc, packedA);
         g.macroKernel(mc, n, kc, alpha, packedA, packedB + block * panelsB, pc == 0 ? beta : 1.0f, c + ic * ldc, ldc);
       }
-      if (epilogue) applyEpilogue(*epilogue, ic, 0, mc, n, c, ldc);
+      if (epilogue) applyGemmEpilogue(*epilogue, ic, 0, mc, n, c, ldc);
     }
     return;
   }
@@ -92,7 +91,7 @@ void gemmStrided(const GemmKernels& g, MatrixView a, MatrixView b, int m, int n,
                 static_cast<size_t>(g.mr) * kc, packedA);
         g.macroKernel(mc, nc, kc, alpha, packedA, packedB, betaNow, c + ic * ldc + jc, ldc);
         // This block of C is final once the last depth block is in (Note [gemm epilogue]).
-        if (epilogue && pc + kc == k) applyEpilogue(*epilogue, ic, jc, mc, nc, c, ldc);
+        if (epilogue && pc + kc == k) applyGemmEpilogue(*epilogue, ic, jc, mc, nc, c, ldc);
       }
     }
   }

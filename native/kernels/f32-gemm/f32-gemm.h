@@ -63,6 +63,10 @@ inline size_t packedSize(int rowsOrCols, int depth, int tile) {
   return static_cast<size_t>((rowsOrCols + tile - 1) / tile) * tile * static_cast<size_t>(depth);
 }
 
+// The epilogue on C's block of rows [i0, i0 + rows) and columns [j0, j0 + cols), once that block
+// holds its final sums (the bf16 GEMM's driver calls it too).
+void applyGemmEpilogue(const GemmEpilogue& e, int i0, int j0, int rows, int cols, float* c, ptrdiff_t ldc);
+
 // C = alpha * A * B + beta * C with strided operands, on the given kernels, then the epilogue
 // when one is given (Note [gemm epilogue]; its residual and derivative have C's row stride).
 void gemmStrided(const GemmKernels& kernels, MatrixView a, MatrixView b, int m, int n, int k, float alpha, float beta,

@@ -21,6 +21,8 @@ enum class ScratchSlot : int {
   WinogradWeights,
   WinogradProducts,
   WinogradGradients,
+  Bf16PackedA,
+  Bf16PackedB,
   Count,
 };
 

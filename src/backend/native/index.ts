@@ -16,7 +16,20 @@ export interface NativeAddon {
   detectedIsa(): string;
   /** Forces a lower instruction-set variant; false when the CPU lacks it. */
   setIsa(isa: "scalar" | "avx2fma" | "avx512"): boolean;
+  /** The bf16 GEMM's path in use (native/kernels/bf16-gemm/bf16-gemm.h); absent from an addon built before it. */
+  bf16Path?(): Bf16GemmPath;
+  /** Every bf16 GEMM path this CPU has, "emulated" first. */
+  bf16Paths?(): Bf16GemmPath[];
+  /**
+   * Lowers the bf16 GEMM's path (tests); false when the CPU lacks it. "dot-layout" and
+   * "tile-layout" run the avx512bf16 and amx drivers with their instructions interpreted in
+   * portable code, on any CPU.
+   */
+  setBf16Path?(path: Bf16GemmPath | "dot-layout" | "tile-layout"): boolean;
 }
+
+/** How the native GEMM multiplies in bf16: widened to float32 on any CPU, or on AVX512-BF16 or AMX instructions. */
+export type Bf16GemmPath = "emulated" | "avx512bf16" | "amx";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const addonPath = `${root}build/Release/weft.node`;

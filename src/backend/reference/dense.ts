@@ -3,6 +3,7 @@
 // sums accumulate in float64 (JavaScript numbers) and are rounded to float32 once, on store.
 import type { Activation, Backend, Conv2dParams, GemmParams, Pool2dParams } from "../backend.js";
 import { outputSize } from "../backend.js";
+import { roundToBf16 } from "./bf16-round.js";
 import { UNARY_DERIVATIVE, UNARY_FORWARD } from "./elementwise.js";
 
 type DenseKernels = Pick<
@@ -18,9 +19,13 @@ type DenseKernels = Pick<
   | "avgPool2dBackward"
 >;
 
+const exact = (x: number): number => x;
+
 /** C_b = alpha * op(A_b) * op(B_b) + beta * C_b for each batch entry b (see GemmParams). */
 function gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void {
   const { m, n, k, lda, ldb, ldc, alpha, beta } = p;
+  // With bf16, each element is rounded to bf16 as it is read; the sum stays float64 here.
+  const read = p.bf16 === true ? roundToBf16 : exact;
   for (let bi = 0; bi < p.batch; bi++) {
     const aBase = p.offsetA + bi * p.strideA;
     const bBase = p.offsetB + bi * p.strideB;
@@ -29,8 +34,8 @@ function gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array):
       for (let j = 0; j < n; j++) {
         let sum = 0;
         for (let l = 0; l < k; l++) {
-          const aij = p.transA ? a[aBase + l * lda + i] : a[aBase + i * lda + l];
-          const blj = p.transB ? b[bBase + j * ldb + l] : b[bBase + l * ldb + j];
+          const aij = read(p.transA ? a[aBase + l * lda + i]! : a[aBase + i * lda + l]!);
+          const blj = read(p.transB ? b[bBase + j * ldb + l]! : b[bBase + l * ldb + j]!);
           sum += aij * blj;
         }
         const at = cBase + i * ldc + j;

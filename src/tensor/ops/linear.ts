@@ -12,11 +12,16 @@
 // Against the composed ops (matmul, add, gelu, add) this saves a pass over memory per operation
 // forward, the second exp of GELU's derivative, and the strided pass that turned the gradient
 // of W^T into W's.
+//
+// Under autocast("bf16") the forward GEMM and the two of the backward (gW, gx) round their
+// operands to bf16; the epilogue, gb and the residual's gradient stay float32 (Note [bf16
+// products] in ../autocast.ts).
 import { backend } from "../../backend/index.js";
 import type { Activation, GemmParams } from "../../backend/backend.js";
 import { formatShape, sameShape, ShapeError } from "../shape.js";
 import { accumulateGrad, fromOp, isGradEnabled, type Tensor } from "../tensor.js";
 import { uninitialized } from "../storage.js";
+import { productsInBf16 } from "../autocast.js";
 
 export interface LinearOptions {
   /** Applied after the bias and the residual ("none" by default). */
@@ -26,11 +31,11 @@ export interface LinearOptions {
 }
 
 /** Row-major GEMM of (m x k) by (k x n), or its transposes, with contiguous operands. */
-function gemmParams(m: number, n: number, k: number, transA: boolean, transB: boolean): GemmParams {
+function gemmParams(m: number, n: number, k: number, transA: boolean, transB: boolean, bf16: boolean): GemmParams {
   return {
     transA, transB, m, n, k, alpha: 1, beta: 0,
     lda: transA ? m : k, ldb: transB ? k : n, ldc: n,
-    batch: 1, offsetA: 0, offsetB: 0, offsetC: 0, strideA: 0, strideB: 0, strideC: 0,
+    batch: 1, offsetA: 0, offsetB: 0, offsetC: 0, strideA: 0, strideB: 0, strideC: 0, bf16,
   };
 }
 
@@ -66,12 +71,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     throw new ShapeError(`linear: residual ${formatShape(residual.shape)} should be the output's shape ${formatShape(shape)}`);
   }
   const rows = x.size / inF;
+  const bf16 = productsInBf16();
   const xd = x.dense(), wd = weight.dense();
   const out = uninitialized(rows * outF);
   const needsGrad = isGradEnabled() && [x, weight, bias, residual].some((t) => t?.requiresGrad === true);
   // GELU's derivative is kept for the backward; ReLU's is read off the output.
   const derivative = activation === "gelu" && needsGrad ? uninitialized(rows * outF) : null;
-  backend().gemmEpilogue(gemmParams(rows, outF, inF, false, true), xd, wd, out, activation, bias?.dense() ?? null, residual?.dense() ?? null, derivative);
+  backend().gemmEpilogue(gemmParams(rows, outF, inF, false, true, bf16), xd, wd, out, activation, bias?.dense() ?? null, residual?.dense() ?? null, derivative);
   const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   return fromOp("linear", out, shape, inputs, (g) => {
     let gv = g;
@@ -87,12 +93,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     }
     if (weight.requiresGrad) {
       const gw = uninitialized(outF * inF);
-      backend().gemm(gemmParams(outF, inF, rows, true, false), gv, xd, gw);
+      backend().gemm(gemmParams(outF, inF, rows, true, false, bf16), gv, xd, gw);
       accumulateGrad(weight, gw, true);
     }
     if (x.requiresGrad) {
       const gx = uninitialized(rows * inF);
-      backend().gemm(gemmParams(rows, inF, outF, false, false), gv, wd, gx);
+      backend().gemm(gemmParams(rows, inF, outF, false, false, bf16), gv, wd, gx);
       accumulateGrad(x, gx, true);
     }
     // Last: once handed over, gv may be accumulated into (when the residual is also x, just above).

@@ -1,12 +1,15 @@
 // Matrix products on the GEMM kernel. Transposed views are not copied: a matrix whose last two
 // axes are a transposed layout is handed to GEMM with its trans flag, so x @ w.T (every Linear
-// layer) and the backward products (g @ w, x.T @ g) run with no copies.
+// layer) and the backward products (g @ w, x.T @ g) run with no copies. Under autocast("bf16") the
+// forward's products and both of its backward's round their operands to bf16 (Note [bf16
+// products] in ../autocast.ts).
 import { backend } from "../../backend/index.js";
 import type { GemmParams } from "../../backend/backend.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, ShapeError, sizeOf, type Shape } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { sumToShape } from "./elementwise.js";
 import { reshape, squeeze, transpose } from "./shape-ops.js";
+import { productsInBf16 } from "../autocast.js";
 import { uninitialized } from "../storage.js";
 
 /** How GEMM reads one matrix: leading dimension and whether it is stored transposed; null if neither fits. */
@@ -65,7 +68,7 @@ function operand(t: Tensor, batchShape: Shape): Operand {
  * per-head products of attention on (B, H, T, hs) views of a (B, T, 3D) projection run without
  * copying: B calls, each batched over the H heads.
  */
-function gemmInto(a: Tensor, b: Tensor, batchShape: Shape, out: Float32Array, beta: number, alpha = 1): void {
+function gemmInto(a: Tensor, b: Tensor, batchShape: Shape, out: Float32Array, beta: number, alpha: number, bf16: boolean): void {
   const m = a.shape[a.rank - 2]!, k = a.shape[a.rank - 1]!, n = b.shape[b.rank - 1]!;
   const A = operand(a, batchShape), B = operand(b, batchShape);
   const nb = batchShape.length;
@@ -84,7 +87,7 @@ function gemmInto(a: Tensor, b: Tensor, batchShape: Shape, out: Float32Array, be
     offsetA: A.offset, offsetB: B.offset, offsetC: 0,
     strideA: uniformStride(inner, A.strides.slice(split, nb))!,
     strideB: uniformStride(inner, B.strides.slice(split, nb))!,
-    strideC: m * n,
+    strideC: m * n, bf16,
   };
   const outerCount = sizeOf(outer);
   for (let o = 0; o < outerCount; o++) {
@@ -111,6 +114,8 @@ export function matmul(a: Tensor, b: Tensor, alpha = 1): Tensor {
   if (a.rank === 1) return squeeze(matmul(reshape(a, [1, a.size]), b, alpha), -2);
   if (b.rank === 1) return squeeze(matmul(a, reshape(b, [b.size, 1]), alpha), -1);
   const m = a.shape[a.rank - 2]!, k = a.shape[a.rank - 1]!, k2 = b.shape[b.rank - 2]!, n = b.shape[b.rank - 1]!;
+  // Read once: the backward multiplies in the forward's precision, wherever it runs.
+  const bf16 = productsInBf16();
   if (k !== k2) throw new ShapeError(`matmul: ${formatShape(a.shape)} @ ${formatShape(b.shape)}: inner sizes ${k} and ${k2} differ`);
 
   // (..., m, k) @ (k, n) with contiguous rows in a: one big GEMM over all rows at once.
@@ -118,18 +123,18 @@ export function matmul(a: Tensor, b: Tensor, alpha = 1): Tensor {
     const rows = a.size / k;
     const a2 = new Tensor(a.data, [rows, k], [k, 1], a.offset);
     const out = uninitialized(rows * n);
-    gemmInto(a2, b, [], out, 0, alpha);
+    gemmInto(a2, b, [], out, 0, alpha, bf16);
     const shape = [...a.shape.slice(0, -1), n];
     return fromOp("matmul", out, shape, [a, b], (g) => {
       const g2 = new Tensor(g, [rows, n]);
       if (a.requiresGrad) {
         const ga = uninitialized(rows * k);
-        gemmInto(g2, transpose(b.detach()), [], ga, 0, alpha);
+        gemmInto(g2, transpose(b.detach()), [], ga, 0, alpha, bf16);
         accumulateGrad(a, ga, true);
       }
       if (b.requiresGrad) {
         const gb = uninitialized(k * n);
-        gemmInto(transpose(a2), g2, [], gb, 0, alpha);
+        gemmInto(transpose(a2), g2, [], gb, 0, alpha, bf16);
         accumulateGrad(b, gb, true);
       }
     });
@@ -138,18 +143,18 @@ export function matmul(a: Tensor, b: Tensor, alpha = 1): Tensor {
   const batchShape = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const shape = [...batchShape, m, n];
   const out = uninitialized(sizeOf(shape));
-  gemmInto(a, b, batchShape, out, 0, alpha);
+  gemmInto(a, b, batchShape, out, 0, alpha, bf16);
   return fromOp("matmul", out, shape, [a, b], (g) => {
     const gt = new Tensor(g, shape);
     if (a.requiresGrad) {
       const ga = uninitialized(sizeOf([...batchShape, m, k]));
-      gemmInto(gt, transpose(b.detach()), batchShape, ga, 0, alpha);
+      gemmInto(gt, transpose(b.detach()), batchShape, ga, 0, alpha, bf16);
       const r = sumToShape(ga, [...batchShape, m, k], a.shape);
       accumulateGrad(a, r.data, true);
     }
     if (b.requiresGrad) {
       const gb = uninitialized(sizeOf([...batchShape, k, n]));
-      gemmInto(transpose(a.detach()), gt, batchShape, gb, 0, alpha);
+      gemmInto(transpose(a.detach()), gt, batchShape, gb, 0, alpha, bf16);
       const r = sumToShape(gb, [...batchShape, k, n], b.shape);
       accumulateGrad(b, r.data, true);
     }
