@@ -14,7 +14,7 @@ export {
   CheckpointError, loadCheckpoint, saveCheckpoint, expectTensor, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, toFloat32,
   type CheckpointErrorSite, type TensorSource, type NamedArray, type SafetensorsDtype, type Checkpoint,
 } from "./checkpoint/index.js";
-export { backend, setBackend, referenceBackend, nativeBackend } from "./backend/index.js";
+export { backend, setBackend, referenceBackend, nativeBackend, bf16GemmPath, type Bf16GemmPath } from "./backend/index.js";
 export { Rng } from "./util/rng.js";
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState } from "./train/training-checkpoint.js";
 export * from "./distributed/index.js";

@@ -6,7 +6,7 @@ import { manualSeed } from "../nn/index.js";
 import { AdamW } from "../optim/index.js";
 import { crossEntropy, reshape } from "../tensor/index.js";
 import { Rng } from "../util/rng.js";
-import { timeSteps, type BenchOptions } from "./options.js";
+import { precisionFields, timeSteps, type BenchOptions } from "./options.js";
 
 export function benchGptTiny(o: BenchOptions): Record<string, unknown> {
   const batch = o.batch ?? 32, steps = o.steps ?? 20, warmup = o.warmup ?? 3;
@@ -23,7 +23,7 @@ export function benchGptTiny(o: BenchOptions): Record<string, unknown> {
     opt.step();
   });
   return {
-    bench: "gpt-tiny", backend: backend().name, threads: 1, params: model.parameterCount(), batch, context, steps,
+    bench: "gpt-tiny", backend: backend().name, threads: 1, ...precisionFields(o), params: model.parameterCount(), batch, context, steps,
     tokens_per_s: Math.round((10 * batch * context * steps) / totalS) / 10,
     step_ms_median: Math.round(medianMs * 1000) / 1000,
   };

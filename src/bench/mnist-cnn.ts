@@ -6,7 +6,7 @@ import { manualSeed } from "../nn/index.js";
 import { Adam } from "../optim/index.js";
 import { crossEntropy, randn } from "../tensor/index.js";
 import { Rng } from "../util/rng.js";
-import { timeSteps, type BenchOptions } from "./options.js";
+import { precisionFields, timeSteps, type BenchOptions } from "./options.js";
 
 export function benchMnistCnn(o: BenchOptions): Record<string, unknown> {
   const batch = o.batch ?? 64, steps = o.steps ?? 200, warmup = o.warmup ?? 10;
@@ -22,7 +22,7 @@ export function benchMnistCnn(o: BenchOptions): Record<string, unknown> {
     opt.step();
   });
   return {
-    bench: "mnist-cnn", backend: backend().name, threads: 1, batch, steps,
+    bench: "mnist-cnn", backend: backend().name, threads: 1, ...precisionFields(o), batch, steps,
     samples_per_s: Math.round((10 * batch * steps) / totalS) / 10,
     step_ms_median: Math.round(medianMs * 1000) / 1000,
   };

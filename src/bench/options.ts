@@ -1,4 +1,5 @@
-import { backend, setBackend } from "../backend/index.js";
+import { backend, setBackend, type Bf16GemmPath } from "../backend/index.js";
+import { autocast, type Precision } from "../tensor/index.js";
 import { KernelProfile } from "../backend/profile.js";
 import { median } from "./median.js";
 
@@ -8,6 +9,9 @@ export interface BenchOptions {
   warmup?: number;
   /** Time every kernel and print where each step's time goes (on stderr). */
   profile?: boolean;
+  /** The precision of the model's matrix products (default f32), and with bf16 the GEMM's path, for the line. */
+  precision?: Precision;
+  bf16Path?: Bf16GemmPath;
 }
 
 /** With --profile, routes kernels through a timing wrapper; `finish` prints the table and restores the backend. */
@@ -34,13 +38,19 @@ function startProfile(o: BenchOptions): { reset(): void; finish(totalMs: number,
 export function timeSteps(o: BenchOptions, warmup: number, steps: number, step: () => void): { totalS: number; medianMs: number } {
   const times: number[] = [];
   const profile = startProfile(o);
+  const precision = o.precision ?? "f32";
   for (let i = 0; i < warmup + steps; i++) {
     const t = performance.now();
-    step();
+    autocast(precision, step);
     if (i >= warmup) times.push(performance.now() - t);
     if (i + 1 === warmup) profile?.reset();
   }
   const totalMs = times.reduce((s, v) => s + v, 0);
   profile?.finish(totalMs, steps);
   return { totalS: totalMs / 1000, medianMs: median(times) };
+}
+
+/** The line's fields that say what precision the bench multiplied in. */
+export function precisionFields(o: BenchOptions): Record<string, string> {
+  return { precision: o.precision ?? "f32", ...(o.bf16Path === undefined ? {} : { bf16_path: o.bf16Path }) };
 }

@@ -10,12 +10,14 @@ import type { OptionTable } from "../train/option-spec.js";
 import { describeOptions, parseCommandLine, UsageError } from "./options.js";
 import { checkWorkerCount } from "./worker-count.js";
 import { weftEntry } from "./weft-entry.js";
+import { PRECISION_OPTION, resolvePrecision, type PrecisionFlag } from "./precision-flag.js";
 
 const TRAINING_BENCH_OPTIONS = {
   steps: { type: "int", min: 1, help: "timed steps (default 200 for mnist-cnn, 20 for gpt-tiny)" },
   warmup: { type: "int", min: 0, help: "untimed steps first (default 10 for mnist-cnn, 3 for gpt-tiny)" },
   batch: { type: "int", min: 1, max: 1 << 16, help: "batch size (default 64 for mnist-cnn, 32 for gpt-tiny)" },
   profile: { type: "flag", help: "print a per-kernel time profile on stderr" },
+  ...PRECISION_OPTION,
   json: { type: "flag", help: "(accepted for symmetry: the output is always one JSON line)" },
   help: { type: "flag", short: "h", help: "show this help" },
 } as const satisfies OptionTable;
@@ -52,6 +54,7 @@ async function trainingBench(name: "mnist-cnn" | "gpt-tiny", argv: string[]): Pr
     ...(v.warmup === undefined ? {} : { warmup: v.warmup }),
     ...(v.batch === undefined ? {} : { batch: v.batch }),
     profile: v.profile,
+    ...resolvePrecision(v.precision as PrecisionFlag, command, (line) => void process.stderr.write(`${line}\n`)),
   };
   const result = name === "mnist-cnn" ? (await import("../bench/mnist-cnn.js")).benchMnistCnn(o) : (await import("../bench/gpt-tiny.js")).benchGptTiny(o);
   console.log(JSON.stringify(result));

@@ -23,6 +23,7 @@ import { checkWorkerCount } from "./worker-count.js";
 import { largestMemory, RESULT_FILE, type TrainJob, reportFile } from "./train-job.js";
 import { checkPlannedMemory, MAX_MEMORY_FORMS, maxMemoryBytes, memoryLimitOf } from "./train-memory.js";
 import { MemoryLimitError } from "../train/memory.js";
+import { PRECISION_OPTION, resolvePrecision, type PrecisionFlag } from "./precision-flag.js";
 
 /** Flags every recipe takes; a recipe's defaults fill in the budget's. */
 function sharedOptions(recipe: Recipe | undefined) {
@@ -50,6 +51,7 @@ function sharedOptions(recipe: Recipe | undefined) {
     "max-memory": { type: "string", placeholder: "BYTES", help: `the most each worker may hold in parameters, gradients, optimizer state and activations; a run that would not fit is refused at once, naming the strategies that would (${MAX_MEMORY_FORMS})` },
     "slow-rank": { type: "int", min: 0, help: "make this worker slower, to study stragglers (with --slowdown)" },
     slowdown: { type: "number", min: 1, help: "how many times slower --slow-rank runs (>= 1; it sleeps in proportion to its compute)" },
+    ...PRECISION_OPTION,
     ...DASHBOARD_OPTIONS,
     json: { type: "flag", help: "print the result as one JSON line, last on stdout" },
     list: { type: "flag", help: "list the recipes and strategies" },
@@ -249,13 +251,15 @@ export async function runTrainCommand(argv: string[]): Promise<number> {
     ...elasticPlan(v, workers),
     ...(maxBytes === undefined ? {} : { maxMemory: { bytes: maxBytes, text: String(v["max-memory"]) } }),
   };
+  const { precision, bf16Path } = resolvePrecision(v.precision as PrecisionFlag, "weft train", (line) => void process.stderr.write(`${line}\n`));
+  if (precision !== "f32") job.precision = precision;
   // Before any worker starts (train-memory.ts, check 1).
   if (job.maxMemory) checkPlannedMemory(recipe, settings, strategy, strategyOptions, workers, job.maxMemory);
 
   const runDir = v["run-dir"] as string | undefined;
   const result = strategy.distributed ? await trainOnWorkers(job, strategy, processes, runDir, dashboard) : await trainHere(job, recipe, strategy, runDir);
   if (result === undefined) return 1;
-  const line = { ...result, backend: backend().name };
+  const line = { ...result, backend: backend().name, ...(bf16Path === undefined ? {} : { bf16_path: bf16Path }) };
   if (v.json) console.log(JSON.stringify(line));
   else console.log(summary(line));
   return 0;
@@ -285,6 +289,7 @@ async function trainHere(job: TrainJob, recipe: Recipe, strategy: StrategyEntry,
       ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
       ...(job.slow === undefined ? {} : { slowdown: job.slow.factor }),
       ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
+      ...(job.precision === undefined ? {} : { precision: job.precision }),
     });
     return { ...result, bytes_sent_per_worker: 0, ...(runDir === undefined ? {} : { run_dir: resolve(runDir) }) };
   } catch (err) {

@@ -3,6 +3,7 @@
 import type { CheckpointFolderPlan, CheckpointPlan } from "../train/fit.js";
 import type { RecipeSettings } from "../train/recipe.js";
 import type { MemoryReport } from "../train/memory.js";
+import type { Precision } from "../tensor/index.js";
 
 export interface TrainJob {
   recipe: string;
@@ -23,6 +24,8 @@ export interface TrainJob {
   elastic?: { min: number; max: number; maxRestarts: number };
   /** --max-memory: bytes per worker, and the flag's text for messages (train-memory.ts). */
   maxMemory?: { bytes: number; text: string };
+  /** --precision, as weft train resolved it for this machine (precision-flag.ts). */
+  precision?: Precision;
 }
 
 /** Written by rank 0: the run's result. */

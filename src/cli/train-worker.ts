@@ -44,6 +44,7 @@ async function main(): Promise<void> {
         ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
         ...(job.slow?.rank === pg.rank ? { slowdown: job.slow.factor } : {}),
         ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
+        ...(job.precision === undefined ? {} : { precision: job.precision }),
       });
       report = { ...strategy.report(), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received, ...memoryReportFields(result.memory) };
       if (pg.rank === 0) writeFileSync(join(runDir, RESULT_FILE), JSON.stringify({ ...result, transport: pg.transport }));
@@ -84,6 +85,7 @@ async function trainElastic(job: TrainJob, recipe: Recipe, entry: StrategyEntry)
       checkpoint: job.checkpoint, resumeFrom: job.resumeFrom,
       ...(job.evaluateEvery === undefined ? {} : { evaluateEvery: job.evaluateEvery }),
       ...(job.maxMemory ? { maxMemory: memoryLimitOf(job)! } : {}),
+      ...(job.precision === undefined ? {} : { precision: job.precision }),
     });
     const writesResult = group.rank === 0;
     writeFileSync(join(runDir, reportFile(memberId)), JSON.stringify({ ...pickReport(result), bytes_sent: result.bytes_sent, bytes_received: result.bytes_received, ...memoryReportFields(result.memory) }));

@@ -19,6 +19,7 @@
 // set-up (so DDP broadcasts the loaded state), then skips to the saved step: the data loader's
 // batches are a function of (seed, epoch, batch), so the resumed run sees exactly the batches the
 // uninterrupted run would have.
+import { autocast, type Precision, type Tensor } from "../tensor/index.js";
 import { loadTrainingCheckpoint, snapshotTrainingState } from "./training-checkpoint.js";
 import {
   checkpointDirProblem, checkpointFileProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf,
@@ -31,7 +32,6 @@ import { MemoryMeter, type MemoryLimit, type MemoryReport } from "./memory.js";
 import { percentile } from "./percentile.js";
 import type { LayerStack, Module } from "../nn/index.js";
 import type { Optimizer } from "../optim/index.js";
-import type { Tensor } from "../tensor/index.js";
 import { statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -149,6 +149,12 @@ export interface FitOptions<B> {
    * gradients, optimizer state and activations at their peak together (train/memory.ts).
    */
   maxMemory?: MemoryLimit;
+  /**
+   * The precision of matrix products for the whole run, training and evaluation alike (default
+   * "f32"): "bf16" runs it under autocast("bf16"), so weights, gradients and optimizer state stay
+   * float32 (Note [bf16 products] in tensor/autocast.ts). It holds for the process while fit runs.
+   */
+  precision?: Precision;
 }
 
 /**
@@ -233,6 +239,11 @@ function checkCount(name: string, v: number | undefined, min: number): void {
  * ```
  */
 export async function fit<B>(o: FitOptions<B>): Promise<FitResult> {
+  const precision = o.precision ?? "f32";
+  return autocast(precision, () => fitIn(o));
+}
+
+async function fitIn<B>(o: FitOptions<B>): Promise<FitResult> {
   const elastic = o.elastic;
   let strategy: Strategy = elastic ? elastic.strategyFor(elastic.group.group) : o.strategy ?? new SingleStrategy();
   const setupContext: SetupContext = { layers: o.layers as LayerStack<unknown> | undefined, tensorParallel: o.tensorParallel as SetupContext["tensorParallel"] };

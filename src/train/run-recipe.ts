@@ -12,6 +12,7 @@ import type { ProcessGroup } from "../distributed/group/process-group.js";
 import { fit, type CheckpointFolderPlan, type CheckpointPlan, type ShardedEpochSource } from "./fit.js";
 import type { Recipe, RecipeSettings } from "./recipe.js";
 import type { MemoryLimit, MemoryReport } from "./memory.js";
+import type { Precision } from "../tensor/index.js";
 
 export interface RecipeRun {
   recipe: Recipe;
@@ -37,6 +38,8 @@ export interface RecipeRun {
   baseWorkers?: number;
   /** Fail after the first step if this rank holds more (fit's maxMemory; weft train --max-memory). */
   maxMemory?: MemoryLimit;
+  /** The precision of matrix products (fit's precision; weft train --precision). */
+  precision?: Precision;
 }
 
 /**
@@ -114,12 +117,13 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
     ...(run.elastic ? { elastic: { ...run.elastic, data: shards } } : {}),
     ...(run.maxMemory === undefined ? {} : { maxMemory: run.maxMemory }),
+    ...(run.precision === undefined ? {} : { precision: run.precision }),
   });
   const value = result.evaluation[recipe.metric.name] ?? NaN;
   return {
     recipe: recipe.name, strategy: strategy.name, workers: strategy.worldSize,
     metric: recipe.metric.name, value, ...result.evaluation,
-    epochs: settings.epochs, steps: result.final_step,
+    epochs: settings.epochs, steps: result.final_step, precision: run.precision ?? "f32",
     ...(result.resumed_from_step === undefined ? {} : { resumed_from_step: result.resumed_from_step }),
     train_loss: result.train_loss,
     samples_per_s: result.samples_per_s, wall_s: result.wall_s,

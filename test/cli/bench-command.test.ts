@@ -20,7 +20,7 @@ const refused: [string[], RegExp][] = [
   [["bench", "mnist-cnn", "--steps", "1.5"], /^weft bench mnist-cnn: --steps must be an integer >= 1, got "1\.5"$/],
   [["bench", "mnist-cnn", "--batch", "-1"], /^weft bench mnist-cnn: --batch must be an integer from 1 to 65536, got "-1"$/],
   [["bench", "gpt-tiny", "--warmup", "x"], /^weft bench gpt-tiny: --warmup must be an integer >= 0, got "x"$/],
-  [["bench", "gpt-tiny", "--bogus"], /^weft bench gpt-tiny: unknown option --bogus; known: --steps, --warmup, --batch, --profile, --json, --help$/],
+  [["bench", "gpt-tiny", "--bogus"], /^weft bench gpt-tiny: unknown option --bogus; known: --steps, --warmup, --batch, --profile, --precision, --json, --help$/],
   [["bench", "mnist-cnn", "fast"], /^weft bench mnist-cnn: unexpected argument "fast"/],
   [["bench", "allreduce", "--bogus"], /^weft bench allreduce: unknown option --bogus; known: --workers, --sizes, .*--json, --help$/],
   [["bench", "allreduce", "--workers", "1"], /^weft bench allreduce: --workers must be an integer >= 2, got "1"$/],
@@ -66,4 +66,14 @@ test("weft bench allreduce --json runs its workers with the checked options and 
   assert.equal(run.status, 0, run.stderr);
   const rows = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(rows.map((r) => [r.bench, r.bytes, r.workers, r.wire, r.iters]), [["allreduce", 4096, 2, "bf16", 5], ["allreduce", 65536, 2, "bf16", 5]]);
+});
+
+test("weft bench gpt-tiny --precision bf16-anywhere multiplies in bf16 and says so on its line", () => {
+  const run = weftRun(["bench", "gpt-tiny", "--steps", "1", "--warmup", "0", "--batch", "2", "--precision", "bf16-anywhere"]);
+  assert.equal(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as Record<string, unknown>;
+  assert.equal(result.precision, "bf16");
+  assert.match(String(result.bf16_path), /^(emulated|avx512bf16|amx)$/);
+  const plain = JSON.parse(weftRun(["bench", "gpt-tiny", "--steps", "1", "--warmup", "0", "--batch", "2"]).stdout) as Record<string, unknown>;
+  assert.equal(plain.precision, "f32");
 });
