@@ -45,6 +45,39 @@ export interface DistAddon extends WireAddon {
   shmUnlink(name: string): void;
 }
 
+/** Why a fast-link all-reduce failed (native/dist/tcp-fast.h); null is returned on success. */
+export interface FastFailure {
+  status: "timeout" | "peerLost" | "mismatch" | "failed" | "protocol";
+  /** Timeout: the rank not heard from; the others: the peer. */
+  ranks: number[];
+  /** Mismatch: the peer's call, from its header (Note [fast link frames]). */
+  theirs: { seq: number; op: number; reduce: number; count: number };
+}
+
+/** The calling thread's TCP links, as native/bind/tcp-fast.cc exports them (negative results: -errno). */
+export interface FastAddon {
+  fastListen(host: string): [fd: number, port: number];
+  fastAccept(fd: number): number;
+  fastConnect(host: string, port: number): number;
+  fastConnectResult(fd: number): number;
+  fastWrite(fd: number, bytes: Uint8Array): number;
+  fastRead(fd: number, bytes: Uint8Array): number;
+  fastShutdown(fd: number): void;
+  fastClose(fd: number): void;
+  fastAllReduce(
+    fds: Int32Array, rank: number, worldSize: number, failedFlag: Int32Array, seq: number, op: number, reduce: number,
+    buf: Float32Array | null, count: number, scratch: Float32Array | null, timeoutMs: number, spinUs: number,
+  ): FastFailure | null;
+}
+
+function loadFast(): FastAddon | null {
+  const a = nativeAddon as unknown as Partial<FastAddon> | null;
+  return a && typeof a.fastAllReduce === "function" && typeof a.fastListen === "function" ? (a as FastAddon) : null;
+}
+
+/** Null when the addon did not load (or predates the fast links): TCP collectives then all run on the comm thread. */
+export const fastAddon: FastAddon | null = loadFast();
+
 function load(): DistAddon | null {
   const a = nativeAddon as unknown as Partial<DistAddon> | null;
   const present = ["shmRun", "bindProcessToCpus", "exitWithParent", "packF32", "unpackF32", "unpackAddF32"] as const;

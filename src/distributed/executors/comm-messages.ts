@@ -35,6 +35,12 @@ export interface CommWorkerConfig {
    * thread copies them out when it handles that message (Note [waits through shared memory]).
    */
   waits: SharedArrayBuffer;
+  /**
+   * One Int32, shared: the comm thread sets it to 1 once the group has failed (a peer lost or
+   * silent, an abort, a mismatch), before it posts "groupFailed", so that a collective waiting
+   * on the calling thread's links (fast-executor.ts) stops at once.
+   */
+  failed: SharedArrayBuffer;
 }
 
 /**

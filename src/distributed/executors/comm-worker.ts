@@ -27,7 +27,11 @@ const waitSlots = new Float64Array(config.waits);
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
   const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
-  engine.onFailed = (err) => post({ kind: "groupFailed", error: serializeError(err) });
+  const failed = new Int32Array(config.failed);
+  engine.onFailed = (err) => {
+    Atomics.store(failed, 0, 1);
+    post({ kind: "groupFailed", error: serializeError(err) });
+  };
   const store = await connectRendezvousStore(config.rendezvous, {
     secret,
     ...(config.jobId === undefined ? {} : { jobId: config.jobId }),

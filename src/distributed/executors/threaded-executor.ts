@@ -76,14 +76,17 @@ export class ThreadedExecutor implements OpExecutor {
     private readonly counter: TrafficCounter,
     /** Note [waits through shared memory]. */
     private readonly waits: Float64Array,
+    /** CommWorkerConfig.failed: 1 once the comm thread knows the group failed. */
+    readonly failedFlag: Int32Array,
   ) {}
 
   /** Starts the comm thread and waits until its links to every peer are up. */
-  static start(config: Omit<CommWorkerConfig, "traffic" | "waits">): Promise<{ executor: ThreadedExecutor; address: string }> {
+  static start(config: Omit<CommWorkerConfig, "traffic" | "waits" | "failed">): Promise<{ executor: ThreadedExecutor; address: string }> {
     const counter = new TrafficCounter();
     const waits = new SharedArrayBuffer(8 * WAIT_SLOTS * config.worldSize);
-    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer, waits } satisfies CommWorkerConfig });
-    const executor = new ThreadedExecutor(worker, counter, new Float64Array(waits));
+    const failed = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer, waits, failed } satisfies CommWorkerConfig });
+    const executor = new ThreadedExecutor(worker, counter, new Float64Array(waits), new Int32Array(failed));
     return new Promise((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`the comm thread exited (code ${code}) before it was ready`));
       worker.once("error", reject);

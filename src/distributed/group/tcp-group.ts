@@ -13,6 +13,12 @@ import { attachSharedMemory } from "../executors/shm-attach.js";
 import { DEFAULT_FRAME_LIMITS } from "../wire/frame.js";
 import { ProcessGroup, type SubgroupFactory } from "./process-group.js";
 import { checkHeartbeat, DEFAULT_HEARTBEAT, type HeartbeatOptions } from "../transport/link-watch.js";
+import { fastAddon } from "../base/native-dist.js";
+import { FastLinks } from "../executors/fast-links.js";
+import { FastTcpExecutor } from "../executors/fast-executor.js";
+import { secretKey } from "../wire/secret.js";
+import { storeAddressBook } from "../rendezvous/address-book.js";
+import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 
 export interface TcpGroupOptions extends Partial<EngineOptions> {
   rank: number;
@@ -51,6 +57,16 @@ export interface TcpGroupOptions extends Partial<EngineOptions> {
    * and 1 s; silenceMs must be at least 2 × intervalMs. Subgroups use their parent's.
    */
   heartbeat?: HeartbeatOptions;
+  /**
+   * Small all-reduces and barriers on the calling thread, over links of their own (default true
+   * where the native addon is built; executors/fast-executor.ts). false runs every collective on
+   * the comm thread.
+   */
+  fastPath?: boolean;
+  /** All-reduces up to this many bytes take the fast path (default 1 MiB for 2 ranks, else smallMessageBytes). */
+  fastMessageBytes?: number;
+  /** How long a fast collective's wait spins before it sleeps, µs (default 100). */
+  fastSpinUs?: number;
 }
 
 let groupsCreated = 0;
@@ -65,7 +81,7 @@ export function storeAddress(host: string, port: number): string {
  * links are up. `naming` is for subgroups (Note [global rank names] in collectives/engine.ts).
  */
 export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: RankNaming): Promise<ProcessGroup> {
-  const { rank, worldSize, secret, storeHost, storePort, rendezvous, jobId, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, heartbeat, ...engine } = options;
+  const { rank, worldSize, secret, storeHost, storePort, rendezvous, jobId, groupName, listenHost, connectTimeoutMs, maxFrameBytes, sharedMemory, spinUs, shmChunkBytes, heartbeat, fastPath, fastMessageBytes, fastSpinUs, ...engine } = options;
   const liveness = { ...DEFAULT_HEARTBEAT, ...heartbeat };
   checkHeartbeat(liveness, "createTcpProcessGroup heartbeat");
   const limits = { ...DEFAULT_FRAME_LIMITS, ...(maxFrameBytes === undefined ? {} : { maxDataBytes: maxFrameBytes }) };
@@ -102,5 +118,47 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
     if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", { ...internals, algorithmOf: shmAlgorithm });
     stderrLogger(`rank ${naming?.globalRanks[rank] ?? rank}${naming?.scope ?? ""}: collectives use TCP, not shared memory: ${reason}`);
   }
-  return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
+  const fast = fastPath === false ? undefined : await startFastPath(executor, { rank, worldSize, secret, rendezvous: rendezvous ?? storeAddress(storeHost, storePort), jobId, groupName: name, listenHost, connectTimeoutMs: connectTimeoutMs ?? 60_000, naming });
+  if (!fast) return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
+  const fastBytes = fastMessageBytes ?? defaultFastBytes(worldSize, small);
+  const fastExecutor = new FastTcpExecutor(fastAddon!, fast, rank, worldSize, executor, {
+    fastBytes, timeoutMs: engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs, spinUs: fastSpinUs ?? DEFAULT_FAST_SPIN_US, wire: engine.wire ?? DEFAULT_ENGINE_OPTIONS.wire, naming,
+  });
+  return new ProcessGroup(rank, worldSize, fastExecutor, "tcp", internals);
+}
+
+/** How long a fast collective spins before it sleeps (µs): a peer a round trip away is usually there by then. */
+const DEFAULT_FAST_SPIN_US = 100;
+
+/**
+ * All-reduces up to this size take the calling thread's links (Note [two paths, one order] in
+ * executors/fast-executor.ts). Their algorithm is recursive doubling, which between two ranks
+ * sends what the ring sends (the whole buffer once each way) in one round instead of two, so
+ * there it pays up to 1 MiB; with more ranks it sends log2(w) whole buffers, and the ring's
+ * threshold (smallMessageBytes) holds.
+ */
+function defaultFastBytes(worldSize: number, smallMessageBytes: number): number {
+  return worldSize === 2 ? Math.max(smallMessageBytes, 1 << 20) : smallMessageBytes;
+}
+
+/** The fast links of a TCP group, or undefined (said once on stderr) where they cannot be made: the comm thread then runs everything. */
+async function startFastPath(
+  executor: ThreadedExecutor,
+  o: { rank: number; worldSize: number; secret: string; rendezvous: string; jobId: string | undefined; groupName: string; listenHost: string | undefined; connectTimeoutMs: number; naming: RankNaming | undefined },
+): Promise<FastLinks | undefined> {
+  if (o.worldSize < 2 || !fastAddon) return undefined;
+  const key = secretKey(o.secret);
+  const store = await connectRendezvousStore(o.rendezvous, { secret: key, ...(o.jobId === undefined ? {} : { jobId: o.jobId }), connectTimeoutMs: o.connectTimeoutMs, timeoutMs: o.connectTimeoutMs });
+  try {
+    return await FastLinks.create(fastAddon, {
+      rank: o.rank, worldSize: o.worldSize, secret: key, addresses: storeAddressBook(store, `${o.groupName}#fast`), groupName: o.groupName,
+      listenHost: o.listenHost ?? store.localAddress, connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: 5000, log: stderrLogger,
+      rankNames: o.naming?.globalRanks,
+    });
+  } catch (err) {
+    await executor.close();
+    throw err;
+  } finally {
+    store.close();
+  }
 }

@@ -1,0 +1,201 @@
+// Bindings of the calling thread's TCP links (native/dist/tcp-fast.h) for
+// src/distributed/executors/fast-links.ts and fast-executor.ts:
+//   fastListen(host) -> [fd, port]          a non-blocking listening socket on host, port chosen
+//   fastAccept(fd) -> fd | -1               -1: nobody is waiting
+//   fastConnect(host, port) -> fd           a non-blocking connect, in progress
+//   fastConnectResult(fd) -> 0 | 1 | -errno 0: still connecting, 1: connected
+//   fastWrite(fd, bytes) / fastRead(fd, bytes) -> bytes moved | -errno (-11: would block; read 0: closed)
+//   fastShutdown(fd), fastClose(fd)
+//   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs)
+//     -> null | { status, ranks, theirs: { seq, op, reduce, count } }
+// Only fastAllReduce blocks (up to its deadline); the set-up calls never do, so the links are made
+// from JavaScript timers without stopping the event loop.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "bind/args.h"
+#include "dist/tcp-fast.h"
+#include "registry.h"
+
+namespace weft {
+
+namespace {
+
+void setNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+
+void setNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+[[noreturn]] void throwErrno(Napi::Env env, const char* fn, const std::string& what, int err) {
+  throw Napi::Error::New(env, std::string(fn) + ": " + what + ": " + std::strerror(err));
+}
+
+/** host (numeric or a name) and port as a socket address; throws naming the host. */
+addrinfo* resolve(Napi::Env env, const char* fn, const std::string& host, int port, bool passive) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (passive) hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0 || res == nullptr) throw Napi::Error::New(env, std::string(fn) + ": cannot resolve " + host + ": " + gai_strerror(rc));
+  return res;
+}
+
+Napi::Value FastListen(const Napi::CallbackInfo& info) {
+  const char* k = "fastListen";
+  Napi::Env env = info.Env();
+  const std::string host = strArg(info, 0);
+  addrinfo* ai = resolve(env, k, host, 0, true);
+  const int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(ai);
+    throwErrno(env, k, "socket", errno);
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    const int err = errno;
+    freeaddrinfo(ai);
+    close(fd);
+    throwErrno(env, k, "listen on " + host, err);
+  }
+  freeaddrinfo(ai);
+  setNonBlocking(fd);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port) : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, fd);
+  out.Set(1u, port);
+  return out;
+}
+
+Napi::Value FastAccept(const Napi::CallbackInfo& info) {
+  const int fd = accept4(static_cast<int>(intArg(info, 0)), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return Napi::Number::New(info.Env(), -1);
+    throwErrno(info.Env(), "fastAccept", "accept", errno);
+  }
+  setNoDelay(fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value FastConnect(const Napi::CallbackInfo& info) {
+  const char* k = "fastConnect";
+  Napi::Env env = info.Env();
+  const std::string host = strArg(info, 0);
+  const int port = static_cast<int>(intArg(info, 1));
+  addrinfo* ai = resolve(env, k, host, port, false);
+  const int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(ai);
+    throwErrno(env, k, "socket", errno);
+  }
+  setNoDelay(fd);
+  const int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+  const int err = errno;
+  freeaddrinfo(ai);
+  if (rc != 0 && err != EINPROGRESS) {
+    close(fd);
+    throwErrno(env, k, "connect to " + host + ":" + std::to_string(port), err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value FastConnectResult(const Napi::CallbackInfo& info) {
+  const int fd = static_cast<int>(intArg(info, 0));
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 0) == 0) return Napi::Number::New(info.Env(), 0);
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return Napi::Number::New(info.Env(), err == 0 ? 1 : -err);
+}
+
+Napi::Value FastWrite(const Napi::CallbackInfo& info) {
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  const ssize_t n = send(static_cast<int>(intArg(info, 0)), bytes.Data(), bytes.ByteLength(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  return Napi::Number::New(info.Env(), n >= 0 ? static_cast<double>(n) : -errno);
+}
+
+Napi::Value FastRead(const Napi::CallbackInfo& info) {
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  const ssize_t n = recv(static_cast<int>(intArg(info, 0)), bytes.Data(), bytes.ByteLength(), MSG_DONTWAIT);
+  return Napi::Number::New(info.Env(), n >= 0 ? static_cast<double>(n) : -errno);
+}
+
+Napi::Value FastShutdown(const Napi::CallbackInfo& info) {
+  shutdown(static_cast<int>(intArg(info, 0)), SHUT_RDWR);
+  return info.Env().Undefined();
+}
+
+Napi::Value FastClose(const Napi::CallbackInfo& info) {
+  close(static_cast<int>(intArg(info, 0)));
+  return info.Env().Undefined();
+}
+
+Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
+  const char* k = "fastAllReduce";
+  Napi::Env env = info.Env();
+  const Span<int32_t> fds = i32Arg(info, 0, k, "fds");
+  const int rank = static_cast<int>(intArg(info, 1));
+  const int world = static_cast<int>(intArg(info, 2));
+  const Span<int32_t> flag = i32Arg(info, 3, k, "failedFlag");
+  if (fds.length != static_cast<size_t>(world) || rank < 0 || rank >= world) throwArg(env, k, "fds must hold worldSize descriptors and rank lie within them");
+  if (flag.length < 1) throwArg(env, k, "failedFlag must hold one number");
+  const int64_t count = intArg(info, 8);
+  if (count < 0 || count > 0x3fffffff) throwArg(env, k, "count out of range");
+  const Span<float> buf = f32OrNull(info, 7, k, "buf");
+  const Span<float> scratch = f32OrNull(info, 9, k, "scratch");
+  if (count > 0) {
+    requireLength(env, buf, static_cast<size_t>(count), k, "buf");
+    if (scratch.length < static_cast<size_t>(count)) throwArg(env, k, "scratch is shorter than count");
+  }
+  fast::Links links{fds.data, rank, world, flag.data};
+  const fast::Outcome out = fast::allReduce(links, static_cast<uint32_t>(intArg(info, 4)), static_cast<uint32_t>(intArg(info, 5)),
+                                            static_cast<uint32_t>(intArg(info, 6)), buf.data, static_cast<uint32_t>(count), scratch.data,
+                                            intArg(info, 10), intArg(info, 11));
+  if (out.status == fast::Status::Ok) return env.Null();
+  static const char* const kNames[] = {"ok", "timeout", "peerLost", "mismatch", "failed", "protocol"};
+  auto r = Napi::Object::New(env);
+  r.Set("status", kNames[static_cast<int>(out.status)]);
+  auto ranks = Napi::Array::New(env, out.ranks.size());
+  for (size_t i = 0; i < out.ranks.size(); i++) ranks.Set(static_cast<uint32_t>(i), out.ranks[i]);
+  r.Set("ranks", ranks);
+  auto theirs = Napi::Object::New(env);
+  theirs.Set("seq", out.theirs.seq);
+  theirs.Set("op", out.theirs.op);
+  theirs.Set("reduce", out.theirs.reduce);
+  theirs.Set("count", out.theirs.count);
+  r.Set("theirs", theirs);
+  return r;
+}
+
+}  // namespace
+
+WEFT_BINDING("fastListen", FastListen);
+WEFT_BINDING("fastAccept", FastAccept);
+WEFT_BINDING("fastConnect", FastConnect);
+WEFT_BINDING("fastConnectResult", FastConnectResult);
+WEFT_BINDING("fastWrite", FastWrite);
+WEFT_BINDING("fastRead", FastRead);
+WEFT_BINDING("fastShutdown", FastShutdown);
+WEFT_BINDING("fastClose", FastClose);
+WEFT_BINDING("fastAllReduce", FastAllReduce);
+
+}  // namespace weft

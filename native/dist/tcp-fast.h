@@ -1,0 +1,66 @@
+// Small all-reduces over TCP on the calling thread (what Open MPI's TCP transport does): each
+// rank owns one socket per peer, non-blocking, and a collective writes and reads them in a loop
+// that spins while the peer is a few microseconds away and then sleeps in poll(). No thread hop
+// and no event loop: a 4-byte all-reduce between two processes is a write and a read each.
+//
+// Note [fast link frames]
+// Every message on a fast link is a 16-byte header and its payload:
+//   magic u32 ("WFTF") | seq u32 | op u8, reduce u8, zero u16 | count u32 | count float32s
+// `seq` counts this group's fast collectives, so it is the same on both ends of every message of
+// one operation; op, reduce and count describe the call. A receiver compares the header with its
+// own call before it reads the payload: ranks that called different collectives, or passed
+// different sizes, fail with a mismatch naming both calls, instead of reading each other's bytes
+// as floats. A header with the wrong magic is a protocol error (the link is not a Weft fast link
+// any more), reported as a failure of the link.
+//
+// The algorithm is recursive doubling (src/distributed/collectives/recursive-doubling.ts, Note
+// [recursive-doubling reduction order]) with the same fold-in, rounds and fold-out, so a result
+// here has the bits the comm thread's recursive doubling gives: every addition adds the same two
+// float32 operands on both partners, and "avg" divides the sum by the world size at the end.
+//
+// A received payload lands in scratch and is added into the caller's buffer only once this
+// rank's own send of that buffer has been handed to the kernel whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace weft::fast {
+
+enum class Status : int { Ok = 0, Timeout = 1, PeerLost = 2, Mismatch = 3, Failed = 4, Protocol = 5 };
+
+/** A rank's call as its header says it (Note [fast link frames]). */
+struct Call {
+  uint32_t seq = 0;
+  uint32_t op = 0;
+  uint32_t reduce = 0;
+  uint32_t count = 0;
+};
+
+struct Outcome {
+  Status status = Status::Ok;
+  /** Timeout: the ranks not heard from; PeerLost, Mismatch, Protocol: the peer. */
+  std::vector<int> ranks;
+  /** Mismatch: what the peer called. */
+  Call theirs;
+};
+
+struct Links {
+  /** fds[r]: the socket to rank r (-1 for this rank). */
+  const int32_t* fds;
+  int rank;
+  int worldSize;
+  /** Non-zero once the group has failed elsewhere (the comm thread sets it): stop waiting. */
+  const volatile int32_t* failedFlag;
+};
+
+/**
+ * All-reduce of `count` floats in `buf` (op 1; op 5, a barrier, passes count 0), reduce 1 sum or
+ * 2 avg, with `scratch` of at least `count` floats. Blocks until done, failed or past timeoutMs;
+ * spins for spinUs between sleeps.
+ */
+Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce, float* buf, uint32_t count, float* scratch,
+                  int64_t timeoutMs, int64_t spinUs);
+
+}  // namespace weft::fast

@@ -1,0 +1,231 @@
+// A TCP group's small all-reduces and barriers on the calling thread, over links of their own
+// (fast-links.ts; the protocol: Note [fast link frames] in native/dist/tcp-fast.h); everything
+// else on the comm thread (threaded-executor.ts).
+//
+// Note [two paths, one order]
+// Which path an operation takes depends only on the call: an all-reduce of float32 on the wire
+// of at most `fastBytes`, or a barrier, goes here; every other operation goes to the comm thread.
+// Ranks that issue the same collectives in the same order therefore route each one alike. The
+// operations still run one at a time in submission order, as on one path: one for here that is
+// submitted while comm-thread operations are in flight starts when they have finished (and one
+// for the comm thread waits for those before it). The fast path numbers its own operations, and
+// every frame carries that number and the call, so two ranks whose fast calls differ fail with a
+// mismatch naming both calls. Ranks whose calls differ across the paths (one rank's all-reduce
+// is small, its peer's is large) cannot see each other's calls: that shows as a timeout of the
+// fast one, naming the peer that did not come.
+//
+// A failure here (a mismatch, a timeout, a peer that closed its link) fails the group, as one on
+// the comm thread does (Note [a failed group stays failed] in collectives/engine.ts): this rank
+// aborts the comm thread's side with the reason, so peers learn it there, and closes its fast
+// links, so a peer waiting on one sees it closed at once. A failure the comm thread learns of (a
+// peer lost or silent, an abort) reaches a fast collective through a shared flag it polls.
+import { CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, GroupAbortedError, PeerLostError, ranksText, withMessage } from "../base/errors.js";
+import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
+import type { RankNaming } from "../collectives/engine.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type WaitsOut } from "../collectives/ops.js";
+import { validateRequest } from "../collectives/request.js";
+import type { FastAddon, FastFailure } from "../base/native-dist.js";
+import type { Traffic } from "../base/traffic-counter.js";
+import type { WireDtype } from "../compression/wire-dtype.js";
+import type { FastLinks } from "./fast-links.js";
+import type { OpExecutor } from "./op-executor.js";
+import type { ThreadedExecutor } from "./threaded-executor.js";
+
+const DONE: Promise<OpResult> = Promise.resolve();
+/** Operation and reduction codes of the frame header (the shared-memory path's numbers). */
+const OP_ALL_REDUCE = 1;
+const OP_BARRIER = 5;
+const REDUCE_CODE = { sum: 1, avg: 2 } as const;
+const HEADER_BYTES = 16;
+
+export interface FastPathOptions {
+  /** All-reduces up to this many bytes take the fast path. */
+  fastBytes: number;
+  /** Default deadline of every operation (ms). */
+  timeoutMs: number;
+  /** How long a wait spins before it sleeps in poll() (µs). */
+  spinUs: number;
+  /** The group's wire type for all-reduces that name none (only float32 takes the fast path). */
+  wire: WireDtype;
+  naming?: RankNaming | undefined;
+}
+
+export class FastTcpExecutor implements OpExecutor {
+  private seq = 0;
+  private inFlight = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private broken: Error | undefined;
+  private closed = false;
+  private scratch = new Float32Array(0);
+  private sentBytes = 0;
+  private receivedBytes = 0;
+  /** Messages this rank sends and receives per fast operation (recursive doubling's shape). */
+  private readonly messages: number;
+
+  constructor(
+    private readonly addon: FastAddon,
+    private readonly links: FastLinks,
+    private readonly rank: number,
+    private readonly worldSize: number,
+    /** Runs everything else; closed with this one. */
+    private readonly inner: ThreadedExecutor,
+    private readonly options: FastPathOptions,
+  ) {
+    const p = 2 ** Math.floor(Math.log2(worldSize));
+    const extra = worldSize - p;
+    this.messages = rank >= p ? 1 : Math.log2(p) + (rank < extra ? 1 : 0);
+  }
+
+  /** Whether `req` runs here (Note [two paths, one order]). */
+  private fast(req: OpRequest): boolean {
+    if (req.op === "barrier") return true;
+    return req.op === "allReduce" && (req.wire ?? this.options.wire) === "f32" && req.buffer.length * 4 <= this.options.fastBytes;
+  }
+
+  submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
+    const fast = this.fast(req);
+    if (this.inFlight === 0 && fast) return this.settled(req);
+    const start = (): Promise<OpResult> => {
+      if (fast) return this.settled(req);
+      const refused = this.refusal(req);
+      return refused ? Promise.reject(refused) : this.inner.submit(req, waitedMs);
+    };
+    const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
+    this.inFlight++;
+    const done = started.then(
+      (result) => {
+        this.inFlight--;
+        return result;
+      },
+      (err: Error) => {
+        this.inFlight--;
+        if (err instanceof CollectiveError) this.broken ??= err;
+        throw err;
+      },
+    );
+    this.tail = done.then(() => {}, () => {});
+    return done;
+  }
+
+  /** Runs a fast operation now when nothing is in flight (OpExecutor.runNow); the others go through submit(). */
+  runNow(req: OpRequest): boolean {
+    if (this.inFlight !== 0 || !this.fast(req)) return false;
+    this.runInline(req);
+    return true;
+  }
+
+  private settled(req: OpRequest): Promise<OpResult> {
+    try {
+      this.runInline(req);
+      return DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Why `req` may not start, or undefined. */
+  private refusal(req: OpRequest): Error | undefined {
+    if (this.closed) return new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
+    const broken = this.broken ?? this.inner.failure();
+    if (!broken) return undefined;
+    const why = `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${broken.message})`;
+    return broken instanceof CollectiveError ? withMessage(broken, why) : new Error(why);
+  }
+
+  /** Runs a fast operation on this thread; throws its error, having failed the group. */
+  private runInline(req: OpRequest): void {
+    const refused = this.refusal(req);
+    if (refused) throw refused;
+    validateRequest(req, this.rank, this.worldSize);
+    const seq = this.seq++;
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    const buffer = req.op === "allReduce" ? req.buffer : null;
+    const count = buffer?.length ?? 0;
+    if (this.scratch.length < count) this.scratch = new Float32Array(Math.max(count, 2 * this.scratch.length));
+    const reduce = req.op === "allReduce" ? REDUCE_CODE[req.reduceOp] : REDUCE_CODE.sum;
+    const op = req.op === "allReduce" ? OP_ALL_REDUCE : OP_BARRIER;
+    const failure = this.addon.fastAllReduce(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs);
+    if (failure !== null) {
+      const err = this.errorOf(req, seq, timeoutMs, failure);
+      this.fail(err);
+      throw err;
+    }
+    const bytes = this.messages * (HEADER_BYTES + 4 * count);
+    this.sentBytes += bytes;
+    this.receivedBytes += bytes;
+  }
+
+  /** The group failed here: peers learn it through the comm thread's abort and the closed links. */
+  private fail(err: Error): void {
+    if (this.broken) return;
+    this.broken = err;
+    if (!(err instanceof GroupAbortedError) && this.inner.failure() === undefined) this.inner.abort(err.message);
+    this.links.close();
+  }
+
+  private name(r: number): number {
+    return this.options.naming?.globalRanks[r] ?? r;
+  }
+
+  private errorOf(req: OpRequest, seq: number, timeoutMs: number, f: FastFailure): Error {
+    const display = OP_DISPLAY_NAMES[req.op];
+    const scope = this.options.naming?.scope ?? "";
+    const label = `${display} #${seq}${scope}`;
+    const ranks = f.ranks.map((r) => this.name(r));
+    const details = { op: display, seq, ranks };
+    switch (f.status) {
+      case "timeout":
+        return new CollectiveTimeoutError(
+          `${label} did not finish within ${timeoutMs} ms: ${ranksText(ranks)} never arrived; ` +
+            `check that they are alive and issue the same collectives in the same order, or raise timeoutMs`,
+          details,
+        );
+      case "peerLost":
+        return new PeerLostError(`${label}: ${ranksText(ranks)} closed its link (its process exited, or it failed the group)`, details);
+      case "mismatch": {
+        const mine = this.descriptor(req.op, req.op === "allReduce" ? req.reduceOp : "none", req.op === "allReduce" ? req.buffer.length : 0);
+        const theirs = this.descriptor(f.theirs.op === OP_ALL_REDUCE ? "allReduce" : "barrier", f.theirs.reduce === 2 ? "avg" : f.theirs.op === OP_ALL_REDUCE ? "sum" : "none", f.theirs.count);
+        const msg = f.theirs.seq !== seq
+          ? `${label}: rank ${ranks[0]} is at its fast collective #${f.theirs.seq}; issue the same collectives in the same order on every rank`
+          : describeMismatch(seq, mine, this.name(this.rank), theirs, ranks[0]!, scope) ?? `${label}: rank ${ranks[0]} called something else`;
+        return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.name(this.rank), ranks[0]!] });
+      }
+      case "failed": {
+        const cause = this.inner.failure();
+        return cause ?? new CollectiveError(`${label}: the group failed while this rank waited (a peer was lost or aborted it); build a new group to go on`, details);
+      }
+      default:
+        return new CollectiveError(`${label}: ${ranksText(ranks)} sent bytes that are not a fast-link frame; the link is closed`, details);
+    }
+  }
+
+  private descriptor(op: OpName, reduceOp: OpDescriptor["reduceOp"], count: number): OpDescriptor {
+    return { op, count, root: 0, reduceOp, wire: "f32", algorithm: "none" };
+  }
+
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.inner.abort(reason);
+    const naming = this.options.naming;
+    const group = naming ? `group [${naming.globalRanks.join(", ")}]` : "the process group";
+    this.broken ??= new GroupAbortedError(`rank ${this.name(this.rank)} aborted ${group}: ${reason}; build a new group to go on`, { op: "none", seq: this.seq, ranks: [] });
+    this.links.close();
+  }
+
+  failure(): CollectiveError | undefined {
+    return this.broken instanceof CollectiveError ? this.broken : this.inner.failure();
+  }
+
+  /** The fast links' bytes (headers and payloads, counted from the algorithm's shape) plus the comm thread's. */
+  traffic(): Traffic {
+    const tcp = this.inner.traffic();
+    return { sent: this.sentBytes + tcp.sent, received: this.receivedBytes + tcp.received };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.links.close();
+    await this.inner.close();
+  }
+}
