@@ -124,7 +124,7 @@ class Exchanger {
         lastProgress = nowUs();
         continue;
       }
-      if (*links_.failedFlag != 0) {
+      if (*links_.failedFlag == 1) {
         out.status = Status::Failed;
         return out.status;
       }

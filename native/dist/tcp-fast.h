@@ -51,7 +51,7 @@ struct Links {
   const int32_t* fds;
   int rank;
   int worldSize;
-  /** Non-zero once the group has failed elsewhere (the comm thread sets it): stop waiting. */
+  /** 1 once the group has failed elsewhere (Note [the failure in shared memory] in src/distributed/executors/comm-messages.ts): stop waiting. */
   const volatile int32_t* failedFlag;
 };
 

@@ -126,6 +126,8 @@ export class CollectiveEngine implements TransportHandlers {
   private broken: CollectiveError | undefined;
   /** Whether the peers were sent an Abort (at most once). */
   private peersAborted = false;
+  /** Whether `broken` is only a peer's link that closed (poison's closedLink). */
+  private brokenByClosedLink = false;
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly scratchBuffers = new Map<string, Float32Array>();
@@ -135,7 +137,7 @@ export class CollectiveEngine implements TransportHandlers {
    * Called once, when the group fails (Note [a failed group stays failed]): the comm thread tells
    * the main thread, where a shared-memory executor then refuses its collectives too.
    */
-  onFailed: (err: CollectiveError) => void = () => {};
+  onFailed: (err: CollectiveError, closedLink: boolean) => void = () => {};
 
   constructor(
     readonly rank: number,
@@ -213,12 +215,12 @@ export class CollectiveEngine implements TransportHandlers {
       (run.waitingOn.has(peer) || run.arrivalsMissing.has(peer) || (how === "silent" && run.writingTo.has(peer)));
     if (run && !needsPeer) {
       run.done.then(
-        () => this.poison(err, false),
+        () => this.poison(err, false, how === "closed"),
         () => undefined,
       );
       return;
     }
-    this.poison(err, cur !== undefined);
+    this.poison(err, cur !== undefined, how === "closed");
   }
 
   /** This group in messages when no operation runs: "the process group", or "group [1, 3]" (Note [global rank names]). */
@@ -296,11 +298,35 @@ export class CollectiveEngine implements TransportHandlers {
     this.abortPeers(told);
   }
 
-  /** Note [a failed group stays failed]. */
-  private poison(err: CollectiveError, tellPeers: boolean): void {
-    if (this.broken) return;
+  /**
+   * Fails the group with `err`, which a collective run elsewhere found (the calling thread's fast
+   * path, executors/fast-executor.ts): later operations here are refused with it, and every peer
+   * is told with an Abort frame carrying it, as when an operation here fails.
+   */
+  fail(err: CollectiveError): void {
+    if (this.closed) return;
+    this.poison(err, true);
+    // Failed already by a closed link alone, the peers were not told: they are now.
+    this.abortPeers(err);
+  }
+
+  /**
+   * Note [a failed group stays failed]. `closedLink`: the failure is a peer's link that closed,
+   * which a collective that needs that peer sees on any path by itself (onFailed's listeners may
+   * leave it alone, Note [a lost peer is news only to whom it fails]).
+   */
+  private poison(err: CollectiveError, tellPeers: boolean, closedLink = false): void {
+    if (this.broken) {
+      // A failure worse than a closed link, after one: the listeners learn it (the first failure stays the cause here).
+      if (this.brokenByClosedLink && !closedLink) {
+        this.brokenByClosedLink = false;
+        this.onFailed(err, false);
+      }
+      return;
+    }
     this.broken = err;
-    this.onFailed(err);
+    this.brokenByClosedLink = closedLink;
+    this.onFailed(err, closedLink);
     for (const m of this.mailboxes) {
       m.clear();
       m.onPost(); // readers holding a frame resume, to drain and drop what is left
@@ -326,9 +352,14 @@ export class CollectiveEngine implements TransportHandlers {
 
   // ---- running operations ------------------------------------------------------------------
 
-  /** Queues an operation; operations run one at a time, in the order they were submitted. */
-  run(request: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
-    const p = this.queue.then(() => this.execute(request, waitedMs));
+  /**
+   * Queues an operation; operations run one at a time, in the order they were submitted.
+   * `skipSeqs`: collective numbers used elsewhere since the last collective here (the calling
+   * thread's fast path, Note [two paths, one order] in executors/fast-executor.ts), so that a
+   * collective's number is its place among all of the group's.
+   */
+  run(request: OpRequest, waitedMs?: WaitsOut, skipSeqs = 0): Promise<OpResult> {
+    const p = this.queue.then(() => this.execute(request, waitedMs, skipSeqs));
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -342,7 +373,7 @@ export class CollectiveEngine implements TransportHandlers {
     return b;
   };
 
-  private async execute(req: OpRequest, waitsOut: WaitsOut): Promise<OpResult> {
+  private async execute(req: OpRequest, waitsOut: WaitsOut, skipSeqs: number): Promise<OpResult> {
     if (this.closed) throw new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const display = OP_DISPLAY_NAMES[req.op];
     if (this.broken) {
@@ -358,6 +389,7 @@ export class CollectiveEngine implements TransportHandlers {
     const isP2P = isSend || req.op === "recv" || isAny;
     const peer = req.op === "send" || req.op === "recv" ? req.peer : -1;
     // A receive-any has no message number until a peer's message is claimed (recv-any.ts).
+    if (!isP2P) this.nextSeq += skipSeqs;
     const seq = !isP2P ? this.nextSeq++ : isAny ? -1 : isSend ? this.p2pSent[peer]!++ : this.p2pReceived[peer]!++;
     const label = isAny
       ? `${display} (tag ${req.tag}) from any of ${ranksText(this.anyOrder().map((p) => this.name(p)).sort((a, b) => a - b))}${this.scope}`

@@ -35,11 +35,7 @@ export interface CommWorkerConfig {
    * thread copies them out when it handles that message (Note [waits through shared memory]).
    */
   waits: SharedArrayBuffer;
-  /**
-   * One Int32, shared: the comm thread sets it to 1 once the group has failed (a peer lost or
-   * silent, an abort, a mismatch), before it posts "groupFailed", so that a collective waiting
-   * on the calling thread's links (fast-executor.ts) stops at once.
-   */
+  /** FAILURE_BYTES, shared: Note [the failure in shared memory]. */
   failed: SharedArrayBuffer;
 }
 
@@ -53,11 +49,28 @@ export interface CommWorkerConfig {
  */
 export const WAIT_SLOTS = 256;
 
+/**
+ * Note [the failure in shared memory]: when the group fails, the comm thread writes the error
+ * into CommWorkerConfig.failed (its JSON's length as an Int32 at byte 4, the UTF-8 JSON from byte
+ * 8, cut at FAILURE_BYTES) and then sets the Int32 at byte 0 to 1 (2 when the failure is only a
+ * peer's link that closed), before it posts "groupFailed". A collective blocked on the calling
+ * thread (fast-executor.ts), which cannot receive that message until it returns, polls the flag
+ * and reads the error from here, so that it stops at once and reports what the comm thread saw.
+ * A closed link does not stop it (a fast collective sees a link it needs close by itself, and
+ * one it no longer needs is no failure of it: Note [a lost peer is news only to whom it fails]).
+ */
+export const FAILURE_BYTES = 16 << 10;
+
 export type ToCommThread =
-  /** `waits`: fill the operation's slot of CommWorkerConfig.waits (Note [waits through shared memory]). */
-  | { kind: "op"; id: number; request: OpRequest; waits: boolean }
+  /**
+   * `waits`: fill the operation's slot of CommWorkerConfig.waits (Note [waits through shared
+   * memory]); `skipSeqs`: collective numbers the fast path used before it (engine.run).
+   */
+  | { kind: "op"; id: number; request: OpRequest; waits: boolean; skipSeqs?: number }
   /** ProcessGroup.abort: fail the running operation and every later one, here and on every peer. */
   | { kind: "abort"; reason: string }
+  /** A fast collective failed (fast-executor.ts): fail the group with this error and tell every peer. */
+  | { kind: "fail"; error: SerializedError }
   | { kind: "close" };
 
 export type FromCommThread =

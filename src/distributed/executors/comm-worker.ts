@@ -9,14 +9,14 @@
 // keep going however long the main thread computes.
 import { parentPort, workerData } from "node:worker_threads";
 import { CollectiveEngine } from "../collectives/engine.js";
-import { serializeError } from "../base/errors.js";
+import { CollectiveError, deserializeError, serializeError } from "../base/errors.js";
 import { stderrLogger } from "../base/log.js";
 import { secretKey } from "../wire/secret.js";
 import { storeAddressBook } from "../rendezvous/address-book.js";
 import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import { TrafficCounter } from "../base/traffic-counter.js";
-import { WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
+import { FAILURE_BYTES, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 
 const config = workerData as CommWorkerConfig;
 const port = parentPort!;
@@ -27,9 +27,14 @@ const waitSlots = new Float64Array(config.waits);
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
   const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
-  const failed = new Int32Array(config.failed);
-  engine.onFailed = (err) => {
-    Atomics.store(failed, 0, 1);
+  const failed = new Int32Array(config.failed, 0, 2);
+  engine.onFailed = (err, closedLink) => {
+    // Note [the failure in shared memory].
+    const json = Buffer.from(JSON.stringify(serializeError(err)), "utf8");
+    const n = Math.min(json.length, FAILURE_BYTES - 8);
+    new Uint8Array(config.failed, 8, n).set(json.subarray(0, n));
+    Atomics.store(failed, 1, n);
+    Atomics.store(failed, 0, closedLink ? 2 : 1);
     post({ kind: "groupFailed", error: serializeError(err) });
   };
   const store = await connectRendezvousStore(config.rendezvous, {
@@ -68,8 +73,12 @@ async function main(): Promise<void> {
       return;
     }
     if (m.kind === "abort") return engine.abort(m.reason);
+    if (m.kind === "fail") {
+      const err = deserializeError(m.error);
+      return engine.fail(err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [] }));
+    }
     const slot = m.id % WAIT_SLOTS;
-    engine.run(m.request, m.waits ? waitSlots.subarray(slot * config.worldSize, (slot + 1) * config.worldSize) : undefined).then(
+    engine.run(m.request, m.waits ? waitSlots.subarray(slot * config.worldSize, (slot + 1) * config.worldSize) : undefined, m.skipSeqs ?? 0).then(
       (result) => post({ kind: "done", id: m.id, ...(result ? { source: result.source } : {}) }),
       (err: unknown) => post({ kind: "failed", id: m.id, error: serializeError(err) }),
     );

@@ -8,17 +8,20 @@
 // Ranks that issue the same collectives in the same order therefore route each one alike. The
 // operations still run one at a time in submission order, as on one path: one for here that is
 // submitted while comm-thread operations are in flight starts when they have finished (and one
-// for the comm thread waits for those before it). The fast path numbers its own operations, and
+// for the comm thread waits for those before it). The fast path numbers its operations, and
 // every frame carries that number and the call, so two ranks whose fast calls differ fail with a
-// mismatch naming both calls. Ranks whose calls differ across the paths (one rank's all-reduce
+// mismatch naming both calls. A collective's number is its place among all of the group's, on
+// either path: the comm thread is told how many numbers the fast path used in between
+// (engine.run's skipSeqs), so errors and the flight recorder name one numbering. Ranks whose calls differ across the paths (one rank's all-reduce
 // is small, its peer's is large) cannot see each other's calls: that shows as a timeout of the
 // fast one, naming the peer that did not come.
 //
 // A failure here (a mismatch, a timeout, a peer that closed its link) fails the group, as one on
-// the comm thread does (Note [a failed group stays failed] in collectives/engine.ts): this rank
-// aborts the comm thread's side with the reason, so peers learn it there, and closes its fast
-// links, so a peer waiting on one sees it closed at once. A failure the comm thread learns of (a
-// peer lost or silent, an abort) reaches a fast collective through a shared flag it polls.
+// the comm thread does (Note [a failed group stays failed] in collectives/engine.ts): the comm
+// thread is handed the error, fails its side with it and tells every peer, whose fast collective
+// waiting on this rank stops with it. A failure the comm thread learns of itself (a peer silent,
+// an abort) reaches a fast collective through shared memory, which it polls while it waits (Note
+// [the failure in shared memory] in comm-messages.ts).
 import { CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, GroupAbortedError, PeerLostError, ranksText, withMessage } from "../base/errors.js";
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import type { RankNaming } from "../collectives/engine.js";
@@ -37,6 +40,8 @@ const OP_ALL_REDUCE = 1;
 const OP_BARRIER = 5;
 const REDUCE_CODE = { sum: 1, avg: 2 } as const;
 const HEADER_BYTES = 16;
+/** How long a fast collective whose peer's link closed waits for the comm thread's word on why (ms). */
+const VERDICT_WAIT_MS = 250;
 
 export interface FastPathOptions {
   /** All-reduces up to this many bytes take the fast path. */
@@ -51,7 +56,10 @@ export interface FastPathOptions {
 }
 
 export class FastTcpExecutor implements OpExecutor {
+  /** Collectives submitted so far, on both paths: the next one's number (Note [two paths, one order]). */
   private seq = 0;
+  /** The number the comm thread's engine gives its next collective unless told to skip. */
+  private commSeq = 0;
   private inFlight = 0;
   private tail: Promise<void> = Promise.resolve();
   private broken: Error | undefined;
@@ -84,11 +92,19 @@ export class FastTcpExecutor implements OpExecutor {
 
   submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
     const fast = this.fast(req);
-    if (this.inFlight === 0 && fast) return this.settled(req);
+    if (this.inFlight === 0 && fast) return this.settled(req, this.seq++);
+    // Numbered now, in submission order, whichever path and whenever it starts.
+    const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
+    const seq = p2p ? -1 : this.seq++;
+    let skip = 0;
+    if (!fast && !p2p) {
+      skip = seq - this.commSeq;
+      this.commSeq = seq + 1;
+    }
     const start = (): Promise<OpResult> => {
-      if (fast) return this.settled(req);
+      if (fast) return this.settled(req, seq);
       const refused = this.refusal(req);
-      return refused ? Promise.reject(refused) : this.inner.submit(req, waitedMs);
+      return refused ? Promise.reject(refused) : this.inner.submit(req, waitedMs, skip);
     };
     const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
     this.inFlight++;
@@ -110,13 +126,13 @@ export class FastTcpExecutor implements OpExecutor {
   /** Runs a fast operation now when nothing is in flight (OpExecutor.runNow); the others go through submit(). */
   runNow(req: OpRequest): boolean {
     if (this.inFlight !== 0 || !this.fast(req)) return false;
-    this.runInline(req);
+    this.runInline(req, this.seq++);
     return true;
   }
 
-  private settled(req: OpRequest): Promise<OpResult> {
+  private settled(req: OpRequest, seq: number): Promise<OpResult> {
     try {
-      this.runInline(req);
+      this.runInline(req, seq);
       return DONE;
     } catch (err) {
       return Promise.reject(err);
@@ -128,16 +144,17 @@ export class FastTcpExecutor implements OpExecutor {
     if (this.closed) return new Error(`${OP_DISPLAY_NAMES[req.op]}: the process group was destroyed`);
     const broken = this.broken ?? this.inner.failure();
     if (!broken) return undefined;
+    // Peers that reached this operation would otherwise wait for us until their deadline (as the engine does).
+    if (broken instanceof CollectiveError) this.inner.reportFailure(broken);
     const why = `${OP_DISPLAY_NAMES[req.op]} not started: the group failed earlier and must be re-formed (${broken.message})`;
     return broken instanceof CollectiveError ? withMessage(broken, why) : new Error(why);
   }
 
   /** Runs a fast operation on this thread; throws its error, having failed the group. */
-  private runInline(req: OpRequest): void {
+  private runInline(req: OpRequest, seq: number): void {
     const refused = this.refusal(req);
     if (refused) throw refused;
     validateRequest(req, this.rank, this.worldSize);
-    const seq = this.seq++;
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const buffer = req.op === "allReduce" ? req.buffer : null;
     const count = buffer?.length ?? 0;
@@ -146,6 +163,7 @@ export class FastTcpExecutor implements OpExecutor {
     const op = req.op === "allReduce" ? OP_ALL_REDUCE : OP_BARRIER;
     const failure = this.addon.fastAllReduce(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs);
     if (failure !== null) {
+      if (failure.status === "peerLost") this.awaitVerdict();
       const err = this.errorOf(req, seq, timeoutMs, failure);
       this.fail(err);
       throw err;
@@ -155,12 +173,44 @@ export class FastTcpExecutor implements OpExecutor {
     this.receivedBytes += bytes;
   }
 
-  /** The group failed here: peers learn it through the comm thread's abort and the closed links. */
+  /**
+   * A fast link closed. Its peer may have died, or it may have failed this operation for a
+   * reason it sent ahead on the comm thread's links (an Abort frame naming a rank lost elsewhere)
+   * and then exited: that reason, not "the peer went away", is the news. So wait a moment for the
+   * comm thread to hear it (Note [the failure in shared memory]).
+   */
+  private awaitVerdict(): void {
+    const flag = this.inner.failedFlag;
+    const until = performance.now() + VERDICT_WAIT_MS;
+    for (let left = VERDICT_WAIT_MS; Atomics.load(flag, 0) !== 1 && left > 0; left = until - performance.now()) {
+      Atomics.wait(flag, 0, Atomics.load(flag, 0), Math.min(left, 5));
+    }
+  }
+
+  /**
+   * The group failed here: the comm thread fails it too and tells every peer, with this error
+   * (so a peer waiting on this rank learns what happened, not that this rank went away). The
+   * links stay open: a rank that closed them would be named lost by every peer waiting on it.
+   */
   private fail(err: Error): void {
     if (this.broken) return;
     this.broken = err;
-    if (!(err instanceof GroupAbortedError) && this.inner.failure() === undefined) this.inner.abort(err.message);
-    this.links.close();
+    if (err instanceof CollectiveError && err !== this.inner.failure()) this.inner.reportFailure(err);
+  }
+
+  /**
+   * The comm thread's error as this operation's: its own label, when it had none running, gives
+   * way to this operation's; a peer's report ("rank 2 reported: ...") names its operation itself.
+   */
+  private relabel(cause: CollectiveError, label: string): CollectiveError {
+    const idle = `${this.groupText}: `;
+    return cause.message.startsWith(idle) ? withMessage(cause, `${label}: ${cause.message.slice(idle.length)}`) : cause;
+  }
+
+  /** The group in messages, as the engine words it when no operation runs (Note [global rank names]). */
+  private get groupText(): string {
+    const naming = this.options.naming;
+    return naming ? `group [${naming.globalRanks.join(", ")}]` : "the process group";
   }
 
   private name(r: number): number {
@@ -180,8 +230,11 @@ export class FastTcpExecutor implements OpExecutor {
             `check that they are alive and issue the same collectives in the same order, or raise timeoutMs`,
           details,
         );
-      case "peerLost":
-        return new PeerLostError(`${label}: ${ranksText(ranks)} closed its link (its process exited, or it failed the group)`, details);
+      case "peerLost": {
+        const told = Atomics.load(this.inner.failedFlag, 0) === 1 ? this.inner.failure() : undefined;
+        if (told) return this.relabel(told, label);
+        return new PeerLostError(`${label}: lost the connection to ${ranksText(ranks)} (its link closed: its process exited or destroyed the group); check whether it crashed, then re-form the group`, details);
+      }
       case "mismatch": {
         const mine = this.descriptor(req.op, req.op === "allReduce" ? req.reduceOp : "none", req.op === "allReduce" ? req.buffer.length : 0);
         const theirs = this.descriptor(f.theirs.op === OP_ALL_REDUCE ? "allReduce" : "barrier", f.theirs.reduce === 2 ? "avg" : f.theirs.op === OP_ALL_REDUCE ? "sum" : "none", f.theirs.count);
@@ -191,8 +244,10 @@ export class FastTcpExecutor implements OpExecutor {
         return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.name(this.rank), ranks[0]!] });
       }
       case "failed": {
+        // What the comm thread saw, under this operation's label in place of its own (it had none running).
         const cause = this.inner.failure();
-        return cause ?? new CollectiveError(`${label}: the group failed while this rank waited (a peer was lost or aborted it); build a new group to go on`, details);
+        if (!cause) return new CollectiveError(`${label}: the group failed while this rank waited (a peer was lost or aborted it); build a new group to go on`, details);
+        return this.relabel(cause, label);
       }
       default:
         return new CollectiveError(`${label}: ${ranksText(ranks)} sent bytes that are not a fast-link frame; the link is closed`, details);
@@ -206,10 +261,7 @@ export class FastTcpExecutor implements OpExecutor {
   abort(reason: string): void {
     if (this.closed) return;
     this.inner.abort(reason);
-    const naming = this.options.naming;
-    const group = naming ? `group [${naming.globalRanks.join(", ")}]` : "the process group";
-    this.broken ??= new GroupAbortedError(`rank ${this.name(this.rank)} aborted ${group}: ${reason}; build a new group to go on`, { op: "none", seq: this.seq, ranks: [] });
-    this.links.close();
+    this.broken ??= new GroupAbortedError(`rank ${this.name(this.rank)} aborted ${this.groupText}: ${reason}; build a new group to go on`, { op: "none", seq: this.seq, ranks: [] });
   }
 
   failure(): CollectiveError | undefined {
@@ -225,7 +277,8 @@ export class FastTcpExecutor implements OpExecutor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.links.close();
+    // The comm thread first: an Abort frame it still has to send reaches the peers before they see these links close.
     await this.inner.close();
+    this.links.close();
   }
 }

@@ -15,11 +15,11 @@
 // after it, so the comm thread refuses them. The comm thread says when the group has failed
 // (groupFailed), for a shared-memory executor on top, whose collectives never pass through it.
 import { Worker } from "node:worker_threads";
-import { CollectiveError, deserializeError } from "../base/errors.js";
+import { CollectiveError, deserializeError, serializeError, type SerializedError } from "../base/errors.js";
 import type { OpRequest, OpResult, WaitsOut } from "../collectives/ops.js";
 import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
-import { WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
+import { FAILURE_BYTES, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 import { TrafficCounter, type Traffic } from "../base/traffic-counter.js";
 
 interface Pending {
@@ -76,17 +76,22 @@ export class ThreadedExecutor implements OpExecutor {
     private readonly counter: TrafficCounter,
     /** Note [waits through shared memory]. */
     private readonly waits: Float64Array,
-    /** CommWorkerConfig.failed: 1 once the comm thread knows the group failed. */
-    readonly failedFlag: Int32Array,
-  ) {}
+    /** CommWorkerConfig.failed (Note [the failure in shared memory]). */
+    private readonly failedShared: SharedArrayBuffer,
+  ) {
+    this.failedFlag = new Int32Array(failedShared, 0, 2);
+  }
+
+  /** Its first Int32: non-zero once the comm thread knows the group failed (Note [the failure in shared memory]). */
+  readonly failedFlag: Int32Array;
 
   /** Starts the comm thread and waits until its links to every peer are up. */
   static start(config: Omit<CommWorkerConfig, "traffic" | "waits" | "failed">): Promise<{ executor: ThreadedExecutor; address: string }> {
     const counter = new TrafficCounter();
     const waits = new SharedArrayBuffer(8 * WAIT_SLOTS * config.worldSize);
-    const failed = new SharedArrayBuffer(4);
+    const failed = new SharedArrayBuffer(FAILURE_BYTES);
     const worker = new Worker(new URL("./comm-worker.js", import.meta.url), { workerData: { ...config, traffic: counter.buffer, waits, failed } satisfies CommWorkerConfig });
-    const executor = new ThreadedExecutor(worker, counter, new Float64Array(waits), new Int32Array(failed));
+    const executor = new ThreadedExecutor(worker, counter, new Float64Array(waits), failed);
     return new Promise((resolve, reject) => {
       const onExit = (code: number): void => reject(new Error(`the comm thread exited (code ${code}) before it was ready`));
       worker.once("error", reject);
@@ -138,14 +143,15 @@ export class ThreadedExecutor implements OpExecutor {
     this.pending.clear();
   }
 
-  submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
+  /** `skipSeqs`: collective numbers another path used since the last collective here (engine.run). */
+  submit(req: OpRequest, waitedMs?: WaitsOut, skipSeqs = 0): Promise<OpResult> {
     const { request, after } = shareBuffers(req);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const waits = waitedMs?.length === this.waits.length / WAIT_SLOTS;
       this.pending.set(id, { resolve, reject, after, waitedMs: waits ? waitedMs : undefined });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ kind: "op", id, request, waits } satisfies ToCommThread);
+      this.worker.postMessage({ kind: "op", id, request, waits, ...(skipSeqs > 0 ? { skipSeqs } : {}) } satisfies ToCommThread);
     });
   }
 
@@ -155,7 +161,24 @@ export class ThreadedExecutor implements OpExecutor {
   }
 
   failure(): CollectiveError | undefined {
+    if (this.failedWith === undefined && Atomics.load(this.failedFlag, 0) !== 0) {
+      // Not yet told by message: read it where the comm thread wrote it (Note [the failure in shared memory]).
+      const n = Atomics.load(this.failedFlag, 1);
+      const json = Buffer.from(new Uint8Array(this.failedShared, 8, n)).toString("utf8");
+      try {
+        const err = deserializeError(JSON.parse(json) as SerializedError);
+        if (err instanceof CollectiveError) this.failedWith = err;
+      } catch {
+        // cut short at FAILURE_BYTES: the message, when it comes, has it whole
+      }
+    }
     return this.failedWith;
+  }
+
+  /** Fails the group with `err`, found by a collective on another path, and tells every peer (fast-executor.ts). */
+  reportFailure(err: CollectiveError): void {
+    if (this.closedPromise) return;
+    this.worker.postMessage({ kind: "fail", error: serializeError(err) } satisfies ToCommThread);
   }
 
   /** Bytes of every frame on this group's TCP links so far, headers included (Hello frames too, not the handshake). */

@@ -108,6 +108,12 @@ export interface InitProcessGroupOptions extends Partial<EngineOptions>, WorkerO
    * WEFT_SHM=0 turns it off). Send/recv and jobs on several machines use TCP.
    */
   sharedMemory?: boolean;
+  /**
+   * Over TCP, all-reduces up to 1 MiB (2 ranks; else up to smallMessageBytes) run on the calling
+   * thread over links of their own (default true; false or WEFT_TCP_FAST=0 runs every collective
+   * on the comm thread). docs/distributed.md, "Small messages over TCP".
+   */
+  fastPath?: boolean;
   /** Bytes per rank per shared-memory chunk (default 1 MiB; small values are for tests). */
   shmChunkBytes?: number;
   /**
@@ -160,7 +166,7 @@ const BOUND_SPIN_US = 5000;
  * group/hierarchical-group.ts); without the launcher, a group of one (`transport` "single").
  */
 export async function initProcessGroup(options: InitProcessGroupOptions = {}): Promise<ProcessGroup> {
-  const { env = process.env, sharedMemory, hierarchical, heartbeat, rendezvousTimeoutMs, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, ...rest } = options;
+  const { env = process.env, sharedMemory, hierarchical, heartbeat, fastPath, rendezvousTimeoutMs, rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret, ...rest } = options;
   const overrides = pick({ rank, worldSize, localRank, localWorldSize, nodeRank, masterAddr, masterPort, secret });
   if (readSchedulerEnv(env, overrides) === undefined) return new ProcessGroup(0, 1, new SingleExecutor(), "single");
   const beat = heartbeatOf(heartbeat, env); // before initWorker renames and binds the process
@@ -173,6 +179,7 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
   const tcp: TcpGroupOptions = {
     ...rest,
     heartbeat: beat,
+    fastPath: fastPath ?? env.WEFT_TCP_FAST !== "0",
     spinUs: w.cpus ? BOUND_SPIN_US : 0,
     rank: w.rank,
     worldSize: w.worldSize,

@@ -121,10 +121,12 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
   const fast = fastPath === false ? undefined : await startFastPath(executor, { rank, worldSize, secret, rendezvous: rendezvous ?? storeAddress(storeHost, storePort), jobId, groupName: name, listenHost, connectTimeoutMs: connectTimeoutMs ?? 60_000, naming });
   if (!fast) return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
   const fastBytes = fastMessageBytes ?? defaultFastBytes(worldSize, small);
+  // What the flight recorder names: the fast path runs recursive doubling (in the comm thread's order).
+  const fastAlgorithm = (op: OpName, count: number): string => (op === "allReduce" && count * 4 <= fastBytes ? "recursive-doubling" : tcpAlgorithm(op, count));
   const fastExecutor = new FastTcpExecutor(fastAddon!, fast, rank, worldSize, executor, {
     fastBytes, timeoutMs: engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs, spinUs: fastSpinUs ?? DEFAULT_FAST_SPIN_US, wire: engine.wire ?? DEFAULT_ENGINE_OPTIONS.wire, naming,
   });
-  return new ProcessGroup(rank, worldSize, fastExecutor, "tcp", internals);
+  return new ProcessGroup(rank, worldSize, fastExecutor, "tcp", { ...internals, algorithmOf: fastAlgorithm });
 }
 
 /** How long a fast collective spins before it sleeps (µs): a peer a round trip away is usually there by then. */

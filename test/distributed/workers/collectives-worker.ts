@@ -171,6 +171,37 @@ switch (scenario) {
     }
     break;
   }
+  case "fast": {
+    // Over TCP these go by the calling thread's links (executors/fast-executor.ts): recursive
+    // doubling, so the same bits as the comm thread's, and a traffic of one 16-byte header and
+    // the payload per message, which no comm-thread frame has.
+    const p = 2 ** Math.floor(Math.log2(w));
+    const messages = rank >= p ? 1 : Math.log2(p) + (rank < w - p ? 1 : 0);
+    for (const count of w === 2 ? [1, 3, 1000, 262_144] : [1, 3, 8]) {
+      const inputs = orderSensitiveInputs(w, count, count + 5);
+      for (const avg of [false, true]) {
+        const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
+        const before = pg.traffic();
+        await pg.allReduce(buf, { op: avg ? "avg" : "sum" });
+        const after = pg.traffic();
+        const frames = messages * (16 + 4 * count);
+        out({
+          check: `fast ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, recursiveDoublingReference(inputs, avg)), hash: hash(buf),
+          fastFrames: after.sent - before.sent === frames && after.received - before.received === frames,
+        });
+      }
+    }
+    // A barrier, then a 2 MiB all-reduce on the comm thread: one numbering across both paths, so
+    // the mismatch after them is the group's collective #(all-reduces above + 2) on either path.
+    await pg.barrier();
+    await pg.allReduce(sharedFloat32Array(1 << 19));
+    await reportError("fast numbering", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 5 : 4)));
+    break;
+  }
+  case "fast-cross":
+    // The last rank's all-reduce is too large for the fast path, the others' are not.
+    await reportError("fast-cross", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 1 << 19 : 3), { timeoutMs: 2000 }));
+    break;
   case "wire-mismatch":
     await reportError("wire-mismatch", pg.allReduce(sharedFloat32Array(1000), { wire: rank === w - 1 ? "f16" : "bf16" }));
     break;
