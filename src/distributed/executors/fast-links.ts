@@ -276,13 +276,13 @@ export class FastLinks {
           await greet(ch, "client", o, (r) => (r === peer ? undefined : `dialed rank ${peer} at ${addr} but it says it is rank ${r}`));
         } catch (err) {
           ch.close();
-          throw new Error(`rank ${o.rank} at ${addr}: ${(err as Error).message}`);
+          throw new Error(`rank ${o.rankNames?.[peer] ?? peer} at ${addr}: ${(err as Error).message}`);
         }
         this.fds[peer] = fd;
         return;
       }
       addon.fastClose(fd);
-      if (Date.now() > deadline) throw new Error(`could not connect to rank ${peer} at ${addr} (errno ${-result})`);
+      if (Date.now() > deadline) throw new Error(`could not connect to rank ${o.rankNames?.[peer] ?? peer} at ${addr} (errno ${-result})`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
