@@ -6,8 +6,9 @@
 //   fastConnectResult(fd) -> 0 | 1 | -errno 0: still connecting, 1: connected
 //   fastWrite(fd, bytes) / fastRead(fd, bytes) -> bytes moved | -errno (-11: would block; read 0: closed)
 //   fastShutdown(fd), fastClose(fd)
-//   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs)
-//     -> null | { status, ranks, theirs: { seq, op, reduce, count } }
+//   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
+//   fastAnnounce(fds, rank, worldSize, seq, op, reduce, root, count, timeoutMs)
+//     -> null | { status, ranks, theirs: { seq, op, reduce, root, count, announce } }
 // Only fastAllReduce blocks (up to its deadline); the set-up calls never do, so the links are made
 // from JavaScript timers without stopping the event loop.
 #include <arpa/inet.h>
@@ -149,6 +150,26 @@ Napi::Value FastClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** null for success; otherwise what failed and who, for fast-executor.ts to word as the usual errors. */
+Napi::Value outcomeValue(Napi::Env env, const fast::Outcome& out) {
+  if (out.status == fast::Status::Ok) return env.Null();
+  static const char* const kNames[] = {"ok", "timeout", "peerLost", "mismatch", "failed", "protocol"};
+  auto r = Napi::Object::New(env);
+  r.Set("status", kNames[static_cast<int>(out.status)]);
+  auto ranks = Napi::Array::New(env, out.ranks.size());
+  for (size_t i = 0; i < out.ranks.size(); i++) ranks.Set(static_cast<uint32_t>(i), out.ranks[i]);
+  r.Set("ranks", ranks);
+  auto theirs = Napi::Object::New(env);
+  theirs.Set("seq", out.theirs.seq);
+  theirs.Set("op", out.theirs.op);
+  theirs.Set("reduce", out.theirs.reduce);
+  theirs.Set("count", out.theirs.count);
+  theirs.Set("root", out.theirs.root);
+  theirs.Set("announce", out.theirs.announce);
+  r.Set("theirs", theirs);
+  return r;
+}
+
 Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
   const char* k = "fastAllReduce";
   Napi::Env env = info.Env();
@@ -166,25 +187,36 @@ Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
     requireLength(env, buf, static_cast<size_t>(count), k, "buf");
     if (scratch.length < static_cast<size_t>(count)) throwArg(env, k, "scratch is shorter than count");
   }
-  fast::Links links{fds.data, rank, world, flag.data};
+  double* waits = nullptr;
+  if (info.Length() > 12 && info[12].IsTypedArray()) {
+    auto w = info[12].As<Napi::Float64Array>();
+    if (w.ElementLength() == static_cast<size_t>(world)) waits = w.Data();
+  }
+  fast::Links links{fds.data, rank, world, flag.data, waits};
   const fast::Outcome out = fast::allReduce(links, static_cast<uint32_t>(intArg(info, 4)), static_cast<uint32_t>(intArg(info, 5)),
                                             static_cast<uint32_t>(intArg(info, 6)), buf.data, static_cast<uint32_t>(count), scratch.data,
                                             intArg(info, 10), intArg(info, 11));
-  if (out.status == fast::Status::Ok) return env.Null();
-  static const char* const kNames[] = {"ok", "timeout", "peerLost", "mismatch", "failed", "protocol"};
-  auto r = Napi::Object::New(env);
-  r.Set("status", kNames[static_cast<int>(out.status)]);
-  auto ranks = Napi::Array::New(env, out.ranks.size());
-  for (size_t i = 0; i < out.ranks.size(); i++) ranks.Set(static_cast<uint32_t>(i), out.ranks[i]);
-  r.Set("ranks", ranks);
-  auto theirs = Napi::Object::New(env);
-  theirs.Set("seq", out.theirs.seq);
-  theirs.Set("op", out.theirs.op);
-  theirs.Set("reduce", out.theirs.reduce);
-  theirs.Set("count", out.theirs.count);
-  r.Set("theirs", theirs);
-  return r;
+  return outcomeValue(env, out);
 }
+
+Napi::Value FastAnnounce(const Napi::CallbackInfo& info) {
+  const char* k = "fastAnnounce";
+  Napi::Env env = info.Env();
+  const Span<int32_t> fds = i32Arg(info, 0, k, "fds");
+  const int rank = static_cast<int>(intArg(info, 1));
+  const int world = static_cast<int>(intArg(info, 2));
+  if (fds.length != static_cast<size_t>(world) || rank < 0 || rank >= world) throwArg(env, k, "fds must hold worldSize descriptors and rank lie within them");
+  static const int32_t kNotFailed = 0;
+  fast::Links links{fds.data, rank, world, &kNotFailed, nullptr};
+  fast::Call call;
+  call.seq = static_cast<uint32_t>(intArg(info, 3));
+  call.op = static_cast<uint32_t>(intArg(info, 4));
+  call.reduce = static_cast<uint32_t>(intArg(info, 5));
+  call.root = static_cast<uint32_t>(intArg(info, 6));
+  call.count = static_cast<uint32_t>(intArg(info, 7));
+  return outcomeValue(env, fast::announce(links, call, intArg(info, 8)));
+}
+
 
 }  // namespace
 
@@ -197,5 +229,6 @@ WEFT_BINDING("fastRead", FastRead);
 WEFT_BINDING("fastShutdown", FastShutdown);
 WEFT_BINDING("fastClose", FastClose);
 WEFT_BINDING("fastAllReduce", FastAllReduce);
+WEFT_BINDING("fastAnnounce", FastAnnounce);
 
 }  // namespace weft

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -30,8 +31,11 @@ inline void cpuRelax() {
 #endif
 }
 
+constexpr uint32_t kAnnounceBit = 0x80;
+
 void encodeHeader(const Call& c, uint8_t* h) {
-  const uint32_t words[4] = {kMagic, c.seq, c.op | (c.reduce << 8), c.count};
+  const uint32_t op = c.op | (c.announce ? kAnnounceBit : 0);
+  const uint32_t words[4] = {kMagic, c.seq, op | (c.reduce << 8) | (c.root << 16), c.count};
   std::memcpy(h, words, kHeaderBytes);
 }
 
@@ -41,10 +45,16 @@ Call decodeHeader(const uint8_t* h, uint32_t* magic) {
   *magic = words[0];
   Call c;
   c.seq = words[1];
-  c.op = words[2] & 0xff;
+  c.op = words[2] & 0x7f;
+  c.announce = (words[2] & kAnnounceBit) != 0;
   c.reduce = (words[2] >> 8) & 0xff;
+  c.root = words[2] >> 16;
   c.count = words[3];
   return c;
+}
+
+bool sameCall(const Call& a, const Call& b) {
+  return a.seq == b.seq && a.op == b.op && a.reduce == b.reduce && a.root == b.root && a.count == b.count;
 }
 
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
@@ -60,8 +70,8 @@ struct Step {
 
 class Exchanger {
  public:
-  Exchanger(const Links& links, const Call& mine, int64_t deadlineUs, int64_t spinUs)
-      : links_(links), mine_(mine), deadlineUs_(deadlineUs), spinUs_(spinUs) {
+  Exchanger(const Links& links, const Call& mine, int64_t startUs, int64_t deadlineUs, int64_t spinUs)
+      : links_(links), mine_(mine), startUs_(startUs), deadlineUs_(deadlineUs), spinUs_(spinUs) {
     encodeHeader(mine, header_);
   }
 
@@ -109,12 +119,18 @@ class Exchanger {
               out.ranks = {s.recvFrom};
               return out.status;
             }
-            if (theirs.seq != mine_.seq || theirs.op != mine_.op || theirs.reduce != mine_.reduce || theirs.count != mine_.count) {
+            if (theirs.announce && theirs.seq < mine_.seq) {
+              // A collective both of us ran on the comm thread (Note [announcements]): next header.
+              got = 0;
+              continue;
+            }
+            if (theirs.announce || !sameCall(theirs, mine_)) {
               out.status = Status::Mismatch;
               out.ranks = {s.recvFrom};
               out.theirs = theirs;
               return out.status;
             }
+            if (links_.waits != nullptr) links_.waits[s.recvFrom] = static_cast<double>(nowUs() - startUs_) / 1000.0;
           }
         } else if (r == 0 || !wouldBlock(errno)) {
           return lost(out, s.recvFrom);
@@ -157,6 +173,7 @@ class Exchanger {
 
   const Links& links_;
   Call mine_;
+  int64_t startUs_;
   int64_t deadlineUs_;
   int64_t spinUs_;
   uint8_t header_[kHeaderBytes];
@@ -171,8 +188,14 @@ void addInto(float* dst, const float* src, uint32_t n) {
 Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce, float* buf, uint32_t count, float* scratch,
                   int64_t timeoutMs, int64_t spinUs) {
   Outcome out;
-  const Call mine{seq, op, reduce, count};
-  Exchanger ex(links, mine, nowUs() + timeoutMs * 1000, spinUs);
+  Call mine;
+  mine.seq = seq;
+  mine.op = op;
+  mine.reduce = reduce;
+  mine.count = count;
+  if (links.waits != nullptr) std::fill(links.waits, links.waits + links.worldSize, 0.0);
+  const int64_t start = nowUs();
+  Exchanger ex(links, mine, start, start + timeoutMs * 1000, spinUs);
   const int w = links.worldSize, r = links.rank;
   int p = 1;
   while (p * 2 <= w) p *= 2;
@@ -206,6 +229,66 @@ Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce
     for (uint32_t i = 0; i < count; i++) buf[i] = buf[i] / n;
   }
   if (r < extra) step(r + p, -1, nullptr);
+  return out;
+}
+
+Outcome announce(const Links& links, Call call, int64_t timeoutMs) {
+  Outcome out;
+  call.announce = true;
+  uint8_t header[kHeaderBytes];
+  encodeHeader(call, header);
+  const int64_t deadline = nowUs() + timeoutMs * 1000;
+  for (int p = 0; p < links.worldSize; p++) {
+    if (p == links.rank) continue;
+    const int fd = links.fds[p];
+    size_t sent = 0;
+    while (sent < kHeaderBytes) {
+      const ssize_t w = send(fd, header + sent, kHeaderBytes - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        sent += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && !wouldBlock(errno)) {
+        out.status = Status::PeerLost;
+        out.ranks = {p};
+        return out;
+      }
+      // The peer has not read its link for a long while (thousands of announcements): wait for room.
+      const int64_t t = nowUs();
+      if (t >= deadline) {
+        out.status = Status::Timeout;
+        out.ranks = {p};
+        return out;
+      }
+      pollfd pf{fd, POLLOUT, 0};
+      poll(&pf, 1, kPollSliceMs);
+    }
+  }
+  // Drain: consume what is for collectives up to this one, compare what is for this one.
+  for (int p = 0; p < links.worldSize; p++) {
+    if (p == links.rank) continue;
+    for (;;) {
+      uint8_t theirHeader[kHeaderBytes];
+      const ssize_t r = recv(links.fds[p], theirHeader, kHeaderBytes, MSG_PEEK | MSG_DONTWAIT);
+      if (r < static_cast<ssize_t>(kHeaderBytes)) break;  // nothing whole yet (a closed link shows in the next fast collective)
+      uint32_t magic = 0;
+      const Call theirs = decodeHeader(theirHeader, &magic);
+      if (magic != kMagic) {
+        out.status = Status::Protocol;
+        out.ranks = {p};
+        return out;
+      }
+      if (theirs.seq > call.seq) break;  // the peer is ahead: for a later collective to read
+      const bool agrees = theirs.announce && (theirs.seq < call.seq || sameCall(theirs, call));
+      if (!agrees) {
+        out.status = Status::Mismatch;
+        out.ranks = {p};
+        out.theirs = theirs;
+        return out;
+      }
+      recv(links.fds[p], theirHeader, kHeaderBytes, MSG_DONTWAIT);
+    }
+  }
   return out;
 }
 

@@ -5,13 +5,23 @@
 //
 // Note [fast link frames]
 // Every message on a fast link is a 16-byte header and its payload:
-//   magic u32 ("WFTF") | seq u32 | op u8, reduce u8, zero u16 | count u32 | count float32s
-// `seq` counts this group's fast collectives, so it is the same on both ends of every message of
-// one operation; op, reduce and count describe the call. A receiver compares the header with its
-// own call before it reads the payload: ranks that called different collectives, or passed
-// different sizes, fail with a mismatch naming both calls, instead of reading each other's bytes
-// as floats. A header with the wrong magic is a protocol error (the link is not a Weft fast link
-// any more), reported as a failure of the link.
+//   magic u32 ("WFTF") | seq u32 | op u8, reduce u8, root u16 | count u32 | count float32s
+// `seq` is the collective's number in the group (on either path), so it is the same on both ends
+// of every message of one operation; op, reduce, root and count describe the call. A receiver
+// compares the header with its own call before it reads the payload: ranks that called different
+// collectives, or passed different sizes, fail with a mismatch naming both calls, instead of
+// reading each other's bytes as floats. A header with the wrong magic is a protocol error (the
+// link is not a Weft fast link any more), reported as a failure of the link.
+//
+// Note [announcements]: a collective that runs on the comm thread instead is announced on every
+// fast link, a header with bit 7 of op set and no payload, so that a peer which took the fast
+// path for the same number (their calls differ) reads the announcement where it waits for data,
+// and fails at once with a mismatch naming both calls rather than at its deadline. Announcements
+// of earlier collectives, which both sides ran on the comm thread, are skipped by a reader. The
+// announcing rank also drains what its links hold without waiting (drainAnnouncements): peers'
+// announcements of collectives up to its own are consumed (compared when of the same number),
+// and a peer's fast data for the same number is a mismatch too; whatever is for a later number
+// stays for the collective that will read it.
 //
 // The algorithm is recursive doubling (src/distributed/collectives/recursive-doubling.ts, Note
 // [recursive-doubling reduction order]) with the same fold-in, rounds and fold-out, so a result
@@ -33,9 +43,13 @@ enum class Status : int { Ok = 0, Timeout = 1, PeerLost = 2, Mismatch = 3, Faile
 /** A rank's call as its header says it (Note [fast link frames]). */
 struct Call {
   uint32_t seq = 0;
+  /** The shared-memory path's operation codes (1 all-reduce .. 5 barrier). */
   uint32_t op = 0;
   uint32_t reduce = 0;
+  uint32_t root = 0;
   uint32_t count = 0;
+  /** An announcement of a collective on the comm thread (Note [announcements]). */
+  bool announce = false;
 };
 
 struct Outcome {
@@ -53,6 +67,8 @@ struct Links {
   int worldSize;
   /** 1 once the group has failed elsewhere (Note [the failure in shared memory] in src/distributed/executors/comm-messages.ts): stop waiting. */
   const volatile int32_t* failedFlag;
+  /** worldSize numbers, or null: ms from the operation's start until each partner's header came (Note [per-peer waits]). */
+  double* waits;
 };
 
 /**
@@ -62,5 +78,11 @@ struct Links {
  */
 Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce, float* buf, uint32_t count, float* scratch,
                   int64_t timeoutMs, int64_t spinUs);
+
+/**
+ * Announces `call` (a collective on the comm thread) on every link, waiting at most timeoutMs for
+ * room to write, then drains the links without waiting (Note [announcements]).
+ */
+Outcome announce(const Links& links, Call call, int64_t timeoutMs);
 
 }  // namespace weft::fast

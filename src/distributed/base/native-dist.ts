@@ -51,7 +51,7 @@ export interface FastFailure {
   /** Timeout: the rank not heard from; the others: the peer. */
   ranks: number[];
   /** Mismatch: the peer's call, from its header (Note [fast link frames]). */
-  theirs: { seq: number; op: number; reduce: number; count: number };
+  theirs: { seq: number; op: number; reduce: number; root: number; count: number; announce: boolean };
 }
 
 /** The calling thread's TCP links, as native/bind/tcp-fast.cc exports them (negative results: -errno). */
@@ -66,13 +66,15 @@ export interface FastAddon {
   fastClose(fd: number): void;
   fastAllReduce(
     fds: Int32Array, rank: number, worldSize: number, failedFlag: Int32Array, seq: number, op: number, reduce: number,
-    buf: Float32Array | null, count: number, scratch: Float32Array | null, timeoutMs: number, spinUs: number,
+    buf: Float32Array | null, count: number, scratch: Float32Array | null, timeoutMs: number, spinUs: number, waits: Float64Array | null,
   ): FastFailure | null;
+  /** Note [announcements] in native/dist/tcp-fast.h. */
+  fastAnnounce(fds: Int32Array, rank: number, worldSize: number, seq: number, op: number, reduce: number, root: number, count: number, timeoutMs: number): FastFailure | null;
 }
 
 function loadFast(): FastAddon | null {
   const a = nativeAddon as unknown as Partial<FastAddon> | null;
-  return a && typeof a.fastAllReduce === "function" && typeof a.fastListen === "function" ? (a as FastAddon) : null;
+  return a && typeof a.fastAllReduce === "function" && typeof a.fastAnnounce === "function" && typeof a.fastListen === "function" ? (a as FastAddon) : null;
 }
 
 /** Null when the addon did not load (or predates the fast links): TCP collectives then all run on the comm thread. */

@@ -12,9 +12,11 @@
 // every frame carries that number and the call, so two ranks whose fast calls differ fail with a
 // mismatch naming both calls. A collective's number is its place among all of the group's, on
 // either path: the comm thread is told how many numbers the fast path used in between
-// (engine.run's skipSeqs), so errors and the flight recorder name one numbering. Ranks whose calls differ across the paths (one rank's all-reduce
-// is small, its peer's is large) cannot see each other's calls: that shows as a timeout of the
-// fast one, naming the peer that did not come.
+// (engine.run's skipSeqs), so errors and the flight recorder name one numbering. A collective
+// for the comm thread is announced on the fast links first (Note [announcements] in
+// native/dist/tcp-fast.h), so ranks whose calls differ across the paths (one rank's all-reduce
+// is small, its peer's large; an all-reduce against an all-gather) fail at once with a mismatch
+// naming both calls too.
 //
 // A failure here (a mismatch, a timeout, a peer that closed its link) fails the group, as one on
 // the comm thread does (Note [a failed group stays failed] in collectives/engine.ts): the comm
@@ -25,7 +27,7 @@
 import { CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, GroupAbortedError, PeerLostError, ranksText, withMessage } from "../base/errors.js";
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import type { RankNaming } from "../collectives/engine.js";
-import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type WaitsOut } from "../collectives/ops.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
 import { validateRequest } from "../collectives/request.js";
 import type { FastAddon, FastFailure } from "../base/native-dist.js";
 import type { Traffic } from "../base/traffic-counter.js";
@@ -36,9 +38,10 @@ import type { ThreadedExecutor } from "./threaded-executor.js";
 
 const DONE: Promise<OpResult> = Promise.resolve();
 /** Operation and reduction codes of the frame header (the shared-memory path's numbers). */
-const OP_ALL_REDUCE = 1;
-const OP_BARRIER = 5;
-const REDUCE_CODE = { sum: 1, avg: 2 } as const;
+const OP_CODE: Partial<Record<OpName, number>> = { allReduce: 1, reduceScatter: 2, allGather: 3, broadcast: 4, barrier: 5 };
+const OP_OF_CODE: OpName[] = ["barrier", "allReduce", "reduceScatter", "allGather", "broadcast", "barrier"];
+const REDUCE_CODE = { none: 0, sum: 1, avg: 2 } as const;
+const REDUCE_OF_CODE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
 const HEADER_BYTES = 16;
 /** How long a fast collective whose peer's link closed waits for the comm thread's word on why (ms). */
 const VERDICT_WAIT_MS = 250;
@@ -92,7 +95,7 @@ export class FastTcpExecutor implements OpExecutor {
 
   submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
     const fast = this.fast(req);
-    if (this.inFlight === 0 && fast) return this.settled(req, this.seq++);
+    if (this.inFlight === 0 && fast) return this.settled(req, this.seq++, waitedMs);
     // Numbered now, in submission order, whichever path and whenever it starts.
     const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
     const seq = p2p ? -1 : this.seq++;
@@ -102,9 +105,14 @@ export class FastTcpExecutor implements OpExecutor {
       this.commSeq = seq + 1;
     }
     const start = (): Promise<OpResult> => {
-      if (fast) return this.settled(req, seq);
+      if (fast) return this.settled(req, seq, waitedMs);
       const refused = this.refusal(req);
-      return refused ? Promise.reject(refused) : this.inner.submit(req, waitedMs, skip);
+      if (refused) return Promise.reject(refused);
+      if (!p2p) {
+        const announced = this.announce(req, seq);
+        if (announced) return Promise.reject(announced);
+      }
+      return this.inner.submit(req, waitedMs, skip);
     };
     const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
     this.inFlight++;
@@ -124,15 +132,41 @@ export class FastTcpExecutor implements OpExecutor {
   }
 
   /** Runs a fast operation now when nothing is in flight (OpExecutor.runNow); the others go through submit(). */
-  runNow(req: OpRequest): boolean {
+  runNow(req: OpRequest, waitedMs?: WaitsOut): boolean {
     if (this.inFlight !== 0 || !this.fast(req)) return false;
-    this.runInline(req, this.seq++);
+    this.runInline(req, this.seq++, waitedMs);
     return true;
   }
 
-  private settled(req: OpRequest, seq: number): Promise<OpResult> {
+  /** Note [announcements] in native/dist/tcp-fast.h: the error of a peer's differing call, having failed the group, or undefined. */
+  private announce(req: OpRequest, seq: number): Error | undefined {
+    const { op, reduce, root, count } = this.call(req);
+    const failure = this.addon.fastAnnounce(this.links.fds, this.rank, this.worldSize, seq, op, reduce, root, count, req.timeoutMs ?? this.options.timeoutMs);
+    if (failure === null) return undefined;
+    const err = this.errorOf(req, seq, req.timeoutMs ?? this.options.timeoutMs, failure);
+    this.fail(err);
+    return err;
+  }
+
+  /** A collective's header fields (Note [fast link frames]), as describeRequest describes it. */
+  private call(req: OpRequest): { op: number; reduce: number; root: number; count: number } {
+    switch (req.op) {
+      case "allReduce":
+        return { op: OP_CODE.allReduce!, reduce: REDUCE_CODE[req.reduceOp], root: 0, count: req.buffer.length };
+      case "reduceScatter":
+        return { op: OP_CODE.reduceScatter!, reduce: REDUCE_CODE[req.reduceOp], root: 0, count: req.input.length };
+      case "allGather":
+        return { op: OP_CODE.allGather!, reduce: 0, root: 0, count: req.input.length };
+      case "broadcast":
+        return { op: OP_CODE.broadcast!, reduce: 0, root: req.root, count: req.buffer.length };
+      default:
+        return { op: OP_CODE.barrier!, reduce: 0, root: 0, count: 0 };
+    }
+  }
+
+  private settled(req: OpRequest, seq: number, waitedMs?: WaitsOut): Promise<OpResult> {
     try {
-      this.runInline(req, seq);
+      this.runInline(req, seq, waitedMs);
       return DONE;
     } catch (err) {
       return Promise.reject(err);
@@ -151,7 +185,7 @@ export class FastTcpExecutor implements OpExecutor {
   }
 
   /** Runs a fast operation on this thread; throws its error, having failed the group. */
-  private runInline(req: OpRequest, seq: number): void {
+  private runInline(req: OpRequest, seq: number, waitedMs?: WaitsOut): void {
     const refused = this.refusal(req);
     if (refused) throw refused;
     validateRequest(req, this.rank, this.worldSize);
@@ -159,9 +193,9 @@ export class FastTcpExecutor implements OpExecutor {
     const buffer = req.op === "allReduce" ? req.buffer : null;
     const count = buffer?.length ?? 0;
     if (this.scratch.length < count) this.scratch = new Float32Array(Math.max(count, 2 * this.scratch.length));
-    const reduce = req.op === "allReduce" ? REDUCE_CODE[req.reduceOp] : REDUCE_CODE.sum;
-    const op = req.op === "allReduce" ? OP_ALL_REDUCE : OP_BARRIER;
-    const failure = this.addon.fastAllReduce(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs);
+    const { op, reduce } = this.call(req);
+    const waits = waitedMs?.length === this.worldSize ? waitedMs : null;
+    const failure = this.addon.fastAllReduce(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs, waits);
     if (failure !== null) {
       if (failure.status === "peerLost") this.awaitVerdict();
       const err = this.errorOf(req, seq, timeoutMs, failure);
@@ -236,11 +270,13 @@ export class FastTcpExecutor implements OpExecutor {
         return new PeerLostError(`${label}: lost the connection to ${ranksText(ranks)} (its link closed: its process exited or destroyed the group); check whether it crashed, then re-form the group`, details);
       }
       case "mismatch": {
-        const mine = this.descriptor(req.op, req.op === "allReduce" ? req.reduceOp : "none", req.op === "allReduce" ? req.buffer.length : 0);
-        const theirs = this.descriptor(f.theirs.op === OP_ALL_REDUCE ? "allReduce" : "barrier", f.theirs.reduce === 2 ? "avg" : f.theirs.op === OP_ALL_REDUCE ? "sum" : "none", f.theirs.count);
+        const c = this.call(req);
+        const mine = this.descriptor(c.op, c.reduce, c.root, c.count);
+        const theirs = this.descriptor(f.theirs.op, f.theirs.reduce, f.theirs.root, f.theirs.count);
         const msg = f.theirs.seq !== seq
-          ? `${label}: rank ${ranks[0]} is at its fast collective #${f.theirs.seq}; issue the same collectives in the same order on every rank`
-          : describeMismatch(seq, mine, this.name(this.rank), theirs, ranks[0]!, scope) ?? `${label}: rank ${ranks[0]} called something else`;
+          ? `${label}: rank ${ranks[0]} is at collective #${f.theirs.seq}; every rank must issue the same collectives in the same order`
+          : describeMismatch(seq, mine, this.name(this.rank), theirs, ranks[0]!, scope) ??
+            `${label}: rank ${this.name(this.rank)} ran it on its ${f.theirs.announce ? "fast links" : "comm thread"}, rank ${ranks[0]} on its ${f.theirs.announce ? "comm thread" : "fast links"}, so their wire options differ; every rank must pass the same wire option`;
         return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.name(this.rank), ranks[0]!] });
       }
       case "failed": {
@@ -254,8 +290,9 @@ export class FastTcpExecutor implements OpExecutor {
     }
   }
 
-  private descriptor(op: OpName, reduceOp: OpDescriptor["reduceOp"], count: number): OpDescriptor {
-    return { op, count, root: 0, reduceOp, wire: "f32", algorithm: "none" };
+  /** A header's call in the comm thread's terms, so both paths word a mismatch the same way. */
+  private descriptor(op: number, reduce: number, root: number, count: number): OpDescriptor {
+    return { op: OP_OF_CODE[op] ?? "barrier", count, root, reduceOp: REDUCE_OF_CODE[reduce] ?? "none", wire: "f32", algorithm: "none" };
   }
 
   abort(reason: string): void {
