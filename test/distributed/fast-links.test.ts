@@ -65,6 +65,7 @@ test("two ranks' fast links come up through the handshake; a stranger without th
   }
   await sleep(100);
   const [a, b] = await Promise.all([first, FastLinks.create(fastAddon!, options(1, book, secret, log))]);
+  assert.ok(a && b, "a rank went without fast links");
   try {
     assert.equal(a.fds[0], -1);
     assert.equal(b.fds[1], -1);
@@ -93,4 +94,12 @@ test("a rank of another group with the same secret is refused, and the set-up na
     assert.rejects(other, /^Error: fast links of another-group: rank 0 at 127\.0\.0\.1:\d+: it is in group "pg-test" of 2 ranks, not "another-group" of 2$/),
   ]);
   assert.ok(log.some((l) => /refused a fast-link connection: it is in group "another-group"/.test(l)), log.join("\n"));
+});
+
+test("a rank that declines (no addon, or fastPath: false) leaves every rank without fast links, at once", { skip }, async () => {
+  const book = memoryBook();
+  const t0 = Date.now();
+  const [links] = await Promise.all([FastLinks.create(fastAddon!, options(0, book, secretKey(generateSecret()), [])), FastLinks.decline({ rank: 1, addresses: book })]);
+  assert.equal(links, undefined);
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
 });

@@ -39,6 +39,8 @@ const HELLO_BYTES = 16;
 const MAX_NAME_BYTES = 4096;
 const EAGAIN = -11;
 const TICK_MS = 1;
+/** What a rank without fast links publishes in place of an address. */
+const NONE = "none";
 
 /** Reads the 16-byte Hello and its name, then checks them. */
 class HelloReader implements ByteConsumer {
@@ -208,8 +210,19 @@ export class FastLinks {
     readonly fds: Int32Array,
   ) {}
 
-  /** Makes and authenticates a socket to every other rank, within connectTimeoutMs. */
-  static async create(addon: FastAddon, o: FastLinksOptions): Promise<FastLinks> {
+  /**
+   * Tells the other ranks that this one has no fast links (no native addon here, or fastPath:
+   * false), so that every rank of the group goes without (create() resolves undefined).
+   */
+  static async decline(o: Pick<FastLinksOptions, "rank" | "addresses">): Promise<void> {
+    await o.addresses.publish(o.rank, NONE);
+  }
+
+  /**
+   * Makes and authenticates a socket to every other rank, within connectTimeoutMs; undefined, on
+   * every rank alike, when any rank declined.
+   */
+  static async create(addon: FastAddon, o: FastLinksOptions): Promise<FastLinks | undefined> {
     const name = (r: number): number => o.rankNames?.[r] ?? r;
     const deadline = Date.now() + o.connectTimeoutMs;
     const [listenFd, port] = addon.fastListen(o.listenHost);
@@ -220,6 +233,12 @@ export class FastLinks {
     const accepted = new Set<number>();
     try {
       await o.addresses.publish(o.rank, `${host}:${port}`);
+      // Every rank's entry first: one that declined means no fast links anywhere.
+      const entries = await Promise.all(Array.from({ length: o.worldSize }, (_, r) => (r === o.rank ? "" : o.addresses.lookup(r, Math.max(1, deadline - Date.now())))));
+      if (entries.includes(NONE)) {
+        accepting = false;
+        return undefined;
+      }
       const higher = o.worldSize - 1 - o.rank;
       // Accept the higher ranks: each accepted socket is greeted on its own, so a stranger cannot hold up a peer.
       const allAccepted = new Promise<void>((resolve, reject) => {

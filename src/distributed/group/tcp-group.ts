@@ -118,7 +118,7 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
     if (shm) return new ProcessGroup(rank, worldSize, shm, "shared-memory", { ...internals, algorithmOf: shmAlgorithm });
     stderrLogger(`rank ${naming?.globalRanks[rank] ?? rank}${naming?.scope ?? ""}: collectives use TCP, not shared memory: ${reason}`);
   }
-  const fast = fastPath === false ? undefined : await startFastPath(executor, { rank, worldSize, secret, rendezvous: rendezvous ?? storeAddress(storeHost, storePort), jobId, groupName: name, listenHost, connectTimeoutMs: connectTimeoutMs ?? 60_000, naming });
+  const fast = await startFastPath(executor, fastPath !== false, { rank, worldSize, secret, rendezvous: rendezvous ?? storeAddress(storeHost, storePort), jobId, groupName: name, listenHost, connectTimeoutMs: connectTimeoutMs ?? 60_000, naming });
   if (!fast) return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
   const fastBytes = fastMessageBytes ?? defaultFastBytes(worldSize, small);
   // What the flight recorder names: the fast path runs recursive doubling (in the comm thread's order).
@@ -143,17 +143,21 @@ function defaultFastBytes(worldSize: number, smallMessageBytes: number): number 
   return worldSize === 2 ? Math.max(smallMessageBytes, 1 << 20) : smallMessageBytes;
 }
 
-/** The fast links of a TCP group, or undefined (said once on stderr) where they cannot be made: the comm thread then runs everything. */
+/** The fast links of a TCP group, or undefined where a rank cannot have them or turned them off: the comm thread then runs everything. */
 async function startFastPath(
   executor: ThreadedExecutor,
+  wanted: boolean,
   o: { rank: number; worldSize: number; secret: string; rendezvous: string; jobId: string | undefined; groupName: string; listenHost: string | undefined; connectTimeoutMs: number; naming: RankNaming | undefined },
 ): Promise<FastLinks | undefined> {
-  if (o.worldSize < 2 || !fastAddon) return undefined;
+  if (o.worldSize < 2) return undefined;
   const key = secretKey(o.secret);
   const store = await connectRendezvousStore(o.rendezvous, { secret: key, ...(o.jobId === undefined ? {} : { jobId: o.jobId }), connectTimeoutMs: o.connectTimeoutMs, timeoutMs: o.connectTimeoutMs });
+  const addresses = storeAddressBook(store, `${o.groupName}#fast`);
   try {
+    // A rank that cannot or will not have them says so, and every rank goes without.
+    if (!wanted || !fastAddon) return void (await FastLinks.decline({ rank: o.rank, addresses }));
     return await FastLinks.create(fastAddon, {
-      rank: o.rank, worldSize: o.worldSize, secret: key, addresses: storeAddressBook(store, `${o.groupName}#fast`), groupName: o.groupName,
+      rank: o.rank, worldSize: o.worldSize, secret: key, addresses, groupName: o.groupName,
       listenHost: o.listenHost ?? store.localAddress, connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: 5000, log: stderrLogger,
       rankNames: o.naming?.globalRanks,
     });
