@@ -129,6 +129,9 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
   return new ProcessGroup(rank, worldSize, fastExecutor, "tcp", { ...internals, algorithmOf: fastAlgorithm });
 }
 
+/** Ranks of each group name that began their fast links in this process. */
+const ranksHere = new Map<string, number>();
+
 /** How long a fast collective spins before it sleeps (µs): a peer a round trip away is usually there by then. */
 const DEFAULT_FAST_SPIN_US = 100;
 
@@ -150,12 +153,17 @@ async function startFastPath(
   o: { rank: number; worldSize: number; secret: string; rendezvous: string; jobId: string | undefined; groupName: string; listenHost: string | undefined; connectTimeoutMs: number; naming: RankNaming | undefined },
 ): Promise<FastLinks | undefined> {
   if (o.worldSize < 2) return undefined;
+  // Two ranks of one group in one process (tests, notebooks) share its one thread: a fast
+  // collective blocking it for a peer that needs the same thread would never finish. The second
+  // such rank declines, and so the whole group goes without.
+  const here = ranksHere.get(o.groupName) ?? 0;
+  ranksHere.set(o.groupName, here + 1);
   const key = secretKey(o.secret);
   const store = await connectRendezvousStore(o.rendezvous, { secret: key, ...(o.jobId === undefined ? {} : { jobId: o.jobId }), connectTimeoutMs: o.connectTimeoutMs, timeoutMs: o.connectTimeoutMs });
   const addresses = storeAddressBook(store, `${o.groupName}#fast`);
   try {
     // A rank that cannot or will not have them says so, and every rank goes without.
-    if (!wanted || !fastAddon) return void (await FastLinks.decline({ rank: o.rank, addresses }));
+    if (!wanted || !fastAddon || here > 0) return void (await FastLinks.decline({ rank: o.rank, addresses }));
     return await FastLinks.create(fastAddon, {
       rank: o.rank, worldSize: o.worldSize, secret: key, addresses, groupName: o.groupName,
       listenHost: o.listenHost ?? store.localAddress, connectTimeoutMs: o.connectTimeoutMs, handshakeTimeoutMs: 5000, log: stderrLogger,
