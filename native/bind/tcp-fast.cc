@@ -150,6 +150,21 @@ Napi::Value FastClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+struct Peers {
+  const int32_t* fds;
+  int rank;
+  int world;
+};
+
+/** Arguments 0-2 of the collectives: the sockets by rank, this rank, the world size. */
+Peers peersArg(const Napi::CallbackInfo& info, const char* k) {
+  const Span<int32_t> fds = i32Arg(info, 0, k, "fds");
+  const int rank = static_cast<int>(intArg(info, 1));
+  const int world = static_cast<int>(intArg(info, 2));
+  if (fds.length != static_cast<size_t>(world) || rank < 0 || rank >= world) throwArg(info.Env(), k, "fds must hold worldSize descriptors and rank lie within them");
+  return {fds.data, rank, world};
+}
+
 /** null for success; otherwise what failed and who, for fast-executor.ts to word as the usual errors. */
 Napi::Value outcomeValue(Napi::Env env, const fast::Outcome& out) {
   if (out.status == fast::Status::Ok) return env.Null();
@@ -173,11 +188,9 @@ Napi::Value outcomeValue(Napi::Env env, const fast::Outcome& out) {
 Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
   const char* k = "fastAllReduce";
   Napi::Env env = info.Env();
-  const Span<int32_t> fds = i32Arg(info, 0, k, "fds");
-  const int rank = static_cast<int>(intArg(info, 1));
-  const int world = static_cast<int>(intArg(info, 2));
+  const Peers peers = peersArg(info, k);
   const Span<int32_t> flag = i32Arg(info, 3, k, "failedFlag");
-  if (fds.length != static_cast<size_t>(world) || rank < 0 || rank >= world) throwArg(env, k, "fds must hold worldSize descriptors and rank lie within them");
+  const int world = peers.world;
   if (flag.length < 1) throwArg(env, k, "failedFlag must hold one number");
   const int64_t count = intArg(info, 8);
   if (count < 0 || count > 0x3fffffff) throwArg(env, k, "count out of range");
@@ -192,7 +205,7 @@ Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
     auto w = info[12].As<Napi::Float64Array>();
     if (w.ElementLength() == static_cast<size_t>(world)) waits = w.Data();
   }
-  fast::Links links{fds.data, rank, world, flag.data, waits};
+  fast::Links links{peers.fds, peers.rank, world, flag.data, waits};
   const fast::Outcome out = fast::allReduce(links, static_cast<uint32_t>(intArg(info, 4)), static_cast<uint32_t>(intArg(info, 5)),
                                             static_cast<uint32_t>(intArg(info, 6)), buf.data, static_cast<uint32_t>(count), scratch.data,
                                             intArg(info, 10), intArg(info, 11));
@@ -202,12 +215,9 @@ Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
 Napi::Value FastAnnounce(const Napi::CallbackInfo& info) {
   const char* k = "fastAnnounce";
   Napi::Env env = info.Env();
-  const Span<int32_t> fds = i32Arg(info, 0, k, "fds");
-  const int rank = static_cast<int>(intArg(info, 1));
-  const int world = static_cast<int>(intArg(info, 2));
-  if (fds.length != static_cast<size_t>(world) || rank < 0 || rank >= world) throwArg(env, k, "fds must hold worldSize descriptors and rank lie within them");
+  const Peers peers = peersArg(info, k);
   static const int32_t kNotFailed = 0;
-  fast::Links links{fds.data, rank, world, &kNotFailed, nullptr};
+  fast::Links links{peers.fds, peers.rank, peers.world, &kNotFailed, nullptr};
   fast::Call call;
   call.seq = static_cast<uint32_t>(intArg(info, 3));
   call.op = static_cast<uint32_t>(intArg(info, 4));

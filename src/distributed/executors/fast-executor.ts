@@ -34,6 +34,7 @@ import type { Traffic } from "../base/traffic-counter.js";
 import type { WireDtype } from "../compression/wire-dtype.js";
 import type { FastLinks } from "./fast-links.js";
 import type { OpExecutor } from "./op-executor.js";
+import { OpChain } from "./op-chain.js";
 import type { ThreadedExecutor } from "./threaded-executor.js";
 
 const DONE: Promise<OpResult> = Promise.resolve();
@@ -63,8 +64,7 @@ export class FastTcpExecutor implements OpExecutor {
   private seq = 0;
   /** The number the comm thread's engine gives its next collective unless told to skip. */
   private commSeq = 0;
-  private inFlight = 0;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly chain = new OpChain();
   private broken: Error | undefined;
   private closed = false;
   private scratch = new Float32Array(0);
@@ -95,7 +95,7 @@ export class FastTcpExecutor implements OpExecutor {
 
   submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
     const fast = this.fast(req);
-    if (this.inFlight === 0 && fast) return this.settled(req, this.seq++, waitedMs);
+    if (this.chain.idle && fast) return this.settled(req, this.seq++, waitedMs);
     // Numbered now, in submission order, whichever path and whenever it starts.
     const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
     const seq = p2p ? -1 : this.seq++;
@@ -114,26 +114,14 @@ export class FastTcpExecutor implements OpExecutor {
       }
       return this.inner.submit(req, waitedMs, skip);
     };
-    const started = this.inFlight === 0 ? start() : this.tail.then(start, start);
-    this.inFlight++;
-    const done = started.then(
-      (result) => {
-        this.inFlight--;
-        return result;
-      },
-      (err: Error) => {
-        this.inFlight--;
-        if (err instanceof CollectiveError) this.broken ??= err;
-        throw err;
-      },
-    );
-    this.tail = done.then(() => {}, () => {});
-    return done;
+    return this.chain.enqueue(start, (err) => {
+      if (err instanceof CollectiveError) this.broken ??= err;
+    });
   }
 
   /** Runs a fast operation now when nothing is in flight (OpExecutor.runNow); the others go through submit(). */
   runNow(req: OpRequest, waitedMs?: WaitsOut): boolean {
-    if (this.inFlight !== 0 || !this.fast(req)) return false;
+    if (!this.chain.idle || !this.fast(req)) return false;
     this.runInline(req, this.seq++, waitedMs);
     return true;
   }
