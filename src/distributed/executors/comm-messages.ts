@@ -52,13 +52,21 @@ export const WAIT_SLOTS = 256;
 /**
  * Note [the failure in shared memory]: when the group fails, the comm thread writes the error
  * into CommWorkerConfig.failed (its JSON's length as an Int32 at byte 4, the UTF-8 JSON from byte
- * 8, cut at FAILURE_BYTES) and then sets the Int32 at byte 0 to 1 (2 when the failure is only a
- * peer's link that closed), before it posts "groupFailed". A collective blocked on the calling
- * thread (fast-executor.ts), which cannot receive that message until it returns, polls the flag
- * and reads the error from here, so that it stops at once and reports what the comm thread saw.
- * A closed link does not stop it (a fast collective sees a link it needs close by itself, and
- * one it no longer needs is no failure of it: Note [a lost peer is news only to whom it fails]).
+ * FAILURE_JSON_AT, cut at FAILURE_BYTES) and then sets the Int32 at byte 0 to 1 (2 when the
+ * failure is only a peer's link that closed), before it posts "groupFailed". A collective blocked
+ * on the calling thread (fast-executor.ts), which cannot receive that message until it returns,
+ * polls the flag and reads the error from here, so that it stops at once and reports what the
+ * comm thread saw. A closed link does not stop it (a fast collective sees a link it needs close
+ * by itself, and one it no longer needs is no failure of it: Note [a lost peer is news only to
+ * whom it fails]).
+ *
+ * The other way, a fast collective's failure is handed to the comm thread ("fail"), which sets
+ * the Int32 at byte 8 to 1 once its Abort frames to every peer are written. The failing rank
+ * waits for that before it throws: a program that exits on the error (most do) would otherwise
+ * end the comm thread before it told anyone, and the peers, waiting on the comm thread's links,
+ * would see this rank vanish rather than learn why.
  */
+export const FAILURE_JSON_AT = 16;
 export const FAILURE_BYTES = 16 << 10;
 
 export type ToCommThread =

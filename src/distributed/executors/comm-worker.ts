@@ -16,7 +16,7 @@ import { storeAddressBook } from "../rendezvous/address-book.js";
 import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import { TrafficCounter } from "../base/traffic-counter.js";
-import { FAILURE_BYTES, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
+import { FAILURE_BYTES, FAILURE_JSON_AT, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 
 const config = workerData as CommWorkerConfig;
 const port = parentPort!;
@@ -27,12 +27,12 @@ const waitSlots = new Float64Array(config.waits);
 async function main(): Promise<void> {
   const secret = secretKey(config.secret);
   const engine = new CollectiveEngine(config.rank, config.worldSize, config.engine, config.naming);
-  const failed = new Int32Array(config.failed, 0, 2);
+  const failed = new Int32Array(config.failed, 0, 3);
   engine.onFailed = (err, closedLink) => {
     // Note [the failure in shared memory].
     const json = Buffer.from(JSON.stringify(serializeError(err)), "utf8");
-    const n = Math.min(json.length, FAILURE_BYTES - 8);
-    new Uint8Array(config.failed, 8, n).set(json.subarray(0, n));
+    const n = Math.min(json.length, FAILURE_BYTES - FAILURE_JSON_AT);
+    new Uint8Array(config.failed, FAILURE_JSON_AT, n).set(json.subarray(0, n));
     Atomics.store(failed, 1, n);
     Atomics.store(failed, 0, closedLink ? 2 : 1);
     post({ kind: "groupFailed", error: serializeError(err) });
@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     if (m.kind === "abort") return engine.abort(m.reason);
     if (m.kind === "fail") {
       const err = deserializeError(m.error);
-      return engine.fail(err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [] }));
+      engine.fail(err instanceof CollectiveError ? err : new CollectiveError(err.message, { op: "unknown", seq: -1, ranks: [] }));
+      // The peers are told (Note [the failure in shared memory]): the calling thread may throw.
+      Atomics.store(failed, 2, 1);
+      Atomics.notify(failed, 2);
+      return;
     }
     const slot = m.id % WAIT_SLOTS;
     engine.run(m.request, m.waits ? waitSlots.subarray(slot * config.worldSize, (slot + 1) * config.worldSize) : undefined, m.skipSeqs ?? 0).then(

@@ -19,8 +19,11 @@ import { CollectiveError, deserializeError, serializeError, type SerializedError
 import type { OpRequest, OpResult, WaitsOut } from "../collectives/ops.js";
 import type { OpExecutor } from "./op-executor.js";
 import { isShared, sharedFloat32Array } from "../base/shared-buffer.js";
-import { FAILURE_BYTES, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
+import { FAILURE_BYTES, FAILURE_JSON_AT, WAIT_SLOTS, type CommWorkerConfig, type FromCommThread, type ToCommThread } from "./comm-messages.js";
 import { TrafficCounter, type Traffic } from "../base/traffic-counter.js";
+
+/** How long a rank whose fast collective failed waits for the comm thread to tell the peers (ms). */
+const TOLD_WAIT_MS = 200;
 
 interface Pending {
   resolve(result: OpResult): void;
@@ -79,7 +82,7 @@ export class ThreadedExecutor implements OpExecutor {
     /** CommWorkerConfig.failed (Note [the failure in shared memory]). */
     private readonly failedShared: SharedArrayBuffer,
   ) {
-    this.failedFlag = new Int32Array(failedShared, 0, 2);
+    this.failedFlag = new Int32Array(failedShared, 0, 3);
   }
 
   /** Its first Int32: non-zero once the comm thread knows the group failed (Note [the failure in shared memory]). */
@@ -164,7 +167,7 @@ export class ThreadedExecutor implements OpExecutor {
     if (this.failedWith === undefined && Atomics.load(this.failedFlag, 0) !== 0) {
       // Not yet told by message: read it where the comm thread wrote it (Note [the failure in shared memory]).
       const n = Atomics.load(this.failedFlag, 1);
-      const json = Buffer.from(new Uint8Array(this.failedShared, 8, n)).toString("utf8");
+      const json = Buffer.from(new Uint8Array(this.failedShared, FAILURE_JSON_AT, n)).toString("utf8");
       try {
         const err = deserializeError(JSON.parse(json) as SerializedError);
         if (err instanceof CollectiveError) this.failedWith = err;
@@ -175,10 +178,18 @@ export class ThreadedExecutor implements OpExecutor {
     return this.failedWith;
   }
 
-  /** Fails the group with `err`, found by a collective on another path, and tells every peer (fast-executor.ts). */
+  /**
+   * Fails the group with `err`, found by a collective on another path (fast-executor.ts), and
+   * returns once the comm thread has told every peer, or after TOLD_WAIT_MS (Note [the failure
+   * in shared memory]).
+   */
   reportFailure(err: CollectiveError): void {
     if (this.closedPromise) return;
     this.worker.postMessage({ kind: "fail", error: serializeError(err) } satisfies ToCommThread);
+    const until = performance.now() + TOLD_WAIT_MS;
+    for (let left = TOLD_WAIT_MS; Atomics.load(this.failedFlag, 2) === 0 && left > 0; left = until - performance.now()) {
+      Atomics.wait(this.failedFlag, 2, 0, left);
+    }
   }
 
   /** Bytes of every frame on this group's TCP links so far, headers included (Hello frames too, not the handshake). */
