@@ -9,8 +9,12 @@
 //   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
 //   fastAnnounce(fds, rank, worldSize, seq, op, reduce, root, count, timeoutMs)
 //     -> null | { status, ranks, theirs: { seq, op, reduce, root, count, announce } }
-// Only fastAllReduce blocks (up to its deadline); the set-up calls never do, so the links are made
-// from JavaScript timers without stopping the event loop.
+//   fastAllReduceHalves(fds, rank, worldSize, failedFlag, seq, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
+//     -> Promise<null | { status, ... }>   two ranks only; runs on a thread of libuv's pool
+// fastAllReduce blocks (up to its deadline); fastAllReduceHalves runs elsewhere and leaves the
+// calling thread free (the caller must leave its buffers alone until the promise settles); the
+// set-up calls never block, so the links are made from JavaScript timers without stopping the
+// event loop.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -23,6 +27,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "bind/args.h"
 #include "dist/tcp-fast.h"
@@ -227,6 +232,68 @@ Napi::Value FastAnnounce(const Napi::CallbackInfo& info) {
   return outcomeValue(env, fast::announce(links, call, intArg(info, 8)));
 }
 
+/**
+ * An all-reduce in halves (Note [all-reduce in halves]) on a thread of libuv's pool: large
+ * messages take milliseconds, which the calling thread spends on other work (the backward pass
+ * that DDP overlaps with its buckets' all-reduces). The typed arrays are held until it settles.
+ */
+class HalvesWork : public Napi::AsyncWorker {
+ public:
+  HalvesWork(const Napi::CallbackInfo& info, const Peers& peers)
+      : Napi::AsyncWorker(info.Env()), deferred_(Napi::Promise::Deferred::New(info.Env())), fds_(peers.fds, peers.fds + peers.world) {
+    const char* k = "fastAllReduceHalves";
+    Napi::Env env = info.Env();
+    if (peers.world != 2) throwArg(env, k, "an all-reduce in halves takes exactly two ranks");
+    const Span<int32_t> flag = i32Arg(info, 3, k, "failedFlag");
+    if (flag.length < 1) throwArg(env, k, "failedFlag must hold one number");
+    const int64_t count = intArg(info, 7);
+    if (count < 2 || count > 0x3fffffff) throwArg(env, k, "count out of range");
+    const Span<float> buf = f32Arg(info, 6, k, "buf");
+    const Span<float> scratch = f32Arg(info, 8, k, "scratch");
+    requireLength(env, buf, static_cast<size_t>(count), k, "buf");
+    if (scratch.length < static_cast<size_t>(count - count / 2)) throwArg(env, k, "scratch is shorter than half of count");
+    links_ = {fds_.data(), peers.rank, 2, flag.data, nullptr};
+    if (info.Length() > 11 && info[11].IsTypedArray()) {
+      auto w = info[11].As<Napi::Float64Array>();
+      if (w.ElementLength() == 2) {
+        links_.waits = w.Data();
+        keep_.push_back(Napi::Persistent(info[11].As<Napi::Object>()));
+      }
+    }
+    for (size_t i : {3, 6, 8}) keep_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    seq_ = static_cast<uint32_t>(intArg(info, 4));
+    reduce_ = static_cast<uint32_t>(intArg(info, 5));
+    buf_ = buf.data;
+    count_ = static_cast<uint32_t>(count);
+    scratch_ = scratch.data;
+    timeoutMs_ = intArg(info, 9);
+    spinUs_ = intArg(info, 10);
+  }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { out_ = fast::allReduceHalves(links_, seq_, reduce_, buf_, count_, scratch_, timeoutMs_, spinUs_); }
+  void OnOK() override { deferred_.Resolve(outcomeValue(Env(), out_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<int32_t> fds_;
+  std::vector<Napi::ObjectReference> keep_;
+  fast::Links links_{};
+  uint32_t seq_ = 0, reduce_ = 0, count_ = 0;
+  float* buf_ = nullptr;
+  float* scratch_ = nullptr;
+  int64_t timeoutMs_ = 0, spinUs_ = 0;
+  fast::Outcome out_;
+};
+
+Napi::Value FastAllReduceHalves(const Napi::CallbackInfo& info) {
+  auto* work = new HalvesWork(info, peersArg(info, "fastAllReduceHalves"));
+  Napi::Promise promise = work->promise();
+  work->Queue();
+  return promise;
+}
 
 }  // namespace
 
@@ -240,5 +307,6 @@ WEFT_BINDING("fastShutdown", FastShutdown);
 WEFT_BINDING("fastClose", FastClose);
 WEFT_BINDING("fastAllReduce", FastAllReduce);
 WEFT_BINDING("fastAnnounce", FastAnnounce);
+WEFT_BINDING("fastAllReduceHalves", FastAllReduceHalves);
 
 }  // namespace weft

@@ -18,6 +18,8 @@ constexpr uint32_t kMagic = 0x46544657;  // "WFTF" little-endian
 constexpr size_t kHeaderBytes = 16;
 /** Longest sleep in poll() between looks at the failure flag and the deadline. */
 constexpr int kPollSliceMs = 2;
+/** Floats added at a time in an all-reduce in halves (Note [all-reduce in halves]): 64 KiB, sent on as soon as added. */
+constexpr uint32_t kReduceBlock = 16384;
 
 int64_t nowUs() {
   timespec ts;
@@ -55,6 +57,42 @@ Call decodeHeader(const uint8_t* h, uint32_t* magic) {
 
 bool sameCall(const Call& a, const Call& b) {
   return a.seq == b.seq && a.op == b.op && a.reduce == b.reduce && a.root == b.root && a.count == b.count;
+}
+
+/**
+ * Whether the comm thread found the group failed (Note [the failure in shared memory]): 1, or 2
+ * (only a peer's link closed, a crash or a silent peer) between two ranks, where that peer is the
+ * one every collective needs. A frozen peer's fast link stays open, so the comm thread's
+ * heartbeats are how a fast collective learns of it before its deadline.
+ */
+bool groupFailed(const Links& links) {
+  const int32_t flag = *links.failedFlag;
+  return flag == 1 || (flag == 2 && links.worldSize == 2);
+}
+
+enum class Verdict { Matches, Skip, Failed };
+
+/**
+ * A peer's header against this rank's call: it matches, or it announces a collective both of us
+ * ran on the comm thread (Note [announcements]: skip to the next header), or it is a failure,
+ * written into `out` (a protocol error, or a mismatch naming their call).
+ */
+Verdict judgeHeader(const uint8_t* header, const Call& mine, int from, Outcome& out) {
+  uint32_t magic = 0;
+  const Call theirs = decodeHeader(header, &magic);
+  if (magic != kMagic) {
+    out.status = Status::Protocol;
+    out.ranks = {from};
+    return Verdict::Failed;
+  }
+  if (theirs.announce && theirs.seq < mine.seq) return Verdict::Skip;
+  if (theirs.announce || !sameCall(theirs, mine)) {
+    out.status = Status::Mismatch;
+    out.ranks = {from};
+    out.theirs = theirs;
+    return Verdict::Failed;
+  }
+  return Verdict::Matches;
 }
 
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
@@ -112,23 +150,11 @@ class Exchanger {
           got += static_cast<size_t>(r);
           progress = true;
           if (headerWas && got >= kHeaderBytes) {
-            uint32_t magic = 0;
-            const Call theirs = decodeHeader(theirHeader, &magic);
-            if (magic != kMagic) {
-              out.status = Status::Protocol;
-              out.ranks = {s.recvFrom};
-              return out.status;
-            }
-            if (theirs.announce && theirs.seq < mine_.seq) {
-              // A collective both of us ran on the comm thread (Note [announcements]): next header.
+            const Verdict v = judgeHeader(theirHeader, mine_, s.recvFrom, out);
+            if (v == Verdict::Failed) return out.status;
+            if (v == Verdict::Skip) {
               got = 0;
               continue;
-            }
-            if (theirs.announce || !sameCall(theirs, mine_)) {
-              out.status = Status::Mismatch;
-              out.ranks = {s.recvFrom};
-              out.theirs = theirs;
-              return out.status;
             }
             if (links_.waits != nullptr) links_.waits[s.recvFrom] = static_cast<double>(nowUs() - startUs_) / 1000.0;
           }
@@ -140,7 +166,7 @@ class Exchanger {
         lastProgress = nowUs();
         continue;
       }
-      if (*links_.failedFlag == 1) {
+      if (groupFailed(links_)) {
         out.status = Status::Failed;
         return out.status;
       }
@@ -229,6 +255,128 @@ Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce
     for (uint32_t i = 0; i < count; i++) buf[i] = buf[i] / n;
   }
   if (r < extra) step(r + p, -1, nullptr);
+  return out;
+}
+
+Outcome allReduceHalves(const Links& links, uint32_t seq, uint32_t reduce, float* buf, uint32_t count, float* scratch, int64_t timeoutMs,
+                        int64_t spinUs) {
+  // Note [all-reduce in halves].
+  Outcome out;
+  Call mine;
+  mine.seq = seq;
+  mine.op = 1;
+  mine.reduce = reduce;
+  mine.root = kHalvesAlgorithm;
+  mine.count = count;
+  const int peer = 1 - links.rank;
+  const int fd = links.fds[peer];
+  const uint32_t half = count / 2;
+  const uint32_t mineAt = links.rank == 0 ? 0 : half, mineN = links.rank == 0 ? half : count - half;
+  const uint32_t peerAt = links.rank == 0 ? half : 0, peerN = count - mineN;
+  uint8_t header[kHeaderBytes], theirHeader[kHeaderBytes];
+  encodeHeader(mine, header);
+  // Out: header | buf[peer's half] | buf[own half], reduced. In: header | their copy of our half (to scratch) | their half, reduced (to buf).
+  const size_t total = kHeaderBytes + 4 * static_cast<size_t>(count);
+  const size_t aEnd = kHeaderBytes + 4 * static_cast<size_t>(peerN);  // where our outgoing own half starts
+  const size_t inAEnd = kHeaderBytes + 4 * static_cast<size_t>(mineN);
+  size_t sent = 0, got = 0;
+  uint32_t reduced = 0;
+  bool headerSeen = false;
+  const int64_t start = nowUs(), deadline = start + timeoutMs * 1000;
+  int64_t lastProgress = start;
+  auto region = [](const uint8_t* base, size_t from, size_t to) { return iovec{const_cast<uint8_t*>(base) + from, to - from}; };
+  while (sent < total || got < total || reduced < mineN) {
+    bool progress = false;
+    // Send what is ready: the header, the peer's half, and as much of ours as is reduced.
+    const size_t ready = aEnd + 4 * static_cast<size_t>(reduced);
+    if (sent < ready) {
+      iovec iov[3];
+      int n = 0;
+      if (sent < kHeaderBytes) iov[n++] = region(header, sent, kHeaderBytes);
+      if (sent < aEnd) iov[n++] = region(reinterpret_cast<const uint8_t*>(buf + peerAt), std::max(sent, kHeaderBytes) - kHeaderBytes, aEnd - kHeaderBytes);
+      if (ready > aEnd) iov[n++] = region(reinterpret_cast<const uint8_t*>(buf + mineAt), std::max(sent, aEnd) - aEnd, ready - aEnd);
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n;
+      const ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        sent += static_cast<size_t>(w);
+        progress = true;
+      } else if (w < 0 && !wouldBlock(errno)) {
+        out.status = Status::PeerLost;
+        out.ranks = {peer};
+        return out;
+      }
+    }
+    // Receive what may land: their reduced half only where our send of the same floats is done.
+    const size_t sentA = sent > kHeaderBytes ? std::min(sent, aEnd) - kHeaderBytes : 0;
+    const size_t allowed = inAEnd + sentA;
+    if (got < allowed) {
+      uint8_t* into;
+      size_t want;
+      if (got < kHeaderBytes) {
+        into = theirHeader + got;
+        want = kHeaderBytes - got;
+      } else if (got < inAEnd) {
+        into = reinterpret_cast<uint8_t*>(scratch) + (got - kHeaderBytes);
+        want = inAEnd - got;
+      } else {
+        into = reinterpret_cast<uint8_t*>(buf + peerAt) + (got - inAEnd);
+        want = allowed - got;
+      }
+      const ssize_t r = recv(fd, into, want, MSG_DONTWAIT);
+      if (r > 0) {
+        got += static_cast<size_t>(r);
+        progress = true;
+        if (!headerSeen && got >= kHeaderBytes) {
+          const Verdict v = judgeHeader(theirHeader, mine, peer, out);
+          if (v == Verdict::Failed) return out;
+          if (v == Verdict::Skip) {
+            got = 0;
+            continue;
+          }
+          headerSeen = true;
+          if (links.waits != nullptr) links.waits[peer] = static_cast<double>(nowUs() - start) / 1000.0;
+        }
+      } else if (r == 0 || !wouldBlock(errno)) {
+        out.status = Status::PeerLost;
+        out.ranks = {peer};
+        return out;
+      }
+    }
+    // Add what came of our half, a block at a time (or the rest, once it is all here).
+    const uint32_t arrived = got > kHeaderBytes ? static_cast<uint32_t>((std::min(got, inAEnd) - kHeaderBytes) / 4) : 0;
+    if (arrived > reduced && (arrived - reduced >= kReduceBlock || arrived == mineN)) {
+      float* own = buf + mineAt;
+      for (uint32_t i = reduced; i < arrived; i++) own[i] = own[i] + scratch[i];
+      if (reduce == 2) {
+        for (uint32_t i = reduced; i < arrived; i++) own[i] = own[i] / 2.0f;
+      }
+      reduced = arrived;
+      progress = true;
+    }
+    if (progress) {
+      lastProgress = nowUs();
+      continue;
+    }
+    if (groupFailed(links)) {
+      out.status = Status::Failed;
+      return out;
+    }
+    const int64_t t = nowUs();
+    if (t >= deadline) {
+      out.status = Status::Timeout;
+      out.ranks = {peer};
+      return out;
+    }
+    if (t - lastProgress < spinUs) {
+      cpuRelax();
+      continue;
+    }
+    pollfd pf{fd, static_cast<short>((sent < ready ? POLLOUT : 0) | (got < allowed ? POLLIN : 0)), 0};
+    const int64_t leftMs = (deadline - t + 999) / 1000;
+    poll(&pf, 1, static_cast<int>(leftMs < kPollSliceMs ? leftMs : kPollSliceMs));
+  }
   return out;
 }
 

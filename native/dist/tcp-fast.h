@@ -80,6 +80,28 @@ Outcome allReduce(const Links& links, uint32_t seq, uint32_t op, uint32_t reduce
                   int64_t timeoutMs, int64_t spinUs);
 
 /**
+ * Note [all-reduce in halves]: between two ranks, an all-reduce past the calling thread's size
+ * runs as one pipelined exchange instead of recursive doubling. Rank 0 owns the first half of the
+ * buffer (count / 2 floats, rounded down), rank 1 the rest. Each link then carries, in one stream
+ * after the header, the half the peer owns and, behind it, this rank's own half once reduced:
+ * received copies of the own half land in scratch and are added into the buffer a block at a
+ * time as they come (buf[i] = buf[i] + theirs[i]), and each reduced block is sent at once, so
+ * sending, receiving and adding overlap. The peer's reduced half lands straight in the buffer,
+ * never ahead of this rank's send of the same bytes (which the peer needed first, so the data
+ * cannot come sooner; the loop checks it anyway). Every element is added once, by its owner, and
+ * float addition of two operands is commutative, so both ranks end with the owner's bits: those
+ * that recursive doubling and the ring give between two ranks too. "avg" divides by 2 before the
+ * reduced half is sent. The header carries root = kHalvesAlgorithm, so a peer that ran recursive
+ * doubling for the same call (another size threshold) fails with a mismatch rather than reading
+ * halves as wholes.
+ */
+constexpr uint32_t kHalvesAlgorithm = 1;
+
+/** All-reduce of `count` floats between exactly two ranks, in halves; scratch holds at least count - count / 2 floats. */
+Outcome allReduceHalves(const Links& links, uint32_t seq, uint32_t reduce, float* buf, uint32_t count, float* scratch, int64_t timeoutMs,
+                        int64_t spinUs);
+
+/**
  * Announces `call` (a collective on the comm thread) on every link, waiting at most timeoutMs for
  * room to write, then drains the links without waiting (Note [announcements]).
  */

@@ -45,3 +45,53 @@ test("ranks whose all-reduce is small on one and large on the other fail at once
     assert.ok((row.ms as number) < 1500, `took ${row.ms} ms`);
   }
 });
+
+test("two ranks' all-reduces past 1 MiB run in halves on the fast links: recursive doubling's bits, the whole buffer once each way, and the caller's thread free while they run", async () => {
+  const by = checks(await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["halves"] }));
+  assert.equal(by.size, 6);
+  for (const [name, rows] of by) {
+    assert.equal(rows.length, 2, name);
+    for (const row of rows) {
+      assert.equal(row.ok, true, `${name} on rank ${row.rank}`);
+      assert.equal(row.fastFrames, true, `${name} on rank ${row.rank}: not one fast-link frame each way`);
+    }
+    assert.equal(new Set(rows.map((r) => r.hash)).size, 1, `${name}: ranks differ`);
+  }
+  // 16 MiB takes milliseconds over loopback, during which a 1 ms timer fires on the caller's thread.
+  for (const row of [...by.get(`halves ${4 << 20} sum`)!, ...by.get(`halves ${4 << 20} avg`)!]) {
+    assert.ok((row.ticks as number) >= 1, `rank ${row.rank}: no timer ran during the all-reduce (its thread was blocked)`);
+  }
+});
+
+test("two ranks whose size thresholds differ (one runs an all-reduce in halves, the other by recursive doubling) fail at once, naming both and the option", async () => {
+  const results = await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["halves-threshold"] });
+  for (const r of results) {
+    const row = r.json.find((j) => j.check === "halves-threshold");
+    assert.ok(row, `rank ${r.rank} reported no outcome:\n${r.stderr}`);
+    assert.equal(row.error, "CollectiveMismatchError", JSON.stringify(row));
+    assert.match(row.message as string, /all-reduce #0: rank [01] ran it (in halves|by recursive doubling), rank [01] (in halves|by recursive doubling), so their fastMessageBytes differ; every rank must use the same\)?$/);
+    assert.ok((row.ms as number) < 1500, `took ${row.ms} ms`);
+  }
+});
+
+// Two ranks' fast collectives, inline (400 KB) and in halves (16 MiB): a killed peer closes the
+// fast link; a frozen one leaves it open, and its silence on the comm thread's links (1 s) stops
+// the collective, well before the call's deadline (5 s; 30 s for the kill).
+for (const [size, args] of [["400 KB, inline", []], ["16 MiB, in halves", ["big"]]] as const) {
+  test(`two ranks, ${size}: a killed peer is a PeerLostError naming it, and a frozen one too, as soon as it falls silent`, async () => {
+    const killed = await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["kill", ...args] });
+    assert.equal(killed[1]!.signal, "SIGKILL");
+    const kill = killed[0]!.json.find((j) => j.check === "kill");
+    assert.ok(kill, `rank 0 reported no outcome:\n${killed[0]!.stderr}`);
+    assert.equal(kill.error, "PeerLostError", JSON.stringify(kill));
+    assert.match(kill.message as string, /all-reduce #1: lost the connection to rank 1/);
+    assert.ok((kill.ms as number) < 15_000, `took ${kill.ms} ms`);
+
+    const frozen = await spawnRanks({ worldSize: 2, script: "collectives-worker.js", args: ["freeze", ...args], waitFor: [0] });
+    const freeze = frozen[0]!.json.find((j) => j.check === "freeze");
+    assert.ok(freeze, `rank 0 reported no outcome:\n${frozen[0]!.stderr}`);
+    assert.equal(freeze.error, "PeerLostError", JSON.stringify(freeze));
+    assert.match(freeze.message as string, /all-reduce #1: lost the connection to rank 1 \(silent for \d+ ms/);
+    assert.ok((freeze.ms as number) < 4000, `took ${freeze.ms} ms`);
+  });
+}

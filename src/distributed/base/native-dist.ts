@@ -70,11 +70,16 @@ export interface FastAddon {
   ): FastFailure | null;
   /** Note [announcements] in native/dist/tcp-fast.h. */
   fastAnnounce(fds: Int32Array, rank: number, worldSize: number, seq: number, op: number, reduce: number, root: number, count: number, timeoutMs: number): FastFailure | null;
+  /** Note [all-reduce in halves] in native/dist/tcp-fast.h: two ranks, on a thread of libuv's pool; buf and scratch untouched until it settles. */
+  fastAllReduceHalves(
+    fds: Int32Array, rank: number, worldSize: number, failedFlag: Int32Array, seq: number, reduce: number,
+    buf: Float32Array, count: number, scratch: Float32Array, timeoutMs: number, spinUs: number, waits: Float64Array | null,
+  ): Promise<FastFailure | null>;
 }
 
 function loadFast(): FastAddon | null {
   const a = nativeAddon as unknown as Partial<FastAddon> | null;
-  return a && typeof a.fastAllReduce === "function" && typeof a.fastAnnounce === "function" && typeof a.fastListen === "function" ? (a as FastAddon) : null;
+  return a && typeof a.fastAllReduce === "function" && typeof a.fastAnnounce === "function" && typeof a.fastAllReduceHalves === "function" && typeof a.fastListen === "function" ? (a as FastAddon) : null;
 }
 
 /** Null when the addon did not load (or predates the fast links): TCP collectives then all run on the comm thread. */

@@ -4,7 +4,9 @@
 //
 // Note [two paths, one order]
 // Which path an operation takes depends only on the call: an all-reduce of float32 on the wire
-// of at most `fastBytes`, or a barrier, goes here; every other operation goes to the comm thread.
+// of at most `fastBytes`, or a barrier, goes here; between two ranks, a larger float32 all-reduce
+// runs on the same links in halves, on a thread of libuv's pool so that this thread goes on (Note
+// [all-reduce in halves] in native/dist/tcp-fast.h); every other operation goes to the comm thread.
 // Ranks that issue the same collectives in the same order therefore route each one alike. The
 // operations still run one at a time in submission order, as on one path: one for here that is
 // submitted while comm-thread operations are in flight starts when they have finished (and one
@@ -44,6 +46,8 @@ const OP_OF_CODE: OpName[] = ["barrier", "allReduce", "reduceScatter", "allGathe
 const REDUCE_CODE = { none: 0, sum: 1, avg: 2 } as const;
 const REDUCE_OF_CODE: (ReduceOp | "none")[] = ["none", "sum", "avg"];
 const HEADER_BYTES = 16;
+/** The header's root for an all-reduce in halves (kHalvesAlgorithm in native/dist/tcp-fast.h). */
+const HALVES_ALGORITHM = 1;
 /** How long a fast collective whose peer's link closed waits for the comm thread's word on why (ms). */
 const VERDICT_WAIT_MS = 250;
 
@@ -68,6 +72,8 @@ export class FastTcpExecutor implements OpExecutor {
   private broken: Error | undefined;
   private closed = false;
   private scratch = new Float32Array(0);
+  /** Half of the largest all-reduce in halves so far: where the peer's copy of our half lands. */
+  private halvesScratch = new Float32Array(0);
   private sentBytes = 0;
   private receivedBytes = 0;
   /** Messages this rank sends and receives per fast operation (recursive doubling's shape). */
@@ -87,10 +93,15 @@ export class FastTcpExecutor implements OpExecutor {
     this.messages = rank >= p ? 1 : Math.log2(p) + (rank < extra ? 1 : 0);
   }
 
-  /** Whether `req` runs here (Note [two paths, one order]). */
+  /** Whether `req` runs on this thread (Note [two paths, one order]). */
   private fast(req: OpRequest): boolean {
     if (req.op === "barrier") return true;
     return req.op === "allReduce" && (req.wire ?? this.options.wire) === "f32" && req.buffer.length * 4 <= this.options.fastBytes;
+  }
+
+  /** Whether `req` is a larger all-reduce between two ranks, in halves on the fast links off this thread (Note [two paths, one order]). */
+  private inHalves(req: OpRequest): req is Extract<OpRequest, { op: "allReduce" }> {
+    return this.worldSize === 2 && req.op === "allReduce" && (req.wire ?? this.options.wire) === "f32" && req.buffer.length * 4 > this.options.fastBytes;
   }
 
   submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
@@ -98,14 +109,16 @@ export class FastTcpExecutor implements OpExecutor {
     if (this.chain.idle && fast) return this.settled(req, this.seq++, waitedMs);
     // Numbered now, in submission order, whichever path and whenever it starts.
     const p2p = req.op === "send" || req.op === "recv" || req.op === "recvAny";
+    const halves = this.inHalves(req);
     const seq = p2p ? -1 : this.seq++;
     let skip = 0;
-    if (!fast && !p2p) {
+    if (!fast && !halves && !p2p) {
       skip = seq - this.commSeq;
       this.commSeq = seq + 1;
     }
     const start = (): Promise<OpResult> => {
       if (fast) return this.settled(req, seq, waitedMs);
+      if (halves) return this.runInHalves(req, seq, waitedMs);
       const refused = this.refusal(req);
       if (refused) return Promise.reject(refused);
       if (!p2p) {
@@ -140,7 +153,8 @@ export class FastTcpExecutor implements OpExecutor {
   private call(req: OpRequest): { op: number; reduce: number; root: number; count: number } {
     switch (req.op) {
       case "allReduce":
-        return { op: OP_CODE.allReduce!, reduce: REDUCE_CODE[req.reduceOp], root: 0, count: req.buffer.length };
+        // root: the algorithm, so ranks whose size thresholds differ fail with a mismatch (Note [all-reduce in halves]).
+        return { op: OP_CODE.allReduce!, reduce: REDUCE_CODE[req.reduceOp], root: this.inHalves(req) ? HALVES_ALGORITHM : 0, count: req.buffer.length };
       case "reduceScatter":
         return { op: OP_CODE.reduceScatter!, reduce: REDUCE_CODE[req.reduceOp], root: 0, count: req.input.length };
       case "allGather":
@@ -193,6 +207,29 @@ export class FastTcpExecutor implements OpExecutor {
     const bytes = this.messages * (HEADER_BYTES + 4 * count);
     this.sentBytes += bytes;
     this.receivedBytes += bytes;
+  }
+
+  /** An all-reduce in halves (Note [all-reduce in halves] in native/dist/tcp-fast.h); rejects with its error, having failed the group. */
+  private async runInHalves(req: Extract<OpRequest, { op: "allReduce" }>, seq: number, waitedMs?: WaitsOut): Promise<OpResult> {
+    const refused = this.refusal(req);
+    if (refused) throw refused;
+    validateRequest(req, this.rank, this.worldSize);
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    const count = req.buffer.length;
+    const half = count - Math.floor(count / 2);
+    if (this.halvesScratch.length < half) this.halvesScratch = new Float32Array(half);
+    const waits = waitedMs?.length === this.worldSize ? waitedMs : null;
+    const failure = await this.addon.fastAllReduceHalves(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, REDUCE_CODE[req.reduceOp], req.buffer, count, this.halvesScratch, timeoutMs, this.options.spinUs, waits);
+    if (failure !== null) {
+      if (failure.status === "peerLost") this.awaitVerdict();
+      const err = this.errorOf(req, seq, timeoutMs, failure);
+      this.fail(err);
+      throw err;
+    }
+    // Each way: a header, then the whole buffer (the peer's half, then our reduced one).
+    this.sentBytes += HEADER_BYTES + 4 * count;
+    this.receivedBytes += HEADER_BYTES + 4 * count;
+    return undefined;
   }
 
   /**
@@ -261,8 +298,12 @@ export class FastTcpExecutor implements OpExecutor {
         const c = this.call(req);
         const mine = this.descriptor(c.op, c.reduce, c.root, c.count);
         const theirs = this.descriptor(f.theirs.op, f.theirs.reduce, f.theirs.root, f.theirs.count);
+        const algorithms = !f.theirs.announce && c.op === f.theirs.op && c.count === f.theirs.count && c.root !== f.theirs.root;
+        const how = (root: number): string => (root === HALVES_ALGORITHM ? "in halves" : "by recursive doubling");
         const msg = f.theirs.seq !== seq
           ? `${label}: rank ${ranks[0]} is at collective #${f.theirs.seq}; every rank must issue the same collectives in the same order`
+          : algorithms
+          ? `${label}: rank ${this.name(this.rank)} ran it ${how(c.root)}, rank ${ranks[0]} ${how(f.theirs.root)}, so their fastMessageBytes differ; every rank must use the same`
           : describeMismatch(seq, mine, this.name(this.rank), theirs, ranks[0]!, scope) ??
             `${label}: rank ${this.name(this.rank)} ran it on its ${f.theirs.announce ? "fast links" : "comm thread"}, rank ${ranks[0]} on its ${f.theirs.announce ? "comm thread" : "fast links"}, so their wire options differ; every rank must pass the same wire option`;
         return new CollectiveMismatchError(msg, { op: display, seq, ranks: [this.name(this.rank), ranks[0]!] });
@@ -302,8 +343,11 @@ export class FastTcpExecutor implements OpExecutor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // An all-reduce in halves still running on the links stops (the comm thread's failure flag) before they close.
+    if (!this.chain.idle) this.inner.abort("the group was destroyed while a collective was running");
     // The comm thread first: an Abort frame it still has to send reaches the peers before they see these links close.
     await this.inner.close();
+    await this.chain.drained();
     this.links.close();
   }
 }

@@ -12,6 +12,11 @@ export class OpChain {
     return this.inFlight === 0;
   }
 
+  /** Settles once everything enqueued so far has (never rejects). */
+  drained(): Promise<void> {
+    return this.tail;
+  }
+
   /** Runs `start` now when idle, else after everything before it settled; `onError` sees its failure first. */
   enqueue(start: () => Promise<OpResult>, onError: (err: Error) => void): Promise<OpResult> {
     const started = this.inFlight === 0 ? start() : this.tail.then(start, start);

@@ -121,8 +121,10 @@ export async function createTcpProcessGroup(options: TcpGroupOptions, naming?: R
   const fast = await startFastPath(executor, fastPath !== false, { rank, worldSize, secret, rendezvous: rendezvous ?? storeAddress(storeHost, storePort), jobId, groupName: name, listenHost, connectTimeoutMs: connectTimeoutMs ?? 60_000, naming });
   if (!fast) return new ProcessGroup(rank, worldSize, executor, "tcp", internals);
   const fastBytes = fastMessageBytes ?? defaultFastBytes(worldSize, small);
-  // What the flight recorder names: the fast path runs recursive doubling (in the comm thread's order).
-  const fastAlgorithm = (op: OpName, count: number): string => (op === "allReduce" && count * 4 <= fastBytes ? "recursive-doubling" : tcpAlgorithm(op, count));
+  // What the flight recorder names: the fast path runs recursive doubling (in the comm thread's
+  // order), and between two ranks larger all-reduces in halves (Note [all-reduce in halves]).
+  const fastAlgorithm = (op: OpName, count: number): string =>
+    op !== "allReduce" ? tcpAlgorithm(op, count) : count * 4 <= fastBytes ? "recursive-doubling" : worldSize === 2 ? "halves" : tcpAlgorithm(op, count);
   const fastExecutor = new FastTcpExecutor(fastAddon!, fast, rank, worldSize, executor, {
     fastBytes, timeoutMs: engine.timeoutMs ?? DEFAULT_ENGINE_OPTIONS.timeoutMs, spinUs: fastSpinUs ?? DEFAULT_FAST_SPIN_US, wire: engine.wire ?? DEFAULT_ENGINE_OPTIONS.wire, naming,
   });

@@ -26,6 +26,9 @@ const GROUP_TIMEOUT_MS = 60_000;
 const pg = await initProcessGroup(
   scenario === "window"
     ? { smallMessageBytes: SMALL, segmentBytes: 4096, stagingBytes: 16384, timeoutMs: GROUP_TIMEOUT_MS, shmChunkBytes: 4096 }
+    : scenario === "halves-threshold"
+    ? // Rank 0 runs 64 KiB all-reduces in halves, rank 1 by recursive doubling (its default, 1 MiB, for two ranks).
+      { smallMessageBytes: SMALL, timeoutMs: GROUP_TIMEOUT_MS, ...(process.env.WEFT_RANK === "0" ? { fastMessageBytes: 32 << 10 } : {}) }
     : { smallMessageBytes: SMALL, segmentBytes: 64 << 10, timeoutMs: GROUP_TIMEOUT_MS, shmChunkBytes: 4096 },
 );
 const { rank, worldSize: w } = pg;
@@ -191,13 +194,43 @@ switch (scenario) {
         });
       }
     }
-    // A barrier, then a 2 MiB all-reduce on the comm thread: one numbering across both paths, so
-    // the mismatch after them is the group's collective #(all-reduces above + 2) on either path.
+    // A barrier, then a 2 MiB all-reduce (on the comm thread; between two ranks in halves): one
+    // numbering across the paths, so the mismatch after them is the group's collective
+    // #(all-reduces above + 2) on any.
     await pg.barrier();
     await pg.allReduce(sharedFloat32Array(1 << 19));
     await reportError("fast numbering", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 5 : 4)));
     break;
   }
+  case "halves": {
+    // Two ranks, past the calling thread's 1 MiB: in halves on the fast links (Note [all-reduce in
+    // halves] in native/dist/tcp-fast.h), off the calling thread. Recursive doubling's bits (between
+    // two ranks, every element is a + b, as in the ring); one header and the whole buffer each way;
+    // the thread goes on with other work while it runs.
+    for (const count of [262_145, 1_000_001, 4 << 20]) {
+      const inputs = orderSensitiveInputs(w, count, count + 7);
+      for (const avg of [false, true]) {
+        const buf = count % 2 ? shared(inputs[rank]!) : Float32Array.from(inputs[rank]!);
+        const before = pg.traffic();
+        // Timer callbacks run only while the all-reduce runs elsewhere: a call that blocked would
+        // return it settled, and the await would resume before any timer.
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 1);
+        await pg.allReduce(buf, { op: avg ? "avg" : "sum" });
+        clearInterval(timer);
+        const after = pg.traffic();
+        const frame = 16 + 4 * count;
+        out({
+          check: `halves ${count} ${avg ? "avg" : "sum"}`, ok: bitwiseEqual(buf, recursiveDoublingReference(inputs, avg)), hash: hash(buf),
+          fastFrames: after.sent - before.sent === frame && after.received - before.received === frame, ticks,
+        });
+      }
+    }
+    break;
+  }
+  case "halves-threshold":
+    await reportError("halves-threshold", pg.allReduce(sharedFloat32Array(16 << 10), { timeoutMs: 2000 }));
+    break;
   case "fast-cross":
     // The last rank's all-reduce is too large for the fast path, the others' are not.
     await reportError("fast-cross", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 1 << 19 : 3), { timeoutMs: 2000 }));
@@ -220,7 +253,9 @@ switch (scenario) {
     // deadline).
     const t0 = performance.now();
     const timeoutMs = scenario === "kill" ? KILL_DEADLINE_MS : FREEZE_DEADLINE_MS;
-    await reportError(scenario, pg.allReduce(sharedFloat32Array(100_000), { timeoutMs }), t0);
+    // "big": 16 MiB, which two ranks run in halves off the calling thread (the others on the comm thread).
+    const floats = process.argv[3] === "big" ? 4 << 20 : 100_000;
+    await reportError(scenario, pg.allReduce(sharedFloat32Array(floats), { timeoutMs }), t0);
     break;
   }
   default:
