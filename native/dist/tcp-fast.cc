@@ -97,6 +97,19 @@ Verdict judgeHeader(const uint8_t* header, const Call& mine, int from, Outcome& 
 
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
+/** Hands the kernel what it takes of `iov` now, adding it to `sent`; false once the link failed. */
+bool sendSome(int fd, iovec* iov, int n, size_t& sent, bool& progress) {
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(n);
+  const ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w > 0) {
+    sent += static_cast<size_t>(w);
+    progress = true;
+  }
+  return w > 0 || (w < 0 && wouldBlock(errno)) || w == 0;
+}
+
 /** One message out to `sendTo` and/or one in from `recvFrom` (-1: none), both moving at once. */
 struct Step {
   int sendTo = -1;
@@ -130,16 +143,7 @@ class Exchanger {
         if (sent < kHeaderBytes) iov[n++] = {header_ + sent, kHeaderBytes - sent};
         const size_t from = sent > kHeaderBytes ? sent - kHeaderBytes : 0;
         if (payload > from) iov[n++] = {const_cast<float*>(s.sendData) + from / 4, payload - from};
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = n;
-        const ssize_t w = sendmsg(sfd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-          sent += static_cast<size_t>(w);
-          progress = true;
-        } else if (w < 0 && !wouldBlock(errno)) {
-          return lost(out, s.sendTo);
-        }
+        if (!sendSome(sfd, iov, n, sent, progress)) return lost(out, s.sendTo);
       }
       if (got < recvTotal) {
         uint8_t* into = got < kHeaderBytes ? theirHeader + got : reinterpret_cast<uint8_t*>(s.recvData) + (got - kHeaderBytes);
@@ -295,14 +299,7 @@ Outcome allReduceHalves(const Links& links, uint32_t seq, uint32_t reduce, float
       if (sent < kHeaderBytes) iov[n++] = region(header, sent, kHeaderBytes);
       if (sent < aEnd) iov[n++] = region(reinterpret_cast<const uint8_t*>(buf + peerAt), std::max(sent, kHeaderBytes) - kHeaderBytes, aEnd - kHeaderBytes);
       if (ready > aEnd) iov[n++] = region(reinterpret_cast<const uint8_t*>(buf + mineAt), std::max(sent, aEnd) - aEnd, ready - aEnd);
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = n;
-      const ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w > 0) {
-        sent += static_cast<size_t>(w);
-        progress = true;
-      } else if (w < 0 && !wouldBlock(errno)) {
+      if (!sendSome(fd, iov, n, sent, progress)) {
         out.status = Status::PeerLost;
         out.ranks = {peer};
         return out;
