@@ -101,7 +101,7 @@ export class FastTcpExecutor implements OpExecutor {
 
   /** Whether `req` is a larger all-reduce between two ranks, in halves on the fast links off this thread (Note [two paths, one order]). */
   private inHalves(req: OpRequest): req is Extract<OpRequest, { op: "allReduce" }> {
-    return this.worldSize === 2 && req.op === "allReduce" && (req.wire ?? this.options.wire) === "f32" && req.buffer.length * 4 > this.options.fastBytes;
+    return this.worldSize === 2 && req.op === "allReduce" && (req.wire ?? this.options.wire) === "f32" && req.buffer.length >= 2 && req.buffer.length * 4 > this.options.fastBytes;
   }
 
   submit(req: OpRequest, waitedMs?: WaitsOut): Promise<OpResult> {
