@@ -70,15 +70,15 @@ function threadCpuLists(pid: number): string[] {
 
 for (const bind of ["cores", "none"] as const) {
   test(`--cpu-bind ${bind}: ${bind === "cores" ? "each worker and all its threads get their own share of the CPUs" : "workers keep every CPU"}`, async () => {
-    const seen = new Map<number, { cpus: number[] | null; threads: string[] }>();
+    const seen = new Map<number, { cpus: number[] | null; threads: string[]; execArgv: string[] }>();
     const o = options("env", {
       nproc: 2,
       cpuBind: bind,
       args: ["env", "wait-seen"],
       onLine: (rank, _stream, line) => {
         if (!line.startsWith("{")) return;
-        const { pid, cpus } = JSON.parse(line) as { pid: number; cpus: number[] | null };
-        seen.set(rank, { cpus, threads: threadCpuLists(pid) });
+        const { pid, cpus, execArgv } = JSON.parse(line) as { pid: number; cpus: number[] | null; execArgv: string[] };
+        seen.set(rank, { cpus, threads: threadCpuLists(pid), execArgv });
         releaseWorker(o.runDir!, rank);
       },
     });
@@ -88,8 +88,10 @@ for (const bind of ["cores", "none"] as const) {
     const shares = bind === "cores" ? planCpuShares(all, 2) : null;
     if (bind === "cores" && shares === null) assert.match(o.logs.join("\n"), /not binding workers to CPUs: 2 workers share 1 CPUs/);
     for (const rank of [0, 1]) {
-      const { cpus, threads } = seen.get(rank)!;
+      const { cpus, threads, execArgv } = seen.get(rank)!;
       assert.deepEqual(cpus, shares?.[rank] ?? null);
+      // A worker alone on one CPU collects garbage on its main thread (nodeFlagsFor in worker-command.ts).
+      assert.equal(execArgv.includes("--single-threaded-gc"), shares?.[rank]?.length === 1, `rank ${rank}: ${execArgv.join(" ")}`);
       assert.ok(threads.length >= 2, "a Node process has several threads");
       const expected = shares?.[rank] ?? all;
       for (const list of threads) assert.deepEqual(cpuList(list), expected, `rank ${rank}: a thread allows ${list}`);

@@ -28,7 +28,7 @@ import { connectRendezvousStore } from "../rendezvous/connect-store.js";
 import { JOB_FINISHED_KEY } from "../rendezvous/job-finished.js";
 import { StoreTimeoutError } from "../base/errors.js";
 import { ENV } from "../rendezvous/worker-env.js";
-import { workerCommand } from "./worker-command.js";
+import { nodeFlagsFor, workerCommand } from "./worker-command.js";
 import { WorkerOutput } from "./worker-output.js";
 import { CheckpointRequester } from "./checkpoint-request.js";
 import { LauncherEventLog, type JobObserver, type RunningJob } from "./job-observer.js";
@@ -364,7 +364,7 @@ export async function launchJob(o: LaunchOptions): Promise<JobResult> {
       const startedAt = Date.now();
       let child: ChildProcess;
       try {
-        child = spawn(command.file, [...command.args, ...o.args], {
+        child = spawn(command.file, [...nodeFlagsFor(command, share), ...command.args, ...o.args], {
           env: {
             ...(o.env ?? process.env),
             [ENV.rank]: String(rank),

@@ -13,7 +13,7 @@ const w = initWorker();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 if (mode === "env") {
-  console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length, cpus: w.cpus }));
+  console.log(JSON.stringify({ rank: w.rank, worldSize: w.worldSize, localRank: w.localRank, runDir: w.runDir, pid: process.pid, title: process.title, secretLength: w.secret.length, cpus: w.cpus, execArgv: process.execArgv }));
   console.error(`stderr line of rank ${w.rank}`);
   process.stdout.write("a last line without newline");
   if (process.argv[3] === "wait-seen") {
