@@ -1,8 +1,10 @@
 // Bindings of the shared-memory collectives (native/dist/shm-group.h) for src/dist/shm/:
 //   shmOpen(name, worldSize, rank, chunkFloats, create, waitedMs) -> handle
-//     (waitedMs: a Float64Array of worldSize on a SharedArrayBuffer, whose memory never moves;
-//     every successful shmRun fills it: Note [shm arrival stamps]. Given once, so that a call
-//     costs no typed-array unwrapping)
+//     (waitedMs: a Float64Array of worldSize + 2 on a SharedArrayBuffer, whose memory never
+//     moves; every successful shmRun fills the first worldSize with the waits (Note [shm arrival
+//     stamps]) and every shmRun the last two with its span, start and end in ms of the monotonic
+//     clock (Note [native call spans] in src/distributed/group/flight-recorder.ts). Given once, so
+//     that a call costs no typed-array unwrapping)
 //   shmRun(handle, op, reduce, root, count, a, b, timeoutMs, spinUs) -> null | failure object
 //   shmClose(handle), shmUnlink(name)
 // The calls block the calling thread until the operation completes or fails (a deadline always
@@ -15,6 +17,7 @@
 #include <stdexcept>
 
 #include "bind/args.h"
+#include "bind/monotonic.h"
 #include "dist/shm-group.h"
 #include "registry.h"
 
@@ -43,8 +46,8 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   const int64_t chunk = intArg(info, 3);
   if (chunk < 1) throwArg(info.Env(), "shmOpen", "chunkFloats must be positive");
   if (info.Length() < 6 || !info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[5].As<Napi::Float64Array>().ElementLength() != static_cast<size_t>(std::max(world, 0))) {
-    throwArg(info.Env(), "shmOpen", "waitedMs must be a Float64Array of worldSize numbers");
+      info[5].As<Napi::Float64Array>().ElementLength() != static_cast<size_t>(std::max(world, 0)) + 2) {
+    throwArg(info.Env(), "shmOpen", "waitedMs must be a Float64Array of worldSize + 2 numbers");
   }
   auto* h = new Handle();
   h->waitsRef = Napi::Persistent(info[5].As<Napi::Object>());
@@ -108,7 +111,11 @@ Napi::Value ShmRun(const Napi::CallbackInfo& info) {
       throwArg(info.Env(), k, "unknown operation code");
   }
   if (op == shm::OpCode::Broadcast && (d.root < 0 || static_cast<size_t>(d.root) >= w)) throwArg(info.Env(), k, "root out of range");
-  const shm::Outcome out = h.group->run(d, a.data, b.data, intArg(info, 7), intArg(info, 8), h.waits);
+  const int64_t timeoutMs = intArg(info, 7), spinUs = intArg(info, 8);
+  const double startMs = monotonicMs();
+  const shm::Outcome out = h.group->run(d, a.data, b.data, timeoutMs, spinUs, h.waits);
+  h.waits[w] = startMs;
+  h.waits[w + 1] = monotonicMs();
   Napi::Env env = info.Env();
   if (out.status == shm::Status::Ok) return env.Null();
   auto r = Napi::Object::New(env);

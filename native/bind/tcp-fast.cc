@@ -7,6 +7,8 @@
 //   fastWrite(fd, bytes) / fastRead(fd, bytes) -> bytes moved | -errno (-11: would block; read 0: closed)
 //   fastShutdown(fd), fastClose(fd)
 //   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
+//     waits: null, or worldSize numbers (filled on success: Note [per-peer waits]), or worldSize + 2,
+//     whose last two always get the call's span (Note [native call spans] in flight-recorder.ts)
 //   fastAnnounce(fds, rank, worldSize, seq, op, reduce, root, count, timeoutMs)
 //     -> null | { status, ranks, theirs: { seq, op, reduce, root, count, announce } }
 //   fastAllReduceHalves(fds, rank, worldSize, failedFlag, seq, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "bind/args.h"
+#include "bind/monotonic.h"
 #include "dist/tcp-fast.h"
 #include "registry.h"
 
@@ -206,14 +209,22 @@ Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
     if (scratch.length < static_cast<size_t>(count)) throwArg(env, k, "scratch is shorter than count");
   }
   double* waits = nullptr;
+  bool span = false;
   if (info.Length() > 12 && info[12].IsTypedArray()) {
     auto w = info[12].As<Napi::Float64Array>();
-    if (w.ElementLength() == static_cast<size_t>(world)) waits = w.Data();
+    const size_t n = w.ElementLength();
+    if (n == static_cast<size_t>(world) || n == static_cast<size_t>(world) + 2) waits = w.Data();
+    span = n == static_cast<size_t>(world) + 2;
   }
   fast::Links links{peers.fds, peers.rank, world, flag.data, waits};
-  const fast::Outcome out = fast::allReduce(links, static_cast<uint32_t>(intArg(info, 4)), static_cast<uint32_t>(intArg(info, 5)),
-                                            static_cast<uint32_t>(intArg(info, 6)), buf.data, static_cast<uint32_t>(count), scratch.data,
-                                            intArg(info, 10), intArg(info, 11));
+  const uint32_t seq = static_cast<uint32_t>(intArg(info, 4)), op = static_cast<uint32_t>(intArg(info, 5)), reduce = static_cast<uint32_t>(intArg(info, 6));
+  const int64_t timeoutMs = intArg(info, 10), spinUs = intArg(info, 11);
+  const double startMs = monotonicMs();
+  const fast::Outcome out = fast::allReduce(links, seq, op, reduce, buf.data, static_cast<uint32_t>(count), scratch.data, timeoutMs, spinUs);
+  if (span) {
+    waits[world] = startMs;
+    waits[world + 1] = monotonicMs();
+  }
   return outcomeValue(env, out);
 }
 

@@ -35,7 +35,12 @@ export interface DistAddon extends WireAddon {
   cpuAffinity(): number[];
   exitWithParent(expectedParentPid: number): boolean;
   bindProcessToCpus(cpus: number[]): number;
-  /** `waitedMs`: worldSize numbers on a SharedArrayBuffer (memory that never moves), filled by every successful shmRun (Note [shm arrival stamps] in native/dist/shm-group.h). */
+  /**
+   * `waitedMs`: worldSize + 2 numbers on a SharedArrayBuffer (memory that never moves): every
+   * successful shmRun fills the first worldSize with the waits (Note [shm arrival stamps] in
+   * native/dist/shm-group.h), every shmRun the last two with its span (Note [native call spans]
+   * in group/flight-recorder.ts).
+   */
   shmOpen(name: string, worldSize: number, rank: number, chunkFloats: number, create: boolean, waitedMs: Float64Array): ShmHandle;
   shmRun(
     handle: ShmHandle, op: number, reduce: number, root: number, count: number,
@@ -64,6 +69,7 @@ export interface FastAddon {
   fastRead(fd: number, bytes: Uint8Array): number;
   fastShutdown(fd: number): void;
   fastClose(fd: number): void;
+  /** `waits`: null, worldSize numbers (the waits, on success), or worldSize + 2 (and the call's span: Note [native call spans] in group/flight-recorder.ts). */
   fastAllReduce(
     fds: Int32Array, rank: number, worldSize: number, failedFlag: Int32Array, seq: number, op: number, reduce: number,
     buf: Float32Array | null, count: number, scratch: Float32Array | null, timeoutMs: number, spinUs: number, waits: Float64Array | null,

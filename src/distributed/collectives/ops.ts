@@ -34,6 +34,9 @@ export type OpResult = void | { source: number };
  */
 export type WaitsOut = Float64Array | undefined;
 
+/** Two numbers: when an inline operation started and ended, in ms of the monotonic clock (Note [native call spans] in group/flight-recorder.ts). */
+export type OpSpan = Float64Array | undefined;
+
 /** The names used in error messages and logs. */
 export const OP_DISPLAY_NAMES: Record<OpName, string> = {
   allReduce: "all-reduce",

@@ -29,7 +29,7 @@
 import { CollectiveError, CollectiveMismatchError, CollectiveTimeoutError, GroupAbortedError, PeerLostError, ranksText, withMessage } from "../base/errors.js";
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import type { RankNaming } from "../collectives/engine.js";
-import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type OpSpan, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
 import { validateRequest } from "../collectives/request.js";
 import type { FastAddon, FastFailure } from "../base/native-dist.js";
 import type { Traffic } from "../base/traffic-counter.js";
@@ -76,6 +76,8 @@ export class FastTcpExecutor implements OpExecutor {
   private halvesScratch = new Float32Array(0);
   private sentBytes = 0;
   private receivedBytes = 0;
+  /** What an inline all-reduce fills: worldSize waits, then its span (Note [native call spans] in group/flight-recorder.ts). */
+  private readonly callWaits: Float64Array;
   /** Messages this rank sends and receives per fast operation (recursive doubling's shape). */
   private readonly messages: number;
 
@@ -88,6 +90,7 @@ export class FastTcpExecutor implements OpExecutor {
     private readonly inner: ThreadedExecutor,
     private readonly options: FastPathOptions,
   ) {
+    this.callWaits = new Float64Array(worldSize + 2);
     const p = 2 ** Math.floor(Math.log2(worldSize));
     const extra = worldSize - p;
     this.messages = rank >= p ? 1 : Math.log2(p) + (rank < extra ? 1 : 0);
@@ -133,9 +136,9 @@ export class FastTcpExecutor implements OpExecutor {
   }
 
   /** Runs a fast operation now when nothing is in flight (OpExecutor.runNow); the others go through submit(). */
-  runNow(req: OpRequest, waitedMs?: WaitsOut): boolean {
+  runNow(req: OpRequest, waitedMs?: WaitsOut, span?: OpSpan): boolean {
     if (!this.chain.idle || !this.fast(req)) return false;
-    this.runInline(req, this.seq++, waitedMs);
+    this.runInline(req, this.seq++, waitedMs, span);
     return true;
   }
 
@@ -187,7 +190,7 @@ export class FastTcpExecutor implements OpExecutor {
   }
 
   /** Runs a fast operation on this thread; throws its error, having failed the group. */
-  private runInline(req: OpRequest, seq: number, waitedMs?: WaitsOut): void {
+  private runInline(req: OpRequest, seq: number, waitedMs?: WaitsOut, span?: OpSpan): void {
     const refused = this.refusal(req);
     if (refused) throw refused;
     validateRequest(req, this.rank, this.worldSize);
@@ -196,8 +199,13 @@ export class FastTcpExecutor implements OpExecutor {
     const count = buffer?.length ?? 0;
     if (this.scratch.length < count) this.scratch = new Float32Array(Math.max(count, 2 * this.scratch.length));
     const { op, reduce } = this.call(req);
-    const waits = waitedMs?.length === this.worldSize ? waitedMs : null;
-    const failure = this.addon.fastAllReduce(this.links.fds, this.rank, this.worldSize, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs, waits);
+    const w = this.worldSize;
+    const waits = this.callWaits;
+    const failure = this.addon.fastAllReduce(this.links.fds, this.rank, w, this.inner.failedFlag, seq, op, reduce, buffer, count, count > 0 ? this.scratch : null, timeoutMs, this.options.spinUs, waits);
+    if (span !== undefined) {
+      span[0] = waits[w]!;
+      span[1] = waits[w + 1]!;
+    }
     if (failure !== null) {
       if (failure.status === "peerLost") this.awaitVerdict();
       const err = this.errorOf(req, seq, timeoutMs, failure);
@@ -207,6 +215,7 @@ export class FastTcpExecutor implements OpExecutor {
     const bytes = this.messages * (HEADER_BYTES + 4 * count);
     this.sentBytes += bytes;
     this.receivedBytes += bytes;
+    if (waitedMs?.length === w) for (let r = 0; r < w; r++) waitedMs[r] = waits[r]!;
   }
 
   /** An all-reduce in halves (Note [all-reduce in halves] in native/dist/tcp-fast.h); rejects with its error, having failed the group. */

@@ -41,7 +41,7 @@ export async function attachSharedMemory(tcp: OpExecutor, o: AttachOptions, why:
   const name = segmentName(o.secret, o.store, o.groupName);
   const chunk = o.chunkFloats ?? DEFAULT_SHM_CHUNK_FLOATS;
   let handle: ShmHandle | null = null;
-  const waitedMs = new Float64Array(new SharedArrayBuffer(8 * o.worldSize));
+  const waitedMs = new Float64Array(new SharedArrayBuffer(8 * (o.worldSize + 2)));
   const open = (create: boolean): void => {
     if (!addon) {
       why("the native addon is not loaded");

@@ -40,7 +40,7 @@ import {
 import { describeMismatch, type OpDescriptor } from "../collectives/descriptor.js";
 import { validateRequest } from "../collectives/request.js";
 import type { ShmDescriptor, ShmFailure, ShmHandle, DistAddon } from "../base/native-dist.js";
-import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
+import { OP_DISPLAY_NAMES, type OpName, type OpRequest, type OpResult, type OpSpan, type ReduceOp, type WaitsOut } from "../collectives/ops.js";
 import type { RankNaming } from "../collectives/engine.js";
 import type { OpExecutor } from "./op-executor.js";
 import { OpChain } from "./op-chain.js";
@@ -61,7 +61,7 @@ export interface SharedMemoryOptions {
   spinUs: number;
   /** A subgroup's job-wide rank names for messages (Note [global rank names] in collectives/engine.ts). */
   naming?: RankNaming | undefined;
-  /** The array given to shmOpen, which every successful operation fills (Note [shm arrival stamps]). */
+  /** The array given to shmOpen: worldSize waits, which every successful operation fills (Note [shm arrival stamps]), then every call's span (Note [native call spans]). */
   waitedMs: Float64Array;
 }
 
@@ -100,12 +100,12 @@ export class SharedMemoryExecutor implements OpExecutor {
   }
 
   /** Runs a collective now when nothing is in flight (OpExecutor.runNow); point-to-point goes through submit(). */
-  runNow(req: OpRequest, waitedMs?: WaitsOut): boolean {
+  runNow(req: OpRequest, waitedMs?: WaitsOut, span?: OpSpan): boolean {
     if (!this.chain.idle || req.op === "send" || req.op === "recv" || req.op === "recvAny") return false;
     const refused = this.refusal(req);
     if (refused) throw refused;
     try {
-      this.runInline(req, waitedMs);
+      this.runInline(req, waitedMs, span);
     } catch (err) {
       if (err instanceof CollectiveError) this.broken ??= err;
       throw err;
@@ -147,8 +147,8 @@ export class SharedMemoryExecutor implements OpExecutor {
     }
   }
 
-  /** Throws the operation's error; fills `waitsOut` (Note [shm arrival stamps]). */
-  private runInline(req: OpRequest, waitsOut: WaitsOut): void {
+  /** Throws the operation's error; fills `waitsOut` (Note [shm arrival stamps]) and `span` (Note [native call spans]). */
+  private runInline(req: OpRequest, waitsOut: WaitsOut, span?: OpSpan): void {
     validateRequest(req, this.rank, this.worldSize);
     const seq = this.seq++;
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
@@ -183,14 +183,17 @@ export class SharedMemoryExecutor implements OpExecutor {
       default:
         failure = run("none", -1, 0, null, null);
     }
+    const from = this.options.waitedMs;
+    const w = this.worldSize;
+    if (span !== undefined) {
+      span[0] = from[w]!;
+      span[1] = from[w + 1]!;
+    }
     if (failure !== null) throw this.errorOf(req.op, seq, timeoutMs, failure);
     this.sentBytes += sent;
     this.receivedBytes += received;
-    if (waitsOut?.length === this.worldSize) {
-      // A loop, not set(): TypedArray.prototype.set from a shared buffer takes a slow path.
-      const from = this.options.waitedMs;
-      for (let r = 0; r < waitsOut.length; r++) waitsOut[r] = from[r]!;
-    }
+    // A loop, not set(): TypedArray.prototype.set from a shared buffer takes a slow path.
+    if (waitsOut?.length === w) for (let r = 0; r < w; r++) waitsOut[r] = from[r]!;
   }
 
   /** Bytes through the segment (Note [shared-memory traffic]) plus those of the TCP links. */

@@ -70,6 +70,9 @@ export class Work<T = void> {
   }
 }
 
+/** The handle of every operation that completed on the spot: all such handles are alike, so one serves. */
+const DONE_WORK = new Work(RESOLVED, SETTLED);
+
 export interface CallOptions {
   /** Deadline of this call in ms (default: the group's, 30 s unless configured). */
   timeoutMs?: number;
@@ -178,8 +181,11 @@ export class ProcessGroup {
     this.receivedFrom = new Array<number>(worldSize).fill(0);
   }
 
-  /** Starts the flight record of a request about to be submitted (none for one the executor will refuse as invalid). */
-  private record(req: OpRequest): ReturnType<typeof flightRecorder.begin> {
+  /**
+   * Starts the flight record of a request about to be submitted (none for one the executor will
+   * refuse as invalid); `timedByCall` for one that may run inline (Note [native call spans]).
+   */
+  private record(req: OpRequest, timedByCall = false): ReturnType<typeof flightRecorder.begin> {
     try {
       validateRequest(req, this.rank, this.worldSize);
     } catch {
@@ -208,7 +214,7 @@ export class ProcessGroup {
         seq = this.nextCollective++;
         count = req.op === "barrier" ? 0 : req.op === "reduceScatter" || req.op === "allGather" ? req.input.length : req.buffer.length;
     }
-    return flightRecorder.begin(this.flightName, g[this.rank]!, seq, req.op, count, this.algorithmOf, peers, g);
+    return flightRecorder.begin(this.flightName, g[this.rank]!, seq, req.op, count, this.algorithmOf, peers, g, timedByCall);
   }
 
   /** Builds the request from the caller's buffers (tensors staged) and submits it; strided outputs are written back once it succeeded. */
@@ -260,18 +266,21 @@ export class ProcessGroup {
     } catch (err) {
       return new Work(Promise.reject(err));
     }
-    const flight = this.record(built.request);
+    const flight = this.record(built.request, true);
     let ran: boolean;
     try {
-      ran = runNow.call(this.executor, built.request, flight?.waits);
+      ran = runNow.call(this.executor, built.request, flight?.waits, flight?.span);
     } catch (err) {
       flightRecorder.fail(flight, err as Error);
       return new Work(Promise.reject(err));
     }
-    if (!ran) return new Work(this.submitBuilt(built, flight) as Promise<void>);
+    if (!ran) {
+      flightRecorder.started(flight);
+      return new Work(this.submitBuilt(built, flight) as Promise<void>);
+    }
     flightRecorder.end(flight);
     built.after?.();
-    return new Work(RESOLVED, SETTLED);
+    return DONE_WORK;
   }
 
   /** Starts an in-place all-reduce of `buffer` (sum by default) and returns its handle. */

@@ -3,6 +3,9 @@
 // through shared memory (arrival stamps, Note [shm arrival stamps]). Rank 1 enters every
 // all-reduce 300 ms after rank 0, so rank 0 waits at least most of that for it and rank 1 waits
 // less for rank 0 than rank 0 waited for rank 1 (the bound is loose: the machine may be loaded).
+// These all-reduces run inline in a native call on both transports (shared memory; the fast TCP
+// links), which times them (Note [native call spans]): each record's start and end must lie
+// between the worker's own clock readings around the call, and rank 0's must span its wait.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { FlightRecord } from "../../../src/distributed/group/flight-recorder.js";
@@ -13,13 +16,18 @@ for (const [transport, env] of [["tcp", { WEFT_SHM: "0" }], ["shared-memory", { 
     const results = await spawnRanks({ worldSize: 2, script: "flight-worker.js", args: ["late"], env: { ...env, WEFT_SHM: env.WEFT_SHM ?? "1" } });
     const out = results.map((r) => {
       assert.equal(r.code, 0, `rank ${r.rank}: ${r.stderr}`);
-      return r.json[0] as { rank: number; transport: string; records: FlightRecord[]; waits: Record<string, number> };
+      return r.json[0] as { rank: number; transport: string; records: FlightRecord[]; waits: Record<string, number>; around: [number, number][] };
     });
     for (const o of out) {
       assert.equal(o.transport, transport);
       const reduces = o.records.filter((r) => r.op === "all-reduce");
       assert.deepEqual(reduces.map((r) => [r.seq, r.state, r.count, r.group, r.peers]), [0, 1, 2].map((s) => [s, "completed", 1000, "world#0", [0, 1]]));
-      for (const r of reduces) assert.ok(r.end! >= r.start, "ends after it starts");
+      for (const [i, r] of reduces.entries()) {
+        const [before, after] = o.around[i]!;
+        // 0.01 ms: the records are rounded to µs, and the two clocks' offset is read to a fraction of one.
+        assert.ok(r.start >= before - 0.01 && r.end! >= r.start && r.end! <= after + 0.01, `rank ${o.rank}'s all-reduce #${i}: [${r.start}, ${r.end}] is not inside [${before}, ${after}]`);
+        if (o.rank === 0) assert.ok(r.end! - r.start >= 150, `rank 0's all-reduce #${i} lasted ${r.end! - r.start} ms, though it waited for rank 1`);
+      }
     }
     const waited = (rank: number, peer: number): number[] => out[rank]!.records.filter((r) => r.op === "all-reduce").map((r) => r.waited_ms![String(peer)]!);
     for (const ms of waited(0, 1)) assert.ok(ms >= 150, `rank 0 waited ${ms} ms for rank 1, which came 300 ms late`);

@@ -3,7 +3,8 @@
 //          with a 2 s deadline: the others fail, the launcher has rank 1 write its record.
 //  "mismatch": after a barrier, rank 1 calls all-gather where the others call all-reduce; every
 //          rank prints how long it took to fail and the message, then exits 1.
-//  "late": three all-reduces that rank 1 enters 300 ms late; every rank prints its records.
+//  "late": three all-reduces that rank 1 enters 300 ms late; every rank prints its records, and
+//          the epoch ms just before and after each all-reduce (`around`), to check the times.
 import { setTimeout as sleep } from "node:timers/promises";
 import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { flightRecorder } from "../../../src/distributed/group/flight-recorder.js";
@@ -27,10 +28,14 @@ if (mode === "skip") {
     process.exit(1);
   }
 } else if (mode === "late") {
+  const epochMs = (): number => performance.timeOrigin + performance.now();
+  const around: [number, number][] = [];
   for (let i = 0; i < 3; i++) {
     if (pg.rank === 1) await sleep(300);
+    const before = epochMs();
     await pg.allReduce(buf);
+    around.push([before, epochMs()]);
   }
-  console.log(JSON.stringify({ rank: pg.rank, transport: pg.transport, records: flightRecorder.records(), waits: flightRecorder.takeWaits() }));
+  console.log(JSON.stringify({ rank: pg.rank, transport: pg.transport, records: flightRecorder.records(), waits: flightRecorder.takeWaits(), around }));
 }
 await pg.destroy();
