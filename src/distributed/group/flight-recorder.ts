@@ -29,10 +29,11 @@
 // that records of one group can be matched across ranks.
 //
 // Note [native call spans]
-// Reading the clock costs about 70 ns from JavaScript, twice per record: a quarter of what a
-// 4-byte all-reduce through shared memory costs from the group's call to its return. A
+// Reading the clock costs about 70 ns from JavaScript, twice per record, and between two ranks
+// calling 4-byte all-reduces through shared memory back to back the recorder took 0.9-1.3 µs a
+// call with those reads and 0.5-0.9 µs without (BENCHMARKS.md, "Inline calls, layer by layer"). A
 // collective that runs inline in a native call (shared memory, the fast TCP links) is timed by
-// that call instead, which reads CLOCK_MONOTONIC for a few ns: it writes the call's start and end
+// that call instead, which reads CLOCK_MONOTONIC in about 30 ns: it writes the call's start and end
 // into the record's span (OpExecutor.runNow), and the record converts them to its own clock.
 // A record is begun without a start when its operation may run so (begin's `timedByCall`); if it
 // then goes another way, started() stamps it; if the executor leaves the span empty (a refusal
