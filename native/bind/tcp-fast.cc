@@ -7,8 +7,8 @@
 //   fastWrite(fd, bytes) / fastRead(fd, bytes) -> bytes moved | -errno (-11: would block; read 0: closed)
 //   fastShutdown(fd), fastClose(fd)
 //   fastAllReduce(fds, rank, worldSize, failedFlag, seq, op, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
-//     waits: null, or worldSize numbers (filled on success: Note [per-peer waits]), or worldSize + 2,
-//     whose last two always get the call's span (Note [native call spans] in flight-recorder.ts)
+//     waits: null, or worldSize + 2 numbers: the waits, filled on success (Note [per-peer waits]),
+//     then the call's span, always (Note [native call spans] in flight-recorder.ts)
 //   fastAnnounce(fds, rank, worldSize, seq, op, reduce, root, count, timeoutMs)
 //     -> null | { status, ranks, theirs: { seq, op, reduce, root, count, announce } }
 //   fastAllReduceHalves(fds, rank, worldSize, failedFlag, seq, reduce, buf, count, scratch, timeoutMs, spinUs, waits)
@@ -209,19 +209,16 @@ Napi::Value FastAllReduce(const Napi::CallbackInfo& info) {
     if (scratch.length < static_cast<size_t>(count)) throwArg(env, k, "scratch is shorter than count");
   }
   double* waits = nullptr;
-  bool span = false;
   if (info.Length() > 12 && info[12].IsTypedArray()) {
     auto w = info[12].As<Napi::Float64Array>();
-    const size_t n = w.ElementLength();
-    if (n == static_cast<size_t>(world) || n == static_cast<size_t>(world) + 2) waits = w.Data();
-    span = n == static_cast<size_t>(world) + 2;
+    if (w.ElementLength() == static_cast<size_t>(world) + 2) waits = w.Data();
   }
   fast::Links links{peers.fds, peers.rank, world, flag.data, waits};
   const uint32_t seq = static_cast<uint32_t>(intArg(info, 4)), op = static_cast<uint32_t>(intArg(info, 5)), reduce = static_cast<uint32_t>(intArg(info, 6));
   const int64_t timeoutMs = intArg(info, 10), spinUs = intArg(info, 11);
   const double startMs = monotonicMs();
   const fast::Outcome out = fast::allReduce(links, seq, op, reduce, buf.data, static_cast<uint32_t>(count), scratch.data, timeoutMs, spinUs);
-  if (span) {
+  if (waits != nullptr) {
     waits[world] = startMs;
     waits[world + 1] = monotonicMs();
   }

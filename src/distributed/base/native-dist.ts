@@ -69,7 +69,7 @@ export interface FastAddon {
   fastRead(fd: number, bytes: Uint8Array): number;
   fastShutdown(fd: number): void;
   fastClose(fd: number): void;
-  /** `waits`: null, worldSize numbers (the waits, on success), or worldSize + 2 (and the call's span: Note [native call spans] in group/flight-recorder.ts). */
+  /** `waits`: null, or worldSize + 2 numbers: the waits (on success), then the call's span (Note [native call spans] in group/flight-recorder.ts). */
   fastAllReduce(
     fds: Int32Array, rank: number, worldSize: number, failedFlag: Int32Array, seq: number, op: number, reduce: number,
     buf: Float32Array | null, count: number, scratch: Float32Array | null, timeoutMs: number, spinUs: number, waits: Float64Array | null,
