@@ -327,11 +327,25 @@ export class ProcessGroup {
     validateRequest(request, this.rank, this.worldSize);
     const earlier = this.executor.failure();
     if (earlier) throw earlier;
-    const flight = this.record(request);
-    // Settled already; its error is the executor's failure(). The record closes a turn later.
-    this.executor.submit(request, flight?.waits).then(() => flightRecorder.end(flight), (err: Error) => flightRecorder.fail(flight, err));
-    const failed = this.executor.failure();
-    if (failed) throw failed;
+    const runNow = this.executor.runNow;
+    if (runNow === undefined) throw new Error(`all-reduce inline: this group's executor cannot run collectives on the calling thread`);
+    const flight = this.record(request, true);
+    let ran: boolean;
+    try {
+      ran = runNow.call(this.executor, request, flight?.waits, flight?.span);
+    } catch (err) {
+      // This operation's own error. failure() would not do: a peer that finished its last
+      // collective and left closes its links meanwhile, and this rank's TCP side reports that
+      // as a failure although the operation here completed.
+      flightRecorder.fail(flight, err as Error);
+      throw err;
+    }
+    if (!ran) {
+      const busy = new Error("all-reduce inline: an earlier operation of this group is still queued: await it first");
+      flightRecorder.fail(flight, busy);
+      throw busy;
+    }
+    flightRecorder.end(flight);
   }
 
   /** Starts a reduce-scatter: `input` (worldSize × m) is reduced and rank r gets chunk r in `output` (m). */
@@ -583,9 +597,12 @@ export class ProcessGroup {
 // Megatron's operators f and g (distributed/tensor-parallel/) all-reduce inside forward and
 // backward, and our backward (tensor/autograd.ts) is a synchronous loop. Where collectives run
 // on the calling thread, shared memory (executors/shm-executor.ts) and a group of one
-// (single-executor.ts), submit() has done the work when it returns, so the result can be read at
-// once. Three things make that safe to rely on: nothing of this group may be in flight (the
-// shared-memory executor queues a collective behind pending point-to-point operations, so
+// (single-executor.ts), OpExecutor.runNow has done the work when it returns, so the result can be
+// read at once. Three things make that safe to rely on: nothing of this group may be in flight
+// (the shared-memory executor queues a collective behind pending point-to-point operations, so
 // `pending` refuses rather than returning an unreduced buffer); the request is validated here,
-// so the only errors left are collective failures, which both executors record as failure()
-// before they return; and a group that failed earlier is refused with its first error.
+// so the only errors left are collective failures, which runNow throws; and a group that failed
+// earlier is refused with its first error. The operation's outcome is what runNow threw, not
+// failure() read afterwards: the TCP side fills that asynchronously, and a peer that completed
+// this same all-reduce and then left the job reads there as a lost peer (2 of 24 runs of the
+// tensor-parallel layer test failed so on a loaded machine, when failure() was read).

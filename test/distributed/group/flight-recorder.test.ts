@@ -10,12 +10,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { FlightRecord } from "../../../src/distributed/group/flight-recorder.js";
 import { spawnRanks } from "../helpers/spawn-ranks.js";
+import { assertRanksExitedCleanly } from "../helpers/rank-checks.js";
 
 for (const [transport, env] of [["tcp", { WEFT_SHM: "0" }], ["shared-memory", { WEFT_LOCAL_WORLD_SIZE: "2" }]] as const) {
   test(`over ${transport}: every rank records its collectives in order, and the waits name the late rank`, async () => {
     const results = await spawnRanks({ worldSize: 2, script: "flight-worker.js", args: ["late"], env: { ...env, WEFT_SHM: env.WEFT_SHM ?? "1" } });
+    assertRanksExitedCleanly(results);
     const out = results.map((r) => {
-      assert.equal(r.code, 0, `rank ${r.rank}: ${r.stderr}`);
       return r.json[0] as { rank: number; transport: string; records: FlightRecord[]; waits: Record<string, number>; around: [number, number][] };
     });
     for (const o of out) {

@@ -1,17 +1,28 @@
-// Shared by the TCP test files: the per-check rows of every rank, after checking each exited 0.
+// Shared by the multi-process test files: every rank's exit, and the per-check rows of every rank.
 import assert from "node:assert/strict";
 import type { RankResult } from "./spawn-ranks.js";
 
 export function checks(results: RankResult[]): Map<string, Record<string, unknown>[]> {
+  assertRanksExitedCleanly(results);
   const by = new Map<string, Record<string, unknown>[]>();
   for (const r of results) {
-    assert.equal(r.code, 0, `rank ${r.rank} exited with ${r.code ?? r.signal}:\n${r.stderr}`);
     for (const j of r.json) {
       const name = j.check as string;
       by.set(name, [...(by.get(name) ?? []), j]);
     }
   }
   return by;
+}
+
+/**
+ * Every rank exited 0; otherwise one failure that shows every failed rank's exit and standard
+ * error, not only the first's: when a rank reports that a peer closed its connection, the cause
+ * is in the peer's output.
+ */
+export function assertRanksExitedCleanly(results: RankResult[]): void {
+  const failed = results.filter((r) => r.code !== 0);
+  if (failed.length === 0) return;
+  assert.fail(failed.map((r) => `rank ${r.rank} exited with ${r.code ?? r.signal}:\n${r.stderr}`).join("\n"));
 }
 
 /**

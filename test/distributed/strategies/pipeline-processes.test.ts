@@ -10,6 +10,7 @@ import { manualSeed, runLayerStack } from "../../../src/nn/index.js";
 import { Adam } from "../../../src/optim/index.js";
 import { Tensor } from "../../../src/tensor/index.js";
 import { spawnRanks } from "../helpers/spawn-ranks.js";
+import { assertRanksExitedCleanly } from "../helpers/rank-checks.js";
 import { WORKER_GPT, workerTokens } from "../workers/pipeline-worker.js";
 
 function reference(): { losses: number[]; digest: string } {
@@ -35,7 +36,7 @@ function reference(): { losses: number[]; digest: string } {
 for (const [schedule, transport] of [["gpipe", "shared-memory"], ["1f1b", "tcp"]] as const) {
   test(`${schedule} on 2 processes over ${transport} equals one process accumulating the micro-batches, bit for bit`, async () => {
     const ranks = await spawnRanks({ worldSize: 2, script: "pipeline-worker.js", args: [schedule], env: transport === "tcp" ? { WEFT_SHM: "0" } : { WEFT_LOCAL_WORLD_SIZE: "2" } });
-    for (const r of ranks) assert.equal(r.code, 0, `rank ${r.rank}: ${r.stderr}`);
+    assertRanksExitedCleanly(ranks);
     const out = ranks.map((r) => r.json[0]!);
     const ref = reference();
     for (const o of out) {

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { spawnRanks } from "../helpers/spawn-ranks.js";
+import { assertRanksExitedCleanly } from "../helpers/rank-checks.js";
 
 const CHECKS = ["column-parallel", "row-parallel", "attention", "block", "vocab-embedding", "vocab-cross-entropy", "gpt"];
 const TOLERANCE = 1e-5;
@@ -17,8 +18,8 @@ const TOLERANCE = 1e-5;
 for (const world of [2, 4]) {
   test(`on ${world} ranks every split layer's forward and gradients equal the unsplit layer's within ${TOLERANCE}`, async () => {
     const results = await spawnRanks({ worldSize: world, script: "tensor-parallel-worker.js", args: ["layers"], env: { WEFT_LOCAL_WORLD_SIZE: String(world) } });
+    assertRanksExitedCleanly(results);
     for (const r of results) {
-      assert.equal(r.code, 0, `rank ${r.rank}:\n${r.stderr}`);
       assert.deepEqual(r.json.map((j) => j.check), CHECKS, `rank ${r.rank}`);
       for (const row of r.json) {
         for (const key of ["forward", "input", "grads"] as const) {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadShardedCheckpoint, shardFileName } from "../../../src/train/sharded-checkpoint.js";
 import { spawnRanks, type RankResult } from "../helpers/spawn-ranks.js";
+import { assertRanksExitedCleanly } from "../helpers/rank-checks.js";
 import { tpModel, tpOptimizer, unionBatch, TP_CONFIG, TP_LR } from "../workers/tensor-parallel-setup.js";
 
 const STEPS = 20;
@@ -48,8 +49,8 @@ async function trainRanks(tp: number, dp: number, dir?: string): Promise<TrainRo
   const world = tp * dp;
   const args = ["train", String(tp), String(dp), String(STEPS), ...(dir === undefined ? [] : [dir])];
   const results: RankResult[] = await spawnRanks({ worldSize: world, script: "tensor-parallel-worker.js", args, env: { WEFT_LOCAL_WORLD_SIZE: String(world) } });
+  assertRanksExitedCleanly(results);
   return results.map((r) => {
-    assert.equal(r.code, 0, `rank ${r.rank}:\n${r.stderr}`);
     const row = r.json.find((j) => j.check === "train");
     assert.ok(row, `rank ${r.rank} reported nothing:\n${r.stderr}`);
     return row as unknown as TrainRow;
