@@ -1,6 +1,6 @@
-// One worker of `weft bench allreduce` (started by the launcher). Timed exactly like the peer
-// benchmark ../peers/gloo_allreduce.py: per size, a few untimed warm-up calls, then repeats that
-// each start after a barrier; rank 0 reports the median on its own clock.
+// One worker of `weft bench allreduce` (started by the launcher). Timed like the peer benchmark
+// ../peers/gloo_allreduce.py: per size, untimed warm-up calls (more than the peers' 3, see below),
+// then repeats that each start after a barrier; rank 0 reports the median on its own clock.
 //
 // Argument: the settings `weft bench allreduce` checked, as JSON (allreduce-options.ts).
 import { initProcessGroup } from "../distributed/group/init.js";
@@ -19,7 +19,12 @@ const pg = await initProcessGroup({
 for (const bytes of sizes) {
   const buf = sharedFloat32Array(bytes / 4).fill(1);
   const iters = Math.max(5, Math.min(maxIters, Math.floor(budget / bytes)));
-  for (let i = 0; i < 3; i++) await pg.allReduce(buf, { wire });
+  // Warm-up: V8 compiles the call path to machine code only once it has run hot, which takes
+  // hundreds of calls; with the peers' 3 the first few hundred timed calls ran on the unoptimised
+  // path and moved a 4 KiB median by about 15% (BENCHMARKS.md, "Warming up"). C needs no such
+  // warm-up: the peers lose nothing by their 3.
+  const warmup = Math.max(3, Math.min(1000, Math.floor(iters / 2)));
+  for (let i = 0; i < warmup; i++) await pg.allReduce(buf, { wire });
   const times: number[] = [];
   for (let i = 0; i < iters; i++) {
     await pg.barrier();
