@@ -196,10 +196,11 @@ switch (scenario) {
     }
     // A barrier, then a 2 MiB all-reduce (on the comm thread; between two ranks in halves): one
     // numbering across the paths, so the mismatch after them is the group's collective
-    // #(all-reduces above + 2) on any.
+    // #(all-reduces above + 2) on any. A ring rank can still be waiting for the 2 MiB one's last
+    // piece when a rank that finished it finds the mismatch and fails the group: that rank then
+    // learns the same mismatch there, so both calls report under one name.
     await pg.barrier();
-    await pg.allReduce(sharedFloat32Array(1 << 19));
-    await reportError("fast numbering", pg.allReduce(sharedFloat32Array(rank === w - 1 ? 5 : 4)));
+    await reportError("fast numbering", pg.allReduce(sharedFloat32Array(1 << 19)).then(() => pg.allReduce(sharedFloat32Array(rank === w - 1 ? 5 : 4))));
     break;
   }
   case "halves": {
