@@ -1,5 +1,6 @@
 // The distributed runtime's native functions (CPU binding, shared-memory collectives, wire
-// conversions), from the same addon as the kernels (native/bind/affinity.cc, shm.cc, wire.cc).
+// conversions, top-k selection), from the same addon as the kernels (native/bind/affinity.cc,
+// shm.cc, wire.cc, top-k.cc).
 // Null when the addon did not load: then workers are not bound, every group talks TCP only, and
 // wire conversions run in JavaScript.
 import { nativeAddon } from "../../backend/native/index.js";
@@ -82,6 +83,17 @@ export interface FastAddon {
     buf: Float32Array, count: number, scratch: Float32Array, timeoutMs: number, spinUs: number, waits: Float64Array | null,
   ): Promise<FastFailure | null>;
 }
+
+/** Top-k sparsification's selection, as native/bind/top-k.cc exports it (strategies/top-k-select.ts says what it chooses). */
+export interface SelectAddon {
+  largestMagnitudes(values: Float32Array, k: number, out: Int32Array, scratch: Float32Array): void;
+}
+
+/** Null when the addon did not load (or predates it): the selection then runs in JavaScript. */
+export const selectAddon: SelectAddon | null = ((): SelectAddon | null => {
+  const a = nativeAddon as unknown as Partial<SelectAddon> | null;
+  return a && typeof a.largestMagnitudes === "function" ? (a as SelectAddon) : null;
+})();
 
 function loadFast(): FastAddon | null {
   const a = nativeAddon as unknown as Partial<FastAddon> | null;

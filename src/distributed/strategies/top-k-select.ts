@@ -3,9 +3,11 @@
 // pass takes every entry above it and, of the entries equal to it, the first ones by index, so
 // exactly k are chosen, in index order, and the same input always gives the same choice.
 //
-// In JavaScript rather than native: a 1M-entry bucket takes about 10 ms here (docs/compression.md,
-// Measurements), which is small beside the step it compresses; a native kernel is the next step
-// if top-k becomes hot.
+// The native addon does the same selection (native/dist/top-k.h: std::nth_element for the k-th
+// magnitude, then the same two passes), several times faster; this file's loops run where the
+// addon is missing. The k-th largest magnitude is one value however it is found, so both choose
+// the same indices and ranks with and without the addon agree.
+import { selectAddon } from "../base/native-dist.js";
 
 /** |x|, with NaN as the largest magnitude of all, so a NaN gradient is sent (and seen) rather than hidden. */
 function magnitude(x: number): number {
@@ -58,6 +60,13 @@ export function largestMagnitudes(values: Float32Array, k: number, out: Int32Arr
   if (!Number.isInteger(k) || k < 1 || k > n || out.length !== k || scratch.length < n) {
     throw new RangeError(`largestMagnitudes: k must be an integer from 1 to ${n} with out.length k and scratch.length >= ${n}; got k ${k}, out ${out.length}, scratch ${scratch.length}`);
   }
+  if (selectAddon) selectAddon.largestMagnitudes(values, k, out, scratch);
+  else largestMagnitudesJs(values, k, out, scratch);
+}
+
+/** largestMagnitudes in JavaScript alone (its arguments checked): where the addon is missing, and for the test that compares the two. */
+export function largestMagnitudesJs(values: Float32Array, k: number, out: Int32Array, scratch: Float32Array): void {
+  const n = values.length;
   const mags = scratch.subarray(0, n);
   for (let i = 0; i < n; i++) mags[i] = magnitude(values[i]!);
   const threshold = select(mags, n - k);

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
-import { largestMagnitudes } from "../../../src/distributed/strategies/top-k-select.js";
+import { selectAddon } from "../../../src/distributed/base/native-dist.js";
+import { largestMagnitudes, largestMagnitudesJs } from "../../../src/distributed/strategies/top-k-select.js";
 import { TopKHook } from "../../../src/distributed/strategies/topk-hook.js";
 import { Rng } from "../../../src/util/rng.js";
 import { classifier, trainReplicas } from "./hook-replicas.js";
@@ -22,11 +23,16 @@ test("the selected entries are the largest in magnitude, ties to the lower index
       // Few distinct values, so ties at the k-th magnitude are common; signs both ways.
       const values = Float32Array.from({ length: n }, () => (rng.int(9) - 4) * (rng.next() < 0.1 ? 0.5 : 1));
       if (n > 3) values[rng.int(n)] = NaN;
-      const out = new Int32Array(k);
-      largestMagnitudes(values, k, out, new Float32Array(n));
-      assert.deepEqual([...out], bySort(values, k), `n ${n}, k ${k}`);
+      if (n > 10) (values[rng.int(n)] = -0), (values[rng.int(n)] = -Infinity);
+      // The addon's selection (largestMagnitudes, where it is built) and the JavaScript one.
+      for (const select of [largestMagnitudes, largestMagnitudesJs]) {
+        const out = new Int32Array(k);
+        select(values, k, out, new Float32Array(n));
+        assert.deepEqual([...out], bySort(values, k), `${select.name}: n ${n}, k ${k}`);
+      }
     }
   }
+  assert.ok(selectAddon, "the native addon's selection is built, so largestMagnitudes above ran it");
   assert.throws(() => largestMagnitudes(new Float32Array(3), 4, new Int32Array(4), new Float32Array(3)), /k must be an integer from 1 to 3/);
 });
 
