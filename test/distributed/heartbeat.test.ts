@@ -20,8 +20,7 @@ import { generateSecret, secretKey } from "../../src/distributed/wire/secret.js"
 import type { AddressBook } from "../../src/distributed/rendezvous/address-book.js";
 import { runFreeze } from "./helpers/freeze-run.js";
 import { spawnRanks } from "./helpers/spawn-ranks.js";
-import { assertRanksExitedCleanly } from "./helpers/rank-checks.js";
-import { checks } from "./helpers/rank-checks.js";
+import { assertRanksExitedCleanly, checks } from "./helpers/rank-checks.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

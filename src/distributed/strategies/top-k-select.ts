@@ -4,8 +4,8 @@
 // exactly k are chosen, in index order, and the same input always gives the same choice.
 //
 // The native addon does the same selection (native/dist/top-k.h: std::nth_element for the k-th
-// magnitude, then the same two passes), several times faster; this file's loops run where the
-// addon is missing. The k-th largest magnitude is one value however it is found, so both choose
+// magnitude, then the same choice of indices), several times faster; this file's loops run where
+// the addon is missing. The k-th largest magnitude is one value however it is found, so both choose
 // the same indices and ranks with and without the addon agree.
 import { selectAddon } from "../base/native-dist.js";
 
