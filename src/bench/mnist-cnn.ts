@@ -4,7 +4,7 @@ import { backend } from "../backend/index.js";
 import { mnistCnn } from "../models/mnist-cnn.js";
 import { manualSeed } from "../nn/index.js";
 import { Adam } from "../optim/index.js";
-import { crossEntropy, randn } from "../tensor/index.js";
+import { crossEntropy, randn, reusingBuffers } from "../tensor/index.js";
 import { Rng } from "../util/rng.js";
 import { precisionFields, timeSteps, type BenchOptions } from "./options.js";
 
@@ -16,11 +16,12 @@ export function benchMnistCnn(o: BenchOptions): Record<string, unknown> {
   const opt = new Adam(model.parameters(), { lr: 1e-3 });
   const x = randn([batch, 1, 28, 28], rng);
   const y = Int32Array.from({ length: batch }, () => rng.int(10));
-  const { totalS, medianMs } = timeSteps(o, warmup, steps, () => {
+  // As `weft train` steps (Note [reusing a step's buffers]); PyTorch frees each buffer when its last reference goes.
+  const { totalS, medianMs } = timeSteps(o, warmup, steps, () => reusingBuffers(() => {
     opt.zeroGrad();
     crossEntropy(model.forward(x), y).backward();
     opt.step();
-  });
+  }));
   return {
     bench: "mnist-cnn", backend: backend().name, threads: 1, ...precisionFields(o), batch, steps,
     samples_per_s: Math.round((10 * batch * steps) / totalS) / 10,

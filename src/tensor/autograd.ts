@@ -18,6 +18,7 @@
 // imports nothing from tensor.ts, which calls it, and folding a leaf's gradient into `.grad`
 // (which makes a tensor) is the leaf's own method.
 import { releaseActivation, type ActivationNode } from "./activation-bytes.js";
+import { reusing } from "./storage.js";
 
 /** What the backward pass needs of a node of the graph; every Tensor is one. */
 export interface GraphNode extends ActivationNode {
@@ -30,6 +31,8 @@ export interface GraphNode extends ActivationNode {
   pendingShared: boolean;
   /** For a leaf: folds pendingGrad into its gradient and runs its gradient-ready hooks. */
   finishLeaf(): void;
+  /** Once its backward has run on `grad`: hands back the buffers only it held (Note [reusing a step's buffers]). */
+  releaseStorage(grad: Float32Array | null, gradShared: boolean): void;
 }
 
 export function runBackward(root: GraphNode, seed: Float32Array): void {
@@ -45,6 +48,7 @@ export function runBackward(root: GraphNode, seed: Float32Array): void {
   }
   root.pendingGrad = seed;
   root.pendingShared = false;
+  const reuse = reusing();
   if (root.gradFn === null) {
     root.finishLeaf();
     return;
@@ -57,6 +61,7 @@ export function runBackward(root: GraphNode, seed: Float32Array): void {
     t.gradFn = null;
     releaseActivation(t);
     if (grad !== null) fn.backward(grad);
+    if (reuse) t.releaseStorage(grad, t.pendingShared);
     for (const input of fn.inputs) {
       const left = leafEdges.get(input);
       if (left === undefined) continue;

@@ -1,6 +1,7 @@
 // The tensor layer's public surface.
 export { Tensor, noGrad, isGradEnabled, type GradFn, type GradHook } from "./tensor.js";
 export { tensor, zeros, ones, full, randn, uniform, arange, type TensorOptions } from "./create.js";
+export { reusingBuffers, releaseBufferPool } from "./storage.js";
 export { activationBytes, activationPeak, resetActivationPeak, forgetActivations } from "./activation-bytes.js";
 export { ShapeError, sizeOf, type Shape } from "./shape.js";
 export { autocast, currentPrecision, PRECISIONS, type Precision } from "./autocast.js";

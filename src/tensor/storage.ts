@@ -1,8 +1,139 @@
 // Buffers for kernel outputs. `new Float32Array(n)` zero-fills, which for a CNN step's activations
 // and gradients costs as much as a small kernel; outputs that a kernel overwrites entirely
 // (Note [kernel conventions] in src/backend/backend.ts) skip it.
+//
+// Note [reusing a step's buffers]
+// A training step allocates its activations and their gradients afresh, tens of megabytes that
+// are garbage by the step's end. V8 counts such buffers as external memory and answers the growth
+// with a scavenge about every step and a full collection every fifteen (MNIST: 267 and 18 in 250
+// steps, 10% of the step's time), and each fresh buffer faults in new pages. Inside
+// reusingBuffers() (the training loop runs every step in it), the backward pass hands back the
+// buffers it knows are dead, and uninitialized() gives them out again for the same size:
+//   - an op output's storage, once its own backward has run (every op that read it has had its
+//     backward run before, in reverse topological order), if that output claimed the buffer when
+//     it was made (fromOp: the first op output on a buffer uninitialized() gave out in the step)
+//     and it was not detach()ed, which is how a tensor is kept past a step;
+//   - a gradient buffer flowing into a node, once the node's backward has run, if the node owned
+//     it and no other node adopted it (accumulateGrad records who holds each gradient buffer).
+// Handing back moves the memory to a new ArrayBuffer (a transfer, 2 µs) and so detaches the old
+// one: a tensor still held somewhere reads as empty and says so (Tensor.dense), never as
+// another tensor's numbers. The pool holds at most POOL_CAP_BYTES; what does not fit is left to
+// the collector. Nothing changes outside reusingBuffers(), where a tensor lives as long as it is
+// referenced, as everywhere in JavaScript.
+
+/** Below this many floats a fresh buffer is cheap and pooling is not worth the bookkeeping. */
+const MIN_POOLED_FLOATS = 1024;
+/** The most bytes the pool keeps between uses. */
+const POOL_CAP_BYTES = 512 * 1024 * 1024;
+
+const free = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+let reuseDepth = 0;
+let givenAgain = 0;
+/** Buffers uninitialized() made or gave out, whole-buffer views: the only ones the pool takes back. */
+const ours = new WeakSet<Float32Array>();
+/** Those of them no op output has claimed yet. */
+const unclaimed = new WeakSet<Float32Array>();
+/** Buffers a detach()ed tensor shares: kept past the step. */
+const kept = new WeakSet<Float32Array>();
+
+function fresh(n: number): Float32Array {
+  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
 
 /** n float32 elements with unspecified contents: only for a buffer a kernel will overwrite entirely. */
 export function uninitialized(n: number): Float32Array {
-  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  if (n < MIN_POOLED_FLOATS) return fresh(n);
+  const reused = free.get(n)?.pop();
+  if (reused) {
+    pooledBytes -= n * 4;
+    givenAgain++;
+  }
+  const out = reused ?? fresh(n);
+  ours.add(out);
+  // Only a buffer made inside a step can become an op output's own: one made before (a parameter,
+  // a batch) may be passed through by an op that returns its input's storage.
+  if (reuseDepth > 0) unclaimed.add(out);
+  return out;
+}
+
+/** n int32 elements with unspecified contents (a max-pool's argmax, which its kernel fills). */
+export function uninitializedInt32(n: number): Int32Array {
+  return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/** @internal An op output takes `data` as its own: true once, for a buffer uninitialized() gave out in a step. */
+export function claimStorage(data: Float32Array): boolean {
+  return unclaimed.delete(data);
+}
+
+/** @internal A tensor sharing `data` outlives the step (detach()): its buffer is never handed back. */
+export function keepStorage(data: Float32Array): void {
+  kept.add(data);
+}
+
+/** @internal Whether the backward pass hands back dead buffers now. */
+export function reusing(): boolean {
+  return reuseDepth > 0;
+}
+
+/** @internal Hands a dead buffer back to the pool (Note [reusing a step's buffers]). */
+export function recycle(data: Float32Array): void {
+  if (!ours.has(data) || kept.has(data) || data.length === 0) return;
+  ours.delete(data);
+  const bytes = data.byteLength;
+  if (pooledBytes + bytes > POOL_CAP_BYTES) return;
+  const moved = new Float32Array(structuredClone(data.buffer, { transfer: [data.buffer] }));
+  const list = free.get(moved.length);
+  if (list) list.push(moved);
+  else free.set(moved.length, [moved]);
+  pooledBytes += bytes;
+}
+
+/**
+ * Runs `fn` (a training step: forward, backward, optimizer; synchronous or async) with the backward pass handing its
+ * dead activation and gradient buffers back for the next step to reuse (Note [reusing a step's
+ * buffers]). `fit` runs every step this way. A tensor made in the step and wanted after it must be
+ * detach()ed (or cloned) inside it; one that was not reads as empty and throws.
+ *
+ * @example A tensor the step made is read after it only if it was detached in it
+ * ```ts
+ * import { mul, relu, reusingBuffers, sum, tensor, type Tensor } from "weft";
+ * const x = tensor(Array.from({ length: 2048 }, (_, i) => i - 1024), [2048], { requiresGrad: true });
+ * let hidden: Tensor | undefined, kept: Tensor | undefined;
+ * await reusingBuffers(async () => {
+ *   hidden = relu(x);
+ *   const doubled = mul(hidden, 2);
+ *   kept = doubled.detach();
+ *   sum(doubled).backward();
+ * });
+ * assert.equal(x.grad!.dense()[2000], 2);
+ * assert.equal(kept!.dense()[2000], 2 * 976);
+ * assert.throws(() => hidden!.dense(), /reused/);
+ * ```
+ */
+export function reusingBuffers<T>(fn: () => T): T {
+  reuseDepth++;
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    reuseDepth--;
+    throw err;
+  }
+  // An async step (fit's strategies) reuses until it settles; a synchronous one (a benchmark's) until it returns.
+  if (result instanceof Promise) return result.finally(() => reuseDepth--) as T;
+  reuseDepth--;
+  return result;
+}
+
+/** @internal How many times uninitialized() has given out a handed-back buffer (tests: reuse happened). */
+export function buffersReused(): number {
+  return givenAgain;
+}
+
+/** Lets the collector have every pooled buffer (the training loop calls it when it ends). */
+export function releaseBufferPool(): void {
+  free.clear();
+  pooledBytes = 0;
 }

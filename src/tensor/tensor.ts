@@ -8,7 +8,7 @@ import { backend } from "../backend/index.js";
 import { contiguousStrides, formatShape, i32, sizeOf, type Shape } from "./shape.js";
 import { recordActivation } from "./activation-bytes.js";
 import { runBackward } from "./autograd.js";
-import { uninitialized } from "./storage.js";
+import { claimStorage, keepStorage, recycle, uninitialized } from "./storage.js";
 
 export type DType = "float32";
 
@@ -52,6 +52,8 @@ export class Tensor {
   heldBytes = 0;
   /** @internal */
   heldGeneration = 0;
+  /** @internal This op output made its buffer, so the backward may hand it back (Note [reusing a step's buffers]). */
+  ownsStorage = false;
 
   constructor(
     readonly data: Float32Array,
@@ -86,6 +88,9 @@ export class Tensor {
 
   /** The elements in row-major order, as a buffer of exactly `size` elements (a view when possible). */
   dense(): Float32Array {
+    if (this.data.length === 0 && this.size > 0) {
+      throw new Error(`Tensor ${formatShape(this.shape)}: its storage was reused after its backward ran (a training step reuses its activations' buffers); detach() or clone it inside the step to keep it`);
+    }
     if (!this.isContiguous()) return this.contiguous().data;
     if (this.offset === 0 && this.data.length === this.size) return this.data;
     return this.data.subarray(this.offset, this.offset + this.size);
@@ -112,6 +117,7 @@ export class Tensor {
 
   /** A tensor sharing this one's storage but cut off from the graph. */
   detach(): Tensor {
+    keepStorage(this.data);
     return new Tensor(this.data, this.shape, this.strides, this.offset, false);
   }
 
@@ -128,6 +134,15 @@ export class Tensor {
     else backend().axpy(1, g, this.grad.data, this.size);
     this.pendingShared = false;
     for (const hook of this.gradHooks) hook(this);
+  }
+
+  /**
+   * @internal Called once this node's backward has run on `grad` (borrowed when `gradShared`):
+   * hands back the buffers only it held (Note [reusing a step's buffers]).
+   */
+  releaseStorage(grad: Float32Array | null, gradShared: boolean): void {
+    if (grad !== null && !gradShared && gradHolder.get(grad) === this) recycle(grad);
+    if (this.ownsStorage && !gradHolder.has(this.data)) recycle(this.data);
   }
 
   /** Reverse-mode autograd from this tensor: a scalar, or any tensor given its gradient. */
@@ -194,6 +209,7 @@ export function fromOp(
     out.gradFn = { name, inputs, backward };
     // Note [counting activation bytes] (activation-bytes.ts): float32 elements, 4 bytes each.
     recordActivation(out, out.size * 4 + savedBytes);
+    out.ownsStorage = claimStorage(data);
   }
   return out;
 }
@@ -227,6 +243,12 @@ export function viewOf(
 }
 
 /**
+ * The tensor that last took each gradient buffer as its pending gradient, owned or borrowed: a
+ * node hands its gradient back only if it is still the holder (Note [reusing a step's buffers]).
+ */
+const gradHolder = new WeakMap<Float32Array, Tensor>();
+
+/**
  * Adds `grad` (contiguous, t's shape) to t's pending gradient. With `owned`, the caller hands the
  * buffer over and t may keep it; otherwise t borrows it and copies before ever writing to it.
  */
@@ -235,6 +257,7 @@ export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): v
   if (t.pendingGrad === null) {
     t.pendingGrad = grad;
     t.pendingShared = !owned;
+    gradHolder.set(grad, t);
     return;
   }
   if (t.pendingShared) {
@@ -244,6 +267,7 @@ export function accumulateGrad(t: Tensor, grad: Float32Array, owned: boolean): v
       backend().axpy(1, t.pendingGrad, grad, t.size);
       t.pendingGrad = grad;
       t.pendingShared = false;
+      gradHolder.set(grad, t);
       return;
     }
     t.pendingGrad = t.pendingGrad.slice();

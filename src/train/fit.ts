@@ -19,7 +19,7 @@
 // set-up (so DDP broadcasts the loaded state), then skips to the saved step: the data loader's
 // batches are a function of (seed, epoch, batch), so the resumed run sees exactly the batches the
 // uninterrupted run would have.
-import { autocast, type Precision, type Tensor } from "../tensor/index.js";
+import { autocast, releaseBufferPool, reusingBuffers, type Precision, type Tensor } from "../tensor/index.js";
 import { loadTrainingCheckpoint, snapshotTrainingState } from "./training-checkpoint.js";
 import {
   checkpointDirProblem, checkpointFileProblem, listStepCheckpoints, loadNewestCheckpoint, pruneCheckpoints, removeStaleTemporaries, removeStaleTemporariesOf,
@@ -129,6 +129,12 @@ export interface FitOptions<B> {
   progress?: string;
   /** Called after every step. */
   onStep?(info: StepInfo): void;
+  /**
+   * Reuse each step's activation and gradient buffers in the next (default true; Note [reusing a
+   * step's buffers] in tensor/storage.ts): a tensor the loss function keeps past its step must be
+   * detach()ed. false: fresh buffers every step, garbage for the collector.
+   */
+  reuseBuffers?: boolean;
   /**
    * Also evaluate every this many epochs, on the rank that writes results, into the metrics
    * stream (an "eval" line with the time so far), for curves of the metric against time.
@@ -442,6 +448,7 @@ async function fitIn<B>(o: FitOptions<B>): Promise<FitResult> {
         position.sample += positionsConsumed(elastic.data.samplesPerEpoch, from, world, elastic.data.batchSize, j);
       }
     };
+    const reuse = o.reuseBuffers ?? true;
     o.model.train();
     for (;;) {
       try {
@@ -461,7 +468,8 @@ async function fitIn<B>(o: FitOptions<B>): Promise<FitResult> {
             meter.stepStarted();
             // The waits of this step's collectives only, for `wait_for` (Note [straggler score]).
             flightRecorder.takeWaits();
-            const outcome = await strategy.step({ step: position.step + 1, forward: () => o.loss(o.model, batch), batch });
+            const input = { step: position.step + 1, forward: () => o.loss(o.model, batch), batch };
+            const outcome = await (reuse ? reusingBuffers(() => strategy.step(input)) : strategy.step(input));
             advance(from, world, j++);
             if (outcome.skipped) {
               // The position still moves on (checkpoints and the budget count batches), nothing else.
@@ -521,6 +529,7 @@ async function fitIn<B>(o: FitOptions<B>): Promise<FitResult> {
     await checkpoints?.drain(); // the last checkpoint is durable before the result says so
     const writer = strategy.writesCheckpoints();
     const evaluation = writer && o.evaluate ? o.evaluate(o.model) : {};
+    releaseBufferPool();
     if (o.evaluateEvery && writer && o.evaluate) {
       const lastEpoch = elastic ? (position.sample > 0 ? position.epoch : position.epoch - 1) : Math.ceil(position.step / perEpoch) - 1;
       metrics?.write({ event: "eval", step: position.step, epoch: lastEpoch, wall_s: Math.round(wall * 1000) / 1000, ...evaluation });

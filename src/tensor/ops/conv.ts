@@ -4,7 +4,7 @@ import { outputSize, type Conv2dParams, type Pool2dParams } from "../../backend/
 import { formatShape, ShapeError } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { reshape } from "./shape-ops.js";
-import { uninitialized } from "../storage.js";
+import { uninitialized, uninitializedInt32 } from "../storage.js";
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -83,7 +83,7 @@ function poolParams(op: string, x: Tensor, o: Pool2dOptions): { p: Pool2dParams;
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const { p, oh, ow } = poolParams("maxPool2d", x, options);
   const out = uninitialized(p.n * p.c * oh * ow);
-  const argmax = new Int32Array(out.length);
+  const argmax = uninitializedInt32(out.length);
   backend().maxPool2d(p, x.dense(), out, argmax);
   return fromOp("maxPool2d", out, [p.n, p.c, oh, ow], [x], (g) => {
     const gx = uninitialized(x.size);
