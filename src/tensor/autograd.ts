@@ -24,7 +24,7 @@ import { reusing } from "./storage.js";
 export interface GraphNode extends ActivationNode {
   readonly requiresGrad: boolean;
   /** The op that produced this node, or null for a leaf (or once its backward has run). */
-  gradFn: { readonly inputs: readonly GraphNode[]; backward(grad: Float32Array): void } | null;
+  gradFn: { readonly inputs: readonly GraphNode[]; backward(grad: Float32Array, owned: boolean): void } | null;
   /** The gradient flowing into this node during the pass. */
   pendingGrad: Float32Array | null;
   /** Whether pendingGrad is borrowed from another node. */
@@ -60,7 +60,7 @@ export function runBackward(root: GraphNode, seed: Float32Array): void {
     t.pendingGrad = null;
     t.gradFn = null;
     releaseActivation(t);
-    if (grad !== null) fn.backward(grad);
+    if (grad !== null) fn.backward(grad, !t.pendingShared);
     if (reuse) t.releaseStorage(grad, t.pendingShared);
     for (const input of fn.inputs) {
       const left = leafEdges.get(input);

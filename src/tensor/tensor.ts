@@ -16,8 +16,12 @@ export type DType = "float32";
 export interface GradFn {
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  /** Receives this tensor's gradient (contiguous, this tensor's shape) and accumulates into the inputs'. */
-  backward(grad: Float32Array): void;
+  /**
+   * Receives this tensor's gradient (contiguous, this tensor's shape) and accumulates into the
+   * inputs'. `owned`: the buffer is this tensor's alone, so a backward that passes it on unchanged
+   * (an identity view's) may hand it over rather than lend it.
+   */
+  backward(grad: Float32Array, owned: boolean): void;
 }
 
 export type GradHook = (param: Tensor) => void;
@@ -102,7 +106,7 @@ export class Tensor {
     const out = uninitialized(this.size);
     backend().copyStrided(this.data, this.offset, i32(this.strides), out, i32(this.shape));
     // The copy's gradient is laid out exactly like this tensor's own (contiguous) gradient.
-    return fromOp("contiguous", out, this.shape, [this], (g) => accumulateGrad(this, g, false));
+    return fromOp("contiguous", out, this.shape, [this], (g, owned) => accumulateGrad(this, g, owned));
   }
 
   toArray(): number[] {
@@ -200,7 +204,7 @@ export function fromOp(
   data: Float32Array,
   shape: Shape,
   inputs: readonly Tensor[],
-  backward: (grad: Float32Array) => void,
+  backward: (grad: Float32Array, owned: boolean) => void,
   savedBytes = 0,
 ): Tensor {
   const out = new Tensor(data, shape);
@@ -233,8 +237,9 @@ export function viewOf(
     out.gradFn = {
       name,
       inputs: [base],
-      backward: (g) => {
-        if (identity) return accumulateGrad(base, g, false);
+      backward: (g, owned) => {
+        // Handed over when it is ours: the base may then write into it, and hand it back after its own backward.
+        if (identity) return accumulateGrad(base, g, owned);
         accumulateGradStrided(base, g, sh, logicalOffset, ls);
       },
     };
