@@ -31,6 +31,8 @@ export interface GraphNode extends ActivationNode {
   pendingShared: boolean;
   /** For a leaf: folds pendingGrad into its gradient and runs its gradient-ready hooks. */
   finishLeaf(): void;
+  /** Throws, naming the cause, if its storage was handed back for reuse (Note [reusing a step's buffers]). */
+  checkStorage(): void;
   /** Once its backward has run on `grad`: hands back the buffers only it held (Note [reusing a step's buffers]). */
   releaseStorage(grad: Float32Array | null, gradShared: boolean): void;
 }
@@ -60,7 +62,12 @@ export function runBackward(root: GraphNode, seed: Float32Array): void {
     t.pendingGrad = null;
     t.gradFn = null;
     releaseActivation(t);
-    if (grad !== null) fn.backward(grad, !t.pendingShared);
+    if (grad !== null) {
+      // A graph read after its step, or an alias read after its base's backward, fails here by name, not in a kernel.
+      t.checkStorage();
+      for (const input of fn.inputs) input.checkStorage();
+      fn.backward(grad, !t.pendingShared);
+    }
     if (reuse) t.releaseStorage(grad, t.pendingShared);
     for (const input of fn.inputs) {
       const left = leafEdges.get(input);

@@ -10,16 +10,22 @@
 // reusingBuffers() (the training loop runs every step in it), the backward pass hands back the
 // buffers it knows are dead, and uninitialized() gives them out again for the same size:
 //   - an op output's storage, once its own backward has run (every op that read it has had its
-//     backward run before, in reverse topological order), if that output claimed the buffer when
-//     it was made (fromOp: the first op output on a buffer uninitialized() gave out in the step)
-//     and it was not detach()ed, which is how a tensor is kept past a step;
+//     backward run before, in reverse topological order), if that output was the first tensor
+//     over a buffer uninitialized() gave out in the step and it was not detach()ed, which is how
+//     a tensor is kept past a step;
 //   - a gradient buffer flowing into a node, once the node's backward has run, if the node owned
 //     it and no other node adopted it (accumulateGrad records who holds each gradient buffer).
 // Handing back moves the memory to a new ArrayBuffer (a transfer, 2 µs) and so detaches the old
-// one: a tensor still held somewhere reads as empty and says so (Tensor.dense), never as
-// another tensor's numbers. The pool holds at most POOL_CAP_BYTES; what does not fit is left to
-// the collector. Nothing changes outside reusingBuffers(), where a tensor lives as long as it is
-// referenced, as everywhere in JavaScript.
+// one: a tensor still held somewhere reads as empty and says so (Tensor.checkStorage, from
+// dense(), item() and, for each node and its inputs, the backward pass), never as another
+// tensor's numbers. That covers what shares a buffer without detach(): a view made under noGrad
+// used later as a constant, `new Tensor(x.data)`, a second backward through a graph whose first
+// backward already ran. The first tensor made over a fresh buffer claims it (the Tensor
+// constructor), so no later alias of it can hand it back.
+// The pool holds at most POOL_CAP_BYTES; what does not fit is left to the collector. The scope is
+// process-wide: while a step runs, every backward in the process reuses (ranks in one process
+// step together). Outside it nothing changes: a tensor lives as long as it is referenced, as
+// everywhere in JavaScript.
 
 /** Below this many floats a fresh buffer is cheap and pooling is not worth the bookkeeping. */
 const MIN_POOLED_FLOATS = 1024;
@@ -62,7 +68,7 @@ export function uninitializedInt32(n: number): Int32Array {
   return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
 }
 
-/** @internal An op output takes `data` as its own: true once, for a buffer uninitialized() gave out in a step. */
+/** @internal The first tensor over `data` takes it as its own: true once, for a buffer uninitialized() gave out in a step. */
 export function claimStorage(data: Float32Array): boolean {
   return unclaimed.delete(data);
 }

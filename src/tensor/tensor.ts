@@ -56,8 +56,11 @@ export class Tensor {
   heldBytes = 0;
   /** @internal */
   heldGeneration = 0;
-  /** @internal This op output made its buffer, so the backward may hand it back (Note [reusing a step's buffers]). */
-  ownsStorage = false;
+  /**
+   * @internal The first tensor over a buffer uninitialized() gave out in a step: for an op output,
+   * the backward may hand it back (Note [reusing a step's buffers]).
+   */
+  ownsStorage: boolean;
 
   constructor(
     readonly data: Float32Array,
@@ -70,6 +73,8 @@ export class Tensor {
     this.strides = strides ? [...strides] : contiguousStrides(shape);
     this.size = sizeOf(shape);
     this.requiresGrad = requiresGrad;
+    // Taken by whichever tensor comes first, so no later alias (a view, a leaf over an op's output) can own it.
+    this.ownsStorage = claimStorage(data);
     if (!strides && offset + this.size > data.length) {
       throw new RangeError(`Tensor: shape ${formatShape(shape)} needs ${this.size} elements, storage has ${data.length - offset}`);
     }
@@ -92,9 +97,7 @@ export class Tensor {
 
   /** The elements in row-major order, as a buffer of exactly `size` elements (a view when possible). */
   dense(): Float32Array {
-    if (this.data.length === 0 && this.size > 0) {
-      throw new Error(`Tensor ${formatShape(this.shape)}: its storage was reused after its backward ran (a training step reuses its activations' buffers); detach() or clone it inside the step to keep it`);
-    }
+    this.checkStorage();
     if (!this.isContiguous()) return this.contiguous().data;
     if (this.offset === 0 && this.data.length === this.size) return this.data;
     return this.data.subarray(this.offset, this.offset + this.size);
@@ -116,10 +119,11 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new RangeError(`item: tensor of shape ${formatShape(this.shape)} has ${this.size} elements, not 1`);
+    this.checkStorage();
     return this.data[this.offset]!;
   }
 
-  /** A tensor sharing this one's storage but cut off from the graph. */
+  /** A tensor sharing this one's storage but cut off from the graph, kept past a training step. */
   detach(): Tensor {
     keepStorage(this.data);
     return new Tensor(this.data, this.shape, this.strides, this.offset, false);
@@ -138,6 +142,13 @@ export class Tensor {
     else backend().axpy(1, g, this.grad.data, this.size);
     this.pendingShared = false;
     for (const hook of this.gradHooks) hook(this);
+  }
+
+  /** @internal Throws if this tensor's storage was handed back for reuse (Note [reusing a step's buffers]). */
+  checkStorage(): void {
+    if (this.data.length === 0 && this.size > 0) {
+      throw new Error(`Tensor ${formatShape(this.shape)}: its storage was reused after its backward ran (a training step reuses its activations' buffers); detach() or clone it inside the step to keep it`);
+    }
   }
 
   /**
@@ -177,6 +188,14 @@ export class Tensor {
 
 // ---- autograd plumbing used by every op ------------------------------------------------------
 
+/**
+ * @internal `t`'s storage cut off from the graph, for a backward's own arithmetic on its inputs:
+ * unlike detach() it leaves the storage free to be handed back after the step.
+ */
+export function unrecorded(t: Tensor): Tensor {
+  return new Tensor(t.data, t.shape, t.strides, t.offset, false);
+}
+
 let gradDisabled = 0;
 
 /** Runs `fn` without recording operations for autograd (evaluation, optimizer updates). */
@@ -213,7 +232,8 @@ export function fromOp(
     out.gradFn = { name, inputs, backward };
     // Note [counting activation bytes] (activation-bytes.ts): float32 elements, 4 bytes each.
     recordActivation(out, out.size * 4 + savedBytes);
-    out.ownsStorage = claimStorage(data);
+  } else {
+    out.ownsStorage = false;
   }
   return out;
 }

@@ -11,7 +11,8 @@ import { fit } from "../../src/train/fit.js";
 import type { Recipe } from "../../src/train/recipe.js";
 import { buildRecipeParts } from "../../src/train/run-recipe.js";
 import { buffersReused } from "../../src/tensor/storage.js";
-import { conv2d, relu, reusingBuffers, sum, tensor, type Tensor } from "../../src/tensor/index.js";
+import { add, conv2d, mul, noGrad, relu, reshape, reusingBuffers, slice, sum, tensor, Tensor } from "../../src/tensor/index.js";
+import { uninitialized } from "../../src/tensor/storage.js";
 
 const STEPS = 3;
 const ALL_SMALL = new Set(["breast-cancer"]);
@@ -66,4 +67,56 @@ test("outside reusingBuffers a tensor lives on after backward", () => {
   const hidden = relu(x);
   sum(hidden).backward();
   assert.equal(hidden.dense()[4000], 4000 - 2048);
+});
+
+const ramp = (n: number, requiresGrad = false): Tensor => tensor(Array.from({ length: n }, (_, i) => (i % 97) / 97 - 0.5), [n], { requiresGrad });
+const REUSED = /storage was reused after its backward ran/;
+
+test("only the first tensor over a step's fresh buffer owns it: a leaf or view over it cannot hand it back", () => {
+  reusingBuffers(() => {
+    const data = uninitialized(4096);
+    const first = new Tensor(data, [4096]);
+    const alias = new Tensor(data, [64, 64], undefined, 0, true);
+    assert.equal(first.ownsStorage, true);
+    assert.equal(alias.ownsStorage, false);
+    // A buffer made outside a step (a parameter's, a batch's) is nobody's to hand back.
+    assert.equal(new Tensor(data.slice(), [4096]).ownsStorage, false);
+  });
+  assert.equal(new Tensor(uninitialized(4096), [4096]).ownsStorage, false);
+});
+
+test("a graph read again after its step's backward fails by name, not in a kernel", () => {
+  const x = ramp(4096, true);
+  const w = ramp(4096, true);
+  let second: Tensor | undefined;
+  reusingBuffers(() => {
+    const trunk = relu(mul(x, w));
+    const head1 = sum(mul(trunk, 2));
+    second = sum(mul(trunk, 3));
+    head1.backward();
+  });
+  // The trunk's storage went back when its backward ran; the second head still reads it.
+  assert.throws(() => second!.backward(), REUSED);
+});
+
+test("a no-grad view used as a constant fails by name if its base's storage went back first", () => {
+  const p = ramp(4096, true);
+  const x = ramp(4096, true);
+  reusingBuffers(() => {
+    const h = relu(mul(x, 1.5));
+    const target = noGrad(() => reshape(h, [64, 64]));
+    // relu(h)'s branch runs its backward first and hands h back; mul(p, target) then reads it.
+    const loss = add(sum(mul(reshape(p, [64, 64]), target)), sum(relu(h)));
+    assert.throws(() => loss.backward(), REUSED);
+  });
+});
+
+test("item() of a one-element slice of a handed-back tensor throws instead of reading undefined", () => {
+  const x = ramp(4096, true);
+  let hidden: Tensor | undefined;
+  reusingBuffers(() => {
+    hidden = relu(x);
+    sum(mul(hidden, 2)).backward();
+  });
+  assert.throws(() => slice(hidden!, 0, 5, 6).item(), REUSED);
 });

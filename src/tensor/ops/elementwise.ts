@@ -4,7 +4,7 @@ import type { UnaryOp } from "../../backend/backend.js";
 import {
   broadcastShapes, broadcastStrides, contiguousStrides, i32, sameShape, sizeOf, type Shape,
 } from "../shape.js";
-import { accumulateGrad, fromOp, noGrad, Tensor } from "../tensor.js";
+import { accumulateGrad, fromOp, noGrad, Tensor, unrecorded } from "../tensor.js";
 import { uninitialized } from "../storage.js";
 
 /** Sums a gradient of shape `from` down to `to` (the backward of broadcasting `to` up to `from`). */
@@ -134,8 +134,8 @@ export function pow(x: Operand, y: Operand): Tensor {
     noGrad(() => {
       const gt = raw(g, shape);
       // d/da = b * a^(b-1);  d/db = a^b * ln a
-      if (a.requiresGrad) sendBack(a, mul(gt, mul(b, pow(a.detach(), sub(b.detach(), 1)))).data, shape, true);
-      if (b.requiresGrad) sendBack(b, mul(gt, mul(raw(out, shape), unary("log", a.detach()))).data, shape, true);
+      if (a.requiresGrad) sendBack(a, mul(gt, mul(b, pow(unrecorded(a), sub(unrecorded(b), 1)))).data, shape, true);
+      if (b.requiresGrad) sendBack(b, mul(gt, mul(raw(out, shape), unary("log", unrecorded(a)))).data, shape, true);
     }),
   );
 }

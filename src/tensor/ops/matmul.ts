@@ -6,7 +6,7 @@
 import { backend } from "../../backend/index.js";
 import type { GemmParams } from "../../backend/backend.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, ShapeError, sizeOf, type Shape } from "../shape.js";
-import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
+import { accumulateGrad, fromOp, Tensor, unrecorded } from "../tensor.js";
 import { sumToShape } from "./elementwise.js";
 import { reshape, squeeze, transpose } from "./shape-ops.js";
 import { productsInBf16 } from "../autocast.js";
@@ -129,7 +129,7 @@ export function matmul(a: Tensor, b: Tensor, alpha = 1): Tensor {
       const g2 = new Tensor(g, [rows, n]);
       if (a.requiresGrad) {
         const ga = uninitialized(rows * k);
-        gemmInto(g2, transpose(b.detach()), [], ga, 0, alpha, bf16);
+        gemmInto(g2, transpose(unrecorded(b)), [], ga, 0, alpha, bf16);
         accumulateGrad(a, ga, true);
       }
       if (b.requiresGrad) {
@@ -148,13 +148,13 @@ export function matmul(a: Tensor, b: Tensor, alpha = 1): Tensor {
     const gt = new Tensor(g, shape);
     if (a.requiresGrad) {
       const ga = uninitialized(sizeOf([...batchShape, m, k]));
-      gemmInto(gt, transpose(b.detach()), batchShape, ga, 0, alpha, bf16);
+      gemmInto(gt, transpose(unrecorded(b)), batchShape, ga, 0, alpha, bf16);
       const r = sumToShape(ga, [...batchShape, m, k], a.shape);
       accumulateGrad(a, r.data, true);
     }
     if (b.requiresGrad) {
       const gb = uninitialized(sizeOf([...batchShape, k, n]));
-      gemmInto(transpose(a.detach()), gt, batchShape, gb, 0, alpha, bf16);
+      gemmInto(transpose(unrecorded(a)), gt, batchShape, gb, 0, alpha, bf16);
       const r = sumToShape(gb, [...batchShape, k, n], b.shape);
       accumulateGrad(b, r.data, true);
     }
