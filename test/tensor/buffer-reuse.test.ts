@@ -1,12 +1,19 @@
 // Reusing a step's buffers (Note [reusing a step's buffers] in src/tensor/storage.ts) changes no
 // bit of training: every recipe's model after a few steps of fit() is the same with and without
-// it, and the pool was used. A tensor kept past its step without detach() says so when read,
-// instead of reading another tensor's numbers; detach() keeps it.
+// it, and the pool was used; so are two in-process ranks of DDP, ZeRO-3 and a pipeline. A tensor
+// kept past its step without detach() says so when read, instead of reading another tensor's
+// numbers; detach() keeps it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseCommandLine } from "../../src/cli/options.js";
 import { modelDigest } from "../../src/distributed/strategies/flat-state.js";
-import { RECIPES } from "../../src/recipes/index.js";
+import { createInProcessGroups } from "../../src/distributed/group/in-process-group.js";
+import type { ProcessGroup } from "../../src/distributed/group/process-group.js";
+import { DdpStrategy } from "../../src/distributed/strategies/ddp-strategy.js";
+import { PipelineStrategy } from "../../src/distributed/strategies/pipeline.js";
+import type { Strategy } from "../../src/distributed/strategies/strategy.js";
+import { ZeroStrategy } from "../../src/distributed/strategies/zero.js";
+import { findRecipe, RECIPES } from "../../src/recipes/index.js";
 import { fit } from "../../src/train/fit.js";
 import type { Recipe } from "../../src/train/recipe.js";
 import { buildRecipeParts } from "../../src/train/run-recipe.js";
@@ -17,13 +24,16 @@ import { uninitialized } from "../../src/tensor/storage.js";
 const STEPS = 3;
 const ALL_SMALL = new Set(["breast-cancer"]);
 
-async function digestAfterSteps(recipe: Recipe, reuseBuffers: boolean): Promise<{ digest: string; losses: number[] }> {
+async function digestAfterSteps(
+  recipe: Recipe, reuseBuffers: boolean, strategy?: Strategy, dataRank = 0, dataRanks = 1,
+): Promise<{ digest: string; losses: number[] }> {
   const options = parseCommandLine([], recipe.options, { command: `weft train ${recipe.name}` }).values;
   const settings = { ...recipe.defaults, maxSteps: STEPS, options };
-  const { model, optimizer, schedule, data } = buildRecipeParts(recipe, settings, 0, 1);
+  const { model, optimizer, schedule, data } = buildRecipeParts(recipe, settings, dataRank, dataRanks);
   const losses: number[] = [];
   await fit({
-    model, optimizer, schedule, data, maxSteps: STEPS, reuseBuffers,
+    model, optimizer, schedule, data, maxSteps: STEPS, reuseBuffers, ...(strategy ? { strategy } : {}),
+    ...(recipe.layers ? { layers: recipe.layers(model, settings) } : {}),
     loss: (m, b) => recipe.loss(m, b), samplesIn: (b) => recipe.samplesIn(b), onStep: (s) => losses.push(s.loss),
   });
   return { digest: modelDigest(model), losses };
@@ -41,6 +51,26 @@ for (const recipe of RECIPES) {
     // pool's 4 KiB floor (the breast-cancer MLPs: 30 features, 8 hidden units).
     if (ALL_SMALL.has(recipe.name)) assert.equal(buffersReused(), before);
     else assert.ok(buffersReused() > before, `${recipe.name}: no buffer was reused`);
+  });
+}
+
+// Strategies that keep activations across ranks and micro-batches, or rebuild layers, each on two
+// in-process ranks: the same bits with and without reuse, on the GPT recipe (a layer stack).
+const MULTI_RANK: { name: string; make(pg: ProcessGroup): Strategy; dataRanks: number }[] = [
+  { name: "ddp", make: (pg) => new DdpStrategy(pg), dataRanks: 2 },
+  { name: "zero-3", make: (pg) => new ZeroStrategy(pg, { stage: 3 }), dataRanks: 2 },
+  { name: "pipeline 1f1b", make: (pg) => new PipelineStrategy(pg, { stages: 2, microBatches: 2, schedule: "1f1b" }), dataRanks: 1 },
+];
+for (const s of MULTI_RANK) {
+  test(`gpt-text, ${s.name} on 2 ranks: reusing buffers gives every rank the same parameters as fresh ones`, async () => {
+    const gpt = findRecipe("gpt-text")!;
+    const run = (reuse: boolean) => Promise.all(createInProcessGroups(2).map((pg, r) => digestAfterSteps(gpt, reuse, s.make(pg), Math.min(r, s.dataRanks - 1), s.dataRanks)));
+    const fresh = await run(false);
+    const before = buffersReused();
+    const reused = await run(true);
+    assert.ok(buffersReused() > before, "no buffer was reused");
+    assert.deepEqual(reused.map((r) => r.digest), fresh.map((r) => r.digest));
+    assert.deepEqual(reused.map((r) => r.losses), fresh.map((r) => r.losses));
   });
 }
 
