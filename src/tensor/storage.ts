@@ -97,10 +97,11 @@ export function recycle(data: Float32Array): void {
 }
 
 /**
- * Runs `fn` (a training step: forward, backward, optimizer; synchronous or async) with the backward pass handing its
- * dead activation and gradient buffers back for the next step to reuse (Note [reusing a step's
- * buffers]). `fit` runs every step this way. A tensor made in the step and wanted after it must be
- * detach()ed (or cloned) inside it; one that was not reads as empty and throws.
+ * Runs `fn` (a training step: forward, backward, optimizer; synchronous or async) with the
+ * backward pass handing its dead activation and gradient buffers back for the next step to reuse
+ * (Note [reusing a step's buffers]). `fit` runs every step this way. A tensor made in the step and
+ * wanted after it must be detach()ed (or cloned) inside it; one that was not reads as empty and
+ * throws.
  *
  * @example A tensor the step made is read after it only if it was detached in it
  * ```ts

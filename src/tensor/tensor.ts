@@ -232,8 +232,6 @@ export function fromOp(
     out.gradFn = { name, inputs, backward };
     // Note [counting activation bytes] (activation-bytes.ts): float32 elements, 4 bytes each.
     recordActivation(out, out.size * 4 + savedBytes);
-  } else {
-    out.ownsStorage = false;
   }
   return out;
 }
