@@ -14,7 +14,11 @@
 //     over a buffer uninitialized() gave out in the step and it was not detach()ed, which is how
 //     a tensor is kept past a step;
 //   - a gradient buffer flowing into a node, once the node's backward has run, if the node owned
-//     it and no other node adopted it (accumulateGrad records who holds each gradient buffer).
+//     it and no other node adopted it (accumulateGrad records who holds each gradient buffer);
+//   - an op's private int32 buffer (a max-pool's indices), once its backward has run
+//     (recycleInt32), into a pool of its own;
+//   - a parameter's gradient once DDP has copied it into its bucket (Note [the gradient moves
+//     into its bucket] in distributed/strategies/ddp.ts).
 // Handing back moves the memory to a new ArrayBuffer (a transfer, 2 µs) and so detaches the old
 // one: a tensor still held somewhere reads as empty and says so (Tensor.checkStorage, from
 // dense(), item() and, for each node and its inputs, the backward pass), never as another
@@ -33,11 +37,16 @@ const MIN_POOLED_FLOATS = 1024;
 const POOL_CAP_BYTES = 512 * 1024 * 1024;
 
 const free = new Map<number, Float32Array[]>();
+/** Int32 buffers (max-pool indices) by length, apart: a buffer is handed out again as the type it was made. */
+const freeInt32 = new Map<number, Int32Array[]>();
 let pooledBytes = 0;
 let reuseDepth = 0;
 let givenAgain = 0;
+let int32GivenAgain = 0;
 /** Buffers uninitialized() made or gave out, whole-buffer views: the only ones the pool takes back. */
 const ours = new WeakSet<Float32Array>();
+/** The int32 buffers uninitializedInt32() gave out in a step and not yet handed back. */
+const oursInt32 = new WeakSet<Int32Array>();
 /** Those of them no op output has claimed yet. */
 const unclaimed = new WeakSet<Float32Array>();
 /** Buffers a detach()ed tensor shares: kept past the step. */
@@ -63,9 +72,37 @@ export function uninitialized(n: number): Float32Array {
   return out;
 }
 
-/** n int32 elements with unspecified contents (a max-pool's argmax, which its kernel fills). */
+/**
+ * n int32 elements with unspecified contents (a max-pool's argmax, which its kernel fills). Inside
+ * a step they come from a pool of their own, to which the op's backward hands them back
+ * (recycleInt32): MNIST's two max-pools made 2 MB of fresh indices a step, two thirds of what a
+ * step still allocated once activations were reused, and V8 collects about every 20 MB.
+ */
 export function uninitializedInt32(n: number): Int32Array {
-  return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  const reused = n >= MIN_POOLED_FLOATS && reuseDepth > 0 ? freeInt32.get(n)?.pop() : undefined;
+  if (reused) {
+    pooledBytes -= n * 4;
+    int32GivenAgain++;
+  }
+  const out = reused ?? new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  if (reuseDepth > 0 && n >= MIN_POOLED_FLOATS) oursInt32.add(out);
+  return out;
+}
+
+/**
+ * @internal Hands back an op's private int32 buffer, one only its backward closure holds, once
+ * that closure has run (it runs once: Note [freeing the graph] in autograd.ts), when the buffer
+ * was given out in a step. Like recycle(), it moves the memory: a stale holder reads length 0.
+ */
+export function recycleInt32(data: Int32Array): void {
+  if (reuseDepth === 0 || !oursInt32.delete(data)) return;
+  const bytes = data.byteLength;
+  if (pooledBytes + bytes > POOL_CAP_BYTES) return;
+  const moved = new Int32Array(structuredClone(data.buffer, { transfer: [data.buffer] }));
+  const list = freeInt32.get(moved.length);
+  if (list) list.push(moved);
+  else freeInt32.set(moved.length, [moved]);
+  pooledBytes += bytes;
 }
 
 /** @internal The first tensor over `data` takes it as its own: true once, for a buffer uninitialized() gave out in a step. */
@@ -139,8 +176,14 @@ export function buffersReused(): number {
   return givenAgain;
 }
 
+/** @internal The same for uninitializedInt32(). */
+export function int32BuffersReused(): number {
+  return int32GivenAgain;
+}
+
 /** Lets the collector have every pooled buffer (the training loop calls it when it ends). */
 export function releaseBufferPool(): void {
   free.clear();
+  freeInt32.clear();
   pooledBytes = 0;
 }

@@ -17,8 +17,8 @@ import { findRecipe, RECIPES } from "../../src/recipes/index.js";
 import { fit } from "../../src/train/fit.js";
 import type { Recipe } from "../../src/train/recipe.js";
 import { buildRecipeParts } from "../../src/train/run-recipe.js";
-import { buffersReused } from "../../src/tensor/storage.js";
-import { add, conv2d, mul, noGrad, relu, reshape, reusingBuffers, slice, sum, tensor, Tensor } from "../../src/tensor/index.js";
+import { buffersReused, int32BuffersReused } from "../../src/tensor/storage.js";
+import { add, conv2d, maxPool2d, mul, noGrad, relu, reshape, reusingBuffers, slice, sum, tensor, Tensor } from "../../src/tensor/index.js";
 import { uninitialized } from "../../src/tensor/storage.js";
 
 const STEPS = 3;
@@ -149,4 +149,19 @@ test("item() of a one-element slice of a handed-back tensor throws instead of re
     sum(mul(hidden, 2)).backward();
   });
   assert.throws(() => slice(hidden!, 0, 5, 6).item(), REUSED);
+});
+
+test("a max-pool's indices go back to the pool after its backward: the next step reuses them, with the same gradient", () => {
+  const x = tensor(Array.from({ length: 4 * 4 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), [4, 4, 32, 32], { requiresGrad: true });
+  const gradOf = (): Float32Array => {
+    x.grad = null;
+    sum(mul(maxPool2d(x, { kernel: 2 }), 3)).backward();
+    return x.grad!.dense().slice();
+  };
+  const fresh = gradOf();
+  const before = int32BuffersReused();
+  const steps = [reusingBuffers(gradOf), reusingBuffers(gradOf)];
+  assert.deepEqual(steps[0], fresh);
+  assert.deepEqual(steps[1], fresh);
+  assert.equal(int32BuffersReused() - before, 1, "the second step's max-pool got the first one's indices back");
 });

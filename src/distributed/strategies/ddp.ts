@@ -21,12 +21,23 @@
 // go to the hook in index order; a hook with several phases gets the next bucket only once the
 // previous one is done (Note [hook order] in grad-hook.ts).
 //
+// Note [the gradient moves into its bucket]
+// Inside a step that reuses its buffers (fit's, Note [reusing a step's buffers] in
+// tensor/storage.ts), once a gradient is copied into its bucket the parameter's .grad becomes
+// that slot at once (PyTorch's gradient_as_bucket_view) and the buffer backward made for it goes
+// back to the pool, where the next step's backward finds it (MNIST: 0.9 MB a step that was
+// fresh memory; with the max-pools' indices pooled too, a worker's scavenges in 500 steps fell
+// from 179-192 to 53-72, BENCHMARKS.md). Until the all-reduce has run the slot holds this
+// rank's own gradient; after it, the average. Someone who kept the old .grad tensor from an
+// earlier gradient hook reads it as handed back, and is told so.
+//
 // Note [bitwise-identical replicas]
 // The all-reduce gives every rank the same bytes (the reduction order is fixed), and every rank
 // starts from rank 0's parameters (broadcast at creation), so identical optimizer steps keep the
 // replicas identical bit for bit. parameterDigest() lets a test or a paranoid job check it.
 import type { Module } from "../../nn/index.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { recycle, reusing } from "../../tensor/storage.js";
 import type { ProcessGroup, Work } from "../group/process-group.js";
 import { sharedFloat32Array } from "../base/shared-buffer.js";
 import { modelDigest } from "./flat-state.js";
@@ -218,7 +229,14 @@ export class DistributedDataParallel {
     }
     const grad = param.grad!.dense();
     const target = b.buffer.subarray(slot.offset, slot.offset + param.size);
-    if (grad !== target) target.set(grad);
+    if (grad !== target) {
+      target.set(grad);
+      // Note [the gradient moves into its bucket]
+      if (reusing()) {
+        param.grad = new Tensor(target, param.shape);
+        recycle(grad);
+      }
+    }
     slot.filled = true;
     b.ready++;
     this.startReadyBuckets();

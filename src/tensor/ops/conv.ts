@@ -4,7 +4,7 @@ import { outputSize, type Conv2dParams, type Pool2dParams } from "../../backend/
 import { formatShape, ShapeError } from "../shape.js";
 import { accumulateGrad, fromOp, Tensor } from "../tensor.js";
 import { reshape } from "./shape-ops.js";
-import { uninitialized, uninitializedInt32 } from "../storage.js";
+import { recycleInt32, uninitialized, uninitializedInt32 } from "../storage.js";
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -88,6 +88,8 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   return fromOp("maxPool2d", out, [p.n, p.c, oh, ow], [x], (g) => {
     const gx = uninitialized(x.size);
     backend().maxPool2dBackward(p, g, argmax, gx);
+    // Only this closure holds the indices, and it runs once (Note [freeing the graph]).
+    recycleInt32(argmax);
     accumulateGrad(x, gx, true);
   });
 }

@@ -10,7 +10,8 @@ import type { ProcessGroup } from "../../../src/distributed/group/process-group.
 import { DistributedDataParallel } from "../../../src/distributed/strategies/ddp.js";
 import { Linear, manualSeed, ReLU, Sequential, type Module } from "../../../src/nn/index.js";
 import { Adam } from "../../../src/optim/index.js";
-import { crossEntropy, randn, slice, type Tensor } from "../../../src/tensor/index.js";
+import { crossEntropy, randn, reusingBuffers, slice, type Tensor } from "../../../src/tensor/index.js";
+import { buffersReused } from "../../../src/tensor/storage.js";
 import { Rng } from "../../../src/util/rng.js";
 
 const x = randn([8, 6], new Rng(1));
@@ -218,5 +219,44 @@ test("replicas of different models are refused on every rank", async () => {
     assert.equal(r.status, "rejected");
     assert.ok((r as PromiseRejectedResult).reason instanceof CollectiveMismatchError, String((r as PromiseRejectedResult).reason));
   }
+  await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+test("in a step that reuses buffers each gradient moves into its bucket: .grad is the slot from the hook on, the buffer goes back", async () => {
+  // Note [the gradient moves into its bucket]. Wide enough layers that their gradients are pooled (1,024 floats and up).
+  const wide = (seed: number): Sequential => {
+    manualSeed(seed);
+    return new Sequential(new Linear(64, 32), new ReLU(), new Linear(32, 3));
+  };
+  const bx = randn([8, 64], new Rng(2));
+  const half = (r: number) => ({ x: slice(bx, 0, 4 * r, 4 * r + 4), y: y.subarray(4 * r, 4 * r + 4) });
+  const single = wide(5);
+  crossEntropy(single.forward(bx), y).backward();
+  const pgs = createInProcessGroups(2);
+  const models = pgs.map(() => wide(5));
+  // A hook that runs before DDP's and keeps the tensor, not its numbers.
+  let stale: Tensor | undefined;
+  models[0]!.parameters()[0]!.onGradReady((p) => (stale = p.grad!));
+  const ddps = await Promise.all(models.map((m, r) => DistributedDataParallel.create(m, pgs[r]!)));
+  const reusedBefore = buffersReused();
+  for (let step = 0; step < 2; step++) {
+    await reusingBuffers(async () => {
+      for (const [r, m] of models.entries()) {
+        m.zeroGrad();
+        crossEntropy(m.forward(half(r).x), half(r).y).backward();
+        const buffers = new Set(m.parameters().map((p) => p.grad!.data.buffer));
+        assert.equal(buffers.size, 1, "every gradient is a slot of the one bucket before the all-reduce");
+      }
+      await Promise.all(ddps.map((d) => d.finishGradients()));
+    });
+  }
+  assert.ok(buffersReused() > reusedBefore, "the second step's backward got the first step's gradient buffers back");
+  for (const m of models) {
+    m.parameters().forEach((p, i) => {
+      const expected = single.parameters()[i]!.grad!.toArray();
+      p.grad!.toArray().forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) < 1e-6, `${i}[${k}]: ${v} vs ${expected[k]}`));
+    });
+  }
+  assert.throws(() => stale!.dense(), /storage was reused/);
   await Promise.all(pgs.map((pg) => pg.destroy()));
 });
