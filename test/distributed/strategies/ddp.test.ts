@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createInProcessGroups } from "../../../src/distributed/group/in-process-group.js";
+import { initProcessGroup } from "../../../src/distributed/group/init.js";
 import { CollectiveMismatchError } from "../../../src/distributed/base/errors.js";
 import type { ProcessGroup } from "../../../src/distributed/group/process-group.js";
 import { DistributedDataParallel } from "../../../src/distributed/strategies/ddp.js";
@@ -259,4 +260,40 @@ test("in a step that reuses buffers each gradient moves into its bucket: .grad i
   }
   assert.throws(() => stale!.dense(), /storage was reused/);
   await Promise.all(pgs.map((pg) => pg.destroy()));
+});
+
+test("where collectives run on the calling thread the loss's all-reduce follows the gradients'; elsewhere it starts before backward", async () => {
+  // Note [the loss is averaged beside the gradients]: on shared memory (and a group of one) each
+  // all-reduce is a meeting of the ranks, so the loss's waits for the gradients' to be one.
+  const orderOf = async (pg: ProcessGroup, others: ProcessGroup[] = []): Promise<{ atSetLoss: number[]; atEnd: number[]; loss: number }> => {
+    const calls: number[] = [];
+    const start = pg.allReduceAsync.bind(pg);
+    pg.allReduceAsync = (buffer, options) => {
+      calls.push((buffer as Float32Array).length);
+      return start(buffer, options);
+    };
+    const groups = [pg, ...others];
+    const models = groups.map(() => model(3));
+    const ddps = await Promise.all(models.map((m, r) => DistributedDataParallel.create(m, groups[r]!)));
+    let atSetLoss: number[] = [];
+    await Promise.all(models.map(async (m, r) => {
+      ddps[r]!.setLoss(r + 1);
+      if (r === 0) atSetLoss = [...calls];
+      crossEntropy(m.forward(shard(r).x), shard(r).y).backward();
+      await ddps[r]!.finishGradients();
+    }));
+    return { atSetLoss, atEnd: calls, loss: ddps[0]!.averagedLoss() };
+  };
+  const alone = await initProcessGroup();
+  assert.equal(alone.transport, "single");
+  const inline = await orderOf(alone);
+  assert.deepEqual(inline.atSetLoss, [], "nothing is started at setLoss");
+  assert.deepEqual(inline.atEnd, [163, 1], "the bucket, then the loss");
+  assert.equal(inline.loss, 1);
+  const [a, b] = createInProcessGroups(2);
+  const elsewhere = await orderOf(a!, [b!]);
+  assert.deepEqual(elsewhere.atSetLoss, [1], "the loss's all-reduce starts before backward");
+  assert.deepEqual(elsewhere.atEnd, [1, 163]);
+  assert.equal(elsewhere.loss, 1.5);
+  await Promise.all([alone, a!, b!].map((pg) => pg.destroy()));
 });
