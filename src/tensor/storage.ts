@@ -96,13 +96,7 @@ export function uninitializedInt32(n: number): Int32Array {
  */
 export function recycleInt32(data: Int32Array): void {
   if (reuseDepth === 0 || !oursInt32.delete(data)) return;
-  const bytes = data.byteLength;
-  if (pooledBytes + bytes > POOL_CAP_BYTES) return;
-  const moved = new Int32Array(structuredClone(data.buffer, { transfer: [data.buffer] }));
-  const list = freeInt32.get(moved.length);
-  if (list) list.push(moved);
-  else freeInt32.set(moved.length, [moved]);
-  pooledBytes += bytes;
+  shelve(freeInt32, data, (memory) => new Int32Array(memory));
 }
 
 /** @internal The first tensor over `data` takes it as its own: true once, for a buffer uninitialized() gave out in a step. */
@@ -124,12 +118,17 @@ export function reusing(): boolean {
 export function recycle(data: Float32Array): void {
   if (!ours.has(data) || kept.has(data) || data.length === 0) return;
   ours.delete(data);
+  shelve(free, data, (memory) => new Float32Array(memory));
+}
+
+/** Moves `data`'s memory into `pool` unless that passes the cap: a transfer, so every old view of it reads empty. */
+function shelve<T extends Float32Array | Int32Array>(pool: Map<number, T[]>, data: T, view: (memory: ArrayBufferLike) => T): void {
   const bytes = data.byteLength;
   if (pooledBytes + bytes > POOL_CAP_BYTES) return;
-  const moved = new Float32Array(structuredClone(data.buffer, { transfer: [data.buffer] }));
-  const list = free.get(moved.length);
+  const moved = view(structuredClone(data.buffer, { transfer: [data.buffer] }));
+  const list = pool.get(moved.length);
   if (list) list.push(moved);
-  else free.set(moved.length, [moved]);
+  else pool.set(moved.length, [moved]);
   pooledBytes += bytes;
 }
 
