@@ -21,8 +21,8 @@
 //     into its bucket] in distributed/strategies/ddp.ts).
 // Handing back moves the memory to a new ArrayBuffer (a transfer, 2 µs) and so detaches the old
 // one: a tensor still held somewhere reads as empty and says so (Tensor.checkStorage, from
-// dense(), item() and, for each node and its inputs, the backward pass), never as another
-// tensor's numbers. That covers what shares a buffer without detach(): a view made under noGrad
+// dense(), item() and, for each node and its inputs, the backward pass), and a raw array kept
+// from it has length 0; neither ever reads another tensor's numbers. That covers what shares a buffer without detach(): a view made under noGrad
 // used later as a constant, `new Tensor(x.data)`, a second backward through a graph whose first
 // backward already ran. The first tensor made over a fresh buffer claims it (the Tensor
 // constructor), so no later alias of it can hand it back.

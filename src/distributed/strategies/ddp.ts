@@ -10,8 +10,9 @@
 // bucket's slot; when a bucket is full its all-reduce starts: over TCP on the communication
 // thread while backward goes on with earlier layers, through shared memory inline before it goes
 // on. Buckets are started strictly in index order — every rank must issue the same collectives in
-// the same order — and after the reduce each parameter's .grad becomes a view of its slot (no copy
-// back).
+// the same order — and each parameter's .grad becomes a view of its slot (no copy back): after the
+// reduce, or in a step that reuses buffers from the hook on (Note [the gradient moves into its
+// bucket]).
 //
 // Note [hooks]
 // What a bucket's all-reduce is can be swapped: DDP hands each full bucket to a GradHook
@@ -27,9 +28,11 @@
 // that slot at once (PyTorch's gradient_as_bucket_view) and the buffer backward made for it goes
 // back to the pool, where the next step's backward finds it (MNIST: 0.9 MB a step that was
 // fresh memory; with the max-pools' indices pooled too, a worker's scavenges in 500 steps fell
-// from 179-192 to 53-72, BENCHMARKS.md). Until the all-reduce has run the slot holds this
-// rank's own gradient; after it, the average. Someone who kept the old .grad tensor from an
-// earlier gradient hook reads it as handed back, and is told so.
+// from 179-192 to 53-72, BENCHMARKS.md). As with PyTorch's option, read gradients after
+// finishGradients(): a later gradient hook sees the slot, which holds this rank's gradient until
+// the bucket's all-reduce runs and is reduced in place while it runs (over TCP on the comm
+// thread while backward goes on; a step that failed leaves it part-reduced). A Tensor kept from
+// the old .grad by an earlier hook throws when read; a raw array kept from it reads as empty.
 //
 // Note [bitwise-identical replicas]
 // The all-reduce gives every rank the same bytes (the reduction order is fixed), and every rank
@@ -71,9 +74,9 @@ export interface DdpOptions {
 // Note [the loss is averaged beside the gradients]
 // Every rank must agree on whether a step's loss is finite: a rank that alone saw NaN and
 // stopped would leave the others waiting in an all-reduce until its deadline, and a rank that
-// alone went on would step on NaN gradients. So setLoss() starts an all-reduce of the one float
-// before backward begins: over TCP it runs on the comm thread while backward computes, through
-// shared memory inline in a few microseconds. It is its own all-reduce rather than a slot in a
+// alone went on would step on NaN gradients. So the loss is all-reduced every step, the one float
+// beside the gradients: over TCP setLoss() starts it before backward and it runs on the comm
+// thread while backward computes. It is its own all-reduce rather than a slot in a
 // gradient bucket because a bucket may travel compressed (bf16/f16 partial sums would round the
 // loss, and overflow f16 at a few tens of thousands), while the loss's asks for f32 whatever the
 // group's default. After finishGradients() every rank holds the same average, so all of them take
@@ -220,7 +223,7 @@ export class DistributedDataParallel {
     }
   }
 
-  /** Starts averaging this step's loss over the ranks (Note [the loss is averaged beside the gradients]); call before backward. */
+  /** This step's loss, to be averaged over the ranks by finishGradients() (Note [the loss is averaged beside the gradients]); call before backward. */
   setLoss(loss: number): void {
     if (this.lossWork !== null || this.lossDeferred) throw new Error("DDP: setLoss() called twice in one step; call finishGradients() after each backward");
     this.loss[0] = loss;

@@ -184,7 +184,7 @@ export class ZeroStrategy implements Strategy {
         parameters: this.parameters, gradients: this.gradients,
         onLoss: (value) => {
           lossBuffer[0] = value;
-          return this.clock.start(() => this.pg.allReduceAsync(lossBuffer, { op: "avg" }));
+          return this.clock.start(() => this.pg.allReduceAsync(lossBuffer, { op: "avg", wire: "f32" }));
         },
       });
       lossWork = out.lossWork;
@@ -193,8 +193,9 @@ export class ZeroStrategy implements Strategy {
       optimizer.zeroGrad();
       const loss = input.forward();
       lossBuffer[0] = loss.item();
-      // Note [the loss is averaged beside the gradients] in ddp.ts: before backward, in f32.
-      lossWork = this.clock.start(() => this.pg.allReduceAsync(lossBuffer, { op: "avg" }));
+      // Note [the loss is averaged beside the gradients] in ddp.ts: in f32, before backward (on shared
+      // memory too, where DDP waits for the gradients instead: the ranks meet twice a step here).
+      lossWork = this.clock.start(() => this.pg.allReduceAsync(lossBuffer, { op: "avg", wire: "f32" }));
       this.ready = [];
       this.launched = 0;
       this.gradWork = [];
