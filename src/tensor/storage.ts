@@ -22,9 +22,9 @@
 // Handing back moves the memory to a new ArrayBuffer (a transfer, 2 µs) and so detaches the old
 // one: a tensor still held somewhere reads as empty and says so (Tensor.checkStorage, from
 // dense(), item() and, for each node and its inputs, the backward pass), and a raw array kept
-// from it has length 0; neither ever reads another tensor's numbers. That covers what shares a buffer without detach(): a view made under noGrad
-// used later as a constant, `new Tensor(x.data)`, a second backward through a graph whose first
-// backward already ran. The first tensor made over a fresh buffer claims it (the Tensor
+// from it has length 0; neither ever reads another tensor's numbers. That covers what shares a
+// buffer without detach(): a view made under noGrad used later as a constant,
+// `new Tensor(x.data)`, a second backward through a graph whose first backward already ran. The first tensor made over a fresh buffer claims it (the Tensor
 // constructor), so no later alias of it can hand it back.
 // The pool holds at most POOL_CAP_BYTES; what does not fit is left to the collector. The scope is
 // process-wide: while a step runs, every backward in the process reuses (ranks in one process
@@ -79,13 +79,14 @@ export function uninitialized(n: number): Float32Array {
  * step still allocated once activations were reused, and V8 collects about every 20 MB.
  */
 export function uninitializedInt32(n: number): Int32Array {
-  const reused = n >= MIN_POOLED_FLOATS && reuseDepth > 0 ? freeInt32.get(n)?.pop() : undefined;
+  const pooled = n >= MIN_POOLED_FLOATS && reuseDepth > 0;
+  const reused = pooled ? freeInt32.get(n)?.pop() : undefined;
   if (reused) {
     pooledBytes -= n * 4;
     int32GivenAgain++;
   }
   const out = reused ?? new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
-  if (reuseDepth > 0 && n >= MIN_POOLED_FLOATS) oursInt32.add(out);
+  if (pooled) oursInt32.add(out);
   return out;
 }
 

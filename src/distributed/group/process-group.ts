@@ -182,6 +182,14 @@ export class ProcessGroup {
   }
 
   /**
+   * Whether collectives run on the calling thread (shared memory, one rank alone): each then waits
+   * there for every rank, and allReduceInline() is allowed (Note [inline all-reduce]).
+   */
+  get collectivesInline(): boolean {
+    return this.transport === "shared-memory" || this.transport === "single";
+  }
+
+  /**
    * Starts the flight record of a request about to be submitted (none for one the executor will
    * refuse as invalid); `timedByCall` for one that may run inline (Note [native call spans]).
    */
@@ -315,7 +323,7 @@ export class ProcessGroup {
    * ```
    */
   allReduceInline(buffer: Float32Array, options?: ReduceOptions): void {
-    if (this.transport !== "shared-memory" && this.transport !== "single") {
+    if (!this.collectivesInline) {
       throw new Error(
         `all-reduce inline: this group's collectives go over ${this.transport}, not shared memory; tensor parallelism needs ` +
           `its ranks on one machine with shared memory (WEFT_SHM not 0): keep each tensor-parallel group inside one machine`,

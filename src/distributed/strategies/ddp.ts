@@ -129,8 +129,6 @@ export class DistributedDataParallel {
   private lossWork: Work | null = null;
   /** setLoss() was called and its all-reduce waits for the gradients' (Note [the loss is averaged beside the gradients]). */
   private lossDeferred = false;
-  /** Whether the group's collectives run on the calling thread and so wait there for every rank. */
-  private readonly inline: boolean;
   private readonly hook: GradHook;
   /** This step's last started reduction, which a hook with phases waits for (Note [hook order]). */
   private lastStarted: Promise<void> | null = null;
@@ -144,7 +142,6 @@ export class DistributedDataParallel {
 
   private constructor(readonly model: Module, readonly pg: ProcessGroup, private readonly options: DdpOptions, hook: GradHook) {
     this.hook = hook;
-    this.inline = pg.transport === "shared-memory" || pg.transport === "single";
     const capacity = Math.max(1, Math.floor((options.bucketBytes ?? DEFAULT_BUCKET_BYTES) / 4));
     const params = model.parameters().filter((p) => p.requiresGrad).reverse();
     let group: Tensor[] = [];
@@ -227,7 +224,7 @@ export class DistributedDataParallel {
   setLoss(loss: number): void {
     if (this.lossWork !== null || this.lossDeferred) throw new Error("DDP: setLoss() called twice in one step; call finishGradients() after each backward");
     this.loss[0] = loss;
-    if (this.inline) this.lossDeferred = true;
+    if (this.pg.collectivesInline) this.lossDeferred = true;
     else this.lossWork = this.averageLoss();
   }
 
